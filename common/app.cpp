@@ -1,0 +1,110 @@
+#include "common/app.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+namespace vnf {
+
+namespace po = boost::program_options;
+
+namespace {
+
+std::vector<unsigned> parse_lcores(const std::string& s) {
+  std::vector<unsigned> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t pos = 0;
+    const unsigned long v = std::stoul(item, &pos);
+    if (pos != item.size()) throw std::invalid_argument(item);
+    out.push_back(static_cast<unsigned>(v));
+  }
+  if (out.size() < 2) throw std::invalid_argument("need a main lcore and at least one worker");
+  return out;
+}
+
+}  // namespace
+
+std::optional<ProgramOptions> parse_options(int argc, char** argv, const std::string& program,
+                                            const std::string& summary, int& exit_code) {
+  ProgramOptions o;
+  // Everything after "--" goes to rte_eal_init untouched.
+  int own = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--") {
+      own = i;
+      for (int j = i + 1; j < argc; ++j) o.eal.extra.emplace_back(argv[j]);
+      break;
+    }
+  }
+  po::options_description desc(fmt::format(
+      "{}\n\nUsage: {} -c FILE [options] [-- EAL options]\n\nOptions", summary, program));
+  std::string lcores;
+  desc.add_options()
+      ("help,h", "show this help")
+      ("version", "show the version")
+      ("config,c", po::value(&o.config)->value_name("FILE"), "appliance YAML file (required)")
+      ("check", po::bool_switch(&o.check), "validate the config file and exit (0: valid)")
+      ("no-huge", po::bool_switch(&o.eal.no_huge), "run without hugepages (overrides engine.hugepages)")
+      ("file-prefix", po::value(&o.eal.file_prefix)->value_name("NAME"),
+       "DPDK file prefix (default vnf-<engine.name>); the telemetry socket is "
+       "/var/run/dpdk/NAME/dpdk_telemetry.v2")
+      ("lcores", po::value(&lcores)->value_name("LIST"), "lcores, main first: 0,1 (overrides engine.lcores)")
+      ("log-level", po::value(&o.log_level)->value_name("LEVEL"), "trace|debug|info|warn|error")
+      ("pid-file", po::value(&o.pid_file)->value_name("FILE"), "write the process id here");
+  try {
+    po::variables_map vm;
+    po::store(po::command_line_parser(own, argv).options(desc).run(), vm);
+    po::notify(vm);
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      exit_code = 0;
+      return std::nullopt;
+    }
+    if (vm.count("version")) {
+      std::cout << program << " " << VNF_VERSION << "\n";
+      exit_code = 0;
+      return std::nullopt;
+    }
+    if (o.config.empty()) throw po::error("the option '--config' is required");
+    if (!lcores.empty()) o.eal.lcores = parse_lcores(lcores);
+  } catch (const std::exception& e) {
+    std::cerr << program << ": " << e.what() << "\n(see " << program << " --help)\n";
+    exit_code = 2;
+    return std::nullopt;
+  }
+  return o;
+}
+
+void block_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int open_signalfd() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+void write_pid_file(const std::string& path) {
+  if (path.empty()) return;
+  std::ofstream out(path + ".tmp");
+  out << getpid() << "\n";
+  out.close();
+  std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
+}  // namespace vnf

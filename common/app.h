@@ -1,0 +1,114 @@
+// What every appliance program shares: command-line options, signal handling, and the run
+// loop (workers on their lcores, the control thread on the main lcore).
+//
+// A Function plugged into run() provides
+//   using Pipeline = ...;                   // see common/worker.h
+//   Pipeline& pipeline(unsigned worker);
+//   void tick(uint64_t now_ms);             // control thread, about every millisecond
+//   void reload(const Requester& who);      // control thread, on SIGHUP
+#pragma once
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
+#include <spdlog/spdlog.h>
+
+#include "common/audit.h"
+#include "common/engine.h"
+#include "common/worker.h"
+
+namespace vnf {
+
+struct ProgramOptions {
+  std::string config;
+  bool check = false;     // validate the config and exit
+  EalOptions eal;
+  std::string log_level;  // overrides engine.log_level
+  std::string pid_file;
+};
+
+// Parses argv. Returns nullopt when the program should exit at once with `exit_code`
+// (--help, --version, or a usage error already printed).
+std::optional<ProgramOptions> parse_options(int argc, char** argv, const std::string& program,
+                                            const std::string& summary, int& exit_code);
+
+// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and in every thread created
+// after it (call before rte_eal_init); the control loop reads them from a signalfd.
+void block_signals();
+int open_signalfd();
+void write_pid_file(const std::string& path);
+
+inline uint64_t monotonic_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+template <class F>
+int run(Engine& engine, F& fn) {
+  std::atomic<bool> running{true};
+  struct Launch {
+    WorkerContext* w;
+    typename F::Pipeline* p;
+    std::atomic<bool>* running;
+  };
+  std::vector<Launch> launches(engine.worker_count());
+  for (unsigned i = 0; i < engine.worker_count(); ++i) {
+    launches[i] = Launch{&engine.worker(i), &fn.pipeline(i), &running};
+    const int rc = rte_eal_remote_launch(
+        [](void* arg) -> int {
+          auto* l = static_cast<Launch*>(arg);
+          return worker_main(*l->w, *l->p, *l->running);
+        },
+        &launches[i], engine.worker(i).lcore);
+    if (rc != 0) {
+      spdlog::critical("cannot launch worker {} on lcore {}", i, engine.worker(i).lcore);
+      running = false;
+      rte_eal_mp_wait_lcore();
+      return 1;
+    }
+  }
+  spdlog::info("running: {} worker(s); SIGHUP reloads the config, SIGINT/SIGTERM stop",
+               engine.worker_count());
+
+  const int sfd = open_signalfd();
+  uint64_t next_link_poll = 0;
+  for (;;) {
+    pollfd pfd{sfd, POLLIN, 0};
+    if (::poll(&pfd, 1, 1) > 0 && (pfd.revents & POLLIN)) {
+      signalfd_siginfo si{};
+      if (::read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        if (si.ssi_signo == SIGHUP) {
+          fn.reload(Requester{si.ssi_uid, static_cast<int32_t>(si.ssi_pid), "SIGHUP"});
+        } else {
+          spdlog::info("signal {} from pid {}: stopping", strsignal(static_cast<int>(si.ssi_signo)),
+                       si.ssi_pid);
+          break;
+        }
+      }
+    }
+    const uint64_t now = monotonic_ms();
+    fn.tick(now);
+    if (now >= next_link_poll) {
+      engine.poll_links();
+      next_link_poll = now + 500;
+    }
+  }
+  ::close(sfd);
+  running = false;
+  rte_eal_mp_wait_lcore();
+  return 0;
+}
+
+}  // namespace vnf

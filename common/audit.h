@@ -1,0 +1,48 @@
+// Config versions and the audit trail of applies. Every load (start-up or reload) gets a
+// generation number and a content hash; every attempt, accepted or rejected, is an audit
+// record with who asked (uid, pid from the signal), when, and what changed.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+
+namespace vnf {
+
+struct Requester {
+  uint32_t uid = 0;
+  int32_t pid = 0;
+  std::string via = "start";  // start | SIGHUP
+};
+
+struct ApplyRecord {
+  uint64_t generation = 0;  // of the config running after this attempt
+  std::string time;         // ISO 8601 local time
+  std::string file;
+  std::string hash;         // fnv1a64 of the file's bytes, hex
+  Requester who;
+  bool ok = false;
+  std::string detail;       // the change summary, or the error
+};
+
+std::string content_hash(const std::string& bytes);  // FNV-1a 64, 16 hex digits
+std::string file_hash(const std::string& path);      // "" if unreadable
+std::string now_iso8601();
+
+class ConfigAudit {
+ public:
+  // Logs the record as one "audit:" line and keeps the last 64 for telemetry.
+  void record(ApplyRecord r);
+  ApplyRecord last() const;
+  uint64_t generation() const;
+  uint64_t next_generation() const { return generation() + 1; }
+  std::deque<ApplyRecord> history() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::deque<ApplyRecord> history_;
+  uint64_t generation_ = 0;
+};
+
+}  // namespace vnf

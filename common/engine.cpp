@@ -1,0 +1,278 @@
+#include "common/engine.h"
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace vnf {
+
+namespace {
+
+constexpr unsigned kMempoolCache = 256;
+
+void tx_error_cb(rte_mbuf** unsent, uint16_t count, void* userdata) {
+  auto* ctx = static_cast<TxErrorCtx*>(userdata);
+  WorkerStats& s = ctx->worker->stats;
+  s.port[ctx->port].tx_dropped.add(count);
+  s.drops[static_cast<unsigned>(DropReason::kTxFull)].add(count);
+  // They were counted as tx when buffered; the tx counters report what we handed to the
+  // driver, tx_dropped what it refused.
+  rte_pktmbuf_free_bulk(unsent, count);
+}
+
+std::string join(const std::vector<unsigned>& v) {
+  std::string s;
+  for (unsigned x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> eal_arguments(const EngineConfig& cfg,
+                                       const std::vector<PortDevice>& ports,
+                                       const EalOptions& opt, const std::string& program) {
+  std::vector<std::string> a{program};
+  const auto& lcores = opt.lcores.empty() ? cfg.lcores : opt.lcores;
+  a.insert(a.end(), {"-l", join(lcores), "--main-lcore", std::to_string(lcores.front())});
+  a.insert(a.end(), {"--file-prefix", opt.file_prefix.empty() ? cfg.prefix() : opt.file_prefix});
+  a.insert(a.end(), {"-m", std::to_string(cfg.memory_mb)});
+  if (opt.no_huge || !cfg.hugepages) {
+    // --in-memory is refused together with --no-huge; --no-shconf keeps nothing on disk
+    // but the telemetry socket.
+    a.insert(a.end(), {"--no-huge", "--no-shconf"});
+  } else {
+    a.push_back("--huge-unlink");  // no hugepage files left behind, even after a crash
+  }
+  bool any_pci = false;
+  for (const auto& p : ports) {
+    if (p.kind == PortKind::kPci) {
+      a.insert(a.end(), {"-a", p.device_args()});
+      any_pci = true;
+    } else if (p.kind != PortKind::kRing) {
+      a.insert(a.end(), {"--vdev", p.device_args()});
+    }
+  }
+  if (!any_pci) a.push_back("--no-pci");
+  a.insert(a.end(), cfg.eal_args.begin(), cfg.eal_args.end());
+  a.insert(a.end(), opt.extra.begin(), opt.extra.end());
+  return a;
+}
+
+void eal_init(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  std::vector<std::string> copy = args;  // rte_eal_init may permute argv
+  for (auto& s : copy) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0)
+    throw std::runtime_error(fmt::format("EAL initialisation failed: {}", rte_strerror(rte_errno)));
+}
+
+Engine::Engine(const EngineConfig& cfg, const std::vector<PortDevice>& ports) : cfg_(cfg) {
+  socket_ = static_cast<int>(rte_socket_id());
+  // Workers are the lcores after the main one.
+  std::vector<unsigned> worker_lcores;
+  unsigned lc;
+  RTE_LCORE_FOREACH_WORKER(lc) { worker_lcores.push_back(lc); }
+  if (worker_lcores.empty()) throw std::runtime_error("no worker lcore: give at least two lcores");
+  const unsigned nworkers = static_cast<unsigned>(worker_lcores.size());
+
+  // Resolve ports and size the mempool before creating any queue.
+  uint64_t need = 0;
+  for (const auto& d : ports) {
+    PortState p;
+    p.device = d;
+    if (rte_eth_dev_get_port_by_name(d.device_name().c_str(), &p.id) != 0)
+      throw std::runtime_error(fmt::format(
+          "{}:{}:{}: port '{}': device {} did not come up (see the EAL messages above)", d.file,
+          d.line, d.column, d.name, d.device_name()));
+    if (p.id >= kMaxPorts)
+      throw std::runtime_error(fmt::format("port '{}': DPDK port id {} too large", d.name, p.id));
+    need += static_cast<uint64_t>(d.rx_desc + d.tx_desc) * nworkers;
+    ports_.push_back(p);
+  }
+  need += static_cast<uint64_t>(nworkers) * (kBurstMax * (ports_.size() + 4) + kMempoolCache);
+  need += kMempoolCache * 2 + 4096;  // main lcore cache, flood copies in flight, margin
+  uint32_t nb_mbufs = cfg.mbufs ? cfg.mbufs : static_cast<uint32_t>(need);
+  if (cfg.mbufs && cfg.mbufs < need)
+    spdlog::warn("engine.mbufs={} is below the {} the ports' queues can hold: expect rx_nombuf",
+                 cfg.mbufs, need);
+
+  static std::atomic<unsigned> instance{0};  // several engines in one test process
+  const std::string pool_name = fmt::format("vnf_pool_{}", instance++);
+  pool_ = rte_pktmbuf_pool_create(pool_name.c_str(), nb_mbufs, kMempoolCache, kMbufPrivSize,
+                                  RTE_MBUF_DEFAULT_BUF_SIZE, socket_);
+  if (!pool_)
+    throw std::runtime_error(fmt::format("cannot create a pool of {} mbufs: {} (raise "
+                                         "engine.memory_mb or lower engine.mbufs)",
+                                         nb_mbufs, rte_strerror(rte_errno)));
+
+  // RCU domain: one reader id per worker.
+  const size_t sz = rte_rcu_qsbr_get_memsize(nworkers);
+  qsbr_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc_socket("vnf_qsbr", sz, RTE_CACHE_LINE_SIZE, socket_));
+  if (!qsbr_ || rte_rcu_qsbr_init(qsbr_, nworkers) != 0)
+    throw std::runtime_error("cannot create the RCU QSBR variable");
+
+  for (unsigned i = 0; i < nworkers; ++i) {
+    void* mem = rte_zmalloc_socket("vnf_worker", sizeof(WorkerContext), RTE_CACHE_LINE_SIZE,
+                                   static_cast<int>(rte_lcore_to_socket_id(worker_lcores[i])));
+    if (!mem) throw std::runtime_error("cannot allocate worker context");
+    auto* w = new (mem) WorkerContext();
+    w->id = i;
+    w->lcore = worker_lcores[i];
+    w->socket = static_cast<int>(rte_lcore_to_socket_id(w->lcore));
+    w->txq = static_cast<uint16_t>(i);
+    w->pool = pool_;
+    w->qsbr = qsbr_;
+    w->idle_sleep_us = cfg.idle_sleep_us;
+    workers_.push_back(w);
+  }
+  for (auto& p : ports_) setup_port(p, nworkers);
+  uint16_t max_id = 0;
+  for (const auto& p : ports_) max_id = std::max<uint16_t>(max_id, p.id + 1);
+  for (auto* w : workers_) w->nb_ports = max_id;
+  poll_links();
+}
+
+void Engine::setup_port(PortState& p, unsigned nworkers) {
+  const PortDevice& d = p.device;
+  auto fail = [&](const std::string& what, int rc) {
+    throw std::runtime_error(fmt::format("{}:{}:{}: port '{}' ({}): {}: {}", d.file, d.line,
+                                         d.column, d.name, d.device_name(), what,
+                                         rte_strerror(-rc)));
+  };
+  rte_eth_dev_info info;
+  if (int rc = rte_eth_dev_info_get(p.id, &info); rc != 0) fail("device info", rc);
+  if (info.max_tx_queues < nworkers)
+    throw std::runtime_error(fmt::format(
+        "port '{}': the {} driver has {} tx queue(s), {} workers need one each; use fewer "
+        "workers (engine.lcores)",
+        d.name, info.driver_name, info.max_tx_queues, nworkers));
+  p.rx_queues = static_cast<uint16_t>(std::min<unsigned>(nworkers, info.max_rx_queues));
+  p.tx_queues = static_cast<uint16_t>(nworkers);
+
+  rte_eth_conf conf{};
+  if (p.rx_queues > 1 && info.flow_type_rss_offloads) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
+                                       (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+  }
+  if (int rc = rte_eth_dev_configure(p.id, p.rx_queues, p.tx_queues, &conf); rc != 0)
+    fail("configure", rc);
+  uint16_t nb_rxd = d.rx_desc, nb_txd = d.tx_desc;
+  if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(p.id, &nb_rxd, &nb_txd); rc != 0)
+    fail("descriptor counts", rc);
+  const int sock = rte_eth_dev_socket_id(p.id) < 0 ? socket_ : rte_eth_dev_socket_id(p.id);
+  for (uint16_t q = 0; q < p.rx_queues; ++q)
+    if (int rc = rte_eth_rx_queue_setup(p.id, q, nb_rxd, sock, nullptr, pool_); rc != 0)
+      fail(fmt::format("rx queue {}", q), rc);
+  for (uint16_t q = 0; q < p.tx_queues; ++q)
+    if (int rc = rte_eth_tx_queue_setup(p.id, q, nb_txd, sock, nullptr); rc != 0)
+      fail(fmt::format("tx queue {}", q), rc);
+
+  for (unsigned i = 0; i < nworkers; ++i) {
+    WorkerContext& w = *workers_[i];
+    if (i < p.rx_queues) w.rx[w.nb_rx++] = RxQueue{p.id, static_cast<uint16_t>(i)};
+    auto* buf = static_cast<rte_eth_dev_tx_buffer*>(rte_zmalloc_socket(
+        "vnf_txbuf", RTE_ETH_TX_BUFFER_SIZE(kBurstMax), RTE_CACHE_LINE_SIZE, w.socket));
+    if (!buf) throw std::runtime_error("cannot allocate tx buffer");
+    rte_eth_tx_buffer_init(buf, kBurstMax);
+    w.tx_err[p.id] = TxErrorCtx{&w, p.id};
+    rte_eth_tx_buffer_set_err_callback(buf, tx_error_cb, &w.tx_err[p.id]);
+    w.txbuf[p.id] = buf;
+  }
+  // A switch port sees every frame. Drivers without the notion (ring, null) say ENOTSUP.
+  if (int rc = rte_eth_promiscuous_enable(p.id); rc != 0 && rc != -ENOTSUP)
+    spdlog::warn("port '{}': promiscuous mode: {}", d.name, rte_strerror(-rc));
+  if (int rc = rte_eth_dev_start(p.id); rc != 0) fail("start", rc);
+  spdlog::info("port '{}': {} ({}), port id {}, {} rx / {} tx queues", d.name, port_kind_name(d.kind),
+               d.device_args(), p.id, p.rx_queues, p.tx_queues);
+}
+
+Engine::~Engine() {
+  stop_ports();
+  for (auto* w : workers_) {
+    for (auto* b : w->txbuf) rte_free(b);
+    w->~WorkerContext();
+    rte_free(w);
+  }
+  if (pool_) rte_mempool_free(pool_);
+  rte_free(qsbr_);
+}
+
+void Engine::stop_ports() {
+  if (ports_stopped_) return;
+  ports_stopped_ = true;
+  for (auto& p : ports_) {
+    // Drop what is still buffered before the queues go away.
+    for (auto* w : workers_) {
+      if (w->txbuf[p.id] && w->txbuf[p.id]->length) {
+        rte_pktmbuf_free_bulk(w->txbuf[p.id]->pkts, w->txbuf[p.id]->length);
+        w->txbuf[p.id]->length = 0;
+      }
+    }
+    rte_eth_promiscuous_disable(p.id);  // leave host interfaces as we found them
+    if (int rc = rte_eth_dev_stop(p.id); rc != 0)
+      spdlog::warn("port '{}': stop: {}", p.device.name, rte_strerror(-rc));
+    rte_eth_dev_close(p.id);
+  }
+}
+
+uint16_t Engine::port_id(const std::string& name) const {
+  for (const auto& p : ports_)
+    if (p.device.name == name) return p.id;
+  throw std::out_of_range("unknown port '" + name + "'");
+}
+
+const PortState* Engine::port_by_id(uint16_t id) const {
+  for (const auto& p : ports_)
+    if (p.id == id) return &p;
+  return nullptr;
+}
+
+bool Engine::poll_links() {
+  bool changed = false;
+  for (auto& p : ports_) {
+    rte_eth_link link{};
+    if (rte_eth_link_get_nowait(p.id, &link) != 0) continue;
+    const bool up = link.link_status == RTE_ETH_LINK_UP;
+    if (up != p.link_up || (up && link.link_speed != p.link_speed)) {
+      spdlog::info("port '{}': link {}{}", p.device.name, up ? "up" : "down",
+                     up ? fmt::format(" {} Mbps", link.link_speed) : "");
+      p.link_up = up;
+      p.link_speed = link.link_speed;
+      ++p.link_changes;
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+uint64_t Engine::drop_total(DropReason r) const {
+  uint64_t t = 0;
+  for (const auto* w : workers_) t += w->stats.drops[static_cast<unsigned>(r)].get();
+  return t;
+}
+
+void Engine::sum_port(uint16_t id, uint64_t out[6]) const {
+  for (int i = 0; i < 6; ++i) out[i] = 0;
+  for (const auto* w : workers_) {
+    const PortCounters& c = w->stats.port[id];
+    out[0] += c.rx_packets.get();
+    out[1] += c.rx_bytes.get();
+    out[2] += c.tx_packets.get();
+    out[3] += c.tx_bytes.get();
+    out[4] += c.tx_dropped.get();
+    out[5] += c.dropped.get();
+  }
+}
+
+}  // namespace vnf

@@ -1,0 +1,98 @@
+// The engine: EAL start-up, ports, mempool, worker contexts, the RCU domain, and the run
+// loop that launches the workers and runs the control thread. Functions (vswitch, vfirewall,
+// vrouter) plug their pipeline and their control hooks into it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+
+#include "common/engine_config.h"
+#include "common/worker.h"
+
+namespace vnf {
+
+struct EalOptions {           // command-line overrides of the engine section
+  bool no_huge = false;
+  std::string file_prefix;
+  std::vector<unsigned> lcores;
+  std::vector<std::string> extra;  // after "--"
+};
+
+// Builds the rte_eal_init argument list for an appliance (exposed for tests and for logging).
+std::vector<std::string> eal_arguments(const EngineConfig& cfg,
+                                       const std::vector<PortDevice>& ports,
+                                       const EalOptions& opt, const std::string& program);
+// rte_eal_init with those arguments; throws std::runtime_error on failure.
+void eal_init(const std::vector<std::string>& args);
+
+struct PortState {
+  PortDevice device;
+  uint16_t id = 0;        // DPDK port id
+  uint16_t rx_queues = 0;
+  uint16_t tx_queues = 0;
+  bool link_up = false;
+  uint32_t link_speed = 0;
+  uint64_t link_changes = 0;
+};
+
+class Engine {
+ public:
+  // Call after eal_init(). Sets up the mempool, the ports (one tx queue per worker and up to
+  // one rx queue per worker), the worker contexts and the RCU domain; throws on failure.
+  Engine(const EngineConfig& cfg, const std::vector<PortDevice>& ports);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  const EngineConfig& config() const { return cfg_; }
+  unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
+  WorkerContext& worker(unsigned i) { return *workers_[i]; }
+  const WorkerContext& worker(unsigned i) const { return *workers_[i]; }
+  rte_rcu_qsbr* qsbr() const { return qsbr_; }
+  rte_mempool* pool() const { return pool_; }
+  int socket() const { return socket_; }
+
+  const std::vector<PortState>& ports() const { return ports_; }
+  // Port index in config order <-> DPDK port id. Throws for unknown names.
+  uint16_t port_id(const std::string& name) const;
+  const PortState* port_by_id(uint16_t id) const;
+
+  // Link polling (control thread): logs and counts changes. Returns true if any changed.
+  bool poll_links();
+
+  // Totals over workers.
+  uint64_t drop_total(DropReason r) const;
+  void sum_port(uint16_t id, uint64_t out[6]) const;
+
+  // Stops and closes the ports (idempotent). Workers must have stopped.
+  void stop_ports();
+
+ private:
+  void setup_port(PortState& p, unsigned workers);
+  EngineConfig cfg_;
+  std::vector<PortState> ports_;
+  std::vector<WorkerContext*> workers_;
+  rte_mempool* pool_ = nullptr;
+  rte_rcu_qsbr* qsbr_ = nullptr;
+  int socket_ = 0;
+  bool ports_stopped_ = false;
+};
+
+// Registers the engine's telemetry commands (/vnf/ports, /vnf/drops, /vnf/workers).
+void register_engine_telemetry(Engine& engine);
+
+}  // namespace vnf
+
+namespace vnf {
+class ConfigAudit;
+// /vnf/info (program, version, instance, pid, workers, config generation and hash) and
+// /vnf/config (the last apply attempts, accepted or rejected, with who and what).
+void register_program_telemetry(const std::string& program, Engine& engine,
+                                const ConfigAudit& audit);
+}  // namespace vnf

@@ -1,0 +1,238 @@
+#include "common/engine_config.h"
+
+#include <set>
+
+#include <rte_config.h>
+
+#include <fmt/format.h>
+
+namespace vnf {
+
+using config::ConfigNode;
+
+const std::vector<std::string_view> kPortDeviceKeys = {
+    "name",   "type",        "iface", "socket", "role",   "id",      "client",  "rx_pcap",
+    "tx_pcap", "infinite_rx", "pci",   "devargs", "mac",  "rx_desc", "tx_desc", "description"};
+
+namespace {
+
+struct KindName {
+  PortKind kind;
+  std::string_view name;
+  std::string_view driver;
+};
+constexpr KindName kKinds[] = {
+    {PortKind::kTap, "tap", "net_tap"},       {PortKind::kAfPacket, "af_packet", "net_af_packet"},
+    {PortKind::kVhost, "vhost", "net_vhost"}, {PortKind::kMemif, "memif", "net_memif"},
+    {PortKind::kPcap, "pcap", "net_pcap"},    {PortKind::kRing, "ring", "net_ring"},
+    {PortKind::kNull, "null", "net_null"},    {PortKind::kPci, "pci", ""},
+};
+
+const KindName& kind_info(PortKind k) {
+  for (const auto& e : kKinds)
+    if (e.kind == k) return e;
+  return kKinds[0];
+}
+
+bool valid_mac(std::string_view s) {
+  if (s.size() != 17) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i % 3 == 2) {
+      if (s[i] != ':') return false;
+    } else if (!isxdigit(static_cast<unsigned char>(s[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view port_kind_name(PortKind k) { return kind_info(k).name; }
+
+bool valid_name(std::string_view s) {
+  if (s.empty() || s.size() > 31 || !isalnum(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s)
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') return false;
+  return true;
+}
+
+std::string PortDevice::device_name() const {
+  if (kind == PortKind::kPci) return pci;
+  return fmt::format("{}_{}", kind_info(kind).driver, name);
+}
+
+std::string PortDevice::device_args() const {
+  std::string a = device_name();
+  auto add = [&a](std::string_view k, const std::string& v) {
+    if (!v.empty()) a += fmt::format(",{}={}", k, v);
+  };
+  switch (kind) {
+    case PortKind::kTap:
+      add("iface", iface.empty() ? name : iface);
+      add("mac", mac);
+      break;
+    case PortKind::kAfPacket:
+      add("iface", iface);
+      a += ",qdisc_bypass=1";
+      break;
+    case PortKind::kVhost:
+      add("iface", socket);
+      if (client) a += ",client=1";
+      break;
+    case PortKind::kMemif:
+      add("role", role.empty() ? std::string("server") : role);
+      add("id", std::to_string(id));
+      add("socket", socket);
+      break;
+    case PortKind::kPcap:
+      add("rx_pcap", rx_pcap);
+      add("tx_pcap", tx_pcap);
+      if (infinite_rx) a += ",infinite_rx=1";
+      break;
+    case PortKind::kNull:
+    case PortKind::kRing:
+    case PortKind::kPci:
+      break;
+  }
+  if (!devargs.empty()) a += "," + devargs;
+  return a;
+}
+
+bool PortDevice::same_device(const PortDevice& o) const {
+  return name == o.name && kind == o.kind && device_args() == o.device_args() &&
+         rx_desc == o.rx_desc && tx_desc == o.tx_desc;
+}
+
+EngineConfig parse_engine(const ConfigNode& root) {
+  EngineConfig c;
+  ConfigNode e = root["engine"];
+  if (!e.defined()) return c;
+  e.allow_keys({"name", "lcores", "hugepages", "memory_mb", "mbufs", "idle_sleep_us",
+                "file_prefix", "log_level", "log_file", "eal_args"});
+  c.name = e.str_or("name", c.name);
+  if (!valid_name(c.name)) e["name"].fail("instance name must match [A-Za-z0-9_.-]{1,31}");
+  if (e.has("lcores")) {
+    c.lcores.clear();
+    std::set<unsigned> seen;
+    for (const auto& n : e["lcores"].items()) {
+      const auto v = static_cast<unsigned>(n.uint(0, RTE_MAX_LCORE - 1));
+      if (!seen.insert(v).second) n.fail(fmt::format("lcore {} listed twice", v));
+      c.lcores.push_back(v);
+    }
+    if (c.lcores.size() < 2)
+      e["lcores"].fail("need at least two lcores: the main (control) lcore and one worker");
+  }
+  c.hugepages = e.bool_or("hugepages", c.hugepages);
+  c.memory_mb = static_cast<uint32_t>(e.uint_or("memory_mb", c.memory_mb, 64, 1 << 20));
+  c.mbufs = static_cast<uint32_t>(e.uint_or("mbufs", 0, 0, 1u << 26));
+  if (c.mbufs != 0 && c.mbufs < 1024) e["mbufs"].fail("at least 1024 mbufs (or 0 for automatic)");
+  c.idle_sleep_us = static_cast<uint32_t>(e.uint_or("idle_sleep_us", 0, 0, 100000));
+  c.file_prefix = e.str_or("file_prefix", "");
+  if (!c.file_prefix.empty() && !valid_name(c.file_prefix))
+    e["file_prefix"].fail("file prefix must match [A-Za-z0-9_.-]{1,31}");
+  c.log_level = e.str_or("log_level", c.log_level);
+  static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical"};
+  if (!levels.count(c.log_level))
+    e["log_level"].fail("log level must be one of trace, debug, info, warn, error, critical");
+  c.log_file = e.str_or("log_file", "");
+  for (const auto& n : e["eal_args"].items()) c.eal_args.push_back(n.str());
+  return c;
+}
+
+PortDevice parse_port_device(const ConfigNode& n) {
+  PortDevice d;
+  d.file = n.file();
+  d.line = n.line();
+  d.column = n.column();
+  d.name = n.required("name").str();
+  if (!valid_name(d.name)) n["name"].fail("port name must match [A-Za-z0-9_.-]{1,31}");
+  const std::string type = n.required("type").str();
+  bool found = false;
+  for (const auto& k : kKinds) {
+    if (k.name == type) {
+      d.kind = k.kind;
+      found = true;
+    }
+  }
+  if (!found) {
+    std::vector<std::string_view> names;
+    for (const auto& k : kKinds) names.push_back(k.name);
+    const std::string hint = config::nearest(type, names);
+    n["type"].fail(fmt::format("unknown port type '{}'{} (one of tap, af_packet, vhost, memif, "
+                               "pcap, ring, null, pci)",
+                               type, hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint)));
+  }
+  auto need = [&](std::string_view key) { return n.required(key).str(); };
+  auto forbid_others = [&](std::initializer_list<std::string_view> allowed) {
+    static const std::vector<std::string_view> specific = {
+        "iface", "socket", "role", "id", "client", "rx_pcap", "tx_pcap", "infinite_rx", "pci",
+        "mac"};
+    for (auto k : specific) {
+      bool ok = false;
+      for (auto a : allowed) ok |= (a == k);
+      if (!ok && n.has(k)) n[k].fail(fmt::format("'{}' does not apply to a {} port", k, type));
+    }
+  };
+  switch (d.kind) {
+    case PortKind::kTap:
+      forbid_others({"iface", "mac"});
+      d.iface = n.str_or("iface", d.name);
+      if (d.iface.size() > 15) n["iface"].fail("interface names are at most 15 characters");
+      d.mac = n.str_or("mac", "");
+      if (!d.mac.empty() && !valid_mac(d.mac)) n["mac"].fail("expected a MAC like 02:00:00:00:00:01");
+      break;
+    case PortKind::kAfPacket:
+      forbid_others({"iface"});
+      d.iface = need("iface");
+      break;
+    case PortKind::kVhost:
+      forbid_others({"socket", "client"});
+      d.socket = need("socket");
+      d.client = n.bool_or("client", false);
+      break;
+    case PortKind::kMemif:
+      forbid_others({"socket", "role", "id"});
+      d.socket = n.str_or("socket", "");
+      d.role = n.str_or("role", "server");
+      if (d.role != "server" && d.role != "client") n["role"].fail("role is server or client");
+      d.id = static_cast<uint32_t>(n.uint_or("id", 0, 0, UINT32_MAX));
+      break;
+    case PortKind::kPcap:
+      forbid_others({"rx_pcap", "tx_pcap", "infinite_rx"});
+      d.rx_pcap = n.str_or("rx_pcap", "");
+      d.tx_pcap = n.str_or("tx_pcap", "");
+      d.infinite_rx = n.bool_or("infinite_rx", false);
+      if (d.rx_pcap.empty() && d.tx_pcap.empty()) n.fail("a pcap port needs rx_pcap, tx_pcap or both");
+      break;
+    case PortKind::kPci:
+      forbid_others({"pci"});
+      d.pci = need("pci");
+      break;
+    case PortKind::kRing:
+    case PortKind::kNull:
+      forbid_others({});
+      break;
+  }
+  d.devargs = n.str_or("devargs", "");
+  d.rx_desc = static_cast<uint16_t>(n.uint_or("rx_desc", d.rx_desc, 64, 32768));
+  d.tx_desc = static_cast<uint16_t>(n.uint_or("tx_desc", d.tx_desc, 64, 32768));
+  return d;
+}
+
+void validate_port_devices(const std::vector<PortDevice>& ports,
+                           const std::vector<ConfigNode>& nodes) {
+  std::set<std::string> names, ifaces, sockets;
+  for (size_t i = 0; i < ports.size(); ++i) {
+    const PortDevice& p = ports[i];
+    if (!names.insert(p.name).second) nodes[i]["name"].fail("duplicate port name '" + p.name + "'");
+    if (!p.iface.empty() && !ifaces.insert(p.iface).second)
+      nodes[i]["iface"].fail("interface '" + p.iface + "' is used by another port");
+    if (!p.socket.empty() && p.kind == PortKind::kVhost && !sockets.insert(p.socket).second)
+      nodes[i]["socket"].fail("socket '" + p.socket + "' is used by another port");
+  }
+  if (ports.size() > RTE_MAX_ETHPORTS)
+    nodes.back().fail(fmt::format("at most {} ports", RTE_MAX_ETHPORTS));
+}
+
+}  // namespace vnf

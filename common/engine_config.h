@@ -1,0 +1,77 @@
+// The engine's part of an appliance file: the `engine:` section (lcores, memory, logging) and
+// the device half of each entry under `ports:` (what DPDK device backs the port). The
+// function half of a port (VLAN mode, segment...) is read by the function's own loader.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/config_node.h"
+
+namespace vnf {
+
+enum class PortKind { kTap, kAfPacket, kVhost, kMemif, kPcap, kRing, kNull, kPci };
+
+std::string_view port_kind_name(PortKind k);
+
+struct PortDevice {
+  std::string name;  // the port's name in config, logs and telemetry
+  PortKind kind = PortKind::kNull;
+  std::string iface;    // tap: TAP interface to create; af_packet: interface to attach to
+  std::string socket;   // vhost, memif: unix socket path
+  std::string role;     // memif: server | client
+  uint32_t id = 0;      // memif: interface id
+  bool client = false;  // vhost: connect to the socket instead of listening
+  std::string rx_pcap, tx_pcap;  // pcap
+  bool infinite_rx = false;      // pcap: replay rx_pcap forever
+  std::string pci;               // pci: bus address (0000:01:00.0)
+  std::string devargs;           // extra driver arguments, appended verbatim
+  std::string mac;               // optional MAC for the device (tap)
+  uint16_t rx_desc = 1024;
+  uint16_t tx_desc = 1024;
+
+  // Where the port was defined, for errors found after loading.
+  std::string file;
+  int line = 0;
+  int column = 0;
+
+  // DPDK device name: the vdev name (net_<driver>_<name>) or the PCI address.
+  std::string device_name() const;
+  // The full EAL argument value: "--vdev <this>" for vdevs, "-a <this>" for pci.
+  std::string device_args() const;
+  bool same_device(const PortDevice& o) const;
+};
+
+// Keys of a port entry that belong to the device. A function's loader accepts these plus its own.
+extern const std::vector<std::string_view> kPortDeviceKeys;
+
+struct EngineConfig {
+  std::string name = "vnf";             // instance name; default file prefix is vnf-<name>
+  std::vector<unsigned> lcores{0, 1};   // first: main lcore (control); others: workers
+  bool hugepages = true;
+  uint32_t memory_mb = 256;
+  uint32_t mbufs = 0;                   // 0: computed from ports, queues and descriptors
+  uint32_t idle_sleep_us = 0;           // 0: poll without pause (the DPDK way)
+  std::string file_prefix;              // default vnf-<name>
+  std::string log_level = "info";
+  std::string log_file;                 // empty: stderr only
+  std::vector<std::string> eal_args;    // passed to rte_eal_init verbatim
+
+  unsigned workers() const { return static_cast<unsigned>(lcores.size() - 1); }
+  std::string prefix() const { return file_prefix.empty() ? "vnf-" + name : file_prefix; }
+};
+
+// Parses `engine:` (optional: defaults apply).
+EngineConfig parse_engine(const config::ConfigNode& root);
+// Parses the device keys of one `ports:` entry (the caller has checked the key set).
+PortDevice parse_port_device(const config::ConfigNode& port);
+// Checks names are unique and devices don't collide (same iface/socket twice).
+void validate_port_devices(const std::vector<PortDevice>& ports,
+                           const std::vector<config::ConfigNode>& nodes);
+
+bool valid_name(std::string_view s);  // [A-Za-z0-9_.-]{1,31}, starts with a letter or digit
+
+}  // namespace vnf

@@ -1,0 +1,166 @@
+// The worker: run to completion, one burst at a time.
+//
+//   rx burst (port, queue) -> parse into metadata -> pipeline stages -> dispatch:
+//   per-port tx buffers (flushed once per loop) and bulk free of drops, each counted by reason.
+//
+// A Pipeline is any class with
+//   void begin() noexcept;               // once per loop: load the published config snapshot
+//   void process(Burst&) noexcept;       // the stages, in order
+// It is a template parameter: no virtual call per burst or per packet.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+
+#include "common/burst.h"
+#include "common/counter.h"
+#include "common/drop_reason.h"
+#include "common/parser.h"
+
+namespace vnf {
+
+inline constexpr unsigned kMaxPorts = RTE_MAX_ETHPORTS;
+
+struct PortCounters {
+  Counter rx_packets, rx_bytes, tx_packets, tx_bytes, tx_dropped, dropped;
+};
+
+struct alignas(64) WorkerStats {
+  PortCounters port[kMaxPorts];
+  Counter drops[kDropReasonCount];
+  Counter loops;       // poll loops
+  Counter busy_loops;  // loops that received at least one packet
+};
+
+struct RxQueue {
+  uint16_t port;
+  uint16_t queue;
+};
+
+struct WorkerContext;
+
+// Passed to the tx buffer error callback: which worker's counters to charge.
+struct TxErrorCtx {
+  WorkerContext* worker;
+  uint16_t port;
+};
+
+struct alignas(64) WorkerContext {
+  unsigned id = 0;      // 0..workers-1; also the RCU thread id
+  unsigned lcore = 0;
+  int socket = 0;
+  uint16_t txq = 0;     // this worker's tx queue on every port
+  uint16_t nb_rx = 0;
+  uint16_t nb_ports = 0;  // ports 0..nb_ports-1 have a tx buffer
+  RxQueue rx[kMaxPorts];
+  rte_eth_dev_tx_buffer* txbuf[kMaxPorts] = {};
+  TxErrorCtx tx_err[kMaxPorts] = {};
+  rte_mempool* pool = nullptr;
+  rte_rcu_qsbr* qsbr = nullptr;
+  uint64_t now_tsc = 0;    // read once per loop
+  uint32_t idle_sleep_us = 0;
+  uint32_t idle_polls = 0;
+  WorkerStats stats;
+
+  // Queue one packet for transmission on `port` (flushed at the end of the loop, or when
+  // the buffer holds a full burst).
+  void send(uint16_t port, rte_mbuf* m) noexcept {
+    stats.port[port].tx_packets.add();
+    stats.port[port].tx_bytes.add(m->pkt_len);
+    rte_eth_tx_buffer(port, txq, txbuf[port], m);
+  }
+  void count_drop(uint16_t in_port, DropReason r) noexcept {
+    stats.drops[static_cast<unsigned>(r)].add();
+    stats.port[in_port].dropped.add();
+  }
+};
+
+// Splits a processed burst by verdict: transmit, drop (counted and bulk-freed) or nothing.
+inline void dispatch(Burst& b, WorkerContext& w) noexcept {
+  rte_mbuf* dropped[kBurstMax];
+  unsigned nd = 0;
+  for (uint16_t i = 0; i < b.count; ++i) {
+    const uint16_t next = b.next[i];
+    if (next < kMaxPorts) {
+      w.send(next, b.pkts[i]);
+    } else if (next != kNextConsumed) {
+      PacketMeta& m = meta_of(b.pkts[i]);
+      if (next == kNextStage) m.drop = DropReason::kNoVerdict;
+      w.count_drop(b.in_port, m.drop);
+      dropped[nd++] = b.pkts[i];
+    }
+  }
+  if (nd) rte_pktmbuf_free_bulk(dropped, nd);
+}
+
+// Parses every packet of a fresh burst into its metadata; malformed ones are dropped.
+inline void parse_burst(Burst& b, WorkerContext& w) noexcept {
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < b.count; ++i) {
+    if (i + 2 < b.count) rte_prefetch0(rte_pktmbuf_mtod(b.pkts[i + 2], void*));
+    bytes += b.pkts[i]->pkt_len;
+    const DropReason r = parse_mbuf(b.pkts[i], b.in_port);
+    b.next[i] = kNextStage;
+    if (r != DropReason::kNone) b.drop(i, r);
+  }
+  w.stats.port[b.in_port].rx_packets.add(b.count);
+  w.stats.port[b.in_port].rx_bytes.add(bytes);
+}
+
+inline void flush_tx(WorkerContext& w) noexcept {
+  for (uint16_t p = 0; p < w.nb_ports; ++p)
+    if (w.txbuf[p] && w.txbuf[p]->length) rte_eth_tx_buffer_flush(p, w.txq, w.txbuf[p]);
+}
+
+// One loop of a worker: every rx queue once, then tx flush and a quiescent state report.
+// Returns the number of packets received.
+template <class Pipeline>
+inline unsigned poll_once(WorkerContext& w, Pipeline& pipeline) noexcept {
+  unsigned total = 0;
+  w.now_tsc = rte_rdtsc();
+  pipeline.begin();
+  for (uint16_t r = 0; r < w.nb_rx; ++r) {
+    Burst b;
+    b.in_port = w.rx[r].port;
+    b.count = rte_eth_rx_burst(b.in_port, w.rx[r].queue, b.pkts, kBurstMax);
+    if (b.count == 0) continue;
+    total += b.count;
+    parse_burst(b, w);
+    pipeline.process(b);
+    dispatch(b, w);
+  }
+  flush_tx(w);
+  w.stats.loops.add();
+  if (total) w.stats.busy_loops.add();
+  rte_rcu_qsbr_quiescent(w.qsbr, w.id);
+  return total;
+}
+
+// The worker's main loop on its lcore, until `running` turns false.
+template <class Pipeline>
+int worker_main(WorkerContext& w, Pipeline& pipeline, const std::atomic<bool>& running) {
+  rte_rcu_qsbr_thread_register(w.qsbr, w.id);
+  rte_rcu_qsbr_thread_online(w.qsbr, w.id);
+  while (running.load(std::memory_order_relaxed)) {
+    if (poll_once(w, pipeline) != 0) {
+      w.idle_polls = 0;
+    } else if (w.idle_sleep_us && ++w.idle_polls > 64) {
+      // Adaptive pause for hosts that share the worker's core (demo, tests): offline while
+      // asleep so that a config publish never waits for a sleeping worker.
+      rte_rcu_qsbr_thread_offline(w.qsbr, w.id);
+      rte_delay_us_sleep(w.idle_sleep_us);
+      rte_rcu_qsbr_thread_online(w.qsbr, w.id);
+    }
+  }
+  flush_tx(w);
+  rte_rcu_qsbr_thread_offline(w.qsbr, w.id);
+  rte_rcu_qsbr_thread_unregister(w.qsbr, w.id);
+  return 0;
+}
+
+}  // namespace vnf

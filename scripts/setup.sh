@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# One-time (idempotent) set-up of a Debian 12 host for building, demonstrating and testing
+# the suite: Debian packages, hugepages, and the build. Sourced-free: run it, or let
+# scripts/demo.sh and scripts/test.sh run it for you.
+#
+#   scripts/setup.sh            install what is missing, reserve hugepages, build
+#   scripts/setup.sh --no-build only the host part
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=${BUILD_DIR:-$top/build}
+do_build=1
+[[ "${1:-}" == "--no-build" ]] && do_build=0
+
+log() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "run as root: the suite needs hugepages, network namespaces and raw sockets"
+
+# Everything the build, the demo and every test suite use. Keep in one list so CI on a fresh
+# machine gets exactly what a developer's machine has.
+packages=(
+  build-essential g++ meson ninja-build pkg-config
+  dpdk dpdk-dev libdpdk-dev
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libboost-program-options-dev libpcap-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  iproute2 iputils-ping iperf3 netcat-openbsd ethtool tshark python3 python3-scapy
+  procps psmisc util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer "no" without a terminal.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Hugepages: 2 MB pages, enough for a few appliances side by side (the demo runs one, the
+# two-host system test two). A host that already reserved more keeps its setting.
+want_pages=${VNF_HUGEPAGES:-512}
+have_pages=$(cat /proc/sys/vm/nr_hugepages)
+if ((have_pages < want_pages)); then
+  echo "$want_pages" > /proc/sys/vm/nr_hugepages || true
+  have_pages=$(cat /proc/sys/vm/nr_hugepages)
+  log "hugepages: $have_pages x 2 MB reserved"
+fi
+if ! grep -qs '^[^ ]* /dev/hugepages hugetlbfs' /proc/mounts; then
+  mkdir -p /dev/hugepages
+  mount -t hugetlbfs nodev /dev/hugepages || log "warning: could not mount hugetlbfs; appliances fall back to --no-huge"
+fi
+
+if ((do_build)); then
+  if [[ ! -f "$build_dir/build.ninja" ]]; then
+    log "configuring $build_dir"
+    meson setup "$build_dir" "$top" >/dev/null
+  fi
+  log "building"
+  ninja -C "$build_dir" >/dev/null || ninja -C "$build_dir"
+fi

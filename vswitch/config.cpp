@@ -1,0 +1,298 @@
+#include "vswitch/config.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "common/audit.h"
+#include "common/telemetry.h"
+
+namespace vswitch {
+
+using vnf::config::ConfigError;
+using vnf::config::ConfigNode;
+
+namespace {
+
+const std::vector<std::string_view> kSwitchPortKeys = {"mode", "segment", "segments", "native",
+                                                        "tpid", "qinq", "mac_limit"};
+
+std::string suggest(const std::string& word, const std::vector<std::string>& names) {
+  std::vector<std::string_view> v(names.begin(), names.end());
+  const std::string n = vnf::config::nearest(word, v);
+  return n.empty() ? "" : fmt::format(" (did you mean '{}'?)", n);
+}
+
+// Two names that map to the same telemetry key would shadow each other in /vnf/... output.
+void check_key_collisions(const std::vector<std::pair<std::string, ConfigNode>>& named,
+                          const char* what) {
+  std::map<std::string, std::string> seen;
+  for (const auto& [name, node] : named) {
+    auto [it, fresh] = seen.emplace(vnf::telemetry::key(name), name);
+    if (!fresh)
+      node.fail(fmt::format("{} names '{}' and '{}' differ only in '-'/'.' vs '_'", what,
+                            it->second, name));
+  }
+}
+
+Segment parse_segment(const ConfigNode& n) {
+  n.allow_keys({"name", "vlan", "description"});
+  Segment s;
+  s.name = n.required("name").str();
+  if (!vnf::valid_name(s.name)) n["name"].fail("segment name must match [A-Za-z0-9_.-]{1,31}");
+  s.vlan = static_cast<uint16_t>(n.required("vlan").uint(1, 4094));
+  s.description = n.str_or("description", "");
+  return s;
+}
+
+SwitchPort parse_switch_port(const ConfigNode& n, const std::map<std::string, uint16_t>& segs) {
+  SwitchPort p;
+  p.name = n.required("name").str();
+  std::vector<std::string> seg_names;
+  for (const auto& [k, v] : segs) seg_names.push_back(k);
+  auto seg_ref = [&](const ConfigNode& ref) {
+    const std::string s = ref.str();
+    if (!segs.count(s)) ref.fail(fmt::format("unknown segment '{}'{}", s, suggest(s, seg_names)));
+    return s;
+  };
+  const ConfigNode mode = n.required("mode");
+  const std::string m = mode.str();
+  if (m == "access") {
+    p.mode = PortMode::kAccess;
+    for (auto k : {"segments", "native", "tpid"})
+      if (n.has(k)) n[k].fail(fmt::format("'{}' applies to trunk ports only", k));
+    p.segment = seg_ref(n.required("segment"));
+    p.mac_limit = kDefaultAccessMacLimit;
+  } else if (m == "trunk") {
+    p.mode = PortMode::kTrunk;
+    if (n.has("segment"))
+      n["segment"].fail("a trunk port lists 'segments' (and optionally 'native'), not 'segment'");
+    const ConfigNode list = n.required("segments");
+    list.expect_seq();
+    std::set<std::string> seen;
+    for (const auto& s : list.items()) {
+      const std::string name = seg_ref(s);
+      if (!seen.insert(name).second) s.fail(fmt::format("segment '{}' listed twice", name));
+      p.segments.push_back(name);
+    }
+    if (p.segments.empty()) list.fail("a trunk carries at least one segment");
+    if (n.has("native")) {
+      p.native = seg_ref(n["native"]);
+      if (!seen.count(p.native))
+        n["native"].fail(fmt::format("native segment '{}' must also be listed in 'segments'",
+                                     p.native));
+    }
+    p.tpid = static_cast<uint16_t>(n.uint_or("tpid", 0x8100, 0, 0xFFFF));
+    if (p.tpid != 0x8100 && p.tpid != 0x88A8 && p.tpid != 0x9100)
+      n["tpid"].fail("tpid must be 0x8100 (802.1Q), 0x88a8 (802.1ad) or 0x9100");
+  } else {
+    mode.fail(fmt::format("mode must be access or trunk, got '{}'", m));
+  }
+  p.qinq = n.bool_or("qinq", false);
+  p.mac_limit = static_cast<uint32_t>(n.uint_or("mac_limit", p.mac_limit, 0, 1u << 24));
+  return p;
+}
+
+}  // namespace
+
+bool parse_mac(const std::string& s, std::array<uint8_t, 6>& out) {
+  if (s.size() != 17) return false;
+  for (size_t i = 0; i < 6; ++i) {
+    const size_t o = i * 3;
+    if (i < 5 && s[o + 2] != ':' && s[o + 2] != '-') return false;
+    unsigned v = 0;
+    for (size_t j = 0; j < 2; ++j) {
+      const char c = s[o + j];
+      v <<= 4;
+      if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
+      else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F') v |= static_cast<unsigned>(c - 'A' + 10);
+      else return false;
+    }
+    out[i] = static_cast<uint8_t>(v);
+  }
+  return true;
+}
+
+std::string format_mac(const uint8_t* m) {
+  return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+const Segment* SwitchConfig::segment(const std::string& name) const {
+  for (const auto& s : segments)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+const SwitchPort* SwitchConfig::port(const std::string& name) const {
+  for (const auto& p : ports)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::vector<uint16_t> SwitchConfig::port_vlans(const SwitchPort& p) const {
+  std::vector<uint16_t> v;
+  if (p.mode == PortMode::kAccess) {
+    v.push_back(segment(p.segment)->vlan);
+  } else {
+    for (const auto& s : p.segments) v.push_back(segment(s)->vlan);
+  }
+  return v;
+}
+
+SwitchConfig parse_switch_config(const ConfigNode& root) {
+  root.expect_map();
+  root.allow_keys({"engine", "segments", "ports", "mac"});
+  SwitchConfig c;
+  c.file = root.file();
+  c.engine = vnf::parse_engine(root);
+
+  // Segments first: ports refer to them.
+  std::map<std::string, uint16_t> seg_vlan;
+  std::map<uint16_t, std::string> vlan_seg;
+  std::vector<std::pair<std::string, ConfigNode>> named;
+  const ConfigNode segs = root.required("segments");
+  segs.expect_seq();
+  for (const auto& n : segs.items()) {
+    Segment s = parse_segment(n);
+    if (seg_vlan.count(s.name)) n["name"].fail(fmt::format("duplicate segment '{}'", s.name));
+    if (vlan_seg.count(s.vlan))
+      n["vlan"].fail(fmt::format("VLAN {} is already segment '{}'", s.vlan, vlan_seg[s.vlan]));
+    seg_vlan[s.name] = s.vlan;
+    vlan_seg[s.vlan] = s.name;
+    named.emplace_back(s.name, n["name"]);
+    c.segments.push_back(std::move(s));
+  }
+  if (c.segments.empty()) segs.fail("define at least one segment");
+  check_key_collisions(named, "segment");
+
+  const ConfigNode ports = root.required("ports");
+  ports.expect_seq();
+  std::vector<std::string_view> keys = vnf::kPortDeviceKeys;
+  keys.insert(keys.end(), kSwitchPortKeys.begin(), kSwitchPortKeys.end());
+  std::vector<ConfigNode> port_nodes = ports.items();
+  named.clear();
+  for (const auto& n : port_nodes) {
+    n.expect_map();
+    n.allow_keys(keys);
+    c.devices.push_back(vnf::parse_port_device(n));
+    c.ports.push_back(parse_switch_port(n, seg_vlan));
+    named.emplace_back(c.ports.back().name, n["name"]);
+  }
+  if (c.ports.empty()) ports.fail("define at least one port");
+  vnf::validate_port_devices(c.devices, port_nodes);
+  check_key_collisions(named, "port");
+
+  const ConfigNode mac = root["mac"];
+  if (mac.defined()) {
+    mac.allow_keys({"table_size", "aging", "static"});
+    c.mac.table_size = static_cast<uint32_t>(mac.uint_or("table_size", c.mac.table_size, 1024, 1u << 24));
+    c.mac.aging_s = mac.seconds_or("aging", c.mac.aging_s, 0, 1000000);
+    if (c.mac.aging_s != 0 && c.mac.aging_s < 10)
+      mac["aging"].fail("aging is 0 (never) or at least 10 seconds");
+    std::set<std::pair<std::string, std::array<uint8_t, 6>>> seen;
+    for (const auto& n : mac["static"].items()) {
+      n.allow_keys({"segment", "mac", "port"});
+      StaticMac s;
+      s.segment = n.required("segment").str();
+      if (!seg_vlan.count(s.segment)) {
+        std::vector<std::string> names;
+        for (const auto& [k, v] : seg_vlan) names.push_back(k);
+        n["segment"].fail(fmt::format("unknown segment '{}'{}", s.segment, suggest(s.segment, names)));
+      }
+      const std::string mac_str = n.required("mac").str();
+      if (!parse_mac(mac_str, s.mac)) n["mac"].fail("expected a MAC like 02:00:00:00:00:01");
+      if (s.mac[0] & 1) n["mac"].fail("a static entry needs a unicast MAC");
+      if (std::all_of(s.mac.begin(), s.mac.end(), [](uint8_t b) { return b == 0; }))
+        n["mac"].fail("00:00:00:00:00:00 is not a station address");
+      s.port = n.required("port").str();
+      const SwitchPort* p = c.port(s.port);
+      if (!p) n["port"].fail(fmt::format("unknown port '{}'", s.port));
+      const auto vlans = c.port_vlans(*p);
+      if (std::find(vlans.begin(), vlans.end(), seg_vlan[s.segment]) == vlans.end())
+        n["port"].fail(fmt::format("port '{}' does not carry segment '{}'", s.port, s.segment));
+      if (!seen.insert({s.segment, s.mac}).second)
+        n["mac"].fail(fmt::format("{} already has a static entry in segment '{}'", mac_str, s.segment));
+      c.mac.statics.push_back(s);
+    }
+    if (c.mac.statics.size() > c.mac.table_size / 2)
+      mac["static"].fail("static entries may use at most half of table_size");
+  }
+  return c;
+}
+
+SwitchConfig load_switch_config(const std::string& file) {
+  SwitchConfig c = parse_switch_config(ConfigNode::load_file(file));
+  c.hash = vnf::file_hash(file);
+  return c;
+}
+
+void check_reloadable(const SwitchConfig& running, const SwitchConfig& next,
+                      const ConfigNode& next_root) {
+  const auto& a = running.engine;
+  const auto& b = next.engine;
+  if (a.name != b.name || a.lcores != b.lcores || a.hugepages != b.hugepages ||
+      a.memory_mb != b.memory_mb || a.mbufs != b.mbufs || a.file_prefix != b.file_prefix ||
+      a.eal_args != b.eal_args) {
+    const ConfigNode e = next_root["engine"];
+    (e.defined() ? e : next_root)
+        .fail("the engine section changed: that needs a restart, not a reload");
+  }
+  const auto items = next_root["ports"].items();
+  for (size_t i = 0; i < next.devices.size(); ++i) {
+    const auto& d = next.devices[i];
+    const auto it = std::find_if(running.devices.begin(), running.devices.end(),
+                                 [&](const vnf::PortDevice& r) { return r.name == d.name; });
+    if (it == running.devices.end())
+      items[i]["name"].fail(fmt::format("new port '{}': adding ports needs a restart", d.name));
+    if (!it->same_device(d))
+      items[i].fail(fmt::format("port '{}': its device changed ({} -> {}): that needs a restart",
+                                d.name, it->device_args(), d.device_args()));
+  }
+  for (const auto& r : running.devices) {
+    const bool kept = std::any_of(next.devices.begin(), next.devices.end(),
+                                  [&](const vnf::PortDevice& d) { return d.name == r.name; });
+    if (!kept)
+      next_root["ports"].fail(fmt::format("port '{}' was removed: removing ports needs a restart",
+                                          r.name));
+  }
+  if (running.mac.table_size != next.mac.table_size)
+    next_root["mac"]["table_size"].fail("mac.table_size is fixed at start-up: restart to change it");
+}
+
+std::vector<std::string> diff(const SwitchConfig& a, const SwitchConfig& b) {
+  std::vector<std::string> out;
+  for (const auto& s : b.segments) {
+    const Segment* o = a.segment(s.name);
+    if (!o) out.push_back(fmt::format("segment {} added (vlan {})", s.name, s.vlan));
+    else if (o->vlan != s.vlan) out.push_back(fmt::format("segment {}: vlan {} -> {}", s.name, o->vlan, s.vlan));
+  }
+  for (const auto& s : a.segments)
+    if (!b.segment(s.name)) out.push_back(fmt::format("segment {} removed", s.name));
+  auto describe = [](const SwitchPort& p) {
+    if (p.mode == PortMode::kAccess) return fmt::format("access {}", p.segment);
+    std::string s = "trunk ";
+    for (size_t i = 0; i < p.segments.size(); ++i) s += (i ? "," : "") + p.segments[i];
+    if (!p.native.empty()) s += " native " + p.native;
+    return s;
+  };
+  for (const auto& p : b.ports) {
+    const SwitchPort* o = a.port(p.name);
+    if (!o) continue;
+    if (describe(*o) != describe(p))
+      out.push_back(fmt::format("port {}: {} -> {}", p.name, describe(*o), describe(p)));
+    if (o->mac_limit != p.mac_limit)
+      out.push_back(fmt::format("port {}: mac_limit {} -> {}", p.name, o->mac_limit, p.mac_limit));
+    if (o->qinq != p.qinq || o->tpid != p.tpid)
+      out.push_back(fmt::format("port {}: tpid/qinq changed", p.name));
+  }
+  if (a.mac.aging_s != b.mac.aging_s)
+    out.push_back(fmt::format("mac aging {} s -> {} s", a.mac.aging_s, b.mac.aging_s));
+  if (a.mac.statics.size() != b.mac.statics.size())
+    out.push_back(fmt::format("static MACs {} -> {}", a.mac.statics.size(), b.mac.statics.size()));
+  return out;
+}
+
+}  // namespace vswitch

@@ -1,0 +1,79 @@
+// The vswitch's appliance file: engine, segments (VLAN networks), ports (device + switching
+// mode) and MAC learning settings, loaded into plain structs and validated in full before
+// anything is applied. docs/config.md documents every key.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config_node.h"
+#include "common/engine_config.h"
+
+namespace vswitch {
+
+enum class PortMode { kAccess, kTrunk };
+
+struct Segment {
+  std::string name;
+  uint16_t vlan = 0;
+  std::string description;
+};
+
+struct SwitchPort {
+  std::string name;
+  PortMode mode = PortMode::kAccess;
+  std::string segment;                // access: its segment
+  std::vector<std::string> segments;  // trunk: allowed segments
+  std::string native;                 // trunk: segment carried untagged ("" = none)
+  uint16_t tpid = 0x8100;             // trunk: TPID of the outer tag
+  bool qinq = false;                  // carry customer tags inside the segment tag
+  uint32_t mac_limit = 0;             // learned MACs on this port (0 = unlimited)
+};
+
+struct StaticMac {
+  std::string segment;
+  std::array<uint8_t, 6> mac{};
+  std::string port;
+};
+
+struct MacSettings {
+  uint32_t table_size = 65536;
+  uint32_t aging_s = 300;  // 0: entries never age
+  std::vector<StaticMac> statics;
+};
+
+inline constexpr uint32_t kDefaultAccessMacLimit = 1024;
+
+struct SwitchConfig {
+  std::string file;
+  std::string hash;
+  vnf::EngineConfig engine;
+  std::vector<vnf::PortDevice> devices;  // same order as ports
+  std::vector<SwitchPort> ports;
+  std::vector<Segment> segments;
+  MacSettings mac;
+
+  const Segment* segment(const std::string& name) const;
+  const SwitchPort* port(const std::string& name) const;
+  // VLAN IDs the port carries (access: its one; trunk: all allowed incl. native).
+  std::vector<uint16_t> port_vlans(const SwitchPort& p) const;
+};
+
+// Throws vnf::config::ConfigError (file:line:column: path: message).
+SwitchConfig load_switch_config(const std::string& file);
+SwitchConfig parse_switch_config(const vnf::config::ConfigNode& root);
+
+// A reload may change segments, port modes and MAC settings; the engine section and the
+// port devices need a restart. Throws ConfigError naming the first such difference.
+void check_reloadable(const SwitchConfig& running, const SwitchConfig& next,
+                      const vnf::config::ConfigNode& next_root);
+
+// One line per difference, for the audit record ("port vm1: segment core -> info").
+std::vector<std::string> diff(const SwitchConfig& a, const SwitchConfig& b);
+
+bool parse_mac(const std::string& s, std::array<uint8_t, 6>& out);
+std::string format_mac(const uint8_t* mac);
+
+}  // namespace vswitch

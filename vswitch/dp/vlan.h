@@ -1,0 +1,125 @@
+// VLAN ingress classification and egress tag rewrite. Fast path: no allocation, no lock.
+//
+// Ingress (per port mode):
+//   access:        untagged or priority-tagged -> the port's segment; tagged -> dropped
+//                  (tagged_on_access), except with qinq (dot1q-tunnel): every frame, tagged
+//                  or not, enters the segment and its tags travel as payload.
+//   trunk:         tagged with the trunk's TPID and an allowed VID -> that segment;
+//                  untagged/priority-tagged -> the native segment, or dropped
+//                  (untagged_not_allowed); another TPID -> unexpected_tpid; two tags without
+//                  qinq -> stacked_vlan.
+// Egress: access and native -> untagged; other trunk segments -> tagged with the trunk's TPID.
+// The PCP of a received tag is kept when the tag is rewritten.
+#pragma once
+
+#include <cstring>
+
+#include <rte_byteorder.h>
+#include <rte_mbuf.h>
+
+#include "common/burst.h"
+#include "common/counter.h"
+#include "common/parser.h"
+#include "vswitch/l2_snapshot.h"
+
+namespace vswitch {
+
+struct VlanCounters {
+  vnf::Counter rx_packets, rx_bytes, flooded, dropped;
+};
+
+inline bool is_link_local_group(const uint8_t* dst) noexcept {
+  // 01:80:C2:00:00:00-0F: IEEE 802.1D reserved (STP, LACP, LLDP, 802.1X); never forwarded.
+  return dst[0] == 0x01 && dst[1] == 0x80 && dst[2] == 0xC2 && dst[3] == 0 && dst[4] == 0 &&
+         (dst[5] & 0xF0) == 0;
+}
+
+inline bool bad_source(const uint8_t* src) noexcept {
+  return (src[0] & 1) || (src[0] | src[1] | src[2] | src[3] | src[4] | src[5]) == 0;
+}
+
+class VlanIngress final {
+ public:
+  explicit VlanIngress(VlanCounters* counters) : counters_(counters) {}
+
+  void process(vnf::Burst& b, const L2Snapshot& s) noexcept {
+    const PortPolicy& pol = s.port[b.in_port];
+    for (uint16_t i = 0; i < b.count; ++i) {
+      if (!b.live(i)) continue;
+      rte_mbuf* pkt = b.pkts[i];
+      vnf::PacketMeta& m = vnf::meta_of(pkt);
+      const uint8_t* d = rte_pktmbuf_mtod(pkt, const uint8_t*);
+      const vnf::DropReason r = classify(pol, d, m);
+      if (r != vnf::DropReason::kNone) {
+        b.drop(i, r);
+        continue;
+      }
+      VlanCounters& c = counters_[m.vlan];
+      c.rx_packets.add();
+      c.rx_bytes.add(pkt->pkt_len);
+    }
+  }
+
+  static vnf::DropReason classify(const PortPolicy& pol, const uint8_t* d,
+                                  vnf::PacketMeta& m) noexcept {
+    using vnf::DropReason;
+    if (pol.mode == L2Mode::kNone) return DropReason::kPortNotSwitched;
+    if (bad_source(d + 6)) return DropReason::kBadSrcMac;
+    if (is_link_local_group(d)) return DropReason::kLinkLocal;
+    if (pol.mode == L2Mode::kAccess && pol.qinq) {  // dot1q-tunnel: all tags are payload
+      m.vlan = pol.access_vlan;
+      return DropReason::kNone;
+    }
+    const bool priority_tag = m.tags && m.outer_tpid == vnf::kTpid8021Q && (m.outer_tci & 0xFFF) == 0;
+    if (m.tags == 0 || priority_tag) {
+      if (m.tags == 2 && !pol.qinq) return DropReason::kStackedVlan;
+      if (pol.mode == L2Mode::kAccess) {
+        m.vlan = pol.access_vlan;
+      } else if (pol.native_vlan) {
+        m.vlan = pol.native_vlan;
+      } else {
+        return DropReason::kUntaggedNotAllowed;
+      }
+      if (priority_tag) m.flags |= vnf::meta_flags::kSegTag;  // rewritten or popped at egress
+      return DropReason::kNone;
+    }
+    if (pol.mode == L2Mode::kAccess) return DropReason::kTaggedOnAccess;
+    if (m.outer_tpid != pol.tpid) return DropReason::kUnexpectedTpid;
+    if (m.tags == 2 && !pol.qinq) return DropReason::kStackedVlan;
+    const uint16_t vid = m.outer_tci & 0xFFF;
+    if (!pol.allowed.test(vid)) return DropReason::kVlanNotAllowed;
+    m.vlan = vid;
+    m.flags |= vnf::meta_flags::kSegTag;
+    return DropReason::kNone;
+  }
+
+ private:
+  VlanCounters* counters_;  // [4096], this worker's
+};
+
+// Puts the frame in the wire format of its egress port: `tpid` 0 = untagged, else an outer
+// tag (tpid, vlan) with the received PCP. `seg_tag`: the frame's outer tag is the segment tag
+// (as classified at ingress). Returns false when there is no headroom for a new tag.
+inline bool set_egress_tag(rte_mbuf* m, bool seg_tag, uint16_t tci_in, uint16_t tpid,
+                           uint16_t vlan) noexcept {
+  uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+  const uint16_t tci = static_cast<uint16_t>((tci_in & 0xF000) | vlan);
+  if (seg_tag) {
+    if (tpid) {
+      const rte_be16_t t[2] = {rte_cpu_to_be_16(tpid), rte_cpu_to_be_16(tci)};
+      std::memcpy(d + 12, t, 4);
+    } else {
+      std::memmove(d + 4, d, 12);
+      rte_pktmbuf_adj(m, 4);
+    }
+  } else if (tpid) {
+    d = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, 4));
+    if (!d) return false;
+    std::memmove(d, d + 4, 12);
+    const rte_be16_t t[2] = {rte_cpu_to_be_16(tpid), rte_cpu_to_be_16(tci)};
+    std::memcpy(d + 12, t, 4);
+  }
+  return true;
+}
+
+}  // namespace vswitch

@@ -1,0 +1,214 @@
+#include "vswitch/mac_table.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include <rte_cycles.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+
+#include <fmt/format.h>
+
+namespace vswitch {
+
+uint32_t coarse_seconds() noexcept {
+  static const uint64_t hz = rte_get_tsc_hz();
+  return static_cast<uint32_t>(rte_rdtsc() / hz);
+}
+
+MacTable::MacTable(const std::string& name, uint32_t capacity, rte_rcu_qsbr* qsbr, int socket)
+    : capacity_(capacity) {
+  rte_hash_parameters p{};
+  p.name = name.c_str();
+  p.entries = capacity;
+  p.key_len = sizeof(MacKey);
+  p.hash_func = rte_hash_crc;
+  p.hash_func_init_val = 0;
+  p.socket_id = socket;
+  p.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+  h_ = rte_hash_create(&p);
+  if (!h_) throw std::runtime_error(fmt::format("cannot create MAC table of {} entries: {}", capacity,
+                                                rte_strerror(rte_errno)));
+  rte_hash_rcu_config rc{};
+  rc.v = qsbr;
+  rc.mode = RTE_HASH_QSBR_MODE_DQ;
+  if (rte_hash_rcu_qsbr_add(h_, &rc) != 0) {
+    rte_hash_free(h_);
+    throw std::runtime_error("cannot attach RCU to the MAC table");
+  }
+  // Positions run 0..max_key_id-1; the hash may hand out a few more slots than asked for.
+  const uint32_t slots = static_cast<uint32_t>(rte_hash_max_key_id(h_)) + 1;
+  entries_ = static_cast<MacEntry*>(
+      rte_zmalloc_socket("vswitch_mac_entries", sizeof(MacEntry) * slots, RTE_CACHE_LINE_SIZE, socket));
+  if (!entries_) {
+    rte_hash_free(h_);
+    throw std::runtime_error("cannot allocate MAC entries");
+  }
+}
+
+MacTable::~MacTable() {
+  rte_hash_free(h_);
+  rte_free(entries_);
+}
+
+void MacTable::update_limit_flag(uint16_t port) {
+  const bool full = limit_[port] != 0 && count_[port] >= limit_[port];
+  at_limit_[port].store(full ? 1 : 0, std::memory_order_relaxed);
+}
+
+void MacTable::set_limit(uint16_t port, uint32_t limit) {
+  limit_[port] = limit;
+  update_limit_flag(port);
+}
+
+MacTable::Learn MacTable::learn(const MacKey& k, uint16_t port, uint32_t now_s) {
+  const int32_t pos = rte_hash_lookup(h_, &k);
+  if (pos >= 0) {
+    MacEntry& e = entries_[pos];
+    const uint32_t st = e.state.load(std::memory_order_relaxed);
+    const uint16_t old = static_cast<uint16_t>(st & 0xFFFF);
+    if (st & kEntryStatic) {
+      if (old != port) stats_.static_conflicts.add();
+      return Learn::kStatic;
+    }
+    e.last_seen_s.store(now_s, std::memory_order_relaxed);
+    if (old == port) return Learn::kRefreshed;
+    if (limit_[port] != 0 && count_[port] >= limit_[port]) {
+      stats_.limit_refused.add();
+      return Learn::kLimit;
+    }
+    e.state.store(kEntryValid | port, std::memory_order_release);
+    --count_[old];
+    ++count_[port];
+    update_limit_flag(old);
+    update_limit_flag(port);
+    stats_.moved.add();
+    return Learn::kMoved;
+  }
+  if (limit_[port] != 0 && count_[port] >= limit_[port]) {
+    stats_.limit_refused.add();
+    update_limit_flag(port);
+    return Learn::kLimit;
+  }
+  const int32_t np = rte_hash_add_key(h_, &k);
+  if (np < 0) {
+    stats_.table_full.add();
+    return Learn::kTableFull;
+  }
+  // The slot may be a reclaimed one: it is invalid until written in full.
+  entries_[np].last_seen_s.store(now_s, std::memory_order_relaxed);
+  entries_[np].state.store(kEntryValid | port, std::memory_order_release);
+  ++size_;
+  ++count_[port];
+  update_limit_flag(port);
+  stats_.learned.add();
+  return Learn::kAdded;
+}
+
+bool MacTable::add_static(const MacKey& k, uint16_t port) {
+  int32_t pos = rte_hash_lookup(h_, &k);
+  if (pos >= 0) {
+    const uint32_t st = entries_[pos].state.load(std::memory_order_relaxed);
+    if (!(st & kEntryStatic)) {
+      --count_[st & 0xFFFF];
+      update_limit_flag(static_cast<uint16_t>(st & 0xFFFF));
+    }
+  } else {
+    pos = rte_hash_add_key(h_, &k);
+    if (pos < 0) {
+      stats_.table_full.add();
+      return false;
+    }
+    ++size_;
+  }
+  entries_[pos].last_seen_s.store(0, std::memory_order_relaxed);
+  entries_[pos].state.store(kEntryValid | kEntryStatic | port, std::memory_order_release);
+  return true;
+}
+
+void MacTable::erase_at(const MacKey& k, int32_t pos) {
+  const uint32_t st = entries_[pos].state.load(std::memory_order_relaxed);
+  // Invalid first: a worker that already found the key now treats it as a miss.
+  entries_[pos].state.store(0, std::memory_order_release);
+  rte_hash_del_key(h_, &k);
+  --size_;
+  if (!(st & kEntryStatic)) {
+    const uint16_t port = static_cast<uint16_t>(st & 0xFFFF);
+    --count_[port];
+    update_limit_flag(port);
+  }
+}
+
+bool MacTable::remove(const MacKey& k) {
+  const int32_t pos = rte_hash_lookup(h_, &k);
+  if (pos < 0) return false;
+  erase_at(k, pos);
+  return true;
+}
+
+unsigned MacTable::age(uint32_t now_s, uint32_t aging_s, unsigned budget) {
+  if (aging_s == 0 || size_ == 0) return 0;
+  std::vector<std::pair<MacKey, int32_t>> expired;
+  const void* key;
+  void* data;
+  uint32_t next = age_cursor_;
+  for (unsigned visited = 0; visited < budget; ++visited) {
+    const int32_t pos = rte_hash_iterate(h_, &key, &data, &next);
+    if (pos < 0) {  // end of the table: the next call starts over
+      next = 0;
+      break;
+    }
+    const MacEntry& e = entries_[pos];
+    const uint32_t st = e.state.load(std::memory_order_relaxed);
+    if ((st & kEntryValid) && !(st & kEntryStatic) &&
+        static_cast<int32_t>(now_s - e.last_seen_s.load(std::memory_order_relaxed)) >
+            static_cast<int32_t>(aging_s)) {
+      MacKey k;
+      std::memcpy(&k, key, sizeof k);
+      expired.emplace_back(k, pos);
+    }
+  }
+  age_cursor_ = next;
+  for (const auto& [k, pos] : expired) erase_at(k, pos);
+  stats_.aged.add(expired.size());
+  return static_cast<unsigned>(expired.size());
+}
+
+unsigned MacTable::remove_if(const std::function<bool(const MacKey&, uint16_t, bool)>& pred) {
+  std::vector<std::pair<MacKey, int32_t>> doomed;
+  const void* key;
+  void* data;
+  uint32_t next = 0;
+  int32_t pos;
+  while ((pos = rte_hash_iterate(h_, &key, &data, &next)) >= 0) {
+    const uint32_t st = entries_[pos].state.load(std::memory_order_relaxed);
+    if (!(st & kEntryValid)) continue;
+    MacKey k;
+    std::memcpy(&k, key, sizeof k);
+    if (pred(k, static_cast<uint16_t>(st & 0xFFFF), (st & kEntryStatic) != 0))
+      doomed.emplace_back(k, pos);
+  }
+  for (const auto& [k, p] : doomed) erase_at(k, p);
+  stats_.flushed.add(doomed.size());
+  return static_cast<unsigned>(doomed.size());
+}
+
+void MacTable::for_each(
+    const std::function<void(const MacKey&, uint16_t, bool, uint32_t)>& f) const {
+  const void* key;
+  void* data;
+  uint32_t next = 0;
+  int32_t pos;
+  while ((pos = rte_hash_iterate(h_, &key, &data, &next)) >= 0) {
+    const MacEntry& e = entries_[pos];
+    const uint32_t st = e.state.load(std::memory_order_acquire);
+    if (!(st & kEntryValid)) continue;
+    MacKey k;
+    std::memcpy(&k, key, sizeof k);
+    f(k, static_cast<uint16_t>(st & 0xFFFF), (st & kEntryStatic) != 0,
+      e.last_seen_s.load(std::memory_order_relaxed));
+  }
+}
+
+}  // namespace vswitch

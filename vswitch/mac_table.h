@@ -1,0 +1,111 @@
+// The learned MAC table: (VLAN, MAC) -> port, shared by all workers.
+//
+// Concurrency (see vswitch/README.md):
+// - Workers only read: rte_hash with RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF, bulk lookups, no
+//   lock. The one thing they write is an entry's last_seen (relaxed store of a coarse second;
+//   two workers racing store nearly the same value, and only aging reads it).
+// - Learning is a request: a worker that sees an unknown or moved source MAC enqueues a
+//   LearnEvent on its own single-producer ring; the control thread is the single writer of
+//   the hash and applies the events, plus aging and flushes.
+// - Deleted key slots are reused only after every worker passed a quiescent state
+//   (rte_hash_rcu_qsbr_add, defer-queue mode), so a worker never reads a slot that was
+//   re-used under it. An entry is marked invalid before its key is deleted; a re-used slot
+//   becomes valid only once fully written (release), so readers see a whole entry or a miss.
+// - Telemetry reads under mutex(), which the control thread holds while writing.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include <rte_hash.h>
+#include <rte_rcu_qsbr.h>
+
+#include "common/counter.h"
+#include "common/worker.h"
+
+namespace vswitch {
+
+struct MacKey {
+  uint16_t vlan;
+  uint8_t mac[6];
+};
+static_assert(sizeof(MacKey) == 8);
+
+inline constexpr uint32_t kEntryValid = 1u << 31;
+inline constexpr uint32_t kEntryStatic = 1u << 30;
+
+struct MacEntry {
+  std::atomic<uint32_t> state;        // kEntryValid | kEntryStatic | port (low 16 bits)
+  std::atomic<uint32_t> last_seen_s;  // coarse seconds (vnf::coarse_seconds())
+};
+
+struct LearnEvent {
+  MacKey key;
+  uint16_t port;
+  uint16_t pad;
+  uint32_t now_s;
+};
+static_assert(sizeof(LearnEvent) == 16);
+
+// Seconds from the TSC: what workers stamp entries with and aging compares against.
+uint32_t coarse_seconds() noexcept;
+
+class MacTable {
+ public:
+  MacTable(const std::string& name, uint32_t capacity, rte_rcu_qsbr* qsbr, int socket);
+  ~MacTable();
+  MacTable(const MacTable&) = delete;
+  MacTable& operator=(const MacTable&) = delete;
+
+  // ---- workers
+  const rte_hash* hash() const noexcept { return h_; }
+  MacEntry& entry(int32_t pos) const noexcept { return entries_[pos]; }
+  bool at_limit(uint16_t port) const noexcept {
+    return at_limit_[port].load(std::memory_order_relaxed) != 0;
+  }
+
+  // ---- control thread (the single writer); callers hold mutex()
+  enum class Learn { kAdded, kMoved, kRefreshed, kTableFull, kLimit, kStatic };
+  Learn learn(const MacKey& k, uint16_t port, uint32_t now_s);
+  // Adds or re-points a static entry (never ages, never moves).
+  bool add_static(const MacKey& k, uint16_t port);
+  bool remove(const MacKey& k);
+  // Removes dynamic entries idle for more than aging_s, visiting at most `budget` slots from
+  // where the previous call stopped. Returns how many it removed.
+  unsigned age(uint32_t now_s, uint32_t aging_s, unsigned budget);
+  // Removes every entry for which pred(key, port, is_static) is true. Returns the count.
+  unsigned remove_if(const std::function<bool(const MacKey&, uint16_t, bool)>& pred);
+  void set_limit(uint16_t port, uint32_t limit);
+  uint32_t learned_on(uint16_t port) const { return count_[port]; }
+  uint32_t size() const { return size_; }
+  uint32_t capacity() const { return capacity_; }
+  // Visits every valid entry: f(key, port, is_static, last_seen_s).
+  void for_each(const std::function<void(const MacKey&, uint16_t, bool, uint32_t)>& f) const;
+
+  std::mutex& mutex() const { return mu_; }
+
+  struct Stats {
+    vnf::Counter learned, moved, aged, flushed, table_full, limit_refused, static_conflicts;
+  };
+  const Stats& stats() const { return stats_; }
+
+ private:
+  void update_limit_flag(uint16_t port);
+  void erase_at(const MacKey& k, int32_t pos);
+
+  rte_hash* h_ = nullptr;
+  MacEntry* entries_ = nullptr;
+  uint32_t capacity_;
+  uint32_t size_ = 0;
+  uint32_t count_[vnf::kMaxPorts] = {};  // dynamic entries per port
+  uint32_t limit_[vnf::kMaxPorts] = {};
+  std::atomic<uint8_t> at_limit_[vnf::kMaxPorts] = {};
+  uint32_t age_cursor_ = 0;
+  Stats stats_;
+  mutable std::mutex mu_;
+};
+
+}  // namespace vswitch

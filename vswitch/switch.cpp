@@ -1,0 +1,194 @@
+#include "vswitch/switch.h"
+
+#include <algorithm>
+
+#include <rte_malloc.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace vswitch {
+
+namespace {
+constexpr unsigned kLearnRingSize = 4096;
+constexpr uint64_t kAgePeriodMs = 100;
+}  // namespace
+
+Switch::Switch(vnf::Engine& engine, SwitchConfig cfg)
+    : engine_(engine), cfg_(std::move(cfg)), published_(engine.qsbr()) {
+  static std::atomic<unsigned> instance{0};
+  const unsigned inst = instance++;
+  macs_ = std::make_unique<MacTable>(fmt::format("vsw_mac_{}", inst), cfg_.mac.table_size,
+                                     engine.qsbr(), engine.socket());
+  for (unsigned i = 0; i < engine.worker_count(); ++i) {
+    vnf::WorkerContext& w = engine.worker(i);
+    void* mem = rte_zmalloc_socket("vsw_l2_state", sizeof(L2WorkerState), RTE_CACHE_LINE_SIZE, w.socket);
+    auto* vlan = static_cast<VlanCounters*>(rte_zmalloc_socket(
+        "vsw_vlan_counters", sizeof(VlanCounters) * 4096, RTE_CACHE_LINE_SIZE, w.socket));
+    if (!mem || !vlan) throw std::runtime_error("cannot allocate vswitch worker state");
+    auto* st = new (mem) L2WorkerState();
+    st->vlan = vlan;
+    st->learn_ring = rte_ring_create_elem(fmt::format("vsw_learn_{}_{}", inst, i).c_str(),
+                                          sizeof(LearnEvent), kLearnRingSize, w.socket,
+                                          RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (!st->learn_ring) throw std::runtime_error("cannot create the learn ring");
+    states_.push_back(st);
+    pipelines_.push_back(std::make_unique<SwitchPipeline>(published_, *macs_, *st, w));
+  }
+  std::lock_guard lock(macs_->mutex());
+  published_.publish(build_l2_snapshot(cfg_, 1, [&](const std::string& n) { return engine_.port_id(n); }));
+  sync_static_and_limits();
+  audit_.record(vnf::ApplyRecord{1, vnf::now_iso8601(), cfg_.file, cfg_.hash, vnf::Requester{}, true,
+                                 fmt::format("{} segments, {} ports", cfg_.segments.size(),
+                                             cfg_.ports.size())});
+}
+
+Switch::~Switch() {
+  for (auto* st : states_) {
+    rte_ring_free(st->learn_ring);
+    rte_free(st->vlan);
+    st->~L2WorkerState();
+    rte_free(st);
+  }
+}
+
+void Switch::sync_static_and_limits() {
+  const L2Snapshot& s = *published_.get();
+  // Static entries: drop those no longer configured, (re)install the configured ones.
+  std::vector<MacKey> wanted;
+  for (const auto& sm : cfg_.mac.statics) {
+    MacKey k{cfg_.segment(sm.segment)->vlan, {}};
+    std::copy(sm.mac.begin(), sm.mac.end(), k.mac);
+    wanted.push_back(k);
+  }
+  macs_->remove_if([&](const MacKey& k, uint16_t, bool is_static) {
+    if (!is_static) return false;
+    return std::none_of(wanted.begin(), wanted.end(), [&](const MacKey& w) {
+      return w.vlan == k.vlan && std::equal(w.mac, w.mac + 6, k.mac);
+    });
+  });
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    if (!macs_->add_static(wanted[i], engine_.port_id(cfg_.mac.statics[i].port)))
+      spdlog::error("MAC table full: static entry {} not installed",
+                    format_mac(wanted[i].mac));
+  }
+  for (const auto& p : cfg_.ports) macs_->set_limit(engine_.port_id(p.name), p.mac_limit);
+  (void)s;
+}
+
+void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
+  std::lock_guard lock(macs_->mutex());
+  const uint64_t gen = audit_.next_generation();
+  const auto changes = diff(cfg_, next);
+  cfg_ = std::move(next);
+  published_.publish(build_l2_snapshot(cfg_, gen, [&](const std::string& n) { return engine_.port_id(n); }));
+  // The workers now use the new tables. Entries learned on ports that no longer carry their
+  // segment would send traffic where it may not go: flush them now.
+  const L2Snapshot& s = *published_.get();
+  const unsigned flushed = macs_->remove_if([&](const MacKey& k, uint16_t port, bool is_static) {
+    return !is_static && !s.port[port].allowed.test(k.vlan);
+  });
+  sync_static_and_limits();
+  std::string detail = changes.empty() ? "no changes" : "";
+  for (const auto& c : changes) detail += (detail.empty() ? "" : "; ") + c;
+  if (flushed) detail += fmt::format("; {} learned MACs flushed", flushed);
+  audit_.record(vnf::ApplyRecord{gen, vnf::now_iso8601(), cfg_.file, cfg_.hash, who, true, detail});
+}
+
+void Switch::reload(const vnf::Requester& who) {
+  SwitchConfig next;
+  try {
+    const auto root = vnf::config::ConfigNode::load_file(cfg_.file);
+    next = parse_switch_config(root);
+    next.hash = vnf::file_hash(cfg_.file);
+    check_reloadable(cfg_, next, root);
+  } catch (const vnf::config::ConfigError& e) {
+    spdlog::error("reload rejected, running config unchanged: {}", e.what());
+    audit_.record(vnf::ApplyRecord{0, vnf::now_iso8601(), cfg_.file, vnf::file_hash(cfg_.file), who,
+                                   false, e.what()});
+    return;
+  }
+  apply(std::move(next), who);
+}
+
+unsigned Switch::drain_learn_events(unsigned budget) {
+  const L2Snapshot& s = *published_.get();
+  unsigned n = 0;
+  LearnEvent ev[64];
+  for (auto* st : states_) {
+    unsigned left = budget;
+    while (left) {
+      const unsigned got = rte_ring_sc_dequeue_burst_elem(st->learn_ring, ev, sizeof(LearnEvent),
+                                                          std::min(left, 64u), nullptr);
+      if (got == 0) break;
+      left -= got;
+      for (unsigned i = 0; i < got; ++i) {
+        // Requests made before a reload may name a port that no longer carries the VLAN.
+        if (ev[i].port >= vnf::kMaxPorts || !s.port[ev[i].port].allowed.test(ev[i].key.vlan)) continue;
+        macs_->learn(ev[i].key, ev[i].port, ev[i].now_s);
+        ++n;
+      }
+    }
+  }
+  return n;
+}
+
+unsigned Switch::age(uint32_t now_s, unsigned budget) {
+  return macs_->age(now_s, cfg_.mac.aging_s, budget);
+}
+
+void Switch::tick(uint64_t now_ms) {
+  std::lock_guard lock(macs_->mutex());
+  drain_learn_events();
+  if (now_ms >= next_age_ms_) {
+    // A full sweep about every second, in slices.
+    age(coarse_seconds(), std::max<unsigned>(1024, macs_->capacity() / 10));
+    next_age_ms_ = now_ms + kAgePeriodMs;
+  }
+  log_table_pressure(now_ms);
+}
+
+void Switch::log_table_pressure(uint64_t now_ms) {
+  if (now_ms < next_pressure_log_ms_) return;
+  next_pressure_log_ms_ = now_ms + 10000;  // at most one line per kind every 10 s
+  const auto& st = macs_->stats();
+  if (st.table_full.get() != logged_full_) {
+    spdlog::warn("MAC table full ({} entries): {} new MACs refused in the last 10 s", macs_->capacity(),
+                 st.table_full.get() - logged_full_);
+    logged_full_ = st.table_full.get();
+  }
+  if (st.limit_refused.get() != logged_limit_) {
+    spdlog::warn("port MAC limits: {} new MACs refused in the last 10 s (see /vnf/switchports)",
+                 st.limit_refused.get() - logged_limit_);
+    logged_limit_ = st.limit_refused.get();
+  }
+  if (learn_ring_full() != logged_ring_full_) {
+    spdlog::warn("learn queue full: {} learn requests lost in the last 10 s", learn_ring_full() - logged_ring_full_);
+    logged_ring_full_ = learn_ring_full();
+  }
+}
+
+uint64_t Switch::vlan_total(uint16_t vlan, int which) const {
+  uint64_t t = 0;
+  for (const auto* st : states_) {
+    const VlanCounters& c = st->vlan[vlan & 0xFFF];
+    t += which == 0 ? c.rx_packets.get() : which == 1 ? c.rx_bytes.get() : which == 2 ? c.flooded.get() : c.dropped.get();
+  }
+  return t;
+}
+
+uint64_t Switch::learn_requests() const {
+  uint64_t t = 0;
+  for (const auto* st : states_) t += st->learn_requests.get();
+  return t;
+}
+
+uint64_t Switch::learn_ring_full() const {
+  uint64_t t = 0;
+  for (const auto* st : states_) t += st->learn_ring_full.get();
+  return t;
+}
+
+}  // namespace vswitch

@@ -1,0 +1,85 @@
+// The vswitch function: its pipeline (VLAN ingress -> L2 forward) and its control side
+// (learning, aging, reload, telemetry). Plugged into the engine with vnf::run().
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/audit.h"
+#include "common/engine.h"
+#include "common/rcu.h"
+#include "vswitch/config.h"
+#include "vswitch/dp/l2_forward.h"
+#include "vswitch/dp/vlan.h"
+#include "vswitch/l2_snapshot.h"
+#include "vswitch/mac_table.h"
+
+namespace vswitch {
+
+class SwitchPipeline final {
+ public:
+  SwitchPipeline(const vnf::Published<L2Snapshot>& pub, const MacTable& macs, L2WorkerState& st,
+                 vnf::WorkerContext& w)
+      : pub_(pub), ingress_(st.vlan), l2_(macs, st, w) {}
+
+  void begin() noexcept { snap_ = pub_.get(); }
+  void process(vnf::Burst& b) noexcept {
+    ingress_.process(b, *snap_);
+    l2_.process(b, *snap_);
+  }
+
+ private:
+  const vnf::Published<L2Snapshot>& pub_;
+  const L2Snapshot* snap_ = nullptr;
+  VlanIngress ingress_;
+  L2Forward l2_;
+};
+
+class Switch {
+ public:
+  using Pipeline = SwitchPipeline;
+
+  Switch(vnf::Engine& engine, SwitchConfig cfg);
+  ~Switch();
+  Switch(const Switch&) = delete;
+  Switch& operator=(const Switch&) = delete;
+
+  Pipeline& pipeline(unsigned worker) { return *pipelines_[worker]; }
+
+  // Control thread.
+  void tick(uint64_t now_ms);
+  void reload(const vnf::Requester& who);  // re-reads the config file; a bad one changes nothing
+  // Applies an already validated config (reload() and tests). Returns after the new tables
+  // are live and no worker can see the old ones.
+  void apply(SwitchConfig next, const vnf::Requester& who);
+  unsigned drain_learn_events(unsigned budget_per_worker = 4096);
+  unsigned age(uint32_t now_s, unsigned budget);
+
+  void register_telemetry();
+
+  const SwitchConfig& config() const { return cfg_; }
+  const L2Snapshot& snapshot() const { return *published_.get(); }
+  MacTable& macs() { return *macs_; }
+  const vnf::ConfigAudit& audit() const { return audit_; }
+  uint64_t vlan_total(uint16_t vlan, int which) const;  // 0 rx pkts, 1 rx bytes, 2 flooded, 3 dropped
+  uint64_t learn_requests() const;
+  uint64_t learn_ring_full() const;
+
+ private:
+  void sync_static_and_limits();
+  void log_table_pressure(uint64_t now_ms);
+
+  vnf::Engine& engine_;
+  SwitchConfig cfg_;
+  vnf::ConfigAudit audit_;
+  std::unique_ptr<MacTable> macs_;
+  vnf::Published<L2Snapshot> published_;
+  std::vector<L2WorkerState*> states_;
+  std::vector<std::unique_ptr<SwitchPipeline>> pipelines_;
+  uint64_t next_age_ms_ = 0;
+  uint64_t next_pressure_log_ms_ = 0;
+  uint64_t logged_full_ = 0, logged_limit_ = 0, logged_ring_full_ = 0;
+};
+
+}  // namespace vswitch
