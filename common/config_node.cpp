@@ -54,8 +54,12 @@ std::string nearest(std::string_view word, const std::vector<std::string_view>& 
 }
 
 ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file,
-                       std::string path, YAML::Mark mark)
-    : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)), mark_(mark) {}
+                       std::string path, YAML::Mark mark, bool present)
+    : node_(std::move(node)),
+      present_(present),
+      file_(std::move(file)),
+      path_(std::move(path)),
+      mark_(mark) {}
 
 ConfigNode ConfigNode::load_string(const std::string& text, const std::string& name) {
   auto file = std::make_shared<const std::string>(name);
@@ -92,7 +96,7 @@ void ConfigNode::expect_seq() const {
 }
 
 ConfigNode ConfigNode::operator[](std::string_view key) const {
-  if (!node_.IsMap()) return ConfigNode(YAML::Node(), file_, join_path(path_, key), mark_);
+  if (!node_.IsMap()) return ConfigNode(YAML::Node(), file_, join_path(path_, key), mark_, false);
   for (auto it = node_.begin(); it != node_.end(); ++it) {
     if (it->first.IsScalar() && it->first.Scalar() == key) {
       YAML::Mark m = it->second.Mark();
@@ -100,13 +104,13 @@ ConfigNode ConfigNode::operator[](std::string_view key) const {
       return ConfigNode(it->second, file_, join_path(path_, key), m);
     }
   }
-  return ConfigNode(YAML::Node(), file_, join_path(path_, key), mark_);
+  return ConfigNode(YAML::Node(), file_, join_path(path_, key), mark_, false);
 }
 
 ConfigNode ConfigNode::required(std::string_view key) const {
   expect_map();
   ConfigNode n = (*this)[key];
-  if (!n.defined()) fail(fmt::format("missing required key '{}'", key));
+  if (!n.present()) fail(fmt::format("missing required key '{}'", key));
   return n;
 }
 
@@ -159,6 +163,7 @@ std::vector<std::pair<std::string, ConfigNode>> ConfigNode::entries() const {
 }
 
 std::string ConfigNode::str() const {
+  if (present_ && node_.IsNull()) return "null";
   if (!node_.IsScalar()) fail("expected a single value");
   return node_.Scalar();
 }

@@ -40,7 +40,9 @@ class ConfigNode {
   static ConfigNode load_file(const std::string& file);
   static ConfigNode load_string(const std::string& text, const std::string& name);
 
+  // A key given with an empty or null value ("type: null") is present but not defined.
   bool defined() const { return node_.IsDefined() && !node_.IsNull(); }
+  bool present() const { return present_; }
   bool is_map() const { return node_.IsMap(); }
   bool is_seq() const { return node_.IsSequence(); }
   bool is_scalar() const { return node_.IsScalar(); }
@@ -64,7 +66,8 @@ class ConfigNode {
   std::vector<ConfigNode> items() const;                               // sequence elements
   std::vector<std::pair<std::string, ConfigNode>> entries() const;     // map entries in order
 
-  // Scalars, converted with range checks.
+  // Scalars, converted with range checks. str() of a present null value is "null", so that
+  // "type: null" names the null port type rather than nothing.
   std::string str() const;
   bool boolean() const;
   uint64_t uint(uint64_t min = 0, uint64_t max = UINT64_MAX) const;  // decimal or 0x hex
@@ -81,8 +84,9 @@ class ConfigNode {
 
  private:
   ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path,
-             YAML::Mark mark);
+             YAML::Mark mark, bool present = true);
   YAML::Node node_;
+  bool present_ = true;
   std::shared_ptr<const std::string> file_;
   std::string path_;
   YAML::Mark mark_;

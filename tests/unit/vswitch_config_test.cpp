@@ -1,0 +1,223 @@
+// vswitch config loading: defaults, and every class of error with the file:line:column and
+// the key it names. Also: every rules/ file declared for vswitch loads.
+#include "vswitch/config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using vnf::config::ConfigError;
+using vnf::config::ConfigNode;
+using vswitch::parse_switch_config;
+using vswitch::SwitchConfig;
+
+namespace {
+
+const char* kBase = R"(engine:
+  name: t
+segments:
+  - {name: core, vlan: 100}
+  - {name: info, vlan: 200}
+ports:
+  - {name: vm1, type: ring, mode: access, segment: core}
+  - {name: up, type: ring, mode: trunk, segments: [core, info], native: info}
+)";
+
+SwitchConfig load(const std::string& yaml) {
+  return parse_switch_config(ConfigNode::load_string(yaml, "host.yaml"));
+}
+
+// Expects a ConfigError at line:column whose message contains `what`.
+void expect_error(const std::string& yaml, int line, int column, const std::string& what) {
+  try {
+    load(yaml);
+    ADD_FAILURE() << "accepted, expected error '" << what << "' at " << line << ":" << column
+                  << "\n" << yaml;
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.file(), "host.yaml");
+    EXPECT_EQ(e.line(), line) << e.what();
+    EXPECT_EQ(e.column(), column) << e.what();
+    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind("host.yaml:" + std::to_string(line) + ":", 0), 0u) << e.what();
+  }
+}
+
+std::string with_port(const std::string& port_line) { return std::string(kBase) + port_line + "\n"; }
+
+}  // namespace
+
+TEST(VswitchConfig, DefaultsAndStructure) {
+  const SwitchConfig c = load(kBase);
+  ASSERT_EQ(c.segments.size(), 2u);
+  EXPECT_EQ(c.segments[1].vlan, 200);
+  ASSERT_EQ(c.ports.size(), 2u);
+  EXPECT_EQ(c.ports[0].mode, vswitch::PortMode::kAccess);
+  EXPECT_EQ(c.ports[0].mac_limit, vswitch::kDefaultAccessMacLimit);
+  EXPECT_EQ(c.ports[1].mac_limit, 0u);  // trunks: unlimited
+  EXPECT_EQ(c.ports[1].tpid, 0x8100);
+  EXPECT_EQ(c.ports[1].native, "info");
+  EXPECT_EQ(c.mac.aging_s, 300u);
+  EXPECT_EQ(c.mac.table_size, 65536u);
+  EXPECT_EQ(c.engine.workers(), 1u);
+  EXPECT_EQ(c.engine.prefix(), "vnf-t");
+  EXPECT_EQ(c.port_vlans(c.ports[1]), (std::vector<uint16_t>{100, 200}));
+}
+
+TEST(VswitchConfig, DurationsAndHex) {
+  const SwitchConfig c = load(std::string(kBase) +
+                              "  - {name: sp, type: ring, mode: trunk, segments: [core], tpid: 0x88a8}\n"
+                              "mac: {aging: 5m}\n");
+  EXPECT_EQ(c.mac.aging_s, 300u);
+  EXPECT_EQ(c.ports[2].tpid, 0x88A8);
+}
+
+TEST(VswitchConfig, YamlSyntaxError) {
+  expect_error("segments:\n  - {name: core, vlan: 100\nports: []\n", 3, 6, "YAML syntax error");
+}
+
+TEST(VswitchConfig, UnknownKeyWithSuggestion) {
+  expect_error(std::string(kBase) + "mac:\n  agin: 10\n", 10, 3, "unknown key (did you mean 'aging'?)");
+  expect_error(std::string(kBase) + "segmnts: []\n", 9, 1, "did you mean 'segments'?");
+}
+
+TEST(VswitchConfig, MissingRequiredKey) {
+  expect_error("segments:\n  - {name: core, vlan: 100}\n", 1, 1, "missing required key 'ports'");
+  expect_error(with_port("  - {name: vm2, type: ring, segment: core}"), 9, 5, "missing required key 'mode'");
+}
+
+TEST(VswitchConfig, SegmentErrors) {
+  expect_error("segments:\n  - {name: core, vlan: 4095}\nports: []\n", 2, 24, "out of range [1, 4094]");
+  expect_error("segments:\n  - {name: core, vlan: 10}\n  - {name: core, vlan: 11}\nports: []\n", 3, 12,
+               "duplicate segment 'core'");
+  expect_error("segments:\n  - {name: a, vlan: 10}\n  - {name: b, vlan: 10}\nports: []\n", 3, 21,
+               "VLAN 10 is already segment 'a'");
+  expect_error("segments:\n  - {name: a, vlan: ten}\nports: []\n", 2, 21, "expected a non-negative integer");
+  expect_error("segments:\n  - {name: a-b, vlan: 10}\n  - {name: a_b, vlan: 11}\nports: []\n", 3, 12,
+               "differ only in");
+  expect_error("segments: {name: a}\nports: []\n", 1, 11, "expected a list");
+}
+
+TEST(VswitchConfig, PortModeErrors) {
+  expect_error(with_port("  - {name: vm2, type: ring, mode: access, segment: cor}"), 9, 52,
+               "unknown segment 'cor' (did you mean 'core'?)");
+  expect_error(with_port("  - {name: vm2, type: ring, mode: acess, segment: core}"), 9, 35,
+               "mode must be access or trunk");
+  expect_error(with_port("  - {name: vm2, type: ring, mode: access, segment: core, native: info}"), 9, 66,
+               "'native' applies to trunk ports only");
+  expect_error(with_port("  - {name: t2, type: ring, mode: trunk, segment: core}"), 9, 50,
+               "not 'segment'");
+  expect_error(with_port("  - {name: t2, type: ring, mode: trunk, segments: [core], native: info}"), 9, 67,
+               "native segment 'info' must also be listed");
+  expect_error(with_port("  - {name: t2, type: ring, mode: trunk, segments: [core, core]}"), 9, 58,
+               "listed twice");
+  expect_error(with_port("  - {name: t2, type: ring, mode: trunk, segments: []}"), 9, 51,
+               "at least one segment");
+  expect_error(with_port("  - {name: t2, type: ring, mode: trunk, segments: [core], tpid: 0x1234}"), 9, 65,
+               "tpid must be");
+}
+
+TEST(VswitchConfig, PortDeviceErrors) {
+  expect_error(with_port("  - {name: vm2, type: tapp, mode: access, segment: core}"), 9, 23,
+               "unknown port type 'tapp', did you mean 'tap'?");
+  expect_error(with_port("  - {name: vm2, type: af_packet, mode: access, segment: core}"), 9, 5,
+               "missing required key 'iface'");
+  expect_error(with_port("  - {name: vm2, type: null, iface: x, mode: access, segment: core}"), 9, 36,
+               "'iface' does not apply to a null port");
+  expect_error(with_port("  - {name: vm1, type: ring, mode: access, segment: core}"), 9, 12,
+               "duplicate port name 'vm1'");
+  expect_error(std::string(kBase) +
+                   "  - {name: a, type: af_packet, iface: v0, mode: access, segment: core}\n"
+                   "  - {name: b, type: af_packet, iface: v0, mode: access, segment: core}\n",
+               10, 39, "interface 'v0' is used by another port");
+  expect_error(with_port("  - {name: 'bad name', type: ring, mode: access, segment: core}"), 9, 12,
+               "port name must match");
+  expect_error(with_port("  - {name: vm-1, type: ring, mode: access, segment: core}\n"
+                         "  - {name: vm_1, type: ring, mode: access, segment: core}"),
+               10, 12, "differ only in");
+}
+
+TEST(VswitchConfig, MacSectionErrors) {
+  expect_error(std::string(kBase) + "mac: {aging: 5}\n", 9, 14, "at least 10 seconds");
+  expect_error(std::string(kBase) + "mac: {aging: 5y}\n", 9, 14, "unknown duration unit 'y'");
+  expect_error(std::string(kBase) + "mac: {table_size: 10}\n", 9, 19, "out of range");
+  const std::string st = std::string(kBase) + "mac:\n  static:\n";
+  expect_error(st + "    - {segment: core, mac: '01:00:5e:00:00:01', port: vm1}\n", 11, 28,
+               "needs a unicast MAC");
+  expect_error(st + "    - {segment: core, mac: 'zz:00:00:00:00:01', port: vm1}\n", 11, 28,
+               "expected a MAC");
+  expect_error(st + "    - {segment: info, mac: '02:00:00:00:00:01', port: vm1}\n", 11, 55,
+               "port 'vm1' does not carry segment 'info'");
+  expect_error(st + "    - {segment: core, mac: '02:00:00:00:00:01', port: nope}\n", 11, 55,
+               "unknown port 'nope'");
+  expect_error(st + "    - {segment: core, mac: '02:00:00:00:00:01', port: vm1}\n"
+                    "    - {segment: core, mac: '02:00:00:00:00:01', port: up}\n",
+               12, 28, "already has a static entry");
+}
+
+TEST(VswitchConfig, EngineErrors) {
+  const std::string rest = std::string(kBase).substr(std::string("engine:\n  name: t\n").size());
+  expect_error("engine: {lcores: [0]}\n" + rest, 1, 18, "at least two lcores");
+  expect_error("engine: {log_level: loud}\n" + rest, 1, 21, "log level must be");
+  expect_error("engine: {lcores: [0, 0]}\n" + rest, 1, 22, "listed twice");
+}
+
+TEST(VswitchConfig, ReloadRejectsDeviceAndEngineChanges) {
+  const SwitchConfig running = load(kBase);
+  auto check = [&](const std::string& yaml, const std::string& what, int line) {
+    const auto root = ConfigNode::load_string(yaml, "host.yaml");
+    const SwitchConfig next = parse_switch_config(root);
+    try {
+      vswitch::check_reloadable(running, next, root);
+      ADD_FAILURE() << "reload accepted: " << what;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+      EXPECT_EQ(e.line(), line) << e.what();
+    }
+  };
+  std::string changed = kBase;
+  changed.replace(changed.find("name: vm1, type: ring"), 21, "name: vm1, type: null");
+  check(changed, "its device changed", 7);
+  std::string eng = kBase;
+  eng.replace(eng.find("name: t"), 7, "name: u");
+  check(eng, "needs a restart", 2);
+  check(std::string(kBase) + "  - {name: vm9, type: ring, mode: access, segment: core}\n",
+        "adding ports needs a restart", 9);
+  // A segment change on an existing port is what reloads are for.
+  std::string moved = kBase;
+  moved.replace(moved.find("segment: core}"), 14, "segment: info}");
+  const auto root = ConfigNode::load_string(moved, "host.yaml");
+  const SwitchConfig next = parse_switch_config(root);
+  EXPECT_NO_THROW(vswitch::check_reloadable(running, next, root));
+  const auto d = vswitch::diff(running, next);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0], "port vm1: access core -> access info");
+}
+
+// Every appliance file under rules/ must load with the program it declares in its
+// "# program: NAME" header line.
+TEST(RulesFiles, EveryVswitchFileLoads) {
+  namespace fs = std::filesystem;
+  int checked = 0;
+  for (const auto& e : fs::recursive_directory_iterator(fs::path(VNF_SOURCE_DIR) / "rules")) {
+    if (!e.is_regular_file() || e.path().extension() != ".yaml") continue;
+    std::ifstream in(e.path());
+    std::string first;
+    std::getline(in, first);
+    const std::string tag = "# program: ";
+    ASSERT_EQ(first.rfind(tag, 0), 0u)
+        << e.path() << ": first line must be '# program: <vswitch|vfirewall|vrouter|include>'";
+    if (first.substr(tag.size()) != "vswitch") continue;
+    EXPECT_NO_THROW({
+      try {
+        vswitch::load_switch_config(e.path().string());
+      } catch (const ConfigError& err) {
+        ADD_FAILURE() << err.what();
+        throw;
+      }
+    }) << e.path();
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
+}
