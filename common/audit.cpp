@@ -41,11 +41,37 @@ void ConfigAudit::record(ApplyRecord r) {
   std::lock_guard lock(mu_);
   if (r.ok) generation_ = r.generation;
   r.generation = generation_;
+  r.seq = ++attempts_;
   spdlog::info("audit: config {} file={} hash={} generation={} via={} uid={} pid={}: {}",
                r.ok ? "applied" : "rejected", r.file, r.hash, r.generation, r.who.via, r.who.uid,
                r.who.pid, r.detail);
   history_.push_back(std::move(r));
   if (history_.size() > 64) history_.pop_front();
+}
+
+void ConfigAudit::applied(uint64_t generation, const std::string& file, const std::string& hash,
+                          const Requester& who, const std::string& detail) {
+  ApplyRecord r;
+  r.generation = generation;
+  r.time = now_iso8601();
+  r.file = file;
+  r.hash = hash;
+  r.who = who;
+  r.ok = true;
+  r.detail = detail;
+  record(std::move(r));
+}
+
+void ConfigAudit::rejected(const std::string& file, const std::string& hash, const Requester& who,
+                           const std::string& error) {
+  ApplyRecord r;
+  r.time = now_iso8601();
+  r.file = file;
+  r.hash = hash;
+  r.who = who;
+  r.ok = false;
+  r.detail = error;
+  record(std::move(r));
 }
 
 ApplyRecord ConfigAudit::last() const {
@@ -56,6 +82,11 @@ ApplyRecord ConfigAudit::last() const {
 uint64_t ConfigAudit::generation() const {
   std::lock_guard lock(mu_);
   return generation_;
+}
+
+uint64_t ConfigAudit::attempts() const {
+  std::lock_guard lock(mu_);
+  return attempts_;
 }
 
 std::deque<ApplyRecord> ConfigAudit::history() const {

@@ -18,6 +18,7 @@ struct Requester {
 
 struct ApplyRecord {
   uint64_t generation = 0;  // of the config running after this attempt
+  uint64_t seq = 0;         // attempt number, 1 for the start-up load
   std::string time;         // ISO 8601 local time
   std::string file;
   std::string hash;         // fnv1a64 of the file's bytes, hex
@@ -34,15 +35,21 @@ class ConfigAudit {
  public:
   // Logs the record as one "audit:" line and keeps the last 64 for telemetry.
   void record(ApplyRecord r);
+  void applied(uint64_t generation, const std::string& file, const std::string& hash,
+               const Requester& who, const std::string& detail);
+  void rejected(const std::string& file, const std::string& hash, const Requester& who,
+                const std::string& error);
   ApplyRecord last() const;
   uint64_t generation() const;
   uint64_t next_generation() const { return generation() + 1; }
+  uint64_t attempts() const;
   std::deque<ApplyRecord> history() const;
 
  private:
   mutable std::mutex mu_;
   std::deque<ApplyRecord> history_;
   uint64_t generation_ = 0;
+  uint64_t attempts_ = 0;
 };
 
 }  // namespace vnf

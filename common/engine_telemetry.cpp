@@ -96,11 +96,13 @@ void register_program_telemetry(const std::string& program, Engine& engine,
                  [&audit](const std::string&, rte_tel_data* d) {
                    rte_tel_data_start_dict(d);
                    rte_tel_data_add_dict_u64(d, "generation", audit.generation());
+                   rte_tel_data_add_dict_u64(d, "attempts", audit.attempts());
                    const auto hist = audit.history();
                    size_t i = hist.size() > 8 ? hist.size() - 8 : 0;
                    for (; i < hist.size(); ++i) {
                      const ApplyRecord& r = hist[i];
                      rte_tel_data* c = telemetry::new_dict();
+                     rte_tel_data_add_dict_u64(c, "seq", r.seq);
                      rte_tel_data_add_dict_string(c, "time", r.time.c_str());
                      rte_tel_data_add_dict_string(c, "result", r.ok ? "applied" : "rejected");
                      rte_tel_data_add_dict_u64(c, "generation", r.generation);
@@ -110,7 +112,7 @@ void register_program_telemetry(const std::string& program, Engine& engine,
                      rte_tel_data_add_dict_int(c, "pid", r.who.pid);
                      std::string detail = r.detail.substr(0, RTE_TEL_MAX_STRING_LEN - 1);
                      rte_tel_data_add_dict_string(c, "detail", detail.c_str());
-                     rte_tel_data_add_dict_container(d, ("attempt" + std::to_string(i)).c_str(), c, 0);
+                     rte_tel_data_add_dict_container(d, ("attempt" + std::to_string(r.seq)).c_str(), c, 0);
                    }
                    return 0;
                  });

@@ -40,9 +40,8 @@ Switch::Switch(vnf::Engine& engine, SwitchConfig cfg)
   std::lock_guard lock(macs_->mutex());
   published_.publish(build_l2_snapshot(cfg_, 1, [&](const std::string& n) { return engine_.port_id(n); }));
   sync_static_and_limits();
-  audit_.record(vnf::ApplyRecord{1, vnf::now_iso8601(), cfg_.file, cfg_.hash, vnf::Requester{}, true,
-                                 fmt::format("{} segments, {} ports", cfg_.segments.size(),
-                                             cfg_.ports.size())});
+  audit_.applied(1, cfg_.file, cfg_.hash, vnf::Requester{},
+                 fmt::format("{} segments, {} ports", cfg_.segments.size(), cfg_.ports.size()));
 }
 
 Switch::~Switch() {
@@ -94,7 +93,7 @@ void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
   std::string detail = changes.empty() ? "no changes" : "";
   for (const auto& c : changes) detail += (detail.empty() ? "" : "; ") + c;
   if (flushed) detail += fmt::format("; {} learned MACs flushed", flushed);
-  audit_.record(vnf::ApplyRecord{gen, vnf::now_iso8601(), cfg_.file, cfg_.hash, who, true, detail});
+  audit_.applied(gen, cfg_.file, cfg_.hash, who, detail);
 }
 
 void Switch::reload(const vnf::Requester& who) {
@@ -106,8 +105,7 @@ void Switch::reload(const vnf::Requester& who) {
     check_reloadable(cfg_, next, root);
   } catch (const vnf::config::ConfigError& e) {
     spdlog::error("reload rejected, running config unchanged: {}", e.what());
-    audit_.record(vnf::ApplyRecord{0, vnf::now_iso8601(), cfg_.file, vnf::file_hash(cfg_.file), who,
-                                   false, e.what()});
+    audit_.rejected(cfg_.file, vnf::file_hash(cfg_.file), who, e.what());
     return;
   }
   apply(std::move(next), who);

@@ -51,12 +51,20 @@ veth_pair() {
   ip link set "$2" up
 }
 
-# vlan_bridge BR: a Linux bridge with vlan_filtering, standing in for the upstream switch.
-vlan_bridge() {
-  ip link add "$1" type bridge vlan_filtering 1
+# upstream_bridge BR: a Linux bridge standing in for the upstream L2/L3 switch. With
+# vlan_filtering where the kernel supports it (returns 0), a plain VLAN-unaware bridge where it
+# does not (returns 1): that one forwards tagged frames untouched, so VLAN separation then
+# rests on the appliances alone.
+upstream_bridge() {
+  local rc=0
+  if ! ip link add "$1" type bridge vlan_filtering 1 2>/dev/null; then
+    ip link add "$1" type bridge
+    rc=1
+  fi
   BRIDGES_CREATED+=("$1")
   sysctl -qw "net.ipv6.conf.$1.disable_ipv6=1"
   ip link set "$1" up
+  return $rc
 }
 
 # ns_ping NS DEST [extra ping args]: 0 when DEST answers within ~3 s.
