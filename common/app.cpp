@@ -44,18 +44,17 @@ std::optional<ProgramOptions> parse_options(int argc, char** argv, const std::st
   po::options_description desc(fmt::format(
       "{}\n\nUsage: {} -c FILE [options] [-- EAL options]\n\nOptions", summary, program));
   std::string lcores;
-  desc.add_options()
-      ("help,h", "show this help")
-      ("version", "show the version")
-      ("config,c", po::value(&o.config)->value_name("FILE"), "appliance YAML file (required)")
-      ("check", po::bool_switch(&o.check), "validate the config file and exit (0: valid)")
-      ("no-huge", po::bool_switch(&o.eal.no_huge), "run without hugepages (overrides engine.hugepages)")
-      ("file-prefix", po::value(&o.eal.file_prefix)->value_name("NAME"),
-       "DPDK file prefix (default vnf-<engine.name>); the telemetry socket is "
-       "/var/run/dpdk/NAME/dpdk_telemetry.v2")
-      ("lcores", po::value(&lcores)->value_name("LIST"), "lcores, main first: 0,1 (overrides engine.lcores)")
-      ("log-level", po::value(&o.log_level)->value_name("LEVEL"), "trace|debug|info|warn|error")
-      ("pid-file", po::value(&o.pid_file)->value_name("FILE"), "write the process id here");
+  desc.add_options()("help,h", "show this help")("version", "show the version")(
+      "config,c", po::value(&o.config)->value_name("FILE"), "appliance YAML file (required)")(
+      "check", po::bool_switch(&o.check), "validate the config file and exit (0: valid)")(
+      "no-huge", po::bool_switch(&o.eal.no_huge),
+      "run without hugepages (overrides engine.hugepages)")(
+      "file-prefix", po::value(&o.eal.file_prefix)->value_name("NAME"),
+      "DPDK file prefix (default vnf-<engine.name>); the telemetry socket is "
+      "/var/run/dpdk/NAME/dpdk_telemetry.v2")("lcores", po::value(&lcores)->value_name("LIST"),
+                                              "lcores, main first: 0,1 (overrides engine.lcores)")(
+      "log-level", po::value(&o.log_level)->value_name("LEVEL"), "trace|debug|info|warn|error")(
+      "pid-file", po::value(&o.pid_file)->value_name("FILE"), "write the process id here");
   try {
     po::variables_map vm;
     po::store(po::command_line_parser(own, argv).options(desc).run(), vm);

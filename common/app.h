@@ -32,7 +32,7 @@ namespace vnf {
 
 struct ProgramOptions {
   std::string config;
-  bool check = false;     // validate the config and exit
+  bool check = false;  // validate the config and exit
   EalOptions eal;
   std::string log_level;  // overrides engine.log_level
   std::string pid_file;

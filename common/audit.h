@@ -21,10 +21,10 @@ struct ApplyRecord {
   uint64_t seq = 0;         // attempt number, 1 for the start-up load
   std::string time;         // ISO 8601 local time
   std::string file;
-  std::string hash;         // fnv1a64 of the file's bytes, hex
+  std::string hash;  // fnv1a64 of the file's bytes, hex
   Requester who;
   bool ok = false;
-  std::string detail;       // the change summary, or the error
+  std::string detail;  // the change summary, or the error
 };
 
 std::string content_hash(const std::string& bytes);  // FNV-1a 64, 16 hex digits

@@ -12,9 +12,9 @@ namespace vnf::config {
 
 ConfigError::ConfigError(std::string file, int line, int column, std::string path,
                          const std::string& msg)
-    : std::runtime_error(path.empty() ? fmt::format("{}:{}:{}: {}", file, line, column, msg)
-                                      : fmt::format("{}:{}:{}: {}: {}", file, line, column,
-                                                    path, msg)),
+    : std::runtime_error(path.empty()
+                             ? fmt::format("{}:{}:{}: {}", file, line, column, msg)
+                             : fmt::format("{}:{}:{}: {}: {}", file, line, column, path, msg)),
       file_(std::move(file)),
       line_(line),
       column_(column),
@@ -53,8 +53,8 @@ std::string nearest(std::string_view word, const std::vector<std::string_view>& 
   return best;
 }
 
-ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file,
-                       std::string path, YAML::Mark mark, bool present)
+ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path,
+                       YAML::Mark mark, bool present)
     : node_(std::move(node)),
       present_(present),
       file_(std::move(file)),
@@ -67,8 +67,7 @@ ConfigNode ConfigNode::load_string(const std::string& text, const std::string& n
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    throw ConfigError(name, e.mark.line + 1, e.mark.column + 1, "",
-                      "YAML syntax error: " + e.msg);
+    throw ConfigError(name, e.mark.line + 1, e.mark.column + 1, "", "YAML syntax error: " + e.msg);
   }
   YAML::Mark m = root.IsDefined() && !root.IsNull() ? root.Mark() : YAML::Mark();
   if (m.line < 0) m = YAML::Mark();
@@ -222,8 +221,7 @@ bool ConfigNode::bool_or(std::string_view key, bool def) const {
   return n.defined() ? n.boolean() : def;
 }
 
-uint64_t ConfigNode::uint_or(std::string_view key, uint64_t def, uint64_t min,
-                             uint64_t max) const {
+uint64_t ConfigNode::uint_or(std::string_view key, uint64_t def, uint64_t min, uint64_t max) const {
   ConfigNode n = (*this)[key];
   return n.defined() ? n.uint(min, max) : def;
 }

@@ -63,14 +63,14 @@ class ConfigNode {
   void expect_map() const;
   void expect_seq() const;
 
-  std::vector<ConfigNode> items() const;                               // sequence elements
-  std::vector<std::pair<std::string, ConfigNode>> entries() const;     // map entries in order
+  std::vector<ConfigNode> items() const;                            // sequence elements
+  std::vector<std::pair<std::string, ConfigNode>> entries() const;  // map entries in order
 
   // Scalars, converted with range checks. str() of a present null value is "null", so that
   // "type: null" names the null port type rather than nothing.
   std::string str() const;
   bool boolean() const;
-  uint64_t uint(uint64_t min = 0, uint64_t max = UINT64_MAX) const;  // decimal or 0x hex
+  uint64_t uint(uint64_t min = 0, uint64_t max = UINT64_MAX) const;     // decimal or 0x hex
   uint32_t seconds(uint32_t min = 0, uint32_t max = UINT32_MAX) const;  // 300, "300s", "5m", "1h"
 
   std::string str_or(std::string_view key, std::string def) const;

@@ -1,9 +1,16 @@
 #include "common/engine.h"
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -38,8 +45,8 @@ std::string join(const std::vector<unsigned>& v) {
 }  // namespace
 
 std::vector<std::string> eal_arguments(const EngineConfig& cfg,
-                                       const std::vector<PortDevice>& ports,
-                                       const EalOptions& opt, const std::string& program) {
+                                       const std::vector<PortDevice>& ports, const EalOptions& opt,
+                                       const std::string& program) {
   std::vector<std::string> a{program};
   const auto& lcores = opt.lcores.empty() ? cfg.lcores : opt.lcores;
   a.insert(a.end(), {"-l", join(lcores), "--main-lcore", std::to_string(lcores.front())});
@@ -76,6 +83,25 @@ void eal_init(const std::vector<std::string>& args) {
     throw std::runtime_error(fmt::format("EAL initialisation failed: {}", rte_strerror(rte_errno)));
 }
 
+void remove_stale_sockets(const std::vector<PortDevice>& ports) {
+  for (const auto& p : ports) {
+    const bool server = (p.kind == PortKind::kVhost && !p.client) ||
+                        (p.kind == PortKind::kMemif && p.role != "client");
+    if (!server || p.socket.empty()) continue;
+    struct stat st {};
+    if (::lstat(p.socket.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", p.socket.c_str());
+    const bool refused = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 &&
+                         (errno == ECONNREFUSED || errno == ENOENT);
+    ::close(fd);
+    if (refused && ::unlink(p.socket.c_str()) == 0)
+      spdlog::info("port '{}': removed stale socket {} (nothing listening)", p.name, p.socket);
+  }
+}
+
 Engine::Engine(const EngineConfig& cfg, const std::vector<PortDevice>& ports) : cfg_(cfg) {
   socket_ = static_cast<int>(rte_socket_id());
   // Workers are the lcores after the main one.
@@ -91,9 +117,9 @@ Engine::Engine(const EngineConfig& cfg, const std::vector<PortDevice>& ports) : 
     PortState p;
     p.device = d;
     if (rte_eth_dev_get_port_by_name(d.device_name().c_str(), &p.id) != 0)
-      throw std::runtime_error(fmt::format(
-          "{}:{}:{}: port '{}': device {} did not come up (see the EAL messages above)", d.file,
-          d.line, d.column, d.name, d.device_name()));
+      throw std::runtime_error(
+          fmt::format("{}:{}:{}: port '{}': device {} did not come up (see the EAL messages above)",
+                      d.file, d.line, d.column, d.name, d.device_name()));
     if (p.id >= kMaxPorts)
       throw std::runtime_error(fmt::format("port '{}': DPDK port id {} too large", d.name, p.id));
     need += static_cast<uint64_t>(d.rx_desc + d.tx_desc) * nworkers;
@@ -111,13 +137,15 @@ Engine::Engine(const EngineConfig& cfg, const std::vector<PortDevice>& ports) : 
   pool_ = rte_pktmbuf_pool_create(pool_name.c_str(), nb_mbufs, kMempoolCache, kMbufPrivSize,
                                   RTE_MBUF_DEFAULT_BUF_SIZE, socket_);
   if (!pool_)
-    throw std::runtime_error(fmt::format("cannot create a pool of {} mbufs: {} (raise "
-                                         "engine.memory_mb or lower engine.mbufs)",
-                                         nb_mbufs, rte_strerror(rte_errno)));
+    throw std::runtime_error(
+        fmt::format("cannot create a pool of {} mbufs: {} (raise "
+                    "engine.memory_mb or lower engine.mbufs)",
+                    nb_mbufs, rte_strerror(rte_errno)));
 
   // RCU domain: one reader id per worker.
   const size_t sz = rte_rcu_qsbr_get_memsize(nworkers);
-  qsbr_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc_socket("vnf_qsbr", sz, RTE_CACHE_LINE_SIZE, socket_));
+  qsbr_ =
+      static_cast<rte_rcu_qsbr*>(rte_zmalloc_socket("vnf_qsbr", sz, RTE_CACHE_LINE_SIZE, socket_));
   if (!qsbr_ || rte_rcu_qsbr_init(qsbr_, nworkers) != 0)
     throw std::runtime_error("cannot create the RCU QSBR variable");
 
@@ -133,6 +161,7 @@ Engine::Engine(const EngineConfig& cfg, const std::vector<PortDevice>& ports) : 
     w->pool = pool_;
     w->qsbr = qsbr_;
     w->idle_sleep_us = cfg.idle_sleep_us;
+    w->tsc_hz = rte_get_tsc_hz();
     workers_.push_back(w);
   }
   for (auto& p : ports_) setup_port(p, nworkers);
@@ -162,8 +191,8 @@ void Engine::setup_port(PortState& p, unsigned nworkers) {
   rte_eth_conf conf{};
   if (p.rx_queues > 1 && info.flow_type_rss_offloads) {
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-    conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
-                                       (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+    conf.rx_adv_conf.rss_conf.rss_hf =
+        info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
   }
   if (int rc = rte_eth_dev_configure(p.id, p.rx_queues, p.tx_queues, &conf); rc != 0)
     fail("configure", rc);
@@ -193,8 +222,8 @@ void Engine::setup_port(PortState& p, unsigned nworkers) {
   if (int rc = rte_eth_promiscuous_enable(p.id); rc != 0 && rc != -ENOTSUP)
     spdlog::warn("port '{}': promiscuous mode: {}", d.name, rte_strerror(-rc));
   if (int rc = rte_eth_dev_start(p.id); rc != 0) fail("start", rc);
-  spdlog::info("port '{}': {} ({}), port id {}, {} rx / {} tx queues", d.name, port_kind_name(d.kind),
-               d.device_args(), p.id, p.rx_queues, p.tx_queues);
+  spdlog::info("port '{}': {} ({}), port id {}, {} rx / {} tx queues", d.name,
+               port_kind_name(d.kind), d.device_args(), p.id, p.rx_queues, p.tx_queues);
 }
 
 Engine::~Engine() {
@@ -246,7 +275,7 @@ bool Engine::poll_links() {
     const bool up = link.link_status == RTE_ETH_LINK_UP;
     if (up != p.link_up || (up && link.link_speed != p.link_speed)) {
       spdlog::info("port '{}': link {}{}", p.device.name, up ? "up" : "down",
-                     up ? fmt::format(" {} Mbps", link.link_speed) : "");
+                   up ? fmt::format(" {} Mbps", link.link_speed) : "");
       p.link_up = up;
       p.link_speed = link.link_speed;
       ++p.link_changes;

@@ -17,7 +17,7 @@
 
 namespace vnf {
 
-struct EalOptions {           // command-line overrides of the engine section
+struct EalOptions {  // command-line overrides of the engine section
   bool no_huge = false;
   std::string file_prefix;
   std::vector<unsigned> lcores;
@@ -26,14 +26,19 @@ struct EalOptions {           // command-line overrides of the engine section
 
 // Builds the rte_eal_init argument list for an appliance (exposed for tests and for logging).
 std::vector<std::string> eal_arguments(const EngineConfig& cfg,
-                                       const std::vector<PortDevice>& ports,
-                                       const EalOptions& opt, const std::string& program);
+                                       const std::vector<PortDevice>& ports, const EalOptions& opt,
+                                       const std::string& program);
 // rte_eal_init with those arguments; throws std::runtime_error on failure.
 void eal_init(const std::vector<std::string>& args);
 
+// Before start-up: removes the unix socket of a vhost or memif server port when nothing
+// answers on it (left behind by a crash), so that the driver can bind it again. A socket
+// something still listens on is left alone (the driver then reports it in use).
+void remove_stale_sockets(const std::vector<PortDevice>& ports);
+
 struct PortState {
   PortDevice device;
-  uint16_t id = 0;        // DPDK port id
+  uint16_t id = 0;  // DPDK port id
   uint16_t rx_queues = 0;
   uint16_t tx_queues = 0;
   bool link_up = false;

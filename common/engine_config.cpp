@@ -11,7 +11,7 @@ namespace vnf {
 using config::ConfigNode;
 
 const std::vector<std::string_view> kPortDeviceKeys = {
-    "name",   "type",        "iface", "socket", "role",   "id",      "client",  "rx_pcap",
+    "name",    "type",        "iface", "socket",  "role", "id",      "client",  "rx_pcap",
     "tx_pcap", "infinite_rx", "pci",   "devargs", "mac",  "rx_desc", "tx_desc", "description"};
 
 namespace {
@@ -84,6 +84,7 @@ std::string PortDevice::device_args() const {
       add("role", role.empty() ? std::string("server") : role);
       add("id", std::to_string(id));
       add("socket", socket);
+      a += ",socket-abstract=no";  // a real file: visible, with file permissions
       break;
     case PortKind::kPcap:
       add("rx_pcap", rx_pcap);
@@ -108,8 +109,8 @@ EngineConfig parse_engine(const ConfigNode& root) {
   EngineConfig c;
   ConfigNode e = root["engine"];
   if (!e.defined()) return c;
-  e.allow_keys({"name", "lcores", "hugepages", "memory_mb", "mbufs", "idle_sleep_us",
-                "file_prefix", "log_level", "log_file", "eal_args"});
+  e.allow_keys({"name", "lcores", "hugepages", "memory_mb", "mbufs", "idle_sleep_us", "file_prefix",
+                "log_level", "log_file", "eal_args"});
   c.name = e.str_or("name", c.name);
   if (!valid_name(c.name)) e["name"].fail("instance name must match [A-Za-z0-9_.-]{1,31}");
   if (e.has("lcores")) {
@@ -159,15 +160,16 @@ PortDevice parse_port_device(const ConfigNode& n) {
     std::vector<std::string_view> names;
     for (const auto& k : kKinds) names.push_back(k.name);
     const std::string hint = config::nearest(type, names);
-    n["type"].fail(fmt::format("unknown port type '{}'{} (one of tap, af_packet, vhost, memif, "
-                               "pcap, ring, null, pci)",
-                               type, hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint)));
+    n["type"].fail(
+        fmt::format("unknown port type '{}'{} (one of tap, af_packet, vhost, memif, "
+                    "pcap, ring, null, pci)",
+                    type, hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint)));
   }
   auto need = [&](std::string_view key) { return n.required(key).str(); };
   auto forbid_others = [&](std::initializer_list<std::string_view> allowed) {
     static const std::vector<std::string_view> specific = {
-        "iface", "socket", "role", "id", "client", "rx_pcap", "tx_pcap", "infinite_rx", "pci",
-        "mac"};
+        "iface",   "socket",  "role",        "id",  "client",
+        "rx_pcap", "tx_pcap", "infinite_rx", "pci", "mac"};
     for (auto k : specific) {
       bool ok = false;
       for (auto a : allowed) ok |= (a == k);
@@ -180,7 +182,8 @@ PortDevice parse_port_device(const ConfigNode& n) {
       d.iface = n.str_or("iface", d.name);
       if (d.iface.size() > 15) n["iface"].fail("interface names are at most 15 characters");
       d.mac = n.str_or("mac", "");
-      if (!d.mac.empty() && !valid_mac(d.mac)) n["mac"].fail("expected a MAC like 02:00:00:00:00:01");
+      if (!d.mac.empty() && !valid_mac(d.mac))
+        n["mac"].fail("expected a MAC like 02:00:00:00:00:01");
       break;
     case PortKind::kAfPacket:
       forbid_others({"iface"});
@@ -193,7 +196,7 @@ PortDevice parse_port_device(const ConfigNode& n) {
       break;
     case PortKind::kMemif:
       forbid_others({"socket", "role", "id"});
-      d.socket = n.str_or("socket", "");
+      d.socket = need("socket");
       d.role = n.str_or("role", "server");
       if (d.role != "server" && d.role != "client") n["role"].fail("role is server or client");
       d.id = static_cast<uint32_t>(n.uint_or("id", 0, 0, UINT32_MAX));
@@ -203,7 +206,8 @@ PortDevice parse_port_device(const ConfigNode& n) {
       d.rx_pcap = n.str_or("rx_pcap", "");
       d.tx_pcap = n.str_or("tx_pcap", "");
       d.infinite_rx = n.bool_or("infinite_rx", false);
-      if (d.rx_pcap.empty() && d.tx_pcap.empty()) n.fail("a pcap port needs rx_pcap, tx_pcap or both");
+      if (d.rx_pcap.empty() && d.tx_pcap.empty())
+        n.fail("a pcap port needs rx_pcap, tx_pcap or both");
       break;
     case PortKind::kPci:
       forbid_others({"pci"});

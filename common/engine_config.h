@@ -20,11 +20,11 @@ std::string_view port_kind_name(PortKind k);
 struct PortDevice {
   std::string name;  // the port's name in config, logs and telemetry
   PortKind kind = PortKind::kNull;
-  std::string iface;    // tap: TAP interface to create; af_packet: interface to attach to
-  std::string socket;   // vhost, memif: unix socket path
-  std::string role;     // memif: server | client
-  uint32_t id = 0;      // memif: interface id
-  bool client = false;  // vhost: connect to the socket instead of listening
+  std::string iface;             // tap: TAP interface to create; af_packet: interface to attach to
+  std::string socket;            // vhost, memif: unix socket path
+  std::string role;              // memif: server | client
+  uint32_t id = 0;               // memif: interface id
+  bool client = false;           // vhost: connect to the socket instead of listening
   std::string rx_pcap, tx_pcap;  // pcap
   bool infinite_rx = false;      // pcap: replay rx_pcap forever
   std::string pci;               // pci: bus address (0000:01:00.0)
@@ -49,16 +49,16 @@ struct PortDevice {
 extern const std::vector<std::string_view> kPortDeviceKeys;
 
 struct EngineConfig {
-  std::string name = "vnf";             // instance name; default file prefix is vnf-<name>
-  std::vector<unsigned> lcores{0, 1};   // first: main lcore (control); others: workers
+  std::string name = "vnf";            // instance name; default file prefix is vnf-<name>
+  std::vector<unsigned> lcores{0, 1};  // first: main lcore (control); others: workers
   bool hugepages = true;
   uint32_t memory_mb = 256;
-  uint32_t mbufs = 0;                   // 0: computed from ports, queues and descriptors
-  uint32_t idle_sleep_us = 0;           // 0: poll without pause (the DPDK way)
-  std::string file_prefix;              // default vnf-<name>
+  uint32_t mbufs = 0;          // 0: computed from ports, queues and descriptors
+  uint32_t idle_sleep_us = 0;  // 0: poll without pause (the DPDK way)
+  std::string file_prefix;     // default vnf-<name>
   std::string log_level = "info";
-  std::string log_file;                 // empty: stderr only
-  std::vector<std::string> eal_args;    // passed to rte_eal_init verbatim
+  std::string log_file;               // empty: stderr only
+  std::vector<std::string> eal_args;  // passed to rte_eal_init verbatim
 
   unsigned workers() const { return static_cast<unsigned>(lcores.size() - 1); }
   std::string prefix() const { return file_prefix.empty() ? "vnf-" + name : file_prefix; }

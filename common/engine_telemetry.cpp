@@ -21,8 +21,8 @@ void register_engine_telemetry(Engine& engine) {
                      rte_eth_stats es{};
                      rte_eth_stats_get(p.id, &es);
                      rte_tel_data_add_dict_string(c, "name", p.device.name.c_str());
-                     rte_tel_data_add_dict_string(c, "type",
-                                                  std::string(port_kind_name(p.device.kind)).c_str());
+                     rte_tel_data_add_dict_string(
+                         c, "type", std::string(port_kind_name(p.device.kind)).c_str());
                      rte_tel_data_add_dict_string(c, "device", p.device.device_name().c_str());
                      rte_tel_data_add_dict_int(c, "port_id", p.id);
                      rte_tel_data_add_dict_string(c, "link", p.link_up ? "up" : "down");
@@ -40,7 +40,8 @@ void register_engine_telemetry(Engine& engine) {
                      rte_tel_data_add_dict_u64(c, "dev_ierrors", es.ierrors);
                      rte_tel_data_add_dict_u64(c, "dev_oerrors", es.oerrors);
                      rte_tel_data_add_dict_u64(c, "dev_rx_nombuf", es.rx_nombuf);
-                     rte_tel_data_add_dict_container(d, telemetry::key(p.device.name).c_str(), c, 0);
+                     rte_tel_data_add_dict_container(d, telemetry::key(p.device.name).c_str(), c,
+                                                     0);
                    }
                    return 0;
                  });
@@ -62,7 +63,8 @@ void register_engine_telemetry(Engine& engine) {
                      rte_tel_data_add_dict_int(c, "rx_queues", w.nb_rx);
                      rte_tel_data_add_dict_u64(c, "loops", w.stats.loops.get());
                      rte_tel_data_add_dict_u64(c, "busy_loops", w.stats.busy_loops.get());
-                     rte_tel_data_add_dict_container(d, ("worker" + std::to_string(i)).c_str(), c, 0);
+                     rte_tel_data_add_dict_container(d, ("worker" + std::to_string(i)).c_str(), c,
+                                                     0);
                    }
                    return 0;
                  });
@@ -112,7 +114,8 @@ void register_program_telemetry(const std::string& program, Engine& engine,
                      rte_tel_data_add_dict_int(c, "pid", r.who.pid);
                      std::string detail = r.detail.substr(0, RTE_TEL_MAX_STRING_LEN - 1);
                      rte_tel_data_add_dict_string(c, "detail", detail.c_str());
-                     rte_tel_data_add_dict_container(d, ("attempt" + std::to_string(r.seq)).c_str(), c, 0);
+                     rte_tel_data_add_dict_container(d, ("attempt" + std::to_string(r.seq)).c_str(),
+                                                     c, 0);
                    }
                    return 0;
                  });

@@ -17,7 +17,8 @@ inline constexpr uint8_t kFragment = 1 << 0;       // IPv4 MF/offset or IPv6 fra
 inline constexpr uint8_t kLaterFragment = 1 << 1;  // not the first fragment: no L4 header
 inline constexpr uint8_t kIpOptions = 1 << 2;      // IPv4 options or IPv6 extension headers
 inline constexpr uint8_t kHasL4 = 1 << 3;          // l4_off/l4_len/sport/dport are valid
-inline constexpr uint8_t kSegTag = 1 << 4;         // the outer tag carries the segment (rewritten at egress)
+inline constexpr uint8_t kSegTag = 1
+                                   << 4;  // the outer tag carries the segment (rewritten at egress)
 }  // namespace meta_flags
 
 struct PacketMeta {
@@ -30,16 +31,16 @@ struct PacketMeta {
   uint16_t l3_len;      // IPv4 total length / 40 + IPv6 payload length
   uint16_t l4_off;
   uint16_t l4_len;
-  uint16_t sport;       // TCP/UDP source port; ICMP/ICMPv6: type << 8 | code
-  uint16_t dport;       // TCP/UDP destination port; ICMP/ICMPv6 echo: identifier
-  uint16_t out_port;    // chosen egress port (stages may use it before the verdict)
+  uint16_t sport;     // TCP/UDP source port; ICMP/ICMPv6: type << 8 | code
+  uint16_t dport;     // TCP/UDP destination port; ICMP/ICMPv6 echo: identifier
+  uint16_t out_port;  // chosen egress port (stages may use it before the verdict)
   L3 l3;
-  uint8_t l4_proto;     // IP protocol number after IPv6 extension headers
-  uint8_t tags;         // VLAN tags in the frame data (0..2)
-  uint8_t flags;        // meta_flags
-  uint8_t ttl;          // IPv4 TTL / IPv6 hop limit
-  DropReason drop;      // why the packet was dropped, when it is
-  uint8_t zone;         // firewall zone (set by the firewall stage)
+  uint8_t l4_proto;  // IP protocol number after IPv6 extension headers
+  uint8_t tags;      // VLAN tags in the frame data (0..2)
+  uint8_t flags;     // meta_flags
+  uint8_t ttl;       // IPv4 TTL / IPv6 hop limit
+  DropReason drop;   // why the packet was dropped, when it is
+  uint8_t zone;      // firewall zone (set by the firewall stage)
   uint8_t reserved;
 };
 static_assert(sizeof(PacketMeta) <= 32, "PacketMeta must stay within half a cache line");

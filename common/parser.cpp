@@ -201,8 +201,7 @@ DropReason parse_frame(const uint8_t* d, uint32_t seg_len, uint32_t pkt_len,
       // hardware type, protocol type, hlen, plen, op, then two (hw, proto) address pairs
       if (auto r = b.check(off, 8, DropReason::kArpTruncated); r != DropReason::kNone) return r;
       const uint32_t need = 8 + 2 * (static_cast<uint32_t>(d[off + 4]) + d[off + 5]);
-      if (auto r = b.check(off, need, DropReason::kArpTruncated); r != DropReason::kNone)
-        return r;
+      if (auto r = b.check(off, need, DropReason::kArpTruncated); r != DropReason::kNone) return r;
       m.l3 = L3::kArp;
       m.l3_len = static_cast<uint16_t>(need);
       return DropReason::kNone;

@@ -51,10 +51,10 @@ struct TxErrorCtx {
 };
 
 struct alignas(64) WorkerContext {
-  unsigned id = 0;      // 0..workers-1; also the RCU thread id
+  unsigned id = 0;  // 0..workers-1; also the RCU thread id
   unsigned lcore = 0;
   int socket = 0;
-  uint16_t txq = 0;     // this worker's tx queue on every port
+  uint16_t txq = 0;  // this worker's tx queue on every port
   uint16_t nb_rx = 0;
   uint16_t nb_ports = 0;  // ports 0..nb_ports-1 have a tx buffer
   RxQueue rx[kMaxPorts];
@@ -62,7 +62,8 @@ struct alignas(64) WorkerContext {
   TxErrorCtx tx_err[kMaxPorts] = {};
   rte_mempool* pool = nullptr;
   rte_rcu_qsbr* qsbr = nullptr;
-  uint64_t now_tsc = 0;    // read once per loop
+  uint64_t now_tsc = 0;  // read once per loop
+  uint64_t tsc_hz = 0;   // rte_get_tsc_hz(), set at start-up
   uint32_t idle_sleep_us = 0;
   uint32_t idle_polls = 0;
   WorkerStats stats;

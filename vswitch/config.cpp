@@ -17,7 +17,7 @@ using vnf::config::ConfigNode;
 namespace {
 
 const std::vector<std::string_view> kSwitchPortKeys = {"mode", "segment", "segments", "native",
-                                                        "tpid", "qinq", "mac_limit"};
+                                                       "tpid", "qinq",    "mac_limit"};
 
 std::string suggest(const std::string& word, const std::vector<std::string>& names) {
   std::vector<std::string_view> v(names.begin(), names.end());
@@ -81,8 +81,8 @@ SwitchPort parse_switch_port(const ConfigNode& n, const std::map<std::string, ui
     if (n.has("native")) {
       p.native = seg_ref(n["native"]);
       if (!seen.count(p.native))
-        n["native"].fail(fmt::format("native segment '{}' must also be listed in 'segments'",
-                                     p.native));
+        n["native"].fail(
+            fmt::format("native segment '{}' must also be listed in 'segments'", p.native));
     }
     p.tpid = static_cast<uint16_t>(n.uint_or("tpid", 0x8100, 0, 0xFFFF));
     if (p.tpid != 0x8100 && p.tpid != 0x88A8 && p.tpid != 0x9100)
@@ -106,10 +106,14 @@ bool parse_mac(const std::string& s, std::array<uint8_t, 6>& out) {
     for (size_t j = 0; j < 2; ++j) {
       const char c = s[o + j];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<unsigned>(c - 'A' + 10);
-      else return false;
+      if (c >= '0' && c <= '9')
+        v |= static_cast<unsigned>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= static_cast<unsigned>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= static_cast<unsigned>(c - 'A' + 10);
+      else
+        return false;
     }
     out[i] = static_cast<uint8_t>(v);
   }
@@ -117,7 +121,8 @@ bool parse_mac(const std::string& s, std::array<uint8_t, 6>& out) {
 }
 
 std::string format_mac(const uint8_t* m) {
-  return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5]);
+  return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4],
+                     m[5]);
 }
 
 const Segment* SwitchConfig::segment(const std::string& name) const {
@@ -188,7 +193,8 @@ SwitchConfig parse_switch_config(const ConfigNode& root) {
   const ConfigNode mac = root["mac"];
   if (mac.defined()) {
     mac.allow_keys({"table_size", "aging", "static"});
-    c.mac.table_size = static_cast<uint32_t>(mac.uint_or("table_size", c.mac.table_size, 1024, 1u << 24));
+    c.mac.table_size =
+        static_cast<uint32_t>(mac.uint_or("table_size", c.mac.table_size, 1024, 1u << 24));
     c.mac.aging_s = mac.seconds_or("aging", c.mac.aging_s, 0, 1000000);
     if (c.mac.aging_s != 0 && c.mac.aging_s < 10)
       mac["aging"].fail("aging is 0 (never) or at least 10 seconds");
@@ -200,7 +206,8 @@ SwitchConfig parse_switch_config(const ConfigNode& root) {
       if (!seg_vlan.count(s.segment)) {
         std::vector<std::string> names;
         for (const auto& [k, v] : seg_vlan) names.push_back(k);
-        n["segment"].fail(fmt::format("unknown segment '{}'{}", s.segment, suggest(s.segment, names)));
+        n["segment"].fail(
+            fmt::format("unknown segment '{}'{}", s.segment, suggest(s.segment, names)));
       }
       const std::string mac_str = n.required("mac").str();
       if (!parse_mac(mac_str, s.mac)) n["mac"].fail("expected a MAC like 02:00:00:00:00:01");
@@ -214,7 +221,8 @@ SwitchConfig parse_switch_config(const ConfigNode& root) {
       if (std::find(vlans.begin(), vlans.end(), seg_vlan[s.segment]) == vlans.end())
         n["port"].fail(fmt::format("port '{}' does not carry segment '{}'", s.port, s.segment));
       if (!seen.insert({s.segment, s.mac}).second)
-        n["mac"].fail(fmt::format("{} already has a static entry in segment '{}'", mac_str, s.segment));
+        n["mac"].fail(
+            fmt::format("{} already has a static entry in segment '{}'", mac_str, s.segment));
       c.mac.statics.push_back(s);
     }
     if (c.mac.statics.size() > c.mac.table_size / 2)
@@ -255,19 +263,22 @@ void check_reloadable(const SwitchConfig& running, const SwitchConfig& next,
     const bool kept = std::any_of(next.devices.begin(), next.devices.end(),
                                   [&](const vnf::PortDevice& d) { return d.name == r.name; });
     if (!kept)
-      next_root["ports"].fail(fmt::format("port '{}' was removed: removing ports needs a restart",
-                                          r.name));
+      next_root["ports"].fail(
+          fmt::format("port '{}' was removed: removing ports needs a restart", r.name));
   }
   if (running.mac.table_size != next.mac.table_size)
-    next_root["mac"]["table_size"].fail("mac.table_size is fixed at start-up: restart to change it");
+    next_root["mac"]["table_size"].fail(
+        "mac.table_size is fixed at start-up: restart to change it");
 }
 
 std::vector<std::string> diff(const SwitchConfig& a, const SwitchConfig& b) {
   std::vector<std::string> out;
   for (const auto& s : b.segments) {
     const Segment* o = a.segment(s.name);
-    if (!o) out.push_back(fmt::format("segment {} added (vlan {})", s.name, s.vlan));
-    else if (o->vlan != s.vlan) out.push_back(fmt::format("segment {}: vlan {} -> {}", s.name, o->vlan, s.vlan));
+    if (!o)
+      out.push_back(fmt::format("segment {} added (vlan {})", s.name, s.vlan));
+    else if (o->vlan != s.vlan)
+      out.push_back(fmt::format("segment {}: vlan {} -> {}", s.name, o->vlan, s.vlan));
   }
   for (const auto& s : a.segments)
     if (!b.segment(s.name)) out.push_back(fmt::format("segment {} removed", s.name));

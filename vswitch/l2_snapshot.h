@@ -19,8 +19,8 @@ struct PortPolicy {
   bool qinq = false;
   uint16_t tpid = 0x8100;
   uint16_t access_vlan = 0;
-  uint16_t native_vlan = 0;  // trunk: 0 = no native segment
-  std::bitset<4096> allowed; // VLANs the port carries
+  uint16_t native_vlan = 0;   // trunk: 0 = no native segment
+  std::bitset<4096> allowed;  // VLANs the port carries
 
   // TPID to tag frames of `vlan` with on egress through this port, or 0 for untagged.
   uint16_t egress_tpid(uint16_t vlan) const noexcept {

@@ -28,8 +28,9 @@ MacTable::MacTable(const std::string& name, uint32_t capacity, rte_rcu_qsbr* qsb
   p.socket_id = socket;
   p.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
   h_ = rte_hash_create(&p);
-  if (!h_) throw std::runtime_error(fmt::format("cannot create MAC table of {} entries: {}", capacity,
-                                                rte_strerror(rte_errno)));
+  if (!h_)
+    throw std::runtime_error(fmt::format("cannot create MAC table of {} entries: {}", capacity,
+                                         rte_strerror(rte_errno)));
   rte_hash_rcu_config rc{};
   rc.v = qsbr;
   rc.mode = RTE_HASH_QSBR_MODE_DQ;
@@ -39,8 +40,8 @@ MacTable::MacTable(const std::string& name, uint32_t capacity, rte_rcu_qsbr* qsb
   }
   // Positions run 0..max_key_id-1; the hash may hand out a few more slots than asked for.
   const uint32_t slots = static_cast<uint32_t>(rte_hash_max_key_id(h_)) + 1;
-  entries_ = static_cast<MacEntry*>(
-      rte_zmalloc_socket("vswitch_mac_entries", sizeof(MacEntry) * slots, RTE_CACHE_LINE_SIZE, socket));
+  entries_ = static_cast<MacEntry*>(rte_zmalloc_socket(
+      "vswitch_mac_entries", sizeof(MacEntry) * slots, RTE_CACHE_LINE_SIZE, socket));
   if (!entries_) {
     rte_hash_free(h_);
     throw std::runtime_error("cannot allocate MAC entries");

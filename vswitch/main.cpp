@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
     std::string line;
     for (const auto& a : args) line += " " + a;
     spdlog::info("starting: config {} (hash {}), EAL:{}", cfg.file, cfg.hash, line);
+    vnf::remove_stale_sockets(cfg.devices);
     vnf::eal_init(args);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());

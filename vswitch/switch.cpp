@@ -24,21 +24,23 @@ Switch::Switch(vnf::Engine& engine, SwitchConfig cfg)
                                      engine.qsbr(), engine.socket());
   for (unsigned i = 0; i < engine.worker_count(); ++i) {
     vnf::WorkerContext& w = engine.worker(i);
-    void* mem = rte_zmalloc_socket("vsw_l2_state", sizeof(L2WorkerState), RTE_CACHE_LINE_SIZE, w.socket);
+    void* mem =
+        rte_zmalloc_socket("vsw_l2_state", sizeof(L2WorkerState), RTE_CACHE_LINE_SIZE, w.socket);
     auto* vlan = static_cast<VlanCounters*>(rte_zmalloc_socket(
         "vsw_vlan_counters", sizeof(VlanCounters) * 4096, RTE_CACHE_LINE_SIZE, w.socket));
     if (!mem || !vlan) throw std::runtime_error("cannot allocate vswitch worker state");
     auto* st = new (mem) L2WorkerState();
     st->vlan = vlan;
-    st->learn_ring = rte_ring_create_elem(fmt::format("vsw_learn_{}_{}", inst, i).c_str(),
-                                          sizeof(LearnEvent), kLearnRingSize, w.socket,
-                                          RING_F_SP_ENQ | RING_F_SC_DEQ);
+    st->learn_ring =
+        rte_ring_create_elem(fmt::format("vsw_learn_{}_{}", inst, i).c_str(), sizeof(LearnEvent),
+                             kLearnRingSize, w.socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (!st->learn_ring) throw std::runtime_error("cannot create the learn ring");
     states_.push_back(st);
     pipelines_.push_back(std::make_unique<SwitchPipeline>(published_, *macs_, *st, w));
   }
   std::lock_guard lock(macs_->mutex());
-  published_.publish(build_l2_snapshot(cfg_, 1, [&](const std::string& n) { return engine_.port_id(n); }));
+  published_.publish(
+      build_l2_snapshot(cfg_, 1, [&](const std::string& n) { return engine_.port_id(n); }));
   sync_static_and_limits();
   audit_.applied(1, cfg_.file, cfg_.hash, vnf::Requester{},
                  fmt::format("{} segments, {} ports", cfg_.segments.size(), cfg_.ports.size()));
@@ -70,8 +72,7 @@ void Switch::sync_static_and_limits() {
   });
   for (size_t i = 0; i < wanted.size(); ++i) {
     if (!macs_->add_static(wanted[i], engine_.port_id(cfg_.mac.statics[i].port)))
-      spdlog::error("MAC table full: static entry {} not installed",
-                    format_mac(wanted[i].mac));
+      spdlog::error("MAC table full: static entry {} not installed", format_mac(wanted[i].mac));
   }
   for (const auto& p : cfg_.ports) macs_->set_limit(engine_.port_id(p.name), p.mac_limit);
   (void)s;
@@ -82,7 +83,8 @@ void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
   const uint64_t gen = audit_.next_generation();
   const auto changes = diff(cfg_, next);
   cfg_ = std::move(next);
-  published_.publish(build_l2_snapshot(cfg_, gen, [&](const std::string& n) { return engine_.port_id(n); }));
+  published_.publish(
+      build_l2_snapshot(cfg_, gen, [&](const std::string& n) { return engine_.port_id(n); }));
   // The workers now use the new tables. Entries learned on ports that no longer carry their
   // segment would send traffic where it may not go: flush them now.
   const L2Snapshot& s = *published_.get();
@@ -124,7 +126,8 @@ unsigned Switch::drain_learn_events(unsigned budget) {
       left -= got;
       for (unsigned i = 0; i < got; ++i) {
         // Requests made before a reload may name a port that no longer carries the VLAN.
-        if (ev[i].port >= vnf::kMaxPorts || !s.port[ev[i].port].allowed.test(ev[i].key.vlan)) continue;
+        if (ev[i].port >= vnf::kMaxPorts || !s.port[ev[i].port].allowed.test(ev[i].key.vlan))
+          continue;
         macs_->learn(ev[i].key, ev[i].port, ev[i].now_s);
         ++n;
       }
@@ -153,8 +156,8 @@ void Switch::log_table_pressure(uint64_t now_ms) {
   next_pressure_log_ms_ = now_ms + 10000;  // at most one line per kind every 10 s
   const auto& st = macs_->stats();
   if (st.table_full.get() != logged_full_) {
-    spdlog::warn("MAC table full ({} entries): {} new MACs refused in the last 10 s", macs_->capacity(),
-                 st.table_full.get() - logged_full_);
+    spdlog::warn("MAC table full ({} entries): {} new MACs refused in the last 10 s",
+                 macs_->capacity(), st.table_full.get() - logged_full_);
     logged_full_ = st.table_full.get();
   }
   if (st.limit_refused.get() != logged_limit_) {
@@ -163,7 +166,8 @@ void Switch::log_table_pressure(uint64_t now_ms) {
     logged_limit_ = st.limit_refused.get();
   }
   if (learn_ring_full() != logged_ring_full_) {
-    spdlog::warn("learn queue full: {} learn requests lost in the last 10 s", learn_ring_full() - logged_ring_full_);
+    spdlog::warn("learn queue full: {} learn requests lost in the last 10 s",
+                 learn_ring_full() - logged_ring_full_);
     logged_ring_full_ = learn_ring_full();
   }
 }
@@ -172,7 +176,10 @@ uint64_t Switch::vlan_total(uint16_t vlan, int which) const {
   uint64_t t = 0;
   for (const auto* st : states_) {
     const VlanCounters& c = st->vlan[vlan & 0xFFF];
-    t += which == 0 ? c.rx_packets.get() : which == 1 ? c.rx_bytes.get() : which == 2 ? c.flooded.get() : c.dropped.get();
+    t += which == 0   ? c.rx_packets.get()
+         : which == 1 ? c.rx_bytes.get()
+         : which == 2 ? c.flooded.get()
+                      : c.dropped.get();
   }
   return t;
 }

@@ -62,7 +62,8 @@ class Switch {
   const L2Snapshot& snapshot() const { return *published_.get(); }
   MacTable& macs() { return *macs_; }
   const vnf::ConfigAudit& audit() const { return audit_; }
-  uint64_t vlan_total(uint16_t vlan, int which) const;  // 0 rx pkts, 1 rx bytes, 2 flooded, 3 dropped
+  uint64_t vlan_total(uint16_t vlan,
+                      int which) const;  // 0 rx pkts, 1 rx bytes, 2 flooded, 3 dropped
   uint64_t learn_requests() const;
   uint64_t learn_ring_full() const;
 

@@ -24,105 +24,113 @@ void Switch::register_telemetry() {
   vnf::register_program_telemetry("vswitch", engine_, audit_);
   vnf::register_engine_telemetry(engine_);
 
-  vnf::telemetry::add("/vnf/segments", "Segments: VLAN, ports, learned MACs, counters",
-                      [this](const std::string&, rte_tel_data* d) {
-    std::lock_guard lock(macs_->mutex());
-    std::vector<uint32_t> macs(4096, 0);
-    macs_->for_each([&](const MacKey& k, uint16_t, bool, uint32_t) { ++macs[k.vlan & 0xFFF]; });
-    rte_tel_data_start_dict(d);
-    for (const auto& seg : cfg_.segments) {
-      rte_tel_data* c = vnf::telemetry::new_dict();
-      std::string ports;
-      for (const auto& p : cfg_.ports) {
-        const auto v = cfg_.port_vlans(p);
-        if (std::find(v.begin(), v.end(), seg.vlan) != v.end()) ports += (ports.empty() ? "" : ",") + p.name;
-      }
-      rte_tel_data_add_dict_string(c, "name", seg.name.c_str());
-      rte_tel_data_add_dict_int(c, "vlan", seg.vlan);
-      rte_tel_data_add_dict_string(c, "ports", ports.c_str());
-      rte_tel_data_add_dict_u64(c, "macs", macs[seg.vlan]);
-      rte_tel_data_add_dict_u64(c, "rx_packets", vlan_total(seg.vlan, 0));
-      rte_tel_data_add_dict_u64(c, "rx_bytes", vlan_total(seg.vlan, 1));
-      rte_tel_data_add_dict_u64(c, "flooded", vlan_total(seg.vlan, 2));
-      rte_tel_data_add_dict_u64(c, "dropped", vlan_total(seg.vlan, 3));
-      rte_tel_data_add_dict_container(d, vnf::telemetry::key(seg.name).c_str(), c, 0);
-    }
-    return 0;
-  });
+  vnf::telemetry::add(
+      "/vnf/segments", "Segments: VLAN, ports, learned MACs, counters",
+      [this](const std::string&, rte_tel_data* d) {
+        std::lock_guard lock(macs_->mutex());
+        std::vector<uint32_t> macs(4096, 0);
+        macs_->for_each([&](const MacKey& k, uint16_t, bool, uint32_t) { ++macs[k.vlan & 0xFFF]; });
+        rte_tel_data_start_dict(d);
+        for (const auto& seg : cfg_.segments) {
+          rte_tel_data* c = vnf::telemetry::new_dict();
+          std::string ports;
+          for (const auto& p : cfg_.ports) {
+            const auto v = cfg_.port_vlans(p);
+            if (std::find(v.begin(), v.end(), seg.vlan) != v.end())
+              ports += (ports.empty() ? "" : ",") + p.name;
+          }
+          rte_tel_data_add_dict_string(c, "name", seg.name.c_str());
+          rte_tel_data_add_dict_int(c, "vlan", seg.vlan);
+          rte_tel_data_add_dict_string(c, "ports", ports.c_str());
+          rte_tel_data_add_dict_u64(c, "macs", macs[seg.vlan]);
+          rte_tel_data_add_dict_u64(c, "rx_packets", vlan_total(seg.vlan, 0));
+          rte_tel_data_add_dict_u64(c, "rx_bytes", vlan_total(seg.vlan, 1));
+          rte_tel_data_add_dict_u64(c, "flooded", vlan_total(seg.vlan, 2));
+          rte_tel_data_add_dict_u64(c, "dropped", vlan_total(seg.vlan, 3));
+          rte_tel_data_add_dict_container(d, vnf::telemetry::key(seg.name).c_str(), c, 0);
+        }
+        return 0;
+      });
 
-  vnf::telemetry::add("/vnf/switchports", "Ports: mode, VLANs, learned MACs and limit",
-                      [this](const std::string&, rte_tel_data* d) {
-    std::lock_guard lock(macs_->mutex());
-    rte_tel_data_start_dict(d);
-    for (const auto& p : cfg_.ports) {
-      const uint16_t id = engine_.port_id(p.name);
-      rte_tel_data* c = vnf::telemetry::new_dict();
-      rte_tel_data_add_dict_string(c, "name", p.name.c_str());
-      rte_tel_data_add_dict_string(c, "mode", p.mode == PortMode::kAccess ? "access" : "trunk");
-      rte_tel_data_add_dict_string(c, "vlans", vlan_list(cfg_, p).c_str());
-      if (!p.native.empty()) rte_tel_data_add_dict_int(c, "native_vlan", cfg_.segment(p.native)->vlan);
-      if (p.mode == PortMode::kTrunk) rte_tel_data_add_dict_string(c, "tpid", fmt::format("0x{:04x}", p.tpid).c_str());
-      rte_tel_data_add_dict_string(c, "qinq", p.qinq ? "yes" : "no");
-      rte_tel_data_add_dict_u64(c, "macs_learned", macs_->learned_on(id));
-      rte_tel_data_add_dict_u64(c, "mac_limit", p.mac_limit);
-      rte_tel_data_add_dict_string(c, "at_mac_limit", macs_->at_limit(id) ? "yes" : "no");
-      rte_tel_data_add_dict_container(d, vnf::telemetry::key(p.name).c_str(), c, 0);
-    }
-    return 0;
-  });
+  vnf::telemetry::add(
+      "/vnf/switchports", "Ports: mode, VLANs, learned MACs and limit",
+      [this](const std::string&, rte_tel_data* d) {
+        std::lock_guard lock(macs_->mutex());
+        rte_tel_data_start_dict(d);
+        for (const auto& p : cfg_.ports) {
+          const uint16_t id = engine_.port_id(p.name);
+          rte_tel_data* c = vnf::telemetry::new_dict();
+          rte_tel_data_add_dict_string(c, "name", p.name.c_str());
+          rte_tel_data_add_dict_string(c, "mode", p.mode == PortMode::kAccess ? "access" : "trunk");
+          rte_tel_data_add_dict_string(c, "vlans", vlan_list(cfg_, p).c_str());
+          if (!p.native.empty())
+            rte_tel_data_add_dict_int(c, "native_vlan", cfg_.segment(p.native)->vlan);
+          if (p.mode == PortMode::kTrunk)
+            rte_tel_data_add_dict_string(c, "tpid", fmt::format("0x{:04x}", p.tpid).c_str());
+          rte_tel_data_add_dict_string(c, "qinq", p.qinq ? "yes" : "no");
+          rte_tel_data_add_dict_u64(c, "macs_learned", macs_->learned_on(id));
+          rte_tel_data_add_dict_u64(c, "mac_limit", p.mac_limit);
+          rte_tel_data_add_dict_string(c, "at_mac_limit", macs_->at_limit(id) ? "yes" : "no");
+          rte_tel_data_add_dict_container(d, vnf::telemetry::key(p.name).c_str(), c, 0);
+        }
+        return 0;
+      });
 
-  vnf::telemetry::add("/vnf/macs",
-                      "MAC table of one segment. Params: <segment>[,<offset>]. Entries are "
-                      "\"mac port static|dynamic idle_seconds\", 200 per page",
-                      [this](const std::string& params, rte_tel_data* d) {
-    std::lock_guard lock(macs_->mutex());
-    const size_t comma = params.find(',');
-    const std::string seg_name = params.substr(0, comma);
-    const size_t offset = comma == std::string::npos ? 0 : std::strtoul(params.c_str() + comma + 1, nullptr, 10);
-    const Segment* seg = cfg_.segment(seg_name);
-    if (!seg) return -EINVAL;
-    std::vector<std::string> rows;
-    const uint32_t now = coarse_seconds();
-    macs_->for_each([&](const MacKey& k, uint16_t port, bool is_static, uint32_t seen) {
-      if (k.vlan != seg->vlan) return;
-      const auto* ps = engine_.port_by_id(port);
-      rows.push_back(fmt::format("{} {} {} {}", format_mac(k.mac), ps ? ps->device.name : "?",
-                                 is_static ? "static" : "dynamic", is_static ? 0 : now - seen));
-    });
-    std::sort(rows.begin(), rows.end());
-    rte_tel_data_start_dict(d);
-    rte_tel_data_add_dict_string(d, "segment", seg->name.c_str());
-    rte_tel_data_add_dict_int(d, "vlan", seg->vlan);
-    rte_tel_data_add_dict_u64(d, "count", rows.size());
-    rte_tel_data_add_dict_u64(d, "offset", offset);
-    rte_tel_data* arr = rte_tel_data_alloc();
-    rte_tel_data_start_array(arr, RTE_TEL_STRING_VAL);
-    for (size_t i = offset; i < rows.size() && i < offset + kMacPage; ++i)
-      rte_tel_data_add_array_string(arr, rows[i].c_str());
-    rte_tel_data_add_dict_container(d, "entries", arr, 0);
-    if (offset + kMacPage < rows.size()) rte_tel_data_add_dict_u64(d, "next_offset", offset + kMacPage);
-    return 0;
-  });
+  vnf::telemetry::add(
+      "/vnf/macs",
+      "MAC table of one segment. Params: <segment>[,<offset>]. Entries are "
+      "\"mac port static|dynamic idle_seconds\", 200 per page",
+      [this](const std::string& params, rte_tel_data* d) {
+        std::lock_guard lock(macs_->mutex());
+        const size_t comma = params.find(',');
+        const std::string seg_name = params.substr(0, comma);
+        const size_t offset =
+            comma == std::string::npos ? 0 : std::strtoul(params.c_str() + comma + 1, nullptr, 10);
+        const Segment* seg = cfg_.segment(seg_name);
+        if (!seg) return -EINVAL;
+        std::vector<std::string> rows;
+        const uint32_t now = coarse_seconds();
+        macs_->for_each([&](const MacKey& k, uint16_t port, bool is_static, uint32_t seen) {
+          if (k.vlan != seg->vlan) return;
+          const auto* ps = engine_.port_by_id(port);
+          rows.push_back(fmt::format("{} {} {} {}", format_mac(k.mac), ps ? ps->device.name : "?",
+                                     is_static ? "static" : "dynamic", is_static ? 0 : now - seen));
+        });
+        std::sort(rows.begin(), rows.end());
+        rte_tel_data_start_dict(d);
+        rte_tel_data_add_dict_string(d, "segment", seg->name.c_str());
+        rte_tel_data_add_dict_int(d, "vlan", seg->vlan);
+        rte_tel_data_add_dict_u64(d, "count", rows.size());
+        rte_tel_data_add_dict_u64(d, "offset", offset);
+        rte_tel_data* arr = rte_tel_data_alloc();
+        rte_tel_data_start_array(arr, RTE_TEL_STRING_VAL);
+        for (size_t i = offset; i < rows.size() && i < offset + kMacPage; ++i)
+          rte_tel_data_add_array_string(arr, rows[i].c_str());
+        rte_tel_data_add_dict_container(d, "entries", arr, 0);
+        if (offset + kMacPage < rows.size())
+          rte_tel_data_add_dict_u64(d, "next_offset", offset + kMacPage);
+        return 0;
+      });
 
   vnf::telemetry::add("/vnf/mac_stats", "MAC table: size, capacity, learn/move/age counters",
                       [this](const std::string&, rte_tel_data* d) {
-    std::lock_guard lock(macs_->mutex());
-    const auto& s = macs_->stats();
-    rte_tel_data_start_dict(d);
-    rte_tel_data_add_dict_u64(d, "size", macs_->size());
-    rte_tel_data_add_dict_u64(d, "capacity", macs_->capacity());
-    rte_tel_data_add_dict_u64(d, "aging_seconds", cfg_.mac.aging_s);
-    rte_tel_data_add_dict_u64(d, "learned", s.learned.get());
-    rte_tel_data_add_dict_u64(d, "moved", s.moved.get());
-    rte_tel_data_add_dict_u64(d, "aged", s.aged.get());
-    rte_tel_data_add_dict_u64(d, "flushed", s.flushed.get());
-    rte_tel_data_add_dict_u64(d, "table_full", s.table_full.get());
-    rte_tel_data_add_dict_u64(d, "limit_refused", s.limit_refused.get());
-    rte_tel_data_add_dict_u64(d, "static_conflicts", s.static_conflicts.get());
-    rte_tel_data_add_dict_u64(d, "learn_requests", learn_requests());
-    rte_tel_data_add_dict_u64(d, "learn_queue_full", learn_ring_full());
-    return 0;
-  });
+                        std::lock_guard lock(macs_->mutex());
+                        const auto& s = macs_->stats();
+                        rte_tel_data_start_dict(d);
+                        rte_tel_data_add_dict_u64(d, "size", macs_->size());
+                        rte_tel_data_add_dict_u64(d, "capacity", macs_->capacity());
+                        rte_tel_data_add_dict_u64(d, "aging_seconds", cfg_.mac.aging_s);
+                        rte_tel_data_add_dict_u64(d, "learned", s.learned.get());
+                        rte_tel_data_add_dict_u64(d, "moved", s.moved.get());
+                        rte_tel_data_add_dict_u64(d, "aged", s.aged.get());
+                        rte_tel_data_add_dict_u64(d, "flushed", s.flushed.get());
+                        rte_tel_data_add_dict_u64(d, "table_full", s.table_full.get());
+                        rte_tel_data_add_dict_u64(d, "limit_refused", s.limit_refused.get());
+                        rte_tel_data_add_dict_u64(d, "static_conflicts", s.static_conflicts.get());
+                        rte_tel_data_add_dict_u64(d, "learn_requests", learn_requests());
+                        rte_tel_data_add_dict_u64(d, "learn_queue_full", learn_ring_full());
+                        return 0;
+                      });
 }
 
 }  // namespace vswitch

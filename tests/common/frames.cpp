@@ -184,8 +184,8 @@ void fix_ipv4_checksum(Bytes& f, size_t off) {
 
 Bytes udp4_frame(const Mac& dst, const Mac& src, std::initializer_list<Tag> tags,
                  uint16_t payload_len) {
-  return cat({eth(dst, src, tags, 0x0800),
-              ipv4(ip4("10.0.0.1"), ip4("10.0.0.2"), 17, udp(1000, 2000, Bytes(payload_len, 0xAB)))});
+  return cat({eth(dst, src, tags, 0x0800), ipv4(ip4("10.0.0.1"), ip4("10.0.0.2"), 17,
+                                                udp(1000, 2000, Bytes(payload_len, 0xAB)))});
 }
 
 }  // namespace testing_frames

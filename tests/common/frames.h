@@ -14,7 +14,7 @@ namespace testing_frames {
 using Bytes = std::vector<uint8_t>;
 using Mac = std::array<uint8_t, 6>;
 
-Mac mac(const std::string& s);        // "02:00:00:00:00:01"
+Mac mac(const std::string& s);  // "02:00:00:00:00:01"
 std::string mac_str(const uint8_t* m);
 inline const Mac kBroadcast{0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
@@ -28,8 +28,8 @@ Bytes eth(const Mac& dst, const Mac& src, std::initializer_list<Tag> tags, uint1
 
 Bytes ipv4(uint32_t src, uint32_t dst, uint8_t proto, const Bytes& l4, uint8_t ttl = 64,
            const Bytes& options = {}, uint16_t frag = 0);
-Bytes ipv6(const std::array<uint8_t, 16>& src, const std::array<uint8_t, 16>& dst,
-           uint8_t next, const Bytes& payload, uint8_t hop_limit = 64);
+Bytes ipv6(const std::array<uint8_t, 16>& src, const std::array<uint8_t, 16>& dst, uint8_t next,
+           const Bytes& payload, uint8_t hop_limit = 64);
 // An extension header (hop-by-hop / dest opts / routing style): next, len, padding to 8*(len+1).
 Bytes ipv6_ext(uint8_t next, uint8_t len_units, uint8_t fill = 0);
 Bytes ipv6_frag(uint8_t next, uint16_t offset_units, bool more, uint32_t id);

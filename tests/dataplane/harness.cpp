@@ -5,8 +5,8 @@
 #include <cstring>
 #include <stdexcept>
 
-#include <rte_eal.h>
 #include <rte_bus_vdev.h>
+#include <rte_eal.h>
 #include <rte_eth_ring.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -27,9 +27,9 @@ void init_eal_once() {
   done = true;
   spdlog::set_level(spdlog::level::warn);
   const std::string prefix = fmt::format("dptest-{}", getpid());
-  std::vector<std::string> args = {"dataplane_tests", "-l", "0,1", "--no-huge", "-m", "512",
-                                   "--no-shconf", "--no-pci", "--file-prefix", prefix,
-                                   "--log-level", "*:warning"};
+  std::vector<std::string> args = {
+      "dataplane_tests", "-l",       "0,1",           "--no-huge", "-m",          "512",
+      "--no-shconf",     "--no-pci", "--file-prefix", prefix,      "--log-level", "*:warning"};
   vnf::eal_init(args);
 }
 
@@ -48,10 +48,10 @@ SwitchHarness::SwitchHarness(const std::string& yaml) {
   for (const auto& d : cfg_.devices) {
     if (d.kind != vnf::PortKind::kRing) throw std::invalid_argument("harness ports must be rings");
     RingPort rp;
-    rp.to_switch = rte_ring_create(fmt::format("t{}_{}_in", inst, d.name).c_str(), 1024, SOCKET_ID_ANY,
-                                   RING_F_SP_ENQ | RING_F_SC_DEQ);
-    rp.from_switch = rte_ring_create(fmt::format("t{}_{}_out", inst, d.name).c_str(), 4096, SOCKET_ID_ANY,
-                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
+    rp.to_switch = rte_ring_create(fmt::format("t{}_{}_in", inst, d.name).c_str(), 1024,
+                                   SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    rp.from_switch = rte_ring_create(fmt::format("t{}_{}_out", inst, d.name).c_str(), 4096,
+                                     SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (!rp.to_switch || !rp.from_switch) throw std::runtime_error("ring create failed");
     // The ring PMD names the port "net_ring_<name>": PortDevice::device_name() for rings.
     if (rte_eth_from_rings(d.name.c_str(), &rp.to_switch, 1, &rp.from_switch, 1,

@@ -31,7 +31,7 @@ class SwitchHarness {
   ~SwitchHarness();
 
   void send(const std::string& port, const Bytes& frame);
-  unsigned poll(unsigned rounds = 1);  // runs the worker loop on this thread
+  unsigned poll(unsigned rounds = 1);                // runs the worker loop on this thread
   std::vector<Bytes> recv(const std::string& port);  // everything the port transmitted
   unsigned learn() { return sw_->drain_learn_events(); }
   // send + poll + learn: one frame in, learning applied.

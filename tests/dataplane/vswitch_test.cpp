@@ -178,12 +178,19 @@ TEST(Vswitch, FramesNotAllowedOnThePortAreDroppedWithAReason) {
       {"vm1", tagged(frame(kBroadcast, A), 0x8100, 200), DropReason::kTaggedOnAccess},
       {"trunk2", frame(kBroadcast, A), DropReason::kUntaggedNotAllowed},
       {"trunk", tagged(frame(kBroadcast, A), 0x88A8, 100), DropReason::kUnexpectedTpid},
-      {"trunk", tagged(tagged(frame(kBroadcast, A), 0x8100, 7), 0x8100, 100), DropReason::kStackedVlan},
+      {"trunk", tagged(tagged(frame(kBroadcast, A), 0x8100, 7), 0x8100, 100),
+       DropReason::kStackedVlan},
       {"vm1", tagged(tagged(frame(kBroadcast, A), 0x8100, 7), 0x8100, 0), DropReason::kStackedVlan},
       {"vm1", frame(B, mac("01:00:00:00:00:01")), DropReason::kBadSrcMac},
       {"vm1", frame(B, mac("00:00:00:00:00:00")), DropReason::kBadSrcMac},
       {"vm1", frame(mac("01:80:c2:00:00:00"), A), DropReason::kLinkLocal},
-      {"vm1", [] { Bytes f = frame(B, A); f.resize(14 + 12); return f; }(), DropReason::kIpv4Truncated},
+      {"vm1",
+       [] {
+         Bytes f = frame(B, A);
+         f.resize(14 + 12);
+         return f;
+       }(),
+       DropReason::kIpv4Truncated},
       {"vm1", Bytes(10, 0x02), DropReason::kEthTruncated},
   };
   for (const auto& c : cases) {
@@ -275,7 +282,8 @@ TEST(Vswitch, FrameToAMacBehindItsOwnPortIsFiltered) {
 // before the reload completes and info traffic only after it starts, and what vm2 learned
 // in core must be flushed.
 TEST(Vswitch, ReloadMovesAPortBetweenSegmentsWhileTrafficFlows) {
-  const std::string base = std::string(kHost) + "  - {name: vm4, type: ring, mode: access, segment: info}\n";
+  const std::string base =
+      std::string(kHost) + "  - {name: vm4, type: ring, mode: access, segment: info}\n";
   SwitchHarness h(base);
   h.exchange("vm2", frame(kBroadcast, B));  // vm2's MAC learned in core
   ASSERT_TRUE(h.mac_on(100, "02:00:00:00:00:0b"));
@@ -368,6 +376,7 @@ TEST(Vswitch, ReloadMovesAPortBetweenSegmentsWhileTrafficFlows) {
   EXPECT_EQ(h.drops(DropReason::kTxFull), 0u);
   EXPECT_FALSE(h.mac_on(100, "02:00:00:00:00:0b")) << "vm2's core MAC survived the move";
   EXPECT_EQ(h.sw().audit().generation(), 2u);
-  EXPECT_NE(h.sw().audit().last().detail.find("port vm2: access core -> access info"), std::string::npos)
+  EXPECT_NE(h.sw().audit().last().detail.find("port vm2: access core -> access info"),
+            std::string::npos)
       << h.sw().audit().last().detail;
 }

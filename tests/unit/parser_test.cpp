@@ -123,8 +123,8 @@ TEST(Parser, Ipv4OptionsAndPadding) {
 TEST(Parser, Ipv4Fragments) {
   PacketMeta m;
   // First fragment (MF set, offset 0): L4 header present.
-  Bytes first = cat({eth(kB, kA, {}, 0x0800),
-                     ipv4(ip4("1.1.1.1"), ip4("2.2.2.2"), 17, udp(7, 8, Bytes(16, 0)), 64, {}, 0x2000)});
+  Bytes first = cat({eth(kB, kA, {}, 0x0800), ipv4(ip4("1.1.1.1"), ip4("2.2.2.2"), 17,
+                                                   udp(7, 8, Bytes(16, 0)), 64, {}, 0x2000)});
   ASSERT_EQ(parse(first, m), DropReason::kNone);
   EXPECT_TRUE(m.flags & vnf::meta_flags::kFragment);
   EXPECT_FALSE(m.flags & vnf::meta_flags::kLaterFragment);
@@ -203,7 +203,8 @@ TEST(Parser, Ipv6Errors) {
   // An extension header claiming 64 bytes in a 16-byte payload.
   Bytes ext = ipv6_ext(17, 1);
   ext[1] = 7;
-  EXPECT_EQ(parse(cat({eth(kB, kA, {}, 0x86DD), ipv6(s, d, 0, ext)})), DropReason::kIpv6ExtTruncated);
+  EXPECT_EQ(parse(cat({eth(kB, kA, {}, 0x86DD), ipv6(s, d, 0, ext)})),
+            DropReason::kIpv6ExtTruncated);
 
   // Nine chained destination-options headers.
   Bytes chain;
@@ -218,7 +219,9 @@ TEST(Parser, Ipv6Errors) {
 TEST(Parser, Ipv6Fragments) {
   PacketMeta m;
   const auto s = ip6("2001:db8::1"), d = ip6("2001:db8::2");
-  ASSERT_EQ(parse(cat({eth(kB, kA, {}, 0x86DD), ipv6(s, d, 44, cat({ipv6_frag(6, 100, false, 1), Bytes(8, 0)}))}), m),
+  ASSERT_EQ(parse(cat({eth(kB, kA, {}, 0x86DD),
+                       ipv6(s, d, 44, cat({ipv6_frag(6, 100, false, 1), Bytes(8, 0)}))}),
+                  m),
             DropReason::kNone);
   EXPECT_TRUE(m.flags & vnf::meta_flags::kLaterFragment);
   EXPECT_EQ(m.l4_proto, 6);
@@ -227,7 +230,8 @@ TEST(Parser, Ipv6Fragments) {
 
 TEST(Parser, ArpAndOtherEthertypes) {
   PacketMeta m;
-  Bytes arp = cat({eth(kBroadcast, kA, {}, 0x0806), arp_request(kA, ip4("10.0.0.1"), ip4("10.0.0.2"))});
+  Bytes arp =
+      cat({eth(kBroadcast, kA, {}, 0x0806), arp_request(kA, ip4("10.0.0.1"), ip4("10.0.0.2"))});
   ASSERT_EQ(parse(arp, m), DropReason::kNone);
   EXPECT_EQ(m.l3, L3::kArp);
   arp.resize(14 + 20);
@@ -238,16 +242,20 @@ TEST(Parser, ArpAndOtherEthertypes) {
 
 TEST(Parser, HeadersSplitAcrossSegments) {
   // All bytes exist, but the UDP header starts beyond the first segment.
-  EXPECT_EQ([] {
-    PacketMeta m;
-    return parse(udp4(), m, 30);
-  }(), DropReason::kHeadersNotContiguous);
+  EXPECT_EQ(
+      [] {
+        PacketMeta m;
+        return parse(udp4(), m, 30);
+      }(),
+      DropReason::kHeadersNotContiguous);
 }
 
 TEST(Parser, RandomInputNeverReadsOutOfBounds) {
   std::mt19937 rng(42);
   for (int i = 0; i < 20000; ++i) {
-    Bytes f = rng() % 2 ? udp4({{0x8100, 5}}) : cat({eth(kB, kA, {}, 0x86DD), ipv6(ip6("::1"), ip6("::2"), 0, Bytes(24, 0))});
+    Bytes f = rng() % 2
+                  ? udp4({{0x8100, 5}})
+                  : cat({eth(kB, kA, {}, 0x86DD), ipv6(ip6("::1"), ip6("::2"), 0, Bytes(24, 0))});
     for (int k = 0; k < 4; ++k) f[rng() % f.size()] = static_cast<uint8_t>(rng());
     f.resize(rng() % (f.size() + 1));
     // Exact-size heap copy: ASan flags any read past the end.

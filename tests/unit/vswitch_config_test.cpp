@@ -34,17 +34,21 @@ void expect_error(const std::string& yaml, int line, int column, const std::stri
   try {
     load(yaml);
     ADD_FAILURE() << "accepted, expected error '" << what << "' at " << line << ":" << column
-                  << "\n" << yaml;
+                  << "\n"
+                  << yaml;
   } catch (const ConfigError& e) {
     EXPECT_EQ(e.file(), "host.yaml");
     EXPECT_EQ(e.line(), line) << e.what();
     EXPECT_EQ(e.column(), column) << e.what();
     EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-    EXPECT_EQ(std::string(e.what()).rfind("host.yaml:" + std::to_string(line) + ":", 0), 0u) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind("host.yaml:" + std::to_string(line) + ":", 0), 0u)
+        << e.what();
   }
 }
 
-std::string with_port(const std::string& port_line) { return std::string(kBase) + port_line + "\n"; }
+std::string with_port(const std::string& port_line) {
+  return std::string(kBase) + port_line + "\n";
+}
 
 }  // namespace
 
@@ -66,9 +70,10 @@ TEST(VswitchConfig, DefaultsAndStructure) {
 }
 
 TEST(VswitchConfig, DurationsAndHex) {
-  const SwitchConfig c = load(std::string(kBase) +
-                              "  - {name: sp, type: ring, mode: trunk, segments: [core], tpid: 0x88a8}\n"
-                              "mac: {aging: 5m}\n");
+  const SwitchConfig c =
+      load(std::string(kBase) +
+           "  - {name: sp, type: ring, mode: trunk, segments: [core], tpid: 0x88a8}\n"
+           "mac: {aging: 5m}\n");
   EXPECT_EQ(c.mac.aging_s, 300u);
   EXPECT_EQ(c.ports[2].tpid, 0x88A8);
 }
@@ -78,24 +83,28 @@ TEST(VswitchConfig, YamlSyntaxError) {
 }
 
 TEST(VswitchConfig, UnknownKeyWithSuggestion) {
-  expect_error(std::string(kBase) + "mac:\n  agin: 10\n", 10, 3, "unknown key (did you mean 'aging'?)");
+  expect_error(std::string(kBase) + "mac:\n  agin: 10\n", 10, 3,
+               "unknown key (did you mean 'aging'?)");
   expect_error(std::string(kBase) + "segmnts: []\n", 9, 1, "did you mean 'segments'?");
 }
 
 TEST(VswitchConfig, MissingRequiredKey) {
   expect_error("segments:\n  - {name: core, vlan: 100}\n", 1, 1, "missing required key 'ports'");
-  expect_error(with_port("  - {name: vm2, type: ring, segment: core}"), 9, 5, "missing required key 'mode'");
+  expect_error(with_port("  - {name: vm2, type: ring, segment: core}"), 9, 5,
+               "missing required key 'mode'");
 }
 
 TEST(VswitchConfig, SegmentErrors) {
-  expect_error("segments:\n  - {name: core, vlan: 4095}\nports: []\n", 2, 24, "out of range [1, 4094]");
-  expect_error("segments:\n  - {name: core, vlan: 10}\n  - {name: core, vlan: 11}\nports: []\n", 3, 12,
-               "duplicate segment 'core'");
+  expect_error("segments:\n  - {name: core, vlan: 4095}\nports: []\n", 2, 24,
+               "out of range [1, 4094]");
+  expect_error("segments:\n  - {name: core, vlan: 10}\n  - {name: core, vlan: 11}\nports: []\n", 3,
+               12, "duplicate segment 'core'");
   expect_error("segments:\n  - {name: a, vlan: 10}\n  - {name: b, vlan: 10}\nports: []\n", 3, 21,
                "VLAN 10 is already segment 'a'");
-  expect_error("segments:\n  - {name: a, vlan: ten}\nports: []\n", 2, 21, "expected a non-negative integer");
-  expect_error("segments:\n  - {name: a-b, vlan: 10}\n  - {name: a_b, vlan: 11}\nports: []\n", 3, 12,
-               "differ only in");
+  expect_error("segments:\n  - {name: a, vlan: ten}\nports: []\n", 2, 21,
+               "expected a non-negative integer");
+  expect_error("segments:\n  - {name: a-b, vlan: 10}\n  - {name: a_b, vlan: 11}\nports: []\n", 3,
+               12, "differ only in");
   expect_error("segments: {name: a}\nports: []\n", 1, 11, "expected a list");
 }
 
@@ -104,18 +113,18 @@ TEST(VswitchConfig, PortModeErrors) {
                "unknown segment 'cor' (did you mean 'core'?)");
   expect_error(with_port("  - {name: vm2, type: ring, mode: acess, segment: core}"), 9, 35,
                "mode must be access or trunk");
-  expect_error(with_port("  - {name: vm2, type: ring, mode: access, segment: core, native: info}"), 9, 66,
-               "'native' applies to trunk ports only");
+  expect_error(with_port("  - {name: vm2, type: ring, mode: access, segment: core, native: info}"),
+               9, 66, "'native' applies to trunk ports only");
   expect_error(with_port("  - {name: t2, type: ring, mode: trunk, segment: core}"), 9, 50,
                "not 'segment'");
-  expect_error(with_port("  - {name: t2, type: ring, mode: trunk, segments: [core], native: info}"), 9, 67,
-               "native segment 'info' must also be listed");
+  expect_error(with_port("  - {name: t2, type: ring, mode: trunk, segments: [core], native: info}"),
+               9, 67, "native segment 'info' must also be listed");
   expect_error(with_port("  - {name: t2, type: ring, mode: trunk, segments: [core, core]}"), 9, 58,
                "listed twice");
   expect_error(with_port("  - {name: t2, type: ring, mode: trunk, segments: []}"), 9, 51,
                "at least one segment");
-  expect_error(with_port("  - {name: t2, type: ring, mode: trunk, segments: [core], tpid: 0x1234}"), 9, 65,
-               "tpid must be");
+  expect_error(with_port("  - {name: t2, type: ring, mode: trunk, segments: [core], tpid: 0x1234}"),
+               9, 65, "tpid must be");
 }
 
 TEST(VswitchConfig, PortDeviceErrors) {
@@ -123,8 +132,8 @@ TEST(VswitchConfig, PortDeviceErrors) {
                "unknown port type 'tapp', did you mean 'tap'?");
   expect_error(with_port("  - {name: vm2, type: af_packet, mode: access, segment: core}"), 9, 5,
                "missing required key 'iface'");
-  expect_error(with_port("  - {name: vm2, type: null, iface: x, mode: access, segment: core}"), 9, 36,
-               "'iface' does not apply to a null port");
+  expect_error(with_port("  - {name: vm2, type: null, iface: x, mode: access, segment: core}"), 9,
+               36, "'iface' does not apply to a null port");
   expect_error(with_port("  - {name: vm1, type: ring, mode: access, segment: core}"), 9, 12,
                "duplicate port name 'vm1'");
   expect_error(std::string(kBase) +

@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-#include <rte_cycles.h>
 #include <rte_hash.h>
 
 namespace vswitch {
@@ -94,8 +93,7 @@ void L2Forward::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
   }
   rte_hash_lookup_bulk(macs_.hash(), kp, 2u * n, pos);
 
-  static const uint64_t hz = rte_get_tsc_hz();
-  const uint32_t now_s = static_cast<uint32_t>(w_.now_tsc / hz);
+  const uint32_t now_s = static_cast<uint32_t>(w_.now_tsc / w_.tsc_hz);
   const uint16_t in = b.in_port;
   const bool limited = macs_.at_limit(in);
   for (uint16_t j = 0; j < n; ++j) {

@@ -22,8 +22,8 @@ namespace vswitch {
 // Per-worker state of the L2 stage (one writer: its worker).
 struct alignas(64) L2WorkerState {
   static constexpr unsigned kRecent = 256;
-  rte_ring* learn_ring = nullptr;  // SP/SC, LearnEvent elements, drained by the control thread
-  uint64_t recent_key[kRecent] = {};   // learn requests sent in the last second (dedup)
+  rte_ring* learn_ring = nullptr;     // SP/SC, LearnEvent elements, drained by the control thread
+  uint64_t recent_key[kRecent] = {};  // learn requests sent in the last second (dedup)
   uint32_t recent_s[kRecent] = {};
   uint16_t recent_port[kRecent] = {};
   vnf::Counter learn_requests;

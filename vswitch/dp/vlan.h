@@ -70,7 +70,8 @@ class VlanIngress final {
       m.vlan = pol.access_vlan;
       return DropReason::kNone;
     }
-    const bool priority_tag = m.tags && m.outer_tpid == vnf::kTpid8021Q && (m.outer_tci & 0xFFF) == 0;
+    const bool priority_tag =
+        m.tags && m.outer_tpid == vnf::kTpid8021Q && (m.outer_tci & 0xFFF) == 0;
     if (m.tags == 0 || priority_tag) {
       if (m.tags == 2 && !pol.qinq) return DropReason::kStackedVlan;
       if (pol.mode == L2Mode::kAccess) {
