@@ -17,6 +17,7 @@ inline constexpr uint16_t kBurstMax = 32;
 inline constexpr uint16_t kNextStage = 0xFFFF;     // undecided: the next stage looks at it
 inline constexpr uint16_t kNextDrop = 0xFFFE;      // dropped; meta.drop says why
 inline constexpr uint16_t kNextConsumed = 0xFFFD;  // a stage took ownership (flooded, queued)
+inline constexpr uint16_t kNextFlood = 0xFFFC;     // L2: flood within meta.vlan's segment
 
 struct Burst {
   uint16_t count;

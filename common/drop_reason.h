@@ -1,5 +1,6 @@
 // Named reasons for every packet the suite drops. Each has a per-worker counter; telemetry
-// (/vnf/drops) and the docs (docs/logs.md) use these names, so renaming one is an API change.
+// (/vnf/drops) and the docs (docs/operations.md) use these names, so renaming one is an API
+// change. One list per part of the suite: each function adds its reasons in its own block.
 #pragma once
 
 #include <array>
@@ -8,50 +9,63 @@
 
 namespace vnf {
 
+// clang-format off
 // X(enumerator, "name", "what it means")
-#define VNF_DROP_REASONS(X)                                                                   \
-  X(kNone, "none", "not dropped")                                                             \
-  /* parser: malformed frames */                                                              \
-  X(kEthTruncated, "eth_truncated", "frame shorter than an Ethernet header")                  \
-  X(kVlanTruncated, "vlan_truncated", "frame ends inside a VLAN tag")                         \
-  X(kTooManyVlanTags, "too_many_vlan_tags", "more than two stacked VLAN tags")                \
-  X(kArpTruncated, "arp_truncated", "ARP header shorter than its declared sizes")             \
-  X(kIpv4Truncated, "ipv4_truncated", "frame ends inside the IPv4 header")                    \
-  X(kIpv4BadVersion, "ipv4_bad_version", "IPv4 ethertype but version field is not 4")         \
-  X(kIpv4BadIhl, "ipv4_bad_ihl", "IPv4 header length below 20 bytes")                         \
-  X(kIpv4BadTotalLength, "ipv4_bad_total_length",                                             \
-    "IPv4 total length beyond the frame or below the header")                                 \
-  X(kIpv6Truncated, "ipv6_truncated", "frame ends inside the IPv6 header")                    \
-  X(kIpv6BadVersion, "ipv6_bad_version", "IPv6 ethertype but version field is not 6")         \
+#define VNF_DROP_REASONS_ENGINE(X) \
+  X(kNone, "none", "not dropped") \
+  /* parser: malformed frames */ \
+  X(kEthTruncated, "eth_truncated", "frame shorter than an Ethernet header") \
+  X(kVlanTruncated, "vlan_truncated", "frame ends inside a VLAN tag") \
+  X(kTooManyVlanTags, "too_many_vlan_tags", "more than two stacked VLAN tags") \
+  X(kArpTruncated, "arp_truncated", "ARP header shorter than its declared sizes") \
+  X(kIpv4Truncated, "ipv4_truncated", "frame ends inside the IPv4 header") \
+  X(kIpv4BadVersion, "ipv4_bad_version", "IPv4 ethertype but version field is not 4") \
+  X(kIpv4BadIhl, "ipv4_bad_ihl", "IPv4 header length below 20 bytes") \
+  X(kIpv4BadTotalLength, "ipv4_bad_total_length", "IPv4 total length beyond the frame or below the header") \
+  X(kIpv6Truncated, "ipv6_truncated", "frame ends inside the IPv6 header") \
+  X(kIpv6BadVersion, "ipv6_bad_version", "IPv6 ethertype but version field is not 6") \
   X(kIpv6BadPayloadLength, "ipv6_bad_payload_length", "IPv6 payload length beyond the frame") \
   X(kIpv6ExtTruncated, "ipv6_ext_truncated", "an IPv6 extension header runs past the packet") \
-  X(kIpv6ExtChainTooLong, "ipv6_ext_chain_too_long", "more than 8 IPv6 extension headers")    \
-  X(kTcpTruncated, "tcp_truncated", "TCP header shorter than 20 bytes or its data offset")    \
-  X(kTcpBadDataOffset, "tcp_bad_data_offset", "TCP data offset below 5 words")                \
-  X(kUdpTruncated, "udp_truncated", "packet ends inside the UDP header")                      \
-  X(kUdpBadLength, "udp_bad_length", "UDP length field below 8 or beyond the IP payload")     \
-  X(kIcmpTruncated, "icmp_truncated", "ICMP message shorter than 8 bytes")                    \
-  X(kIcmp6Truncated, "icmp6_truncated", "ICMPv6 message shorter than 8 bytes")                \
-  X(kHeadersNotContiguous, "headers_not_contiguous", "headers span mbuf segments")            \
-  /* engine */                                                                                \
-  X(kNoMbuf, "no_mbuf", "mempool empty when a copy was needed")                               \
-  X(kNoHeadroom, "no_headroom", "no room to push a VLAN tag")                                 \
-  X(kTxFull, "tx_full", "egress queue full")                                                  \
-  X(kNoVerdict, "no_verdict", "no stage decided (a bug: reported, never silent)")             \
-  /* vswitch */                                                                               \
-  X(kPortNotSwitched, "port_not_switched", "ingress port has no switching mode")              \
-  X(kBadSrcMac, "bad_src_mac", "source MAC is multicast, broadcast or zero")                  \
-  X(kLinkLocal, "link_local", "IEEE 802.1D reserved group address (01:80:c2:00:00:0x)")       \
-  X(kUntaggedNotAllowed, "untagged_not_allowed",                                              \
-    "untagged frame on a trunk without native segment")                                       \
-  X(kTaggedOnAccess, "tagged_on_access", "VLAN-tagged frame on an access port")               \
-  X(kVlanNotAllowed, "vlan_not_allowed", "VLAN not in the trunk's allowed segments")          \
-  X(kUnexpectedTpid, "unexpected_tpid", "outer tag TPID differs from the trunk's tpid")       \
-  X(kStackedVlan, "stacked_vlan", "802.1ad/QinQ stacked tags on a port without qinq")         \
-  X(kMacLimit, "mac_limit", "new source MAC on a port at its MAC limit")                      \
-  X(kStaticMacViolation, "static_mac_violation", "static MAC seen on another port")           \
-  X(kSamePort, "same_port", "destination MAC is behind the ingress port")                     \
+  X(kIpv6ExtChainTooLong, "ipv6_ext_chain_too_long", "more than 8 IPv6 extension headers") \
+  X(kTcpTruncated, "tcp_truncated", "TCP header shorter than 20 bytes or its data offset") \
+  X(kTcpBadDataOffset, "tcp_bad_data_offset", "TCP data offset below 5 words") \
+  X(kUdpTruncated, "udp_truncated", "packet ends inside the UDP header") \
+  X(kUdpBadLength, "udp_bad_length", "UDP length field below 8 or beyond the IP payload") \
+  X(kIcmpTruncated, "icmp_truncated", "ICMP message shorter than 8 bytes") \
+  X(kIcmp6Truncated, "icmp6_truncated", "ICMPv6 message shorter than 8 bytes") \
+  X(kHeadersNotContiguous, "headers_not_contiguous", "headers span mbuf segments") \
+  /* engine */ \
+  X(kNoMbuf, "no_mbuf", "mempool empty when a copy was needed") \
+  X(kNoHeadroom, "no_headroom", "no room to push a VLAN tag") \
+  X(kTxFull, "tx_full", "egress queue full") \
+  X(kNoVerdict, "no_verdict", "no stage decided (a bug: reported, never silent)")
+
+#define VNF_DROP_REASONS_VSWITCH(X) \
+  X(kPortNotSwitched, "port_not_switched", "ingress port has no switching mode") \
+  X(kBadSrcMac, "bad_src_mac", "source MAC is multicast, broadcast or zero") \
+  X(kLinkLocal, "link_local", "IEEE 802.1D reserved group address (01:80:c2:00:00:0x)") \
+  X(kUntaggedNotAllowed, "untagged_not_allowed", "untagged frame on a trunk without native segment") \
+  X(kTaggedOnAccess, "tagged_on_access", "VLAN-tagged frame on an access port") \
+  X(kVlanNotAllowed, "vlan_not_allowed", "VLAN not in the trunk's allowed segments") \
+  X(kUnexpectedTpid, "unexpected_tpid", "outer tag TPID differs from the trunk's tpid") \
+  X(kStackedVlan, "stacked_vlan", "802.1ad/QinQ stacked tags on a port without qinq") \
+  X(kMacLimit, "mac_limit", "new source MAC on a port at its MAC limit") \
+  X(kStaticMacViolation, "static_mac_violation", "static MAC seen on another port") \
+  X(kSamePort, "same_port", "destination MAC is behind the ingress port") \
   X(kNoDestination, "no_destination", "flood with no other port in the segment")
+
+// vfirewall (issue #4) adds its reasons here.
+#define VNF_DROP_REASONS_VFIREWALL(X)
+
+// vrouter (issue #5) adds its reasons here.
+#define VNF_DROP_REASONS_VROUTER(X)
+
+#define VNF_DROP_REASONS(X) \
+  VNF_DROP_REASONS_ENGINE(X) \
+  VNF_DROP_REASONS_VSWITCH(X) \
+  VNF_DROP_REASONS_VFIREWALL(X) \
+  VNF_DROP_REASONS_VROUTER(X)
+// clang-format on
 
 enum class DropReason : uint8_t {
 #define VNF_X(e, n, d) e,

@@ -10,7 +10,7 @@
 #include "common/engine.h"
 #include "common/rcu.h"
 #include "vswitch/config.h"
-#include "vswitch/dp/l2_forward.h"
+#include "vswitch/dp/l2_lookup.h"
 #include "vswitch/dp/vlan.h"
 #include "vswitch/l2_snapshot.h"
 #include "vswitch/mac_table.h"
@@ -21,19 +21,23 @@ class SwitchPipeline final {
  public:
   SwitchPipeline(const vnf::Published<L2Snapshot>& pub, const MacTable& macs, L2WorkerState& st,
                  vnf::WorkerContext& w)
-      : pub_(pub), ingress_(st.vlan), l2_(macs, st, w) {}
+      : pub_(pub), ingress_(st.vlan), lookup_(macs, st, w), egress_(st, w) {}
 
   void begin() noexcept { snap_ = pub_.get(); }
+  // Host pipeline order (DESIGN.md §3): ingress policy, L2 decision, [firewall, routing:
+  // issues #4, #5, between lookup and egress], egress.
   void process(vnf::Burst& b) noexcept {
     ingress_.process(b, *snap_);
-    l2_.process(b, *snap_);
+    lookup_.process(b, *snap_);
+    egress_.process(b, *snap_);
   }
 
  private:
   const vnf::Published<L2Snapshot>& pub_;
   const L2Snapshot* snap_ = nullptr;
   VlanIngress ingress_;
-  L2Forward l2_;
+  L2Lookup lookup_;
+  L2Egress egress_;
 };
 
 class Switch {

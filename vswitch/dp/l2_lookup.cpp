@@ -1,4 +1,4 @@
-#include "vswitch/dp/l2_forward.h"
+#include "vswitch/dp/l2_lookup.h"
 
 #include <cstring>
 
@@ -21,7 +21,7 @@ inline uint64_t key_bits(const MacKey& k) noexcept {
 
 }  // namespace
 
-void L2Forward::request_learn(const MacKey& k, uint16_t port, uint32_t now_s) noexcept {
+void L2Lookup::request_learn(const MacKey& k, uint16_t port, uint32_t now_s) noexcept {
   const uint64_t bits = key_bits(k);
   const unsigned slot = static_cast<unsigned>((bits * 0x9E3779B97F4A7C15ULL) >> 56);
   if (st_.recent_key[slot] == bits && st_.recent_port[slot] == port &&
@@ -38,7 +38,7 @@ void L2Forward::request_learn(const MacKey& k, uint16_t port, uint32_t now_s) no
   st_.recent_s[slot] = now_s;
 }
 
-void L2Forward::flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept {
+void L2Egress::flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept {
   rte_mbuf* orig = b.pkts[i];
   const vnf::PacketMeta& m = vnf::meta_of(orig);
   const SegmentPorts* seg = s.segment(m.vlan);
@@ -73,7 +73,7 @@ void L2Forward::flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept {
   b.next[i] = vnf::kNextConsumed;
 }
 
-void L2Forward::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
+void L2Lookup::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
   MacKey keys[2 * vnf::kBurstMax];
   const void* kp[2 * vnf::kBurstMax];
   int32_t pos[2 * vnf::kBurstMax];
@@ -127,28 +127,39 @@ void L2Forward::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
     // Destination.
     const uint8_t* d = rte_pktmbuf_mtod(pkt, const uint8_t*);
     if (d[0] & 1) {  // broadcast, multicast
-      flood(b, i, s);
+      b.next[i] = kNextFlood;
       continue;
     }
     uint32_t dst = 0;
     if (pos[n + j] >= 0) dst = macs_.entry(pos[n + j]).state.load(std::memory_order_acquire);
     const uint16_t out = static_cast<uint16_t>(dst & 0xFFFF);
     if (!(dst & kEntryValid) || !s.port[out].allowed.test(m.vlan)) {
-      flood(b, i, s);  // unknown unicast (or an entry a reload left stale: not yet flushed)
+      b.next[i] = kNextFlood;  // unknown unicast (or an entry a reload left stale, not yet flushed)
       continue;
     }
     if (out == in) {
       b.drop(i, vnf::DropReason::kSamePort);
       continue;
     }
-    const bool seg_tag = m.flags & vnf::meta_flags::kSegTag;
-    if (!set_egress_tag(pkt, seg_tag, seg_tag ? m.outer_tci : 0, s.port[out].egress_tpid(m.vlan),
-                        m.vlan)) {
-      b.drop(i, vnf::DropReason::kNoHeadroom);
-      continue;
-    }
     m.out_port = out;
     b.next[i] = out;
+  }
+}
+
+void L2Egress::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
+  for (uint16_t i = 0; i < b.count; ++i) {
+    const uint16_t next = b.next[i];
+    if (next == kNextFlood) {
+      flood(b, i, s);
+      continue;
+    }
+    if (next >= vnf::kMaxPorts) continue;  // dropped, consumed, or left for a later stage
+    rte_mbuf* pkt = b.pkts[i];
+    const vnf::PacketMeta& m = vnf::meta_of(pkt);
+    const bool seg_tag = m.flags & vnf::meta_flags::kSegTag;
+    if (!set_egress_tag(pkt, seg_tag, seg_tag ? m.outer_tci : 0, s.port[next].egress_tpid(m.vlan),
+                        m.vlan))
+      b.drop(i, vnf::DropReason::kNoHeadroom);
   }
 }
 

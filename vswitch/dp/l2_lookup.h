@@ -1,0 +1,71 @@
+// L2 stages. The switch decides in one stage and acts in another, so that a policy stage
+// (the firewall) can sit between the two and see every frame's destination, floods included:
+//
+//   VlanIngress -> L2Lookup -> [policy stages] -> L2Egress
+//
+// L2Lookup: source learning (as requests to the control thread), MAC limit and static-entry
+//   enforcement, destination lookup. Verdict per packet: the egress port (known unicast),
+//   kNextFlood (broadcast, multicast, unknown unicast: to the other ports of meta.vlan's
+//   segment), or a drop. One rte_hash_lookup_bulk for all source and destination keys of the
+//   burst (2 x 32 = RTE_HASH_LOOKUP_BULK_MAX), then a scalar pass.
+// L2Egress: puts unicast frames in their egress port's wire format (tag push / pop / rewrite)
+//   and performs floods (a copy per port, each in its port's format).
+#pragma once
+
+#include <cstdint>
+
+#include <rte_ring.h>
+
+#include "common/burst.h"
+#include "common/counter.h"
+#include "common/worker.h"
+#include "vswitch/dp/vlan.h"
+#include "vswitch/l2_snapshot.h"
+#include "vswitch/mac_table.h"
+
+namespace vswitch {
+
+using vnf::kNextFlood;  // L2Lookup's flood verdict, performed by L2Egress
+
+// Per-worker state of the L2 stages (one writer: its worker).
+struct alignas(64) L2WorkerState {
+  static constexpr unsigned kRecent = 256;
+  rte_ring* learn_ring = nullptr;  // SP/SC, LearnEvent elements, drained by the control thread
+  uint64_t recent_key[kRecent] = {};  // learn requests sent in the last second (dedup)
+  uint32_t recent_s[kRecent] = {};
+  uint16_t recent_port[kRecent] = {};
+  vnf::Counter learn_requests;
+  vnf::Counter learn_ring_full;
+  VlanCounters* vlan = nullptr;  // [4096]
+};
+
+class L2Lookup final {
+ public:
+  L2Lookup(const MacTable& macs, L2WorkerState& st, vnf::WorkerContext& w)
+      : macs_(macs), st_(st), w_(w) {}
+
+  void process(vnf::Burst& b, const L2Snapshot& s) noexcept;
+
+ private:
+  void request_learn(const MacKey& k, uint16_t port, uint32_t now_s) noexcept;
+
+  const MacTable& macs_;
+  L2WorkerState& st_;
+  vnf::WorkerContext& w_;
+};
+
+class L2Egress final {
+ public:
+  L2Egress(L2WorkerState& st, vnf::WorkerContext& w) : st_(st), w_(w) {}
+
+  void process(vnf::Burst& b, const L2Snapshot& s) noexcept;
+
+ private:
+  // Sends the packet to every other port of its segment; consumes it.
+  void flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept;
+
+  L2WorkerState& st_;
+  vnf::WorkerContext& w_;
+};
+
+}  // namespace vswitch
