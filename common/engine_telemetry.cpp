@@ -1,5 +1,6 @@
 // /vnf/ports, /vnf/drops, /vnf/workers: counters summed over workers, plus the driver's own
 // counters (rte_eth_stats) beside ours.
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 
 #include <cstdlib>
@@ -88,6 +89,7 @@ void register_program_telemetry(const std::string& program, Engine& engine,
                    rte_tel_data_add_dict_string(d, "version", VNF_VERSION);
                    rte_tel_data_add_dict_string(d, "instance", engine.config().name.c_str());
                    rte_tel_data_add_dict_int(d, "pid", getpid());
+                   rte_tel_data_add_dict_u64(d, "tsc_hz", rte_get_tsc_hz());
                    rte_tel_data_add_dict_int(d, "workers", static_cast<int>(engine.worker_count()));
                    rte_tel_data_add_dict_int(d, "ports", static_cast<int>(engine.ports().size()));
                    rte_tel_data_add_dict_u64(d, "config_generation", audit.generation());

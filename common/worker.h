@@ -82,7 +82,31 @@ struct alignas(64) WorkerContext {
 };
 
 // Splits a processed burst by verdict: transmit, drop (counted and bulk-freed) or nothing.
+// The common case, every packet to one port and nothing buffered for it yet, goes out as one
+// rte_eth_tx_burst with the counters updated once.
 inline void dispatch(Burst& b, WorkerContext& w) noexcept {
+  const uint16_t first = b.next[0];
+  if (first < kMaxPorts && w.txbuf[first]->length == 0) {
+    bool same = true;
+    uint64_t bytes = 0;
+    for (uint16_t i = 0; i < b.count; ++i) {
+      same &= b.next[i] == first;
+      bytes += b.pkts[i]->pkt_len;
+    }
+    if (same) {
+      PortCounters& pc = w.stats.port[first];
+      pc.tx_packets.add(b.count);
+      pc.tx_bytes.add(bytes);
+      const uint16_t sent = rte_eth_tx_burst(first, w.txq, b.pkts, b.count);
+      if (sent < b.count) {
+        const uint16_t lost = static_cast<uint16_t>(b.count - sent);
+        pc.tx_dropped.add(lost);
+        w.stats.drops[static_cast<unsigned>(DropReason::kTxFull)].add(lost);
+        rte_pktmbuf_free_bulk(b.pkts + sent, lost);
+      }
+      return;
+    }
+  }
   rte_mbuf* dropped[kBurstMax];
   unsigned nd = 0;
   for (uint16_t i = 0; i < b.count; ++i) {

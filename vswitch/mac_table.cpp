@@ -80,6 +80,7 @@ MacTable::Learn MacTable::learn(const MacKey& k, uint16_t port, uint32_t now_s) 
       return Learn::kLimit;
     }
     e.state.store(kEntryValid | port, std::memory_order_release);
+    bump_epoch();
     --count_[old];
     ++count_[port];
     update_limit_flag(old);
@@ -125,6 +126,7 @@ bool MacTable::add_static(const MacKey& k, uint16_t port) {
   }
   entries_[pos].last_seen_s.store(0, std::memory_order_relaxed);
   entries_[pos].state.store(kEntryValid | kEntryStatic | port, std::memory_order_release);
+  bump_epoch();  // an existing mapping may have been re-pointed
   return true;
 }
 
@@ -132,6 +134,7 @@ void MacTable::erase_at(const MacKey& k, int32_t pos) {
   const uint32_t st = entries_[pos].state.load(std::memory_order_relaxed);
   // Invalid first: a worker that already found the key now treats it as a miss.
   entries_[pos].state.store(0, std::memory_order_release);
+  bump_epoch();
   rte_hash_del_key(h_, &k);
   --size_;
   if (!(st & kEntryStatic)) {

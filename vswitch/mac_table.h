@@ -12,6 +12,10 @@
 //   re-used under it. An entry is marked invalid before its key is deleted; a re-used slot
 //   becomes valid only once fully written (release), so readers see a whole entry or a miss.
 // - Telemetry reads under mutex(), which the control thread holds while writing.
+// - epoch() changes whenever an existing (VLAN, MAC) -> port mapping changes or disappears
+//   (move, delete, re-pointed static). Workers keep small exact-match caches in front of the
+//   hash and trust an entry only while the epoch it was cached under is current; additions
+//   do not change the epoch (misses are never cached).
 #pragma once
 
 #include <atomic>
@@ -66,6 +70,7 @@ class MacTable {
   bool at_limit(uint16_t port) const noexcept {
     return at_limit_[port].load(std::memory_order_relaxed) != 0;
   }
+  uint32_t epoch() const noexcept { return epoch_.load(std::memory_order_acquire); }
 
   // ---- control thread (the single writer); callers hold mutex()
   enum class Learn { kAdded, kMoved, kRefreshed, kTableFull, kLimit, kStatic };
@@ -94,6 +99,9 @@ class MacTable {
 
  private:
   void update_limit_flag(uint16_t port);
+  void bump_epoch() {
+    epoch_.store(epoch_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
   void erase_at(const MacKey& k, int32_t pos);
 
   rte_hash* h_ = nullptr;
@@ -104,6 +112,7 @@ class MacTable {
   uint32_t limit_[vnf::kMaxPorts] = {};
   std::atomic<uint8_t> at_limit_[vnf::kMaxPorts] = {};
   uint32_t age_cursor_ = 0;
+  std::atomic<uint32_t> epoch_{1};
   Stats stats_;
   mutable std::mutex mu_;
 };

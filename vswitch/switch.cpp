@@ -1,6 +1,8 @@
 #include "vswitch/switch.h"
 
 #include <algorithm>
+#include <cstring>
+#include <unordered_set>
 
 #include <rte_malloc.h>
 #include <rte_ring.h>
@@ -24,17 +26,7 @@ Switch::Switch(vnf::Engine& engine, SwitchConfig cfg)
                                      engine.qsbr(), engine.socket());
   for (unsigned i = 0; i < engine.worker_count(); ++i) {
     vnf::WorkerContext& w = engine.worker(i);
-    void* mem =
-        rte_zmalloc_socket("vsw_l2_state", sizeof(L2WorkerState), RTE_CACHE_LINE_SIZE, w.socket);
-    auto* vlan = static_cast<VlanCounters*>(rte_zmalloc_socket(
-        "vsw_vlan_counters", sizeof(VlanCounters) * 4096, RTE_CACHE_LINE_SIZE, w.socket));
-    if (!mem || !vlan) throw std::runtime_error("cannot allocate vswitch worker state");
-    auto* st = new (mem) L2WorkerState();
-    st->vlan = vlan;
-    st->learn_ring =
-        rte_ring_create_elem(fmt::format("vsw_learn_{}_{}", inst, i).c_str(), sizeof(LearnEvent),
-                             kLearnRingSize, w.socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    if (!st->learn_ring) throw std::runtime_error("cannot create the learn ring");
+    L2WorkerState* st = create_l2_state(fmt::format("vsw_learn_{}_{}", inst, i), w.socket);
     states_.push_back(st);
     pipelines_.push_back(std::make_unique<SwitchPipeline>(published_, *macs_, *st, w));
   }
@@ -47,28 +39,62 @@ Switch::Switch(vnf::Engine& engine, SwitchConfig cfg)
 }
 
 Switch::~Switch() {
-  for (auto* st : states_) {
-    rte_ring_free(st->learn_ring);
-    rte_free(st->vlan);
-    st->~L2WorkerState();
-    rte_free(st);
+  for (auto* st : states_) destroy_l2_state(st);
+}
+
+L2WorkerState* create_l2_state(const std::string& name, int socket) {
+  void* mem =
+      rte_zmalloc_socket("vsw_l2_state", sizeof(L2WorkerState), RTE_CACHE_LINE_SIZE, socket);
+  if (!mem) throw std::runtime_error("cannot allocate vswitch worker state");
+  auto* st = new (mem) L2WorkerState();
+  st->vlan = static_cast<VlanCounters*>(rte_zmalloc_socket(
+      "vsw_vlan_counters", sizeof(VlanCounters) * 4096, RTE_CACHE_LINE_SIZE, socket));
+  st->dst_cache = static_cast<DstCacheEntry*>(
+      rte_malloc_socket("vsw_dst_cache", sizeof(DstCacheEntry) * L2WorkerState::kDstCache,
+                        RTE_CACHE_LINE_SIZE, socket));
+  st->src_cache = static_cast<SrcCacheEntry*>(
+      rte_malloc_socket("vsw_src_cache", sizeof(SrcCacheEntry) * L2WorkerState::kSrcCache,
+                        RTE_CACHE_LINE_SIZE, socket));
+  st->learn_ring = rte_ring_create_elem(name.c_str(), sizeof(LearnEvent), kLearnRingSize, socket,
+                                        RING_F_SP_ENQ | RING_F_SC_DEQ);
+  if (!st->vlan || !st->dst_cache || !st->src_cache || !st->learn_ring) {
+    destroy_l2_state(st);
+    throw std::runtime_error("cannot allocate vswitch worker state (" + name + ")");
   }
+  for (unsigned k = 0; k < L2WorkerState::kDstCache; ++k)
+    st->dst_cache[k] = DstCacheEntry{kEmptyKey, 0, 0, 0};
+  for (unsigned k = 0; k < L2WorkerState::kSrcCache; ++k)
+    st->src_cache[k] = SrcCacheEntry{kEmptyKey, 0, 0, 0, -1, 0};
+  return st;
+}
+
+void destroy_l2_state(L2WorkerState* st) {
+  if (!st) return;
+  rte_ring_free(st->learn_ring);
+  rte_free(st->vlan);
+  rte_free(st->dst_cache);
+  rte_free(st->src_cache);
+  st->~L2WorkerState();
+  rte_free(st);
 }
 
 void Switch::sync_static_and_limits() {
   const L2Snapshot& s = *published_.get();
   // Static entries: drop those no longer configured, (re)install the configured ones.
   std::vector<MacKey> wanted;
+  std::unordered_set<uint64_t> wanted_bits;  // O(1) membership: 100 k static entries happen
   for (const auto& sm : cfg_.mac.statics) {
     MacKey k{cfg_.segment(sm.segment)->vlan, {}};
     std::copy(sm.mac.begin(), sm.mac.end(), k.mac);
     wanted.push_back(k);
+    uint64_t bits;
+    std::memcpy(&bits, &k, sizeof bits);
+    wanted_bits.insert(bits);
   }
   macs_->remove_if([&](const MacKey& k, uint16_t, bool is_static) {
-    if (!is_static) return false;
-    return std::none_of(wanted.begin(), wanted.end(), [&](const MacKey& w) {
-      return w.vlan == k.vlan && std::equal(w.mac, w.mac + 6, k.mac);
-    });
+    uint64_t bits;
+    std::memcpy(&bits, &k, sizeof bits);
+    return is_static && !wanted_bits.count(bits);
   });
   for (size_t i = 0; i < wanted.size(); ++i) {
     if (!macs_->add_static(wanted[i], engine_.port_id(cfg_.mac.statics[i].port)))

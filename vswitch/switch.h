@@ -40,6 +40,10 @@ class SwitchPipeline final {
   L2Egress egress_;
 };
 
+// The per-worker state of the L2 stages, allocated on the worker's socket (start-up only).
+L2WorkerState* create_l2_state(const std::string& name, int socket);
+void destroy_l2_state(L2WorkerState* st);
+
 class Switch {
  public:
   using Pipeline = SwitchPipeline;
@@ -50,6 +54,7 @@ class Switch {
   Switch& operator=(const Switch&) = delete;
 
   Pipeline& pipeline(unsigned worker) { return *pipelines_[worker]; }
+  L2WorkerState& l2_state(unsigned worker) { return *states_[worker]; }
 
   // Control thread.
   void tick(uint64_t now_ms);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 
 #include "tests/common/frames.h"
@@ -265,4 +266,50 @@ TEST(Parser, RandomInputNeverReadsOutOfBounds) {
                            static_cast<uint32_t>(exact.size()), m);
   }
   SUCCEED();
+}
+
+// The straight-line fast path must agree with the general parser on every frame it accepts,
+// field by field, and accept the common frames (or it is not a fast path).
+TEST(Parser, FastPathAgreesWithTheGeneralParser) {
+  std::mt19937 rng(7);
+  auto same = [](const PacketMeta& a, const PacketMeta& b) {
+    return std::memcmp(&a, &b, sizeof a) == 0;
+  };
+  std::vector<Bytes> bases = {
+      udp4(),
+      udp4({{0x8100, 0x2064}}),
+      udp4({{0x88A8, 5}}),
+      udp4({{0x8100, 5}, {0x8100, 6}}),
+      cat({eth(kB, kA, {}, 0x0800),
+           ipv4(ip4("10.0.0.1"), ip4("10.0.0.2"), 6, tcp(1, 2, 0x12, 9, 9, 6))}),
+      cat({eth(kB, kA, {{0x8100, 7}}, 0x0800),
+           ipv4(ip4("10.0.0.1"), ip4("10.0.0.2"), 6, tcp(1, 2, 0x02))}),
+      cat({eth(kB, kA, {}, 0x0800), ipv4(ip4("1.1.1.1"), ip4("2.2.2.2"), 1, icmp_echo(1, 2))}),
+  };
+  int fast_taken = 0;
+  for (const auto& base : bases) {
+    for (int i = 0; i < 4000; ++i) {
+      Bytes f = base;
+      if (i) {  // the unmodified frame first, then mutations
+        for (int k = 0; k < 1 + static_cast<int>(rng() % 3); ++k)
+          f[rng() % f.size()] = static_cast<uint8_t>(rng());
+        if (rng() % 4 == 0) f.resize(rng() % (f.size() + 1));
+      }
+      PacketMeta fast{}, general{};
+      fast.in_port = general.in_port = 3;
+      const auto n = static_cast<uint32_t>(f.size());
+      const uint32_t seg = rng() % 8 == 0 ? n / 2 : n;
+      const bool took = vnf::parse_fast(f.data(), seg, n, fast);
+      const DropReason r = vnf::parse_general(f.data(), seg, n, general);
+      if (took) {
+        ++fast_taken;
+        ASSERT_EQ(r, DropReason::kNone) << "fast path accepted a frame the parser rejects";
+        ASSERT_TRUE(same(fast, general)) << "fast and general parsers disagree";
+      }
+    }
+  }
+  EXPECT_GT(fast_taken, 4000);  // the plain UDP and TCP frames do take it
+  PacketMeta m{};
+  EXPECT_TRUE(vnf::parse_fast(udp4().data(), static_cast<uint32_t>(udp4().size()),
+                              static_cast<uint32_t>(udp4().size()), m));
 }

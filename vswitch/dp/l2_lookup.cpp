@@ -74,67 +74,127 @@ void L2Egress::flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept {
 }
 
 void L2Lookup::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
-  MacKey keys[2 * vnf::kBurstMax];
-  const void* kp[2 * vnf::kBurstMax];
-  int32_t pos[2 * vnf::kBurstMax];
-  uint16_t idx[vnf::kBurstMax];
-  uint16_t n = 0;
-  for (uint16_t i = 0; i < b.count; ++i)
-    if (b.live(i)) idx[n++] = i;
-  if (n == 0) return;
-  for (uint16_t j = 0; j < n; ++j) {
-    rte_mbuf* pkt = b.pkts[idx[j]];
-    const uint8_t* d = rte_pktmbuf_mtod(pkt, const uint8_t*);
-    const uint16_t vlan = vnf::meta_of(pkt).vlan;
-    make_key(keys[j], vlan, d + 6);  // source
-    make_key(keys[n + j], vlan, d);  // destination
-    kp[j] = &keys[j];
-    kp[n + j] = &keys[n + j];
-  }
-  rte_hash_lookup_bulk(macs_.hash(), kp, 2u * n, pos);
-
+  const uint32_t epoch = macs_.epoch();
   const uint32_t now_s = static_cast<uint32_t>(w_.now_tsc / w_.tsc_hz);
   const uint16_t in = b.in_port;
   const bool limited = macs_.at_limit(in);
-  for (uint16_t j = 0; j < n; ++j) {
-    const uint16_t i = idx[j];
+
+  // Pass 1: keys and cache slots for the whole burst, with the cache lines prefetched.
+  DstCacheEntry* const dcache = st_.dst_cache;
+  SrcCacheEntry* const scache = st_.src_cache;
+  uint64_t sbits[vnf::kBurstMax], dbits[vnf::kBurstMax];
+  uint16_t sslot[vnf::kBurstMax], dslot[vnf::kBurstMax];
+  bool mine[vnf::kBurstMax];  // live when this stage began
+  bool bcast[vnf::kBurstMax];
+  for (uint16_t i = 0; i < b.count; ++i) {
+    mine[i] = b.live(i);
+    if (!mine[i]) continue;
     rte_mbuf* pkt = b.pkts[i];
-    vnf::PacketMeta& m = vnf::meta_of(pkt);
-
-    // Source: learn, move, or refresh.
-    uint32_t st = 0;
-    if (pos[j] >= 0) st = macs_.entry(pos[j]).state.load(std::memory_order_acquire);
-    if (!(st & kEntryValid)) {
-      if (limited) {
-        b.drop(i, vnf::DropReason::kMacLimit);
-        st_.vlan[m.vlan].dropped.add();
-        continue;
-      }
-      request_learn(keys[j], in, now_s);
-    } else if ((st & 0xFFFF) != in) {
-      if (st & kEntryStatic) {
-        b.drop(i, vnf::DropReason::kStaticMacViolation);
-        st_.vlan[m.vlan].dropped.add();
-        continue;
-      }
-      request_learn(keys[j], in, now_s);  // a MAC move (live migration, failover)
-    } else {
-      MacEntry& e = macs_.entry(pos[j]);
-      if (e.last_seen_s.load(std::memory_order_relaxed) != now_s)
-        e.last_seen_s.store(now_s, std::memory_order_relaxed);
-    }
-
-    // Destination.
     const uint8_t* d = rte_pktmbuf_mtod(pkt, const uint8_t*);
-    if (d[0] & 1) {  // broadcast, multicast
+    const uint16_t vlan = vnf::meta_of(pkt).vlan;
+    // MacKey bits: VLAN in the low 16 bits, then the MAC bytes (little-endian layout of MacKey).
+    // One 8-byte load each (the frame has at least 14 bytes): a 6-byte copy would be built
+    // through the stack and stall store-to-load forwarding on every packet.
+    uint64_t w_d, w_s;
+    std::memcpy(&w_d, d, 8);
+    std::memcpy(&w_s, d + 6, 8);
+    sbits[i] = vlan | (w_s << 16);  // the shift drops bytes 12-13 (the ethertype)
+    dbits[i] = vlan | (w_d << 16);  // ... and bytes 6-7
+    sslot[i] = static_cast<uint16_t>(cache_slot(sbits[i], L2WorkerState::kSrcCache));
+    dslot[i] = static_cast<uint16_t>(cache_slot(dbits[i], L2WorkerState::kDstCache));
+    bcast[i] = d[0] & 1;
+    rte_prefetch0(&dcache[dslot[i]]);
+  }
+
+  // Pass 2: what the caches answer; the rest is collected for one bulk lookup.
+  MacKey keys[2 * vnf::kBurstMax];
+  const void* kp[2 * vnf::kBurstMax];
+  int32_t pos[2 * vnf::kBurstMax];
+  uint8_t src_q[vnf::kBurstMax];  // index into keys[] of a packet's pending source lookup
+  uint8_t dst_q[vnf::kBurstMax];  // ... destination lookup
+  constexpr uint8_t kNone = 0xFF;
+  unsigned nq = 0;
+  uint64_t hits = 0;
+  for (uint16_t i = 0; i < b.count; ++i) {
+    if (!mine[i]) continue;
+    src_q[i] = dst_q[i] = kNone;
+    SrcCacheEntry& se = scache[sslot[i]];
+    if (se.key == sbits[i] && se.epoch == epoch && se.port == in) {
+      ++hits;
+      if (se.seen_s != now_s) {  // refresh the entry's age at most once a second
+        se.seen_s = now_s;
+        macs_.entry(se.pos).last_seen_s.store(now_s, std::memory_order_relaxed);
+      }
+    } else {
+      std::memcpy(&keys[nq], &sbits[i], sizeof(MacKey));
+      kp[nq] = &keys[nq];
+      src_q[i] = static_cast<uint8_t>(nq++);
+    }
+    if (bcast[i]) {  // broadcast, multicast
       b.next[i] = kNextFlood;
       continue;
     }
-    uint32_t dst = 0;
-    if (pos[n + j] >= 0) dst = macs_.entry(pos[n + j]).state.load(std::memory_order_acquire);
-    const uint16_t out = static_cast<uint16_t>(dst & 0xFFFF);
-    if (!(dst & kEntryValid) || !s.port[out].allowed.test(m.vlan)) {
-      b.next[i] = kNextFlood;  // unknown unicast (or an entry a reload left stale, not yet flushed)
+    const DstCacheEntry& de = dcache[dslot[i]];
+    if (de.key == dbits[i] && de.epoch == epoch) {
+      ++hits;
+      b.next[i] = de.port;  // checked against the snapshot in pass 3
+    } else {
+      std::memcpy(&keys[nq], &dbits[i], sizeof(MacKey));
+      kp[nq] = &keys[nq];
+      dst_q[i] = static_cast<uint8_t>(nq++);
+      b.next[i] = kNextFlood;  // until the lookup says otherwise
+    }
+  }
+  if (nq) rte_hash_lookup_bulk(macs_.hash(), kp, nq, pos);
+  st_.cache_hits.add(hits);
+  st_.cache_misses.add(nq);
+
+  // Pass 3: the table's answers, learning, port security, and the verdicts.
+  for (uint16_t i = 0; i < b.count; ++i) {
+    if (!mine[i]) continue;
+    rte_mbuf* pkt = b.pkts[i];
+    vnf::PacketMeta& m = vnf::meta_of(pkt);
+
+    if (src_q[i] != kNone) {
+      const unsigned q = src_q[i];
+      uint32_t st = 0;
+      if (pos[q] >= 0) st = macs_.entry(pos[q]).state.load(std::memory_order_acquire);
+      if (!(st & kEntryValid)) {
+        if (limited) {
+          b.drop(i, vnf::DropReason::kMacLimit);
+          st_.vlan[m.vlan].dropped.add();
+          continue;
+        }
+        request_learn(keys[q], in, now_s);
+      } else if ((st & 0xFFFF) != in) {
+        if (st & kEntryStatic) {
+          b.drop(i, vnf::DropReason::kStaticMacViolation);
+          st_.vlan[m.vlan].dropped.add();
+          continue;
+        }
+        request_learn(keys[q], in, now_s);  // a MAC move (live migration, failover)
+      } else {
+        MacEntry& e = macs_.entry(pos[q]);
+        if (e.last_seen_s.load(std::memory_order_relaxed) != now_s)
+          e.last_seen_s.store(now_s, std::memory_order_relaxed);
+        scache[sslot[i]] = SrcCacheEntry{sbits[i], epoch, in, 0, pos[q], now_s};
+      }
+    }
+
+    if (dst_q[i] != kNone) {
+      const unsigned q = dst_q[i];
+      uint32_t dst = 0;
+      if (pos[q] >= 0) dst = macs_.entry(pos[q]).state.load(std::memory_order_acquire);
+      if (!(dst & kEntryValid)) continue;  // unknown unicast: flood
+      const uint16_t port = static_cast<uint16_t>(dst & 0xFFFF);
+      dcache[dslot[i]] = DstCacheEntry{dbits[i], epoch, port, 0};
+      b.next[i] = port;
+    }
+
+    const uint16_t out = b.next[i];
+    if (out == kNextFlood) continue;
+    if (!s.port[out].allowed.test(m.vlan)) {
+      b.next[i] = kNextFlood;  // an entry a reload left stale, not yet flushed
       continue;
     }
     if (out == in) {
@@ -142,7 +202,6 @@ void L2Lookup::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
       continue;
     }
     m.out_port = out;
-    b.next[i] = out;
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 
+#include <rte_hash_crc.h>
 #include <rte_ring.h>
 
 #include "common/burst.h"
@@ -27,17 +28,48 @@ namespace vswitch {
 
 using vnf::kNextFlood;  // L2Lookup's flood verdict, performed by L2Egress
 
+// A worker's exact-match cache entries: (VLAN, MAC) -> port as the MAC table said under
+// `epoch`; stale as soon as the table's epoch moves on.
+struct DstCacheEntry {
+  uint64_t key;  // MacKey bits; kEmptyKey when unused
+  uint32_t epoch;
+  uint16_t port;
+  uint16_t pad;
+};
+static_assert(sizeof(DstCacheEntry) == 16);
+struct SrcCacheEntry {
+  uint64_t key;
+  uint32_t epoch;
+  uint16_t port;
+  uint16_t pad;
+  int32_t pos;      // hash position, to refresh the entry's last_seen
+  uint32_t seen_s;  // last second last_seen was refreshed
+};
+static_assert(sizeof(SrcCacheEntry) == 24);
+inline constexpr uint64_t kEmptyKey = ~0ULL;  // VLAN 0xFFFF never occurs
+
 // Per-worker state of the L2 stages (one writer: its worker).
 struct alignas(64) L2WorkerState {
+  static constexpr unsigned kDstCache = 4096;  // destinations, like OVS's EMC
+  static constexpr unsigned kSrcCache = 256;   // sources: a VM port has one or a few
   static constexpr unsigned kRecent = 256;
-  rte_ring* learn_ring = nullptr;  // SP/SC, LearnEvent elements, drained by the control thread
+  rte_ring* learn_ring = nullptr;     // SP/SC, LearnEvent elements, drained by the control thread
   uint64_t recent_key[kRecent] = {};  // learn requests sent in the last second (dedup)
   uint32_t recent_s[kRecent] = {};
   uint16_t recent_port[kRecent] = {};
   vnf::Counter learn_requests;
   vnf::Counter learn_ring_full;
-  VlanCounters* vlan = nullptr;  // [4096]
+  VlanCounters* vlan = nullptr;        // [4096]
+  DstCacheEntry* dst_cache = nullptr;  // [kDstCache]
+  SrcCacheEntry* src_cache = nullptr;  // [kSrcCache]
+  vnf::Counter cache_hits, cache_misses;
 };
+
+// CRC32 mixes every key bit into the slot (the varying MAC bytes sit in the key's top byte,
+// which a multiplicative hash's low bits never see).
+inline unsigned cache_slot(uint64_t key, unsigned size) noexcept {
+  return rte_hash_crc_8byte(key, 0) & (size - 1);
+}
 
 class L2Lookup final {
  public:

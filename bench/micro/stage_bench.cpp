@@ -1,0 +1,257 @@
+// Cycles per packet of each vswitch stage, in process, on the real stage classes.
+//
+// Bursts of 32 frames are made the way a driver makes them (mbufs from the pool, frame bytes
+// copied in: not timed), then each stage runs on the burst with rte_rdtsc() around it:
+// parse, VlanIngress, L2Lookup, L2Egress, and dispatch to a net_null port (tx + free). The
+// figures are TSC ticks per packet, the same unit as bench/run.sh's cycles_per_packet.
+//
+//   stage_bench --macs 1000 [--broadcast 0.1] [--flood-ports 4] [--bursts 200000]
+// Prints a table and, last, one JSON line.
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <boost/program_options.hpp>
+
+#include "common/engine.h"
+#include "common/worker.h"
+#include "vswitch/config.h"
+#include "vswitch/switch.h"
+
+namespace po = boost::program_options;
+
+namespace {
+
+std::vector<uint8_t> make_frame(uint32_t i, bool broadcast) {
+  std::vector<uint8_t> f(60, 0);
+  const uint8_t dst[6] = {0x02,
+                          0,
+                          0,
+                          static_cast<uint8_t>(i >> 16),
+                          static_cast<uint8_t>(i >> 8),
+                          static_cast<uint8_t>(i)};
+  if (broadcast)
+    std::memset(f.data(), 0xff, 6);
+  else
+    std::memcpy(f.data(), dst, 6);
+  const uint8_t src[6] = {0x02, 0xaa, 0, 0, 0, 1};
+  std::memcpy(f.data() + 6, src, 6);
+  f[12] = 0x08;
+  f[14] = 0x45;  // IPv4, 20 bytes
+  f[16] = 0;
+  f[17] = 46;  // total length
+  f[22] = 64;  // ttl
+  f[23] = 17;  // udp
+  f[34 + 4] = 0;
+  f[34 + 5] = 26;  // udp length
+  f[34 + 1] = 9;
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uint32_t macs = 1000;
+  double broadcast = 0;
+  unsigned flood_ports = 1;
+  uint64_t bursts = 200000;
+  po::options_description desc("stage_bench options");
+  desc.add_options()("macs", po::value(&macs))("broadcast", po::value(&broadcast))(
+      "flood-ports", po::value(&flood_ports))("bursts", po::value(&bursts))("help", "help");
+  po::variables_map vm;
+  po::store(po::parse_command_line(argc, argv, desc), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::printf("stage_bench --macs N [--broadcast F] [--flood-ports N] [--bursts N]\n");
+    return 0;
+  }
+  spdlog::set_level(spdlog::level::warn);
+
+  // One trunk output (null) and flood_ports-1 more access outputs, like bench/scenarios.
+  vswitch::SwitchConfig cfg;
+  cfg.engine.name = "stagebench";
+  cfg.segments.push_back({"core", 100, ""});
+  vnf::PortDevice in;
+  in.name = "in0";
+  in.kind = vnf::PortKind::kNull;
+  in.devargs = "no-rx=1";
+  cfg.devices.push_back(in);
+  vswitch::SwitchPort pin;
+  pin.name = "in0";
+  pin.segment = "core";
+  pin.mac_limit = 0;
+  cfg.ports.push_back(pin);
+  for (unsigned i = 0; i < flood_ports; ++i) {
+    vnf::PortDevice d = in;
+    d.name = "out" + std::to_string(i);
+    cfg.devices.push_back(d);
+    vswitch::SwitchPort p;
+    p.name = d.name;
+    if (i == 0) {
+      p.mode = vswitch::PortMode::kTrunk;
+      p.segments = {"core"};
+    } else {
+      p.segment = "core";
+    }
+    cfg.ports.push_back(p);
+  }
+  cfg.mac.table_size = 65536;
+  while (cfg.mac.table_size < 2 * macs) cfg.mac.table_size *= 2;
+  cfg.mac.aging_s = 0;
+  for (uint32_t i = 0; i < macs; ++i) {
+    vswitch::StaticMac s;
+    s.segment = "core";
+    s.mac = {0x02,
+             0,
+             0,
+             static_cast<uint8_t>(i >> 16),
+             static_cast<uint8_t>(i >> 8),
+             static_cast<uint8_t>(i)};
+    s.port = "out0";
+    cfg.mac.statics.push_back(s);
+  }
+
+  // Main lcore 1 (CPU 1, the forwarding core of bench/run.sh); lcore 0 only gives the engine
+  // its worker context, which this thread drives.
+  cfg.engine.lcores = {1, 0};
+  cfg.engine.memory_mb = 1024;
+  vnf::EalOptions eo;
+  auto eal = vnf::eal_arguments(cfg.engine, cfg.devices, eo, "stage_bench");
+  eal.insert(eal.end(), {"--no-huge", "--no-shconf", "--log-level", "*:warning"});
+  for (auto it = eal.begin(); it != eal.end(); ++it)
+    if (*it == "--huge-unlink") {
+      eal.erase(it);
+      break;
+    }
+  try {
+    vnf::eal_init(eal);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+
+  int rc = 0;
+  {
+    cfg.engine.mbufs = 16384;
+    vnf::Engine engine(cfg.engine, cfg.devices);
+    vswitch::Switch sw(engine, cfg);
+    vnf::WorkerContext& w = engine.worker(0);
+    rte_rcu_qsbr_thread_register(w.qsbr, w.id);
+    rte_rcu_qsbr_thread_online(w.qsbr, w.id);
+
+    // The stages, exactly as SwitchPipeline chains them.
+    const vswitch::L2Snapshot* snap = &sw.snapshot();
+    vswitch::L2WorkerState& st = sw.l2_state(0);  // its learn ring is the one the switch drains
+    vswitch::VlanIngress ingress(st.vlan);
+    vswitch::L2Lookup lookup(sw.macs(), st, w);
+    vswitch::L2Egress egress(st, w);
+
+    const unsigned bcast_every = broadcast > 0 ? static_cast<unsigned>(1.0 / broadcast + 0.5) : 0;
+    std::vector<std::vector<uint8_t>> frames;
+    const uint32_t nframes = std::max<uint32_t>(macs, 1024);
+    for (uint32_t i = 0; i < nframes; ++i)
+      frames.push_back(make_frame(i % macs, bcast_every && i % bcast_every == bcast_every - 1));
+
+    const uint16_t in_port = engine.port_id("in0");
+    // The run is cut into chunks; each stage's figure is its best chunk (the one least
+    // disturbed by other work on a shared host) and the median chunk is shown beside it.
+    constexpr unsigned kChunks = 20;
+    constexpr unsigned kStages = 5;
+    std::vector<std::array<double, kStages>> chunks;
+    uint64_t acc[kStages] = {}, chunk_pkts = 0;
+    const uint64_t chunk_bursts = std::max<uint64_t>(1, (bursts - bursts / 10) / kChunks);
+    uint64_t t_parse = 0, t_ingress = 0, t_lookup = 0, t_egress = 0, t_dispatch = 0, pkts = 0;
+    uint32_t next_frame = 0;
+    for (uint64_t it = 0; it < bursts; ++it) {
+      vnf::Burst b;
+      b.in_port = in_port;
+      b.count = vnf::kBurstMax;
+      if (rte_pktmbuf_alloc_bulk(w.pool, b.pkts, b.count) != 0) {
+        std::fprintf(stderr, "mempool empty\n");
+        rc = 1;
+        break;
+      }
+      for (uint16_t i = 0; i < b.count; ++i) {
+        const auto& f = frames[next_frame++ % nframes];
+        std::memcpy(rte_pktmbuf_append(b.pkts[i], static_cast<uint16_t>(f.size())), f.data(),
+                    f.size());
+      }
+      w.now_tsc = rte_rdtsc();
+      const uint64_t t0 = rte_rdtsc();
+      vnf::parse_burst(b, w);
+      const uint64_t t1 = rte_rdtsc();
+      ingress.process(b, *snap);
+      const uint64_t t2 = rte_rdtsc();
+      lookup.process(b, *snap);
+      const uint64_t t3 = rte_rdtsc();
+      egress.process(b, *snap);
+      const uint64_t t4 = rte_rdtsc();
+      vnf::dispatch(b, w);
+      vnf::flush_tx(w);
+      const uint64_t t5 = rte_rdtsc();
+      if (it >= bursts / 10) {  // the first tenth warms caches and the table
+        t_parse += t1 - t0;
+        t_ingress += t2 - t1;
+        t_lookup += t3 - t2;
+        t_egress += t4 - t3;
+        t_dispatch += t5 - t4;
+        pkts += b.count;
+        const uint64_t d[kStages] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4};
+        for (unsigned k = 0; k < kStages; ++k) acc[k] += d[k];
+        chunk_pkts += b.count;
+        if (chunk_pkts >= chunk_bursts * vnf::kBurstMax) {
+          std::array<double, kStages> c{};
+          for (unsigned k = 0; k < kStages; ++k) {
+            c[k] = static_cast<double>(acc[k]) / static_cast<double>(chunk_pkts);
+            acc[k] = 0;
+          }
+          chunks.push_back(c);
+          chunk_pkts = 0;
+        }
+      }
+      if ((it & 1023) == 0) sw.drain_learn_events();
+    }
+    rte_rcu_qsbr_thread_offline(w.qsbr, w.id);
+    const double hit_rate = static_cast<double>(st.cache_hits.get()) /
+                            static_cast<double>(st.cache_hits.get() + st.cache_misses.get() + 1);
+    if (!chunks.empty()) {
+      const char* names[kStages] = {"parse", "vlan_ingress", "l2_lookup", "l2_egress",
+                                    "dispatch_tx"};
+      double best[kStages], med[kStages], best_total = 0, med_total = 0;
+      for (unsigned k = 0; k < kStages; ++k) {
+        std::vector<double> v;
+        for (const auto& c : chunks) v.push_back(c[k]);
+        std::sort(v.begin(), v.end());
+        best[k] = v.front();
+        med[k] = v[v.size() / 2];
+        best_total += best[k];
+        med_total += med[k];
+      }
+      std::printf(
+          "stage cycles per packet (TSC %.2f GHz), %u MACs, %.0f%% broadcast, %u flood ports, "
+          "MAC cache hit rate %.0f%%: best of %zu chunks (median)\n",
+          static_cast<double>(rte_get_tsc_hz()) / 1e9, macs, broadcast * 100, flood_ports,
+          hit_rate * 100, chunks.size());
+      for (unsigned k = 0; k < kStages; ++k)
+        std::printf("  %-13s %6.1f  (%5.1f)\n", names[k], best[k], med[k]);
+      std::printf("  %-13s %6.1f  (%5.1f)\n", "total", best_total, med_total);
+      std::printf(
+          "{\"parse\": %.1f, \"vlan_ingress\": %.1f, \"l2_lookup\": %.1f, \"l2_egress\": %.1f, "
+          "\"dispatch_tx\": %.1f, \"total\": %.1f, \"median_total\": %.1f, \"macs\": %u, "
+          "\"broadcast\": %.3f, \"cache_hit_rate\": %.3f}\n",
+          best[0], best[1], best[2], best[3], best[4], best_total, med_total, macs, broadcast,
+          hit_rate);
+    }
+    engine.stop_ports();
+  }
+  rte_eal_cleanup();
+  return rc;
+}
