@@ -58,7 +58,7 @@ run_script() {  # run_script SUITE SCRIPT TIMEOUT
   timeout --signal=TERM --kill-after=20 "$limit" bash "$script" >"$out" 2>&1 || rc=$?
   grep -E '^(PASS|FAIL|SKIP|NOTE|      )' "$out"
   local line
-  line=$(grep -E '^system/[a-z0-9_]+: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$out" | tail -1)
+  line=$(grep -E '^[a-z]+/[a-z0-9_]+: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$out" | tail -1)
   if [[ -z "$line" ]]; then
     echo "$suite: no result line (status $rc):"
     tail -40 "$out"

@@ -140,8 +140,9 @@ class System:
 class Ours(System):
     role = "ours"
 
-    def __init__(self, scenario, variant, ports, work):
+    def __init__(self, scenario, variant, ports, work, lcores="0,1"):
         super().__init__(scenario.PROGRAM)
+        self.lcores = lcores  # main lcore first; the worker gets the other
         self.program = scenario.PROGRAM
         self.prefix = "vnf-bench"
         self.cfg = os.path.join(work, f"{self.program}.yaml")
@@ -154,7 +155,7 @@ class Ours(System):
 
     def start(self):
         exe = os.path.join(BUILD, self.program, self.program)
-        self._spawn([exe, "-c", self.cfg, "--file-prefix", self.prefix, "--lcores", "0,1"],
+        self._spawn([exe, "-c", self.cfg, "--file-prefix", self.prefix, "--lcores", self.lcores],
                     os.path.join(self.work, f"{self.program}.log"))
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -177,8 +178,9 @@ class Ours(System):
 class Testpmd(System):
     role = "ceiling"
 
-    def __init__(self, ports, work, mbufs, mode="io"):
+    def __init__(self, ports, work, mbufs, mode="io", fwd_core=1):
         super().__init__(f"testpmd-{mode}")
+        self.fwd_core = fwd_core
         self.prefix = "vnf-bench-testpmd"
         self.ports, self.work, self.mbufs, self.mode = ports, work, mbufs, mode
         self.in_ports = [i for i, p in enumerate(ports) if p.role == "in"]
@@ -187,7 +189,7 @@ class Testpmd(System):
 
     def start(self):
         mem = 256 + (self.mbufs * 2560 * 5 // 4) // (1 << 20)
-        cmd = ["dpdk-testpmd", "-l", "0,1", "--main-lcore", "0", "--file-prefix", self.prefix,
+        cmd = ["dpdk-testpmd", "-l", "0,1", "--main-lcore", str(1 - self.fwd_core), "--file-prefix", self.prefix,
                "--huge-unlink", "-m", str(mem), "--no-pci"]
         for p in self.ports:
             cmd += ["--vdev", p.vdev]
@@ -202,8 +204,9 @@ class Ovs(System):
 
     role = "peer"
 
-    def __init__(self, scenario, variant, ports, work):
+    def __init__(self, scenario, variant, ports, work, pmd_core=1):
         super().__init__("ovs-dpdk")
+        self.pmd_core = pmd_core
         self.scenario, self.variant, self.ports = scenario, variant, ports
         self.dir = os.path.join(work, "ovs")
         self.prefix = "vnf-bench-ovs"
@@ -233,19 +236,22 @@ class Ovs(System):
         d = self.dir
         subprocess.run(["ovsdb-tool", "create", f"{d}/conf.db", "/usr/share/openvswitch/vswitch.ovsschema"],
                        check=True, env=self.env)
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # they have log files
         subprocess.run(["ovsdb-server", f"{d}/conf.db", f"--remote=punix:{d}/db.sock",
                         f"--pidfile={d}/ovsdb.pid", "--detach", f"--log-file={d}/ovsdb.log"],
-                       check=True, env=self.env)
+                       check=True, env=self.env, **quiet)
         self.ovsdb_pid = int(open(f"{d}/ovsdb.pid").read())
         self.vsctl("--no-wait", "init")
+        other = 1 - self.pmd_core
         self.vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:dpdk-init=true",
-                   "other_config:dpdk-lcore-mask=0x1", "other_config:pmd-cpu-mask=0x2",
+                   f"other_config:dpdk-lcore-mask={1 << other:#x}",
+                   f"other_config:pmd-cpu-mask={1 << self.pmd_core:#x}",
                    "other_config:dpdk-socket-mem=1024",
                    f"other_config:dpdk-extra=--file-prefix={self.prefix} --huge-unlink --no-pci")
-        # Everything but the PMD thread on CPU 0, as for every other system.
-        subprocess.run(["taskset", "-c", "0", OVS_VSWITCHD, f"unix:{d}/db.sock",
+        # Everything but the PMD thread on the other CPU, as for every other system.
+        subprocess.run(["taskset", "-c", str(other), OVS_VSWITCHD, f"unix:{d}/db.sock",
                         f"--pidfile={d}/vswitchd.pid", "--detach", f"--log-file={d}/vswitchd.log"],
-                       check=True, env=self.env)
+                       check=True, env=self.env, **quiet)
         self.vswitchd_pid = int(open(f"{d}/vswitchd.pid").read())
         self.logfile = f"{d}/vswitchd.log"
         self.vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev")

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The bench harness, proven in seconds (run by scripts/test.sh): one short built-in run of
+# l2-vlan (ours and the testpmd ceiling) and of the stage microbenchmark. Asserts that packets
+# flowed and the result file is complete and well formed: never a speed.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$(mktemp -d /tmp/vnf-bench-smoke.XXXXXX)
+pass=0
+fail=0
+check() {
+  local what=$1
+  shift
+  if "$@"; then echo "PASS: $what"; pass=$((pass + 1)); else echo "FAIL: $what"; fail=$((fail + 1)); fi
+}
+
+"$top/bench/run.sh" l2-vlan --smoke --out-dir "$out" >"$out/run.log" 2>&1
+rc=$?
+check "bench/run.sh l2-vlan --smoke exits 0 (status $rc)" test "$rc" -eq 0
+json=$(ls "$out"/l2-vlan-smoke-*.json 2>/dev/null | head -1)
+check "a result file bench/results/l2-vlan-smoke-<timestamp>.json was written" test -n "$json"
+if [[ -n "$json" ]]; then
+  check "the result is complete and packets flowed" /usr/bin/python3 - "$json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+required = ["scenario", "timestamp", "cpu_model", "dpdk_version", "packet_size", "flows", "cores",
+            "mpps", "cycles_per_packet", "ceiling_mpps", "peer", "peer_mpps", "ratio_to_ceiling",
+            "ratio_to_peer", "rounds_detail", "stage_cycles_per_packet"]
+missing = [k for k in required if k not in r]
+assert not missing, f"missing fields: {missing}"
+ours = r["rounds_detail"]["ours"][0]
+assert ours["tx_packets"] > 0 and ours["rx_packets"] > 0, "no packet went through our switch"
+assert r["rounds_detail"]["ceiling"][0]["tx_packets"] > 0, "no packet went through testpmd"
+# rx and tx are read one telemetry call apart: allow for the packets moving meanwhile
+assert ours["tx_packets"] <= ours["rx_packets"] * 1.001 + 4096, "more packets out than in"
+assert not ours.get("drops"), f"our switch dropped packets: {ours.get('drops')}"
+stages = r["stage_cycles_per_packet"]
+assert stages and all(stages[k] > 0 for k in ("parse", "vlan_ingress", "l2_lookup", "l2_egress")), stages
+print(f"ours {r['mpps']} Mpps, ceiling {r['ceiling_mpps']} Mpps (reported, not judged)")
+PY
+fi
+check "one Markdown row appended to results.md" grep -q "| l2-vlan/smoke |" "$out/results.md"
+if ((fail)); then tail -30 "$out/run.log"; fi
+rm -rf "$out"
+echo "bench/smoke: $pass passed, $fail failed, 0 skipped"
