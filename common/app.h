@@ -4,7 +4,7 @@
 // A Function plugged into run() provides
 //   using Pipeline = ...;                   // see common/worker.h
 //   Pipeline& pipeline(unsigned worker);
-//   void tick(uint64_t now_ms);             // control thread, about every millisecond
+//   bool tick(uint64_t now_ms);             // control thread; true if it had work to do
 //   void reload(const Requester& who);      // control thread, on SIGHUP
 #pragma once
 
@@ -13,6 +13,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <optional>
@@ -84,9 +85,13 @@ int run(Engine& engine, F& fn) {
 
   const int sfd = open_signalfd();
   uint64_t next_link_poll = 0;
+  // The control thread wakes every millisecond while there is work (learning requests,
+  // aging), and backs off to 50 ms when there is none: an idle appliance must not spend a
+  // core on timer wake-ups (they are costly under some hypervisors). Signals wake it at once.
+  int wait_ms = 1;
   for (;;) {
     pollfd pfd{sfd, POLLIN, 0};
-    if (::poll(&pfd, 1, 1) > 0 && (pfd.revents & POLLIN)) {
+    if (::poll(&pfd, 1, wait_ms) > 0 && (pfd.revents & POLLIN)) {
       signalfd_siginfo si{};
       if (::read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
         if (si.ssi_signo == SIGHUP) {
@@ -99,7 +104,7 @@ int run(Engine& engine, F& fn) {
       }
     }
     const uint64_t now = monotonic_ms();
-    fn.tick(now);
+    wait_ms = fn.tick(now) ? 1 : std::min(wait_ms * 2, 50);
     if (now >= next_link_poll) {
       engine.poll_links();
       next_link_poll = now + 500;

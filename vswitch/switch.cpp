@@ -166,15 +166,16 @@ unsigned Switch::age(uint32_t now_s, unsigned budget) {
   return macs_->age(now_s, cfg_.mac.aging_s, budget);
 }
 
-void Switch::tick(uint64_t now_ms) {
+bool Switch::tick(uint64_t now_ms) {
   std::lock_guard lock(macs_->mutex());
-  drain_learn_events();
+  bool busy = drain_learn_events() > 0;
   if (now_ms >= next_age_ms_) {
     // A full sweep about every second, in slices.
-    age(coarse_seconds(), std::max<unsigned>(1024, macs_->capacity() / 10));
+    busy |= age(coarse_seconds(), std::max<unsigned>(1024, macs_->capacity() / 10)) > 0;
     next_age_ms_ = now_ms + kAgePeriodMs;
   }
   log_table_pressure(now_ms);
+  return busy;
 }
 
 void Switch::log_table_pressure(uint64_t now_ms) {

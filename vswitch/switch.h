@@ -57,7 +57,7 @@ class Switch {
   L2WorkerState& l2_state(unsigned worker) { return *states_[worker]; }
 
   // Control thread.
-  void tick(uint64_t now_ms);
+  bool tick(uint64_t now_ms);  // true if it learned, aged or had something to do
   void reload(const vnf::Requester& who);  // re-reads the config file; a bad one changes nothing
   // Applies an already validated config (reload() and tests). Returns after the new tables
   // are live and no worker can see the old ones.
