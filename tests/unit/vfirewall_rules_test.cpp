@@ -302,3 +302,35 @@ TEST(RulesFiles, EveryVfirewallFileLoadsAndLintsClean) {
   }
   EXPECT_GT(checked, 0);
 }
+
+// docs/firewall.md promises that its complete examples load: every ```yaml block that starts
+// with "# program: vfirewall" is loaded and linted here.
+TEST(RulesFiles, FirewallGuideExamplesLoad) {
+  std::ifstream in(std::string(VNF_SOURCE_DIR) + "/docs/firewall.md");
+  ASSERT_TRUE(in);
+  std::string line, block;
+  bool inside = false;
+  int examples = 0, line_no = 0, start = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!inside && line == "```yaml") {
+      inside = true;
+      block.clear();
+      start = line_no + 1;
+    } else if (inside && line == "```") {
+      inside = false;
+      if (block.rfind("# program: vfirewall", 0) != 0) continue;
+      ++examples;
+      try {
+        const auto c = parse_firewall_config(
+            ConfigNode::load_string(block, "firewall.md@" + std::to_string(start)));
+        for (const auto& f : lint(c)) ADD_FAILURE() << f.str();
+      } catch (const ConfigError& e) {
+        ADD_FAILURE() << e.what();
+      }
+    } else if (inside) {
+      block += line + "\n";
+    }
+  }
+  EXPECT_GE(examples, 2);
+}

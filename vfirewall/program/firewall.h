@@ -70,10 +70,14 @@ class Firewall {
                    std::vector<SessionView>& out, uint32_t& found,
                    const std::function<void()>& pump = {}, unsigned timeout_ms = 2000);
 
-  void register_telemetry();
+  // /vnf/fw/...; with_program_commands adds /vnf/info, /vnf/config and the engine's
+  // commands (false when the firewall is embedded in another program, e.g. the vswitch).
+  void register_telemetry(bool with_program_commands = true);
 
   const FirewallConfig& config() const { return cfg_; }
   const FwSnapshot& snapshot() const { return *published_.get(); }
+  // For embedding: a FirewallStage per worker is built from this and worker_state(i).
+  const vnf::Published<FwSnapshot>& published() const { return published_; }
   const vnf::ConfigAudit& audit() const { return audit_; }
   FwWorkerState& worker_state(unsigned i) { return *states_[i]; }
   unsigned workers() const { return static_cast<unsigned>(states_.size()); }

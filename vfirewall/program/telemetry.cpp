@@ -69,9 +69,11 @@ bool parse_filter(const Firewall& fw, const std::map<std::string, std::string>& 
 
 }  // namespace
 
-void Firewall::register_telemetry() {
-  vnf::register_program_telemetry("vfirewall", engine_, audit_);
-  vnf::register_engine_telemetry(engine_);
+void Firewall::register_telemetry(bool with_program_commands) {
+  if (with_program_commands) {
+    vnf::register_program_telemetry("vfirewall", engine_, audit_);
+    vnf::register_engine_telemetry(engine_);
+  }
 
   vnf::telemetry::add(
       "/vnf/fw/rules",
