@@ -72,6 +72,8 @@ hits=$(tel_get $P /vnf/fw/rules 'r["a_to_b_tcp"]["hits"]')
 check "telemetry: rule a-to-b-tcp hits ($hits)" test "${hits:-0}" -ge 1
 hits6=$(tel_get $P /vnf/fw/rules 'r["a_ping6"]["hits"]')
 check "telemetry: rule a-ping6 hits ($hits6)" test "${hits6:-0}" -ge 1
+check "vnfctl show rules lists the rules in order" \
+  bash -c "$TOP/scripts/vnfctl -i fwsys1 show rules | awk 'NR==2 && \$2==\"a-to-b-tcp\"' | grep -q ."
 
 # An open connection, then a reload that removes its rule: the connection is closed.
 mkfifo "$WORK/pipe"
