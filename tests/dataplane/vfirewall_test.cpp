@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include <rte_ring_elem.h>
+
 #include "tests/common/frames.h"
 #include "tests/dataplane/fw_harness.h"
 
@@ -471,5 +473,26 @@ TEST(Vfirewall, DumpFlushAndLogRecords) {
   EXPECT_EQ(h.fw().sessions_in_use(), 0u);
   // dns has log: true: two records so far (one per new connection).
   EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::log_records), 2u);
+  EXPECT_EQ(h.fw().drain_logs(), 2u);
+}
+
+TEST(Vfirewall, RuleLogsAreRateLimited) {
+  std::string yaml = kBase;
+  yaml.replace(yaml.find("conntrack: {size: 256}"), 22, "conntrack: {size: 256, log_rate: 2}");
+  FwHarness h(yaml);
+  for (uint16_t i = 0; i < 5; ++i) expect_pass(h, "pa", "pb", udp4(true, 36000 + i, 53), "dns");
+  // Within one second: 2 records, 3 counted as suppressed; the next second refills.
+  EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::log_records), 2u);
+  EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::log_suppressed), 3u);
+  h.advance(1);
+  expect_pass(h, "pa", "pb", udp4(true, 36010, 53), "dns next second");
+  EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::log_records), 3u);
+  vfirewall::LogRecord r;
+  ASSERT_EQ(rte_ring_sc_dequeue_elem(h.fw().worker_state(0).log_ring, &r, sizeof r), 0);
+  const std::string line = h.fw().format_log(r);
+  EXPECT_NE(line.find("rule=dns action=accept from=office to=servers proto=udp src=10.1.0.5:36000 "
+                      "dst=10.2.0.15:53"),
+            std::string::npos)
+      << line;
   EXPECT_EQ(h.fw().drain_logs(), 2u);
 }

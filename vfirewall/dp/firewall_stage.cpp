@@ -578,12 +578,15 @@ void FirewallStage::process(vnf::Burst& b) noexcept {
   if (n4 && s.acl4) rte_acl_classify(s.acl4, d4, r4, n4, 1);
   if (n6 && s.acl6) rte_acl_classify(s.acl6, d6, r6, n6, 1);
   // Decisions in arrival order per family. A packet whose connection an earlier packet of
-  // this burst opened (two SYNs of one flow) finds the session now.
-  uint16_t created = 0;
+  // this burst opened (two SYNs of one flow) must find that session: a 64-bit filter of
+  // the hashes of keys created in this burst says when a second lookup is needed.
+  uint64_t created_filter = 0;
   auto decide = [&](uint16_t j, uint32_t res) {
-    if (created) {
+    const hash_sig_t sig = rte_hash_hash(st_.hash, &keys[j]);
+    const uint64_t bit = uint64_t(1) << (sig & 63);
+    if (created_filter & bit) {
       void* dd = nullptr;
-      if (rte_hash_lookup_data(st_.hash, &keys[j], &dd) >= 0) {
+      if (rte_hash_lookup_with_hash_data(st_.hash, &keys[j], sig, &dd) >= 0) {
         const uintptr_t v = reinterpret_cast<uintptr_t>(dd);
         on_session(b, pk[j], static_cast<uint32_t>(v >> 1), static_cast<int>(v & 1));
         return;
@@ -591,7 +594,7 @@ void FirewallStage::process(vnf::Burst& b) noexcept {
     }
     const uint64_t before = st_.counters.created.get();
     on_new(b, pk[j], keys[j], res);
-    if (st_.counters.created.get() != before) ++created;
+    if (st_.counters.created.get() != before) created_filter |= bit;
   };
   for (uint16_t x = 0; x < n4; ++x) decide(j4[x], r4[x]);
   for (uint16_t x = 0; x < n6; ++x) decide(j6[x], r6[x]);

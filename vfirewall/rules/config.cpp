@@ -405,6 +405,8 @@ class Loader {
       r.id = name_of(n.required("id"), "rule id");
       r.pos = pos_of(n["id"]);
       if (!ids.insert(r.id).second) n["id"].fail(fmt::format("duplicate rule id '{}'", r.id));
+      if (r.id == "count" || r.id == "offset" || r.id == "next_offset")
+        n["id"].fail(fmt::format("rule id '{}' is reserved (telemetry uses it)", r.id));
       r.from = zone_refs(n.required("from"));
       r.to = zone_refs(n.required("to"));
       for (const auto& [a, node] : names_of(n["source"])) r.source.push_back(address_ref(a, node));
