@@ -496,3 +496,28 @@ TEST(Vfirewall, RuleLogsAreRateLimited) {
       << line;
   EXPECT_EQ(h.fw().drain_logs(), 2u);
 }
+
+TEST(Vfirewall, Ipv6LinkMessagesPassBeforeZonesAndRules) {
+  const std::string yaml = R"(engine: {name: fwnd}
+ports:
+  - {name: pa, type: ring}
+  - {name: pb, type: ring}
+wires: [[pa, pb]]
+zones:
+  - {name: a, ports: [pa], networks: ["2001:db8:1::/64"]}
+  - {name: b, ports: [pb], networks: ["2001:db8:2::/64"]}
+)";
+  Bytes ns = {135, 0, 0, 0, 0, 0, 0, 0};
+  const auto target = ip6("2001:db8:2::15");
+  ns.insert(ns.end(), target.begin(), target.end());
+  const Bytes ns_frame = cat({eth(mac("33:33:ff:00:00:15"), A, {}, 0x86DD),
+                              ipv6(ip6("fe80::a"), ip6("ff02::1:ff00:15"), 58, ns, 255)});
+  const Bytes ll_udp = cat({eth(B, A, {}, 0x86DD), ipv6(ip6("fe80::a"), kB6, 17, udp(1, 2, {}))});
+  {
+    FwHarness h(yaml);
+    expect_pass(h, "pa", "pb", ns_frame, "neighbour solicitation from a link-local address");
+    expect_drop(h, "pa", ll_udp, DropReason::kFwNoZone, "other link-local traffic has no zone");
+  }
+  FwHarness h(yaml + "options: {ndp: rules}\n");
+  expect_drop(h, "pa", ns_frame, DropReason::kFwNoZone, "ndp: rules sends ND through the zones");
+}

@@ -31,6 +31,11 @@ inline bool is_icmp_error(uint8_t proto, uint8_t type) noexcept {
   if (proto == kProtoIcmp) return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
   return type < 128;
 }
+// ICMPv6 that keeps a link working (from link-local addresses, usually in no zone):
+// MLD query/report/done (130-132, 143) and router/neighbour discovery and redirect (133-137).
+inline bool is_link_control6(uint8_t type) noexcept {
+  return (type >= 130 && type <= 137) || type == 143;
+}
 inline bool has_ports(uint8_t proto) noexcept { return proto == kProtoTcp || proto == kProtoUdp; }
 
 // ACL input for a key; icmp_sport: type << 8 | code of the packet (ICMP only).
@@ -132,6 +137,9 @@ bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexc
     return false;
   }
   const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
+  if (meta.l4_proto == kProtoIcmp6 && s.ndp_accept && (meta.flags & vnf::meta_flags::kHasL4) &&
+      is_link_control6(d[meta.l4_off]))
+    return false;  // neighbour / router discovery and MLD belong to the link, like ARP
   const uint8_t* ip = d + meta.l3_off;
   const bool v4 = meta.l3 == vnf::L3::kIpv4;
   const uint8_t* src = v4 ? ip + 12 : ip + 8;
@@ -163,8 +171,6 @@ bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexc
     p.l4_avail = meta.l4_len < in_seg ? meta.l4_len : in_seg;
     if (p.proto == kProtoIcmp || p.proto == kProtoIcmp6) {
       p.icmp_type = p.l4[0];
-      if (p.proto == kProtoIcmp6 && s.ndp_accept && p.icmp_type >= 133 && p.icmp_type <= 137)
-        return false;  // neighbour / router discovery: part of the link, like ARP
       if (is_icmp_error(p.proto, p.icmp_type)) {
         if (related_icmp_error(p, zsrc, zdst)) {
           st_.counters.related.add();
