@@ -97,8 +97,8 @@ rte_acl_ctx* build_ctx(const std::string& name, int socket, const std::vector<R>
   defs(cfg);
   if (int rc = rte_acl_build(ctx, &cfg); rc != 0) {
     rte_acl_free(ctx);
-    throw std::runtime_error(fmt::format("rte_acl_build({}, {} entries): error {} (memory?)", name,
-                                         rules.size(), rc));
+    throw std::runtime_error(
+        fmt::format("rte_acl_build({}, {} entries): error {} (memory?)", name, rules.size(), rc));
   }
   return ctx;
 }
@@ -110,9 +110,9 @@ FwSnapshot::~FwSnapshot() {
   rte_acl_free(acl6);
 }
 
-std::unique_ptr<FwSnapshot> build_snapshot(const FirewallConfig& cfg, const Compiled& comp,
-                                           uint64_t generation, unsigned workers, int socket,
-                                           const std::vector<std::pair<uint16_t, uint16_t>>& wires) {
+std::unique_ptr<FwSnapshot> build_snapshot(
+    const FirewallConfig& cfg, const Compiled& comp, uint64_t generation, unsigned workers,
+    int socket, const std::vector<std::pair<uint16_t, uint16_t>>& wires) {
   static std::atomic<unsigned> instance{0};
   const unsigned inst = instance++;
   auto s = std::make_unique<FwSnapshot>();

@@ -87,8 +87,8 @@ struct FwSnapshot {
   std::vector<RuleInfo> rule_store;
   std::vector<ZoneView> zone_store;
   std::vector<std::vector<AddrRange>> range_store;
-  std::vector<std::string> rule_ids;   // by rule index, for logs and telemetry
-  std::vector<std::string> zone_names; // by zone id
+  std::vector<std::string> rule_ids;    // by rule index, for logs and telemetry
+  std::vector<std::string> zone_names;  // by zone id
   size_t acl4_entries = 0, acl6_entries = 0;
 
   FwSnapshot() = default;

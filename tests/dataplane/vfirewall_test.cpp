@@ -107,13 +107,15 @@ void expect_drop(FwHarness& h, const std::string& in, const Bytes& f, DropReason
 // Opens a TCP connection office -> servers (SYN, SYN-ACK, ACK); client ISN 1000, server 5000.
 void handshake(FwHarness& h, uint16_t sport, uint16_t dport, uint32_t dst = kB) {
   expect_pass(h, "pa", "pb", tcp4(true, sport, dport, SYN, 1000, 0, {}, kA, dst), "SYN");
-  expect_pass(h, "pb", "pa", tcp4(false, dport, sport, SYN | ACK, 5000, 1001, {}, kA, dst), "SYN-ACK");
+  expect_pass(h, "pb", "pa", tcp4(false, dport, sport, SYN | ACK, 5000, 1001, {}, kA, dst),
+              "SYN-ACK");
   expect_pass(h, "pa", "pb", tcp4(true, sport, dport, ACK, 1001, 5001, {}, kA, dst), "ACK");
 }
 
 // One's-complement sum for expected checksums (independent of the code under test).
 uint16_t csum(const Bytes& b, size_t off, size_t len, uint32_t sum = 0) {
-  for (size_t i = 0; i + 1 < len; i += 2) sum += static_cast<uint32_t>(b[off + i] << 8 | b[off + i + 1]);
+  for (size_t i = 0; i + 1 < len; i += 2)
+    sum += static_cast<uint32_t>(b[off + i] << 8 | b[off + i + 1]);
   if (len & 1) sum += static_cast<uint32_t>(b[off + len - 1] << 8);
   while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
   return static_cast<uint16_t>(~sum);
@@ -138,7 +140,8 @@ TEST(Vfirewall, RulesAndZonePairsDecideNewConnections) {
   expect_drop(h, "pb", tcp4(false, 80, 40004, SYN, 1, 0), DropReason::kFwPolicyDrop,
               "servers->office: no rule, default deny between zones");
   expect_pass(h, "pa", "pb", tcp6(true, 40005, 80, SYN, 1, 0), "IPv6 office->web:80");
-  expect_drop(h, "pa", cat({eth(B, A, {}, 0x86DD), ipv6(kA6, ip6("2001:db8:3::1"), 6, tcp(1, 80, SYN))}),
+  expect_drop(h, "pa",
+              cat({eth(B, A, {}, 0x86DD), ipv6(kA6, ip6("2001:db8:3::1"), 6, tcp(1, 80, SYN))}),
               DropReason::kFwPolicyDrop, "IPv6 outside 'web'");
   // lab -> lab2: no rule, the explicit zone-pair policy accepts; lab2 -> lab: deny.
   expect_pass(h, "pc", "pd", udp4(true, 1000, 2000), "lab->lab2 by policy");
@@ -168,7 +171,8 @@ TEST(Vfirewall, RepliesOnlyAfterTheRequest) {
   expect_pass(h, "pa", "pb", icmp6_echo_frame(true, false), "echo request");
   expect_pass(h, "pb", "pa", icmp6_echo_frame(false, true), "echo reply");
   handshake(h, 40000, 80);
-  expect_pass(h, "pb", "pa", tcp4(false, 80, 40000, ACK | PSH, 5001, 1001, Bytes(100, 'x')), "data");
+  expect_pass(h, "pb", "pa", tcp4(false, 80, 40000, ACK | PSH, 5001, 1001, Bytes(100, 'x')),
+              "data");
   // The reply direction does not open anything new: a server-side SYN to the client.
   expect_drop(h, "pb", tcp4(false, 80, 40000, SYN, 9, 0), DropReason::kFwTcpInvalid,
               "SYN from the responder inside the connection");
@@ -177,7 +181,8 @@ TEST(Vfirewall, RepliesOnlyAfterTheRequest) {
 TEST(Vfirewall, TcpWindowCheckDropsOutOfWindowSegments) {
   FwHarness h(kBase);
   handshake(h, 41000, 80);
-  expect_pass(h, "pa", "pb", tcp4(true, 41000, 80, ACK | PSH, 1001, 5001, Bytes(200, 'a')), "in window");
+  expect_pass(h, "pa", "pb", tcp4(true, 41000, 80, ACK | PSH, 1001, 5001, Bytes(200, 'a')),
+              "in window");
   expect_drop(h, "pa", tcp4(true, 41000, 80, ACK | PSH, 1001 + 3000000, 5001, Bytes(10, 'b')),
               DropReason::kFwTcpWindow, "seq far beyond the window");
   expect_drop(h, "pb", tcp4(false, 80, 41000, ACK, 5001, 1201 + 500000), DropReason::kFwTcpWindow,
@@ -254,7 +259,8 @@ TEST(Vfirewall, RejectSendsByteExactIcmpUnreachable) {
   m6.insert(m6.end(), q6.begin() + 14, q6.end());
   Bytes pseudo(kB6.begin(), kB6.end());
   pseudo.insert(pseudo.end(), kA6.begin(), kA6.end());
-  pseudo.insert(pseudo.end(), {0, 0, static_cast<uint8_t>(m6.size() >> 8), static_cast<uint8_t>(m6.size()), 0, 0, 0, 58});
+  pseudo.insert(pseudo.end(), {0, 0, static_cast<uint8_t>(m6.size() >> 8),
+                               static_cast<uint8_t>(m6.size()), 0, 0, 0, 58});
   pseudo.insert(pseudo.end(), m6.begin(), m6.end());
   put16(m6, 2, csum(pseudo, 0, pseudo.size()));
   Bytes want6 = cat({eth(A, B, {}, 0x86DD), ipv6(kB6, kA6, 58, m6)});
@@ -304,8 +310,10 @@ TEST(Vfirewall, FullTableRefusesNewConnectionsAndKeepsEstablishedOnes) {
 TEST(Vfirewall, ZoneLimitStopsOneTenantFromTakingTheTable) {
   FwHarness h(kBase);  // lab: conn_limit 3
   const uint32_t lab = ip4("10.3.0.1"), lab2 = ip4("10.4.0.1");
-  for (uint16_t i = 0; i < 3; ++i) expect_pass(h, "pc", "pd", udp4(true, 100 + i, 9, lab, lab2), "lab");
-  expect_drop(h, "pc", udp4(true, 200, 9, lab, lab2), DropReason::kFwZoneLimit, "4th lab connection");
+  for (uint16_t i = 0; i < 3; ++i)
+    expect_pass(h, "pc", "pd", udp4(true, 100 + i, 9, lab, lab2), "lab");
+  expect_drop(h, "pc", udp4(true, 200, 9, lab, lab2), DropReason::kFwZoneLimit,
+              "4th lab connection");
   expect_pass(h, "pc", "pd", udp4(true, 100, 9, lab, lab2), "an existing lab connection");
   expect_pass(h, "pa", "pb", udp4(true, 300, 53), "office is not limited by lab's limit");
   EXPECT_EQ(h.fw().active("lab"), 3u);
@@ -313,43 +321,57 @@ TEST(Vfirewall, ZoneLimitStopsOneTenantFromTakingTheTable) {
 
 TEST(Vfirewall, ReloadRechecksEstablishedConnections) {
   std::string next = kBase;
-  next.replace(next.find("  - {id: ssh"), std::string("  - {id: ssh, from: office, to: servers, service: [tcp/22], action: accept}\n").size(), "");
+  next.replace(
+      next.find("  - {id: ssh"),
+      std::string("  - {id: ssh, from: office, to: servers, service: [tcp/22], action: accept}\n")
+          .size(),
+      "");
   {
-  FwHarness h(kBase);
-  handshake(h, 42000, 80);
-  handshake(h, 42001, 22);
-  expect_pass(h, "pa", "pb", udp4(true, 33000, 53), "DNS");
-  const uint64_t web_hits = h.fw().rule_stats("web").hits;
-  // New rules: ssh removed; everything else the same.
-  h.apply_yaml(next);
-  EXPECT_EQ(h.fw().snapshot().generation, 2u);
-  expect_drop(h, "pa", tcp4(true, 42001, 22, ACK | PSH, 1001, 5001, Bytes(5, 's')),
-              DropReason::kFwRecheckClosed, "ssh no longer allowed");
-  expect_drop(h, "pb", tcp4(false, 22, 42001, ACK, 5001, 1001), DropReason::kFwTcpInvalid,
-              "closed: the server's segment finds no connection");
-  expect_pass(h, "pa", "pb", tcp4(true, 42000, 80, ACK | PSH, 1001, 5001, Bytes(5, 'w')), "web kept");
-  h.sweep_all();
-  EXPECT_EQ(h.fw().sessions_in_use(), 2u) << "web and dns kept, ssh closed";
-  EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::recheck_closed), 1u);
-  EXPECT_GE(h.fw().rule_stats("web").hits, web_hits) << "counters kept across the reload";
-  EXPECT_EQ(h.fw().rule_stats("web").hits, 1u);
-  expect_drop(h, "pa", tcp4(true, 42002, 22, SYN, 1, 0), DropReason::kFwPolicyDrop, "new ssh");
+    FwHarness h(kBase);
+    handshake(h, 42000, 80);
+    handshake(h, 42001, 22);
+    expect_pass(h, "pa", "pb", udp4(true, 33000, 53), "DNS");
+    const uint64_t web_hits = h.fw().rule_stats("web").hits;
+    // New rules: ssh removed; everything else the same.
+    h.apply_yaml(next);
+    EXPECT_EQ(h.fw().snapshot().generation, 2u);
+    expect_drop(h, "pa", tcp4(true, 42001, 22, ACK | PSH, 1001, 5001, Bytes(5, 's')),
+                DropReason::kFwRecheckClosed, "ssh no longer allowed");
+    expect_drop(h, "pb", tcp4(false, 22, 42001, ACK, 5001, 1001), DropReason::kFwTcpInvalid,
+                "closed: the server's segment finds no connection");
+    expect_pass(h, "pa", "pb", tcp4(true, 42000, 80, ACK | PSH, 1001, 5001, Bytes(5, 'w')),
+                "web kept");
+    h.sweep_all();
+    EXPECT_EQ(h.fw().sessions_in_use(), 2u) << "web and dns kept, ssh closed";
+    EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::recheck_closed), 1u);
+    EXPECT_GE(h.fw().rule_stats("web").hits, web_hits) << "counters kept across the reload";
+    EXPECT_EQ(h.fw().rule_stats("web").hits, 1u);
+    expect_drop(h, "pa", tcp4(true, 42002, 22, SYN, 1, 0), DropReason::kFwPolicyDrop, "new ssh");
 
-  // An idle connection the new rules forbid is closed by the sweep, without a packet.
-  std::string third = next;
-  third.replace(third.find("  - {id: dns"), std::string("  - {id: dns, from: office, to: servers, service: [udp/53], action: accept, log: true}\n").size(), "");
-  h.apply_yaml(third);
-  h.sweep_all();
-  EXPECT_EQ(h.fw().sessions_in_use(), 1u);
+    // An idle connection the new rules forbid is closed by the sweep, without a packet.
+    std::string third = next;
+    third.replace(third.find("  - {id: dns"),
+                  std::string("  - {id: dns, from: office, to: servers, service: [udp/53], action: "
+                              "accept, log: true}\n")
+                      .size(),
+                  "");
+    h.apply_yaml(third);
+    h.sweep_all();
+    EXPECT_EQ(h.fw().sessions_in_use(), 1u);
   }
 
   // recheck_established: false keeps what is open.
   std::string keep = kBase;
-  keep.replace(keep.find("conntrack: {size: 256}"), 22, "conntrack: {size: 256, recheck_established: false}");
+  keep.replace(keep.find("conntrack: {size: 256}"), 22,
+               "conntrack: {size: 256, recheck_established: false}");
   FwHarness k(keep);
   handshake(k, 43000, 22);
   std::string keep2 = keep;
-  keep2.replace(keep2.find("  - {id: ssh"), std::string("  - {id: ssh, from: office, to: servers, service: [tcp/22], action: accept}\n").size(), "");
+  keep2.replace(
+      keep2.find("  - {id: ssh"),
+      std::string("  - {id: ssh, from: office, to: servers, service: [tcp/22], action: accept}\n")
+          .size(),
+      "");
   k.apply_yaml(keep2);
   expect_pass(k, "pa", "pb", tcp4(true, 43000, 22, ACK | PSH, 1001, 5001, Bytes(5, 's')), "kept");
 }
@@ -384,14 +406,15 @@ TEST(Vfirewall, FtpDataConnectionsAreRelatedActiveAndPassive) {
   expect_pass(h, "pb", "pa", tcp4(false, 20, 40000, SYN, 1, 0), "active data SYN (related)");
   // FTP bounce: a PORT naming another host opens nothing.
   client("PORT 10,9,9,9,156,65\r\n");
-  expect_drop(h, "pb", cat({eth(A, B, {}, 0x0800), ipv4(kB, ip4("10.9.9.9"), 6, tcp(20, 40001, SYN))}),
+  expect_drop(h, "pb",
+              cat({eth(A, B, {}, 0x0800), ipv4(kB, ip4("10.9.9.9"), 6, tcp(20, 40001, SYN))}),
               DropReason::kFwPolicyDrop, "bounce target");
   // Malformed commands open nothing and break nothing.
   client("PORT 10,1,0,5,999,1\r\n");
   client("EPRT |1|10.1.0.5|99999|\r\n");
   client("PORT \r\n");
-  expect_drop(h, "pb", tcp4(false, 20, 999 * 256 + 1 - 65536 * 3, SYN, 1, 0), DropReason::kFwPolicyDrop,
-              "nothing opened by malformed PORT");
+  expect_drop(h, "pb", tcp4(false, 20, 999 * 256 + 1 - 65536 * 3, SYN, 1, 0),
+              DropReason::kFwPolicyDrop, "nothing opened by malformed PORT");
   EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::related), 2u);
 
   // IPv6: EPSV (229) and EPRT.
@@ -403,9 +426,12 @@ TEST(Vfirewall, FtpDataConnectionsAreRelatedActiveAndPassive) {
                 ipv6(c2s ? kA6 : kB6, c2s ? kB6 : kA6, 6,
                      tcp(c2s ? 47000 : 21, c2s ? 21 : 47000, ACK | PSH, seq, ack, 5, p))});
   };
-  expect_pass(h, "pb", "pa", v6line(false, 5001, 1001, "229 Entering Extended Passive Mode (|||50001|)\r\n"), "229");
+  expect_pass(h, "pb", "pa",
+              v6line(false, 5001, 1001, "229 Entering Extended Passive Mode (|||50001|)\r\n"),
+              "229");
   expect_pass(h, "pa", "pb", tcp6(true, 47001, 50001, SYN, 1, 0), "EPSV data SYN");
-  expect_pass(h, "pa", "pb", v6line(true, 1001, 5001 + 48, "EPRT |2|2001:db8:1::5|50002|\r\n"), "EPRT");
+  expect_pass(h, "pa", "pb", v6line(true, 1001, 5001 + 48, "EPRT |2|2001:db8:1::5|50002|\r\n"),
+              "EPRT");
   expect_pass(h, "pb", "pa", tcp6(false, 20, 50002, SYN, 1, 0), "EPRT data SYN");
   EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::related), 4u);
 }

@@ -124,14 +124,15 @@ TEST(VfirewallTcp, WindowScaleNeedsBothSides) {
 }
 
 TEST(VfirewallTcp, WindowScaleOptionIsParsedSafely) {
-  const uint8_t syn[] = {0, 1, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0x80, SYN, 0xff, 0xff, 0, 0, 0, 0,
-                         2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7};
+  const uint8_t syn[] = {0, 1, 0, 2,    0, 0, 0, 1,  0, 0, 0, 0, 0x80, SYN, 0xff, 0xff, 0, 0, 0, 0,
+                         2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0,    0,   0,    0,    1, 3, 3, 7};
   EXPECT_EQ(tcp_wscale_option(syn, sizeof syn), 7);
-  const uint8_t truncated[] = {0, 1, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0x60, SYN, 0xff, 0xff, 0, 0, 0, 0,
-                               1, 1, 3, 9};  // length 9 runs past the header
+  const uint8_t truncated[] = {
+      0,    1,   0,    2,    0, 0, 0, 1, 0, 0, 0, 0,
+      0x60, SYN, 0xff, 0xff, 0, 0, 0, 0, 1, 1, 3, 9};  // length 9 runs past the header
   EXPECT_EQ(tcp_wscale_option(truncated, sizeof truncated), -1);
-  const uint8_t zero_len[] = {0, 1, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0x60, SYN, 0xff, 0xff, 0, 0, 0, 0,
-                              8, 0, 3, 3};
+  const uint8_t zero_len[] = {0,    1,   0,    2,    0, 0, 0, 1, 0, 0, 0, 0,
+                              0x60, SYN, 0xff, 0xff, 0, 0, 0, 0, 8, 0, 3, 3};
   EXPECT_EQ(tcp_wscale_option(zero_len, sizeof zero_len), -1);
 }
 

@@ -64,30 +64,30 @@ TEST(VfirewallFtp, PassiveReplies) {
 
 TEST(VfirewallFtp, MalformedInputYieldsNothing) {
   const char* bad_cmds[] = {
-      "PORT 10,1,0,5,156\r\n",          // five numbers
-      "PORT 10,1,0,5,156,64,1",         // parses: extra is ignored? no: check below
-      "PORT 256,1,0,5,156,64\r\n",      // octet > 255
-      "PORT 10,1,0,5,999,1\r\n",        // port byte > 255
-      "PORT 10,1,0,5,1,0000001\r\n",    // too many digits
+      "PORT 10,1,0,5,156\r\n",        // five numbers
+      "PORT 10,1,0,5,156,64,1",       // parses: extra is ignored? no: check below
+      "PORT 256,1,0,5,156,64\r\n",    // octet > 255
+      "PORT 10,1,0,5,999,1\r\n",      // port byte > 255
+      "PORT 10,1,0,5,1,0000001\r\n",  // too many digits
       "PORT ,,,,,\r\n",
       "PORT \r\n",
       "PORT",
       "PORT 10.1.0.5,156,64\r\n",
       "PORT 99999999999999999999,1,1,1,1,1",
-      "EPRT |1|10.1.0.5|99999|\r\n",    // port > 65535
-      "EPRT |1|10.1.0.5|0|\r\n",        // port 0
-      "EPRT |3|10.1.0.5|2000|\r\n",     // unknown family
-      "EPRT |1|10.1.0|2000|\r\n",       // short address
-      "EPRT |1|::1|2000|\r\n",          // family mismatch
+      "EPRT |1|10.1.0.5|99999|\r\n",  // port > 65535
+      "EPRT |1|10.1.0.5|0|\r\n",      // port 0
+      "EPRT |3|10.1.0.5|2000|\r\n",   // unknown family
+      "EPRT |1|10.1.0|2000|\r\n",     // short address
+      "EPRT |1|::1|2000|\r\n",        // family mismatch
       "EPRT |2|10.1.0.5|2000|\r\n",
       "EPRT |2|1:2:3:4:5:6:7:8:9|2000|\r\n",
       "EPRT |2|1::2::3|2000|\r\n",
       "EPRT |2|12345::1|2000|\r\n",
-      "EPRT |1|10.1.0.5|2000\r\n",      // no closing delimiter
-      "EPRT 1|10.1.0.5|2000|\r\n",      // digit as delimiter
+      "EPRT |1|10.1.0.5|2000\r\n",  // no closing delimiter
+      "EPRT 1|10.1.0.5|2000|\r\n",  // digit as delimiter
       "EPRT |1|",
       "EPRT ",
-      "STOR PORT 10,1,0,5,1,1\r\n",     // not at the start
+      "STOR PORT 10,1,0,5,1,1\r\n",  // not at the start
   };
   for (const char* c : bad_cmds) {
     if (std::string(c) == "PORT 10,1,0,5,156,64,1") continue;

@@ -100,34 +100,42 @@ TEST(VfirewallAddress, RangesBecomeMinimalPrefixLists) {
 }
 
 TEST(VfirewallConfig, ErrorsNameFileLineAndColumn) {
-  expect_error(std::string(kZones) + "rules:\n  - {id: r1, from: a, to: c, action: accept}\n", 10, 27,
-               "unknown zone 'c'");
-  expect_error(std::string(kZones) + "rules:\n  - {id: r1, from: a, to: b, destination: [webs], action: accept}\n",
+  expect_error(std::string(kZones) + "rules:\n  - {id: r1, from: a, to: c, action: accept}\n", 10,
+               27, "unknown zone 'c'");
+  expect_error(std::string(kZones) +
+                   "rules:\n  - {id: r1, from: a, to: b, destination: [webs], action: accept}\n",
                10, 44, "unknown address object 'webs'");
   expect_error(std::string(kZones) +
-                   "addresses:\n  - {name: web, prefixes: [10.0.0.1]}\nrules:\n  - {id: r1, from: a, to: b, destination: [wbe], action: accept}\n",
+                   "addresses:\n  - {name: web, prefixes: [10.0.0.1]}\nrules:\n  - {id: r1, from: "
+                   "a, to: b, destination: [wbe], action: accept}\n",
                12, 44, "did you mean 'web'");
-  expect_error(std::string(kZones) + "rules:\n  - {id: r1, from: a, to: b, service: [tcp/99999], action: accept}\n",
+  expect_error(std::string(kZones) +
+                   "rules:\n  - {id: r1, from: a, to: b, service: [tcp/99999], action: accept}\n",
                10, 40, "expected a port");
-  expect_error(std::string(kZones) + "rules:\n  - {id: r1, from: a, to: b, action: allow}\n", 10, 38,
-               "action must be accept, drop or reject");
-  expect_error(std::string(kZones) + "rules:\n  - {id: r1, from: a, to: b, action: accept}\n  - {id: r1, from: a, to: b, action: drop}\n",
+  expect_error(std::string(kZones) + "rules:\n  - {id: r1, from: a, to: b, action: allow}\n", 10,
+               38, "action must be accept, drop or reject");
+  expect_error(std::string(kZones) +
+                   "rules:\n  - {id: r1, from: a, to: b, action: accept}\n  - {id: r1, from: a, "
+                   "to: b, action: drop}\n",
                11, 10, "duplicate rule id");
-  expect_error(std::string(kZones) + "addresses:\n  - {name: g1, members: [g2]}\n  - {name: g2, members: [g1]}\n",
+  expect_error(std::string(kZones) +
+                   "addresses:\n  - {name: g1, members: [g2]}\n  - {name: g2, members: [g1]}\n",
                10, 5, "contains itself");
-  expect_error(std::string(kZones) + "services:\n  - {name: s, protocol: icmp, ports: [80]}\n", 10, 38,
-               "only tcp, udp and sctp have ports");
-  expect_error(std::string(kZones) + "rules:\n  - {id: r1, from: a, to: b, action: accept, logg: true}\n",
-               10, 46, "did you mean 'log'");
+  expect_error(std::string(kZones) + "services:\n  - {name: s, protocol: icmp, ports: [80]}\n", 10,
+               38, "only tcp, udp and sctp have ports");
+  expect_error(
+      std::string(kZones) + "rules:\n  - {id: r1, from: a, to: b, action: accept, logg: true}\n",
+      10, 46, "did you mean 'log'");
   expect_error("zones:\n  - {name: a, ports: [inn]}\n", 7, 23, "unknown port 'inn'");
 }
 
 TEST(VfirewallConfig, WiresPairEveryPortOnce) {
   try {
-    parse_firewall_config(ConfigNode::load_string(
-        "ports:\n  - {name: in, type: ring}\n  - {name: out, type: ring}\n  - {name: x, type: ring}\n"
-        "wires: [[in, out]]\nzones:\n  - {name: a}\n",
-        "fw.yaml"));
+    parse_firewall_config(
+        ConfigNode::load_string("ports:\n  - {name: in, type: ring}\n  - {name: out, type: ring}\n "
+                                " - {name: x, type: ring}\n"
+                                "wires: [[in, out]]\nzones:\n  - {name: a}\n",
+                                "fw.yaml"));
     ADD_FAILURE() << "a port outside every wire was accepted";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("port 'x' is in no wire"), std::string::npos) << e.what();
@@ -207,8 +215,10 @@ rules:
   EXPECT_EQ(pol(a, a).action, Action::kAccept);  // within a zone: intra_zone (accept)
   EXPECT_EQ(pol(cz, cz).action, Action::kDrop);
   // A reload that inserts a rule and a zone before the others keeps their numbers.
-  auto c2 = load(std::string("zones:\n  - {name: new, ports: [out]}\n  - {name: a, ports: [in]}\n  - {name: b, ports: [out]}\n") +
-                 "rules:\n  - {id: r0, from: a, to: b, action: accept}\n  - {id: r1, from: a, to: b, action: drop}\n");
+  auto c2 = load(std::string("zones:\n  - {name: new, ports: [out]}\n  - {name: a, ports: [in]}\n  "
+                             "- {name: b, ports: [out]}\n") +
+                 "rules:\n  - {id: r0, from: a, to: b, action: accept}\n  - {id: r1, from: a, to: "
+                 "b, action: drop}\n");
   const Compiled comp2 = compile_with_ports(c2, zones, slots, {{"in", 0}, {"out", 1}});
   EXPECT_EQ(comp2.rules[1].id, "r1");
   EXPECT_EQ(comp2.rules[1].slot, comp.rules[0].slot);
@@ -287,13 +297,13 @@ TEST(RulesFiles, EveryVfirewallFileLoadsAndLintsClean) {
     if (first != "# program: vfirewall") continue;
     try {
       const FirewallConfig c = load_firewall_config(e.path().string());
-      for (const auto& f : lint(c))
-        EXPECT_NE(f.severity, Finding::Severity::kError) << f.str();
+      for (const auto& f : lint(c)) EXPECT_NE(f.severity, Finding::Severity::kError) << f.str();
       IdRegistry z, r;
       z.limit = 250;
       r.limit = 65535;
       std::map<std::string, uint16_t> ports;
-      for (size_t i = 0; i < c.devices.size(); ++i) ports[c.devices[i].name] = static_cast<uint16_t>(i);
+      for (size_t i = 0; i < c.devices.size(); ++i)
+        ports[c.devices[i].name] = static_cast<uint16_t>(i);
       EXPECT_NO_THROW(compile_with_ports(c, z, r, ports)) << e.path();
     } catch (const ConfigError& err) {
       ADD_FAILURE() << err.what();

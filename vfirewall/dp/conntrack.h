@@ -49,21 +49,21 @@ inline CtKey reverse_key(const CtKey& k) noexcept {
 namespace session_flags {
 inline constexpr uint8_t kInUse = 1 << 0;
 inline constexpr uint8_t kReplied = 1 << 1;
-inline constexpr uint8_t kRelated = 1 << 2;   // FTP data connection (from an expectation)
-inline constexpr uint8_t kFtpCtl = 1 << 3;    // FTP control connection: inspected
-inline constexpr uint8_t kPolicy = 1 << 4;    // accepted by the zone-pair default policy
+inline constexpr uint8_t kRelated = 1 << 2;  // FTP data connection (from an expectation)
+inline constexpr uint8_t kFtpCtl = 1 << 3;   // FTP control connection: inspected
+inline constexpr uint8_t kPolicy = 1 << 4;   // accepted by the zone-pair default policy
 }  // namespace session_flags
 
 inline constexpr uint16_t kFloodPort = 0xFFFC;  // vnf::kNextFlood: egress unknown (flooded)
 
 // 128 bytes, two cache lines (as VPP's sessions).
 struct alignas(64) Session {
-  CtKey key;               // the originator's direction
-  uint32_t expires_s;      // worker seconds
-  uint32_t epoch;          // snapshot generation the session was last checked against
-  uint32_t rule_slot;      // counter slot of the rule that accepted it (0: a policy)
-  uint32_t parent;         // related: index + 1 of the control session
-  uint32_t serial;         // creation number (a parent reference checks it)
+  CtKey key;           // the originator's direction
+  uint32_t expires_s;  // worker seconds
+  uint32_t epoch;      // snapshot generation the session was last checked against
+  uint32_t rule_slot;  // counter slot of the rule that accepted it (0: a policy)
+  uint32_t parent;     // related: index + 1 of the control session
+  uint32_t serial;     // creation number (a parent reference checks it)
   uint32_t parent_serial;
   uint16_t in_port, out_port;  // of the first packet (out_port may be kFloodPort)
   uint16_t vlan;
@@ -162,7 +162,7 @@ struct alignas(64) FwWorkerState {
   uint32_t log_tokens = 0;
   uint32_t log_refill_s = 0;
   uint32_t loops = 0;
-  int32_t time_offset_s = 0;  // tests: move this worker's clock forward
+  int32_t time_offset_s = 0;      // tests: move this worker's clock forward
   RuleCounters* rules = nullptr;  // [kMaxRuleSlots]
   FwCounters counters;
 };

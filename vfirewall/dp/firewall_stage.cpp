@@ -179,7 +179,7 @@ bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexc
         }
         return false;
       }
-      p.acl_sport = meta.sport;  // type << 8 | code
+      p.acl_sport = meta.sport;                               // type << 8 | code
       if (is_echo(p.proto, p.icmp_type)) sport = meta.dport;  // identifier
     } else if (has_ports(p.proto)) {
       sport = p.acl_sport = meta.sport;
@@ -280,12 +280,9 @@ void FirewallStage::first_packet(Session& x, const Pkt& p) noexcept {
   const FwSnapshot& s = *snap_;
   if (x.key.proto == kProtoTcp && p.l4) {
     const uint32_t doff = static_cast<uint32_t>(p.l4[12] >> 4) * 4;
-    TcpSegment g{rd32(p.l4 + 4),
-                 rd32(p.l4 + 8),
-                 rd16(p.l4 + 14),
-                 static_cast<uint16_t>(p.meta->l4_len - doff),
-                 p.l4[13],
-                 tcp_wscale_option(p.l4, doff <= p.l4_avail ? doff : 20)};
+    TcpSegment g{rd32(p.l4 + 4),  rd32(p.l4 + 8),
+                 rd16(p.l4 + 14), static_cast<uint16_t>(p.meta->l4_len - doff),
+                 p.l4[13],        tcp_wscale_option(p.l4, doff <= p.l4_avail ? doff : 20)};
     tcp_window_update(x.win[0], x.win[1], g, false);
     x.state = static_cast<uint8_t>(TcpState::kSynSent);
     if (s.is_ftp_port(x.key.dport)) x.flags |= session_flags::kFtpCtl;
@@ -351,13 +348,13 @@ void FirewallStage::on_session(vnf::Burst& b, Pkt& p, uint32_t idx, int dir) noe
       x.flags &= static_cast<uint8_t>(~session_flags::kReplied);
       check = false;
     }
-    const TcpSegment g{rd32(p.l4 + 4),
-                       rd32(p.l4 + 8),
-                       rd16(p.l4 + 14),
-                       static_cast<uint16_t>(p.meta->l4_len - doff),
-                       flags,
-                       (flags & kTcpSyn) ? tcp_wscale_option(p.l4, doff <= p.l4_avail ? doff : 20)
-                                         : int8_t(-1)};
+    const TcpSegment g{
+        rd32(p.l4 + 4),
+        rd32(p.l4 + 8),
+        rd16(p.l4 + 14),
+        static_cast<uint16_t>(p.meta->l4_len - doff),
+        flags,
+        (flags & kTcpSyn) ? tcp_wscale_option(p.l4, doff <= p.l4_avail ? doff : 20) : int8_t(-1)};
     if (!tcp_window_update(x.win[dir], x.win[1 - dir], g, check)) {
       b.drop(p.i, vnf::DropReason::kFwTcpWindow);
       return;
@@ -410,7 +407,8 @@ void FirewallStage::add_expectation(const Session& ctl, int dir, const uint8_t* 
     Expectation& slot = st_.expect[(h + probe) & st_.expect_mask];
     const bool expired = slot.in_use && static_cast<int32_t>(slot.expires_s - now_s_) < 0;
     const bool same = slot.in_use && slot.dport == x.dport && slot.family == x.family &&
-                      std::memcmp(slot.src, x.src, 16) == 0 && std::memcmp(slot.dst, x.dst, 16) == 0;
+                      std::memcmp(slot.src, x.src, 16) == 0 &&
+                      std::memcmp(slot.dst, x.dst, 16) == 0;
     if (!slot.in_use || expired || same) {
       if (!slot.in_use) ++st_.expect_live;
       slot = x;
@@ -613,7 +611,8 @@ void FirewallStage::serve_request() noexcept {
     st_.current = static_cast<Request*>(r);
   }
   Request& q = *st_.current;
-  const uint32_t end = q.cursor + kRequestSlice < st_.capacity ? q.cursor + kRequestSlice : st_.capacity;
+  const uint32_t end =
+      q.cursor + kRequestSlice < st_.capacity ? q.cursor + kRequestSlice : st_.capacity;
   for (uint32_t i = q.cursor; i < end; ++i) {
     Session& x = st_.sessions[i];
     if (!(x.flags & session_flags::kInUse) || !ct::matches(q.filter, x.key)) continue;

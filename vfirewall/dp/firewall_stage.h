@@ -22,8 +22,8 @@
 
 namespace vfirewall {
 
-inline constexpr uint32_t kSweepPerLoop = 64;      // sessions visited by expiry per loop
-inline constexpr uint32_t kRequestSlice = 4096;    // sessions a dump/flush visits per loop
+inline constexpr uint32_t kSweepPerLoop = 64;    // sessions visited by expiry per loop
+inline constexpr uint32_t kRequestSlice = 4096;  // sessions a dump/flush visits per loop
 
 class FirewallStage final {
  public:

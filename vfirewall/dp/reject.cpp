@@ -48,7 +48,8 @@ void ip4_header(uint8_t* p, uint16_t total, uint8_t proto, const uint8_t* src, c
   std::memcpy(p + 10, &c, 2);  // rte_ipv4_cksum returns the value as stored (network order)
 }
 
-void ip6_header(uint8_t* p, uint16_t payload, uint8_t proto, const uint8_t* src, const uint8_t* dst) {
+void ip6_header(uint8_t* p, uint16_t payload, uint8_t proto, const uint8_t* src,
+                const uint8_t* dst) {
   wr32(p, 0x60000000u);
   wr16(p + 4, payload);
   p[6] = proto;
@@ -124,8 +125,8 @@ rte_mbuf* build_reject(const rte_mbuf* pkt, const vnf::PacketMeta& m, rte_mempoo
     const uint32_t seq = rd32(l4 + 4), ack = rd32(l4 + 8);
     const uint8_t flags = l4[13];
     const uint32_t doff = static_cast<uint32_t>(l4[12] >> 4) * 4;
-    const uint32_t seg_len = m.l4_len - doff + ((flags & kTcpSyn) ? 1u : 0u) +
-                             ((flags & kTcpFin) ? 1u : 0u);
+    const uint32_t seg_len =
+        m.l4_len - doff + ((flags & kTcpSyn) ? 1u : 0u) + ((flags & kTcpFin) ? 1u : 0u);
     std::memcpy(ol4, l4 + 2, 2);  // sport = their dport
     std::memcpy(ol4 + 2, l4, 2);  // dport = their sport
     if (flags & kTcpAck) {

@@ -20,9 +20,9 @@ enum class TcpState : uint8_t {
   kCount
 };
 
-inline constexpr const char* kTcpStateNames[] = {
-    "none", "syn_sent", "syn_recv", "established", "fin_wait", "close_wait",
-    "last_ack", "time_wait", "close"};
+inline constexpr const char* kTcpStateNames[] = {"none",        "syn_sent",  "syn_recv",
+                                                 "established", "fin_wait",  "close_wait",
+                                                 "last_ack",    "time_wait", "close"};
 
 // What a segment means for the state machine, from its flags (RST > SYN(+ACK) > FIN > ACK).
 enum class TcpEvent : uint8_t { kSyn, kSynAck, kFin, kAck, kRst, kNone, kCount };

@@ -9,15 +9,15 @@
 namespace vfirewall {
 
 struct Timeouts {
-  uint32_t tcp_syn = 120;              // syn_sent, syn_recv
-  uint32_t tcp_established = 432000;   // 5 days
-  uint32_t tcp_closing = 120;          // fin_wait, close_wait, last_ack
+  uint32_t tcp_syn = 120;             // syn_sent, syn_recv
+  uint32_t tcp_established = 432000;  // 5 days
+  uint32_t tcp_closing = 120;         // fin_wait, close_wait, last_ack
   uint32_t tcp_time_wait = 120;
-  uint32_t tcp_close = 10;             // after a RST
+  uint32_t tcp_close = 10;  // after a RST
   uint32_t udp_unreplied = 30;
   uint32_t udp_replied = 120;
-  uint32_t icmp = 30;                  // echo request/reply
-  uint32_t other_unreplied = 30;       // other IP protocols
+  uint32_t icmp = 30;             // echo request/reply
+  uint32_t other_unreplied = 30;  // other IP protocols
   uint32_t other_replied = 600;
 };
 

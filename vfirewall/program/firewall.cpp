@@ -32,8 +32,9 @@ const char* proto_name(uint8_t p) {
 }
 
 std::string addr_str(uint8_t family, const uint8_t* a) {
-  return format_addr(family, family == 4 ? u128(a[0]) << 24 | u128(a[1]) << 16 | u128(a[2]) << 8 | a[3]
-                                         : ip6_u128(a));
+  return format_addr(family, family == 4
+                                 ? u128(a[0]) << 24 | u128(a[1]) << 16 | u128(a[2]) << 8 | a[3]
+                                 : ip6_u128(a));
 }
 
 std::string endpoint(uint8_t family, const uint8_t* a, uint16_t port, bool ports) {
@@ -56,7 +57,8 @@ std::string format_key(const CtKey& k) {
   std::string s = fmt::format("{} {} -> {}", pn ? pn : std::to_string(k.proto).c_str(),
                               endpoint(k.family, k.src, k.sport, ports),
                               endpoint(k.family, k.dst, k.dport, ports));
-  if (!ports && (k.proto == kProtoIcmp || k.proto == kProtoIcmp6)) s += fmt::format(" id {}", k.sport);
+  if (!ports && (k.proto == kProtoIcmp || k.proto == kProtoIcmp6))
+    s += fmt::format(" id {}", k.sport);
   return s;
 }
 
@@ -74,7 +76,8 @@ Firewall::Firewall(vnf::Engine& engine, FirewallConfig cfg)
   const uint32_t cap = cfg_.conntrack.size;
   for (unsigned i = 0; i < engine.worker_count(); ++i) {
     vnf::WorkerContext& w = engine.worker(i);
-    void* mem = rte_zmalloc_socket("fw_state", sizeof(FwWorkerState), RTE_CACHE_LINE_SIZE, w.socket);
+    void* mem =
+        rte_zmalloc_socket("fw_state", sizeof(FwWorkerState), RTE_CACHE_LINE_SIZE, w.socket);
     if (!mem) throw std::runtime_error("cannot allocate firewall worker state");
     auto* st = new (mem) FwWorkerState();
     states_.push_back(st);
@@ -84,8 +87,8 @@ Firewall::Firewall(vnf::Engine& engine, FirewallConfig cfg)
     st->free_stack = static_cast<uint32_t*>(
         rte_zmalloc_socket("fw_free", sizeof(uint32_t) * cap, RTE_CACHE_LINE_SIZE, w.socket));
     const uint32_t eslots = pow2_at_least(cfg_.conntrack.expectations * 2);
-    st->expect = static_cast<Expectation*>(
-        rte_zmalloc_socket("fw_expect", sizeof(Expectation) * eslots, RTE_CACHE_LINE_SIZE, w.socket));
+    st->expect = static_cast<Expectation*>(rte_zmalloc_socket(
+        "fw_expect", sizeof(Expectation) * eslots, RTE_CACHE_LINE_SIZE, w.socket));
     st->expect_mask = eslots - 1;
     void* rc = rte_zmalloc_socket("fw_rule_counters", sizeof(RuleCounters) * kMaxRuleSlots,
                                   RTE_CACHE_LINE_SIZE, w.socket);
@@ -109,9 +112,9 @@ Firewall::Firewall(vnf::Engine& engine, FirewallConfig cfg)
     if (!st->hash)
       throw std::runtime_error(fmt::format("cannot create the connection hash ({} entries): {}",
                                            2 * cap, rte_strerror(rte_errno)));
-    st->log_ring = rte_ring_create_elem(fmt::format("fw_log_{}_{}", inst, i).c_str(),
-                                        sizeof(LogRecord), 1024, w.socket,
-                                        RING_F_SP_ENQ | RING_F_SC_DEQ);
+    st->log_ring =
+        rte_ring_create_elem(fmt::format("fw_log_{}_{}", inst, i).c_str(), sizeof(LogRecord), 1024,
+                             w.socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
     st->req_ring = rte_ring_create(fmt::format("fw_req_{}_{}", inst, i).c_str(), 16, w.socket,
                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (!st->log_ring || !st->req_ring) throw std::runtime_error("cannot create firewall rings");
@@ -121,8 +124,8 @@ Firewall::Firewall(vnf::Engine& engine, FirewallConfig cfg)
   const FwSnapshot& s = *published_.get();
   audit_.applied(1, cfg_.file, cfg_.hash, vnf::Requester{},
                  fmt::format("{} zones, {} rules ({} IPv4 + {} IPv6 ACL entries), {} findings",
-                             cfg_.zones.size(), cfg_.rules.size(), s.acl4_entries,
-                             s.acl6_entries, findings_.size()));
+                             cfg_.zones.size(), cfg_.rules.size(), s.acl4_entries, s.acl6_entries,
+                             findings_.size()));
 }
 
 Firewall::~Firewall() {
@@ -140,8 +143,8 @@ Firewall::~Firewall() {
 }
 
 std::unique_ptr<FwSnapshot> Firewall::build(const FirewallConfig& c, uint64_t generation) {
-  const Compiled comp = compile(c, zone_ids_, rule_slots_,
-                                [&](const std::string& n) { return engine_.port_id(n); });
+  const Compiled comp =
+      compile(c, zone_ids_, rule_slots_, [&](const std::string& n) { return engine_.port_id(n); });
   std::vector<std::pair<uint16_t, uint16_t>> wires;
   for (const auto& w : c.wires) wires.emplace_back(engine_.port_id(w.a), engine_.port_id(w.b));
   return build_snapshot(c, comp, generation, engine_.worker_count(), engine_.socket(), wires);
@@ -190,7 +193,8 @@ std::string Firewall::format_log(const LogRecord& r) const {
     rule = fmt::format("#{}@gen{}", r.rule, r.generation);
   const uint64_t age_ms = (rte_rdtsc() - r.tsc) * 1000 / (tsc_hz_ ? tsc_hz_ : 1);
   const auto when = std::chrono::system_clock::now() - std::chrono::milliseconds(age_ms);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
   CtKey k;
   std::memcpy(k.src, r.src, 16);
   std::memcpy(k.dst, r.dst, 16);
@@ -242,15 +246,18 @@ void Firewall::log_pressure(uint64_t now_ms) {
   const uint64_t supp = counter(&FwCounters::log_suppressed);
   const uint64_t ring = counter(&FwCounters::log_ring_full);
   if (full != logged_full_)
-    spdlog::warn("connection table full ({} per worker): {} new connections refused in the last 10 s",
-                 cfg_.conntrack.size, full - logged_full_);
+    spdlog::warn(
+        "connection table full ({} per worker): {} new connections refused in the last 10 s",
+        cfg_.conntrack.size, full - logged_full_);
   if (limit != logged_limit_)
-    spdlog::warn("zone connection limits: {} new connections refused in the last 10 s (see /vnf/fw/zones)",
-                 limit - logged_limit_);
+    spdlog::warn(
+        "zone connection limits: {} new connections refused in the last 10 s (see /vnf/fw/zones)",
+        limit - logged_limit_);
   if (supp != logged_suppressed_ || ring != logged_ring_)
-    spdlog::warn("rule logging: {} records over conntrack.log_rate and {} lost to a full queue in "
-                 "the last 10 s",
-                 supp - logged_suppressed_, ring - logged_ring_);
+    spdlog::warn(
+        "rule logging: {} records over conntrack.log_rate and {} lost to a full queue in "
+        "the last 10 s",
+        supp - logged_suppressed_, ring - logged_ring_);
   logged_full_ = full;
   logged_limit_ = limit;
   logged_suppressed_ = supp;

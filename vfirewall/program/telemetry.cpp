@@ -24,7 +24,8 @@ std::map<std::string, std::string> kv(const std::string& params) {
   size_t pos = 0;
   while (pos <= params.size() && !params.empty()) {
     const size_t comma = params.find(',', pos);
-    const std::string item = params.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    const std::string item =
+        params.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     const size_t eq = item.find('=');
     if (!item.empty()) out[item.substr(0, eq)] = eq == std::string::npos ? "" : item.substr(eq + 1);
     if (comma == std::string::npos) break;
@@ -34,14 +35,18 @@ std::map<std::string, std::string> kv(const std::string& params) {
 }
 
 // zone=NAME, proto=tcp|udp|icmp|icmp6|N, src=ADDR, dst=ADDR, sport=N, dport=N.
-bool parse_filter(const Firewall& fw, const std::map<std::string, std::string>& p, SessionFilter& f) {
+bool parse_filter(const Firewall& fw, const std::map<std::string, std::string>& p,
+                  SessionFilter& f) {
   for (const auto& [k, v] : p) {
     if (k == "zone") {
       f.zone = fw.zone_id(v);
       if (!f.zone) return false;
     } else if (k == "proto") {
-      f.proto = v == "tcp" ? 6 : v == "udp" ? 17 : v == "icmp" ? 1 : v == "icmp6" ? 58
-                                                                               : static_cast<uint8_t>(std::atoi(v.c_str()));
+      f.proto = v == "tcp"     ? 6
+                : v == "udp"   ? 17
+                : v == "icmp"  ? 1
+                : v == "icmp6" ? 58
+                               : static_cast<uint8_t>(std::atoi(v.c_str()));
       if (!f.proto) return false;
     } else if (k == "src" || k == "dst") {
       uint8_t* a = k == "src" ? f.src : f.dst;
@@ -125,31 +130,32 @@ void Firewall::register_telemetry(bool with_program_commands) {
         return 0;
       });
 
-  vnf::telemetry::add(
-      "/vnf/fw/stats", "Connection table: size, capacity and counters (all workers)",
-      [this](const std::string&, rte_tel_data* d) {
-        rte_tel_data_start_dict(d);
-        rte_tel_data_add_dict_u64(d, "connections", sessions_in_use());
-        rte_tel_data_add_dict_u64(d, "capacity_per_worker", cfg_.conntrack.size);
-        rte_tel_data_add_dict_u64(d, "workers", workers());
-        const std::pair<const char*, vnf::Counter FwCounters::*> cs[] = {
-            {"created", &FwCounters::created},
-            {"closed", &FwCounters::closed},
-            {"expired", &FwCounters::expired},
-            {"recheck_closed", &FwCounters::recheck_closed},
-            {"flushed", &FwCounters::flushed},
-            {"table_full", &FwCounters::table_full},
-            {"zone_limit", &FwCounters::zone_limit},
-            {"related", &FwCounters::related},
-            {"expectations", &FwCounters::expectations},
-            {"expectations_full", &FwCounters::expect_full},
-            {"log_records", &FwCounters::log_records},
-            {"log_suppressed", &FwCounters::log_suppressed},
-            {"log_queue_full", &FwCounters::log_ring_full},
-            {"rejects_sent", &FwCounters::rejects_sent}};
-        for (const auto& [name, c] : cs) rte_tel_data_add_dict_u64(d, name, counter(c));
-        return 0;
-      });
+  vnf::telemetry::add("/vnf/fw/stats",
+                      "Connection table: size, capacity and counters (all workers)",
+                      [this](const std::string&, rte_tel_data* d) {
+                        rte_tel_data_start_dict(d);
+                        rte_tel_data_add_dict_u64(d, "connections", sessions_in_use());
+                        rte_tel_data_add_dict_u64(d, "capacity_per_worker", cfg_.conntrack.size);
+                        rte_tel_data_add_dict_u64(d, "workers", workers());
+                        const std::pair<const char*, vnf::Counter FwCounters::*> cs[] = {
+                            {"created", &FwCounters::created},
+                            {"closed", &FwCounters::closed},
+                            {"expired", &FwCounters::expired},
+                            {"recheck_closed", &FwCounters::recheck_closed},
+                            {"flushed", &FwCounters::flushed},
+                            {"table_full", &FwCounters::table_full},
+                            {"zone_limit", &FwCounters::zone_limit},
+                            {"related", &FwCounters::related},
+                            {"expectations", &FwCounters::expectations},
+                            {"expectations_full", &FwCounters::expect_full},
+                            {"log_records", &FwCounters::log_records},
+                            {"log_suppressed", &FwCounters::log_suppressed},
+                            {"log_queue_full", &FwCounters::log_ring_full},
+                            {"rejects_sent", &FwCounters::rejects_sent}};
+                        for (const auto& [name, c] : cs)
+                          rte_tel_data_add_dict_u64(d, name, counter(c));
+                        return 0;
+                      });
 
   vnf::telemetry::add(
       "/vnf/fw/conns",
@@ -158,7 +164,8 @@ void Firewall::register_telemetry(bool with_program_commands) {
         const auto p = kv(params);
         SessionFilter f;
         if (!parse_filter(*this, p, f)) return -EINVAL;
-        const uint32_t offset = p.count("offset") ? static_cast<uint32_t>(std::atol(p.at("offset").c_str())) : 0;
+        const uint32_t offset =
+            p.count("offset") ? static_cast<uint32_t>(std::atol(p.at("offset").c_str())) : 0;
         std::vector<SessionView> out;
         uint32_t found = 0;
         if (!run_request(Request::kDump, f, offset + kConnPage, out, found)) return -EBUSY;
@@ -171,36 +178,36 @@ void Firewall::register_telemetry(bool with_program_commands) {
         rte_tel_data_start_array(arr, RTE_TEL_STRING_VAL);
         for (uint32_t i = offset; i < out.size(); ++i) {
           const SessionView& v = out[i];
-          const char* state = v.key.proto == kProtoTcp ? kTcpStateNames[v.state]
+          const char* state = v.key.proto == kProtoTcp              ? kTcpStateNames[v.state]
                               : (v.flags & session_flags::kReplied) ? "replied"
-                                                                     : "unreplied";
-          const std::string row = fmt::format(
-              "{} zones {}->{} {}{} expires {}s pkts {}/{} bytes {}/{}", format_key(v.key),
-              s.zone_names[v.key.zsrc], s.zone_names[v.key.zdst], state,
-              (v.flags & session_flags::kRelated) ? " related" : "", v.expires_s, v.packets[0],
-              v.packets[1], v.bytes[0], v.bytes[1]);
+                                                                    : "unreplied";
+          const std::string row =
+              fmt::format("{} zones {}->{} {}{} expires {}s pkts {}/{} bytes {}/{}",
+                          format_key(v.key), s.zone_names[v.key.zsrc], s.zone_names[v.key.zdst],
+                          state, (v.flags & session_flags::kRelated) ? " related" : "", v.expires_s,
+                          v.packets[0], v.packets[1], v.bytes[0], v.bytes[1]);
           rte_tel_data_add_array_string(arr, row.c_str());
         }
         rte_tel_data_add_dict_container(d, "entries", arr, 0);
-        if (offset + kConnPage < found) rte_tel_data_add_dict_u64(d, "next_offset", offset + kConnPage);
+        if (offset + kConnPage < found)
+          rte_tel_data_add_dict_u64(d, "next_offset", offset + kConnPage);
         return 0;
       });
 
-  vnf::telemetry::add(
-      "/vnf/fw/flush",
-      "Close connections. Params as /vnf/fw/conns (zone=Z or a 5-tuple), or 'all'",
-      [this](const std::string& params, rte_tel_data* d) {
-        const auto p = kv(params);
-        if (p.empty()) return -EINVAL;  // never flush everything by accident
-        SessionFilter f;
-        if (!parse_filter(*this, p, f)) return -EINVAL;
-        std::vector<SessionView> out;
-        uint32_t found = 0;
-        if (!run_request(Request::kFlush, f, 0, out, found)) return -EBUSY;
-        rte_tel_data_start_dict(d);
-        rte_tel_data_add_dict_u64(d, "flushed", found);
-        return 0;
-      });
+  vnf::telemetry::add("/vnf/fw/flush",
+                      "Close connections. Params as /vnf/fw/conns (zone=Z or a 5-tuple), or 'all'",
+                      [this](const std::string& params, rte_tel_data* d) {
+                        const auto p = kv(params);
+                        if (p.empty()) return -EINVAL;  // never flush everything by accident
+                        SessionFilter f;
+                        if (!parse_filter(*this, p, f)) return -EINVAL;
+                        std::vector<SessionView> out;
+                        uint32_t found = 0;
+                        if (!run_request(Request::kFlush, f, 0, out, found)) return -EBUSY;
+                        rte_tel_data_start_dict(d);
+                        rte_tel_data_add_dict_u64(d, "flushed", found);
+                        return 0;
+                      });
 }
 
 }  // namespace vfirewall

@@ -52,8 +52,8 @@ Compiled compile_with_ports(const FirewallConfig& c, IdRegistry& zone_ids, IdReg
   for (const auto& z : c.zones) {
     const uint32_t id = zone_ids.get(z.name);
     if (id == 0 || id >= kMaxZoneIds)
-      throw std::runtime_error(
-          fmt::format("{}: zone '{}': no zone number left (restart to renumber)", z.pos.str(), z.name));
+      throw std::runtime_error(fmt::format(
+          "{}: zone '{}': no zone number left (restart to renumber)", z.pos.str(), z.name));
     zid[z.name] = static_cast<uint8_t>(id);
   }
 

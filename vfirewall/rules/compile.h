@@ -15,7 +15,7 @@
 namespace vfirewall {
 
 inline constexpr uint32_t kAclMaxPriority = 0x1FFFFFFF;  // RTE_ACL_MAX_PRIORITY
-inline constexpr uint8_t kZoneNone = 0;                   // classifier: no zone matched
+inline constexpr uint8_t kZoneNone = 0;                  // classifier: no zone matched
 inline constexpr unsigned kMaxZoneIds = 256;
 
 // One ACL entry. Zones: 0 with mask 0 = any. Ports: ranges; for ICMP the sport range is
@@ -43,8 +43,8 @@ struct CompiledRule {
 struct ZoneMatch {
   uint8_t id = 0;
   bool any_port = true, any_vlan = true, any_addr = true;
-  std::bitset<64> ports;     // DPDK port ids
-  std::bitset<4096> vlans;   // 0 = untagged
+  std::bitset<64> ports;    // DPDK port ids
+  std::bitset<4096> vlans;  // 0 = untagged
   AddrSet networks;
   Timeouts timeouts;
   uint32_t conn_limit = 0;
@@ -71,7 +71,7 @@ struct Compiled {
 struct IdRegistry {
   std::map<std::string, uint32_t> ids;
   uint32_t next = 1;
-  uint32_t limit = 0;  // ids are 1..limit
+  uint32_t limit = 0;                     // ids are 1..limit
   uint32_t get(const std::string& name);  // assigns on first use; 0 when exhausted
 };
 

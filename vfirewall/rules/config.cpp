@@ -71,24 +71,31 @@ struct ProtoName {
   const char* name;
   uint8_t proto;
 };
-constexpr ProtoName kProtocols[] = {{"tcp", 6},   {"udp", 17},   {"icmp", 1},  {"icmp6", 58},
-                                    {"ipv6-icmp", 58}, {"gre", 47}, {"esp", 50}, {"ah", 51},
-                                    {"sctp", 132}, {"ospf", 89}, {"vrrp", 112}};
+constexpr ProtoName kProtocols[] = {{"tcp", 6},        {"udp", 17},  {"icmp", 1},  {"icmp6", 58},
+                                    {"ipv6-icmp", 58}, {"gre", 47},  {"esp", 50},  {"ah", 51},
+                                    {"sctp", 132},     {"ospf", 89}, {"vrrp", 112}};
 
 struct IcmpName {
   const char* name;
   uint8_t type;
 };
-constexpr IcmpName kIcmp4Types[] = {
-    {"echo-reply", 0},       {"destination-unreachable", 3}, {"source-quench", 4},
-    {"redirect", 5},         {"echo-request", 8},            {"router-advertisement", 9},
-    {"router-solicitation", 10}, {"time-exceeded", 11},      {"parameter-problem", 12},
-    {"timestamp-request", 13},   {"timestamp-reply", 14}};
-constexpr IcmpName kIcmp6Types[] = {
-    {"destination-unreachable", 1}, {"packet-too-big", 2},         {"time-exceeded", 3},
-    {"parameter-problem", 4},       {"echo-request", 128},         {"echo-reply", 129},
-    {"router-solicitation", 133},   {"router-advertisement", 134}, {"neighbor-solicitation", 135},
-    {"neighbor-advertisement", 136}, {"redirect", 137}};
+constexpr IcmpName kIcmp4Types[] = {{"echo-reply", 0},           {"destination-unreachable", 3},
+                                    {"source-quench", 4},        {"redirect", 5},
+                                    {"echo-request", 8},         {"router-advertisement", 9},
+                                    {"router-solicitation", 10}, {"time-exceeded", 11},
+                                    {"parameter-problem", 12},   {"timestamp-request", 13},
+                                    {"timestamp-reply", 14}};
+constexpr IcmpName kIcmp6Types[] = {{"destination-unreachable", 1},
+                                    {"packet-too-big", 2},
+                                    {"time-exceeded", 3},
+                                    {"parameter-problem", 4},
+                                    {"echo-request", 128},
+                                    {"echo-reply", 129},
+                                    {"router-solicitation", 133},
+                                    {"router-advertisement", 134},
+                                    {"neighbor-solicitation", 135},
+                                    {"neighbor-advertisement", 136},
+                                    {"redirect", 137}};
 
 bool all_digits(const std::string& s) {
   return !s.empty() && s.size() <= 5 &&
@@ -105,9 +112,10 @@ std::string parse_proto(const std::string& s, uint8_t& proto) {
     proto = static_cast<uint8_t>(std::stoul(s));
     return "";
   }
-  return fmt::format("unknown protocol '{}' (tcp, udp, icmp, icmp6, gre, esp, ah, sctp, ospf, "
-                     "vrrp, any, or a number 1-255)",
-                     s);
+  return fmt::format(
+      "unknown protocol '{}' (tcp, udp, icmp, icmp6, gre, esp, ah, sctp, ospf, "
+      "vrrp, any, or a number 1-255)",
+      s);
 }
 
 std::string parse_port_range(const std::string& s, uint16_t& lo, uint16_t& hi) {
@@ -174,9 +182,10 @@ std::string parse_service_literal(const std::string& text, std::vector<ServiceEn
   } else if (e.proto == 1 || e.proto == 58) {
     if (std::string err = parse_icmp_type(arg, e.proto, e); !err.empty()) return err;
   } else {
-    return fmt::format("'{}': only tcp, udp, sctp (ports) and icmp, icmp6 (types) take an "
-                       "argument after '/'",
-                       text);
+    return fmt::format(
+        "'{}': only tcp, udp, sctp (ports) and icmp, icmp6 (types) take an "
+        "argument after '/'",
+        text);
   }
   out.push_back(e);
   return "";
@@ -382,7 +391,8 @@ class Loader {
         }
         z.segments.push_back(s);
       }
-      for (const auto& [a, node] : names_of(n["networks"])) z.networks.push_back(address_ref(a, node));
+      for (const auto& [a, node] : names_of(n["networks"]))
+        z.networks.push_back(address_ref(a, node));
       if (n.has("intra_zone")) z.intra_zone = parse_action(n["intra_zone"]);
       z.intra_zone_log = n.bool_or("intra_zone_log", false);
       z.conn_limit = static_cast<uint32_t>(n.uint_or("conn_limit", 0, 0, 1u << 28));
@@ -412,7 +422,8 @@ class Loader {
       for (const auto& [a, node] : names_of(n["source"])) r.source.push_back(address_ref(a, node));
       for (const auto& [a, node] : names_of(n["destination"]))
         r.destination.push_back(address_ref(a, node));
-      for (const auto& [s, node] : names_of(n["service"])) r.service.push_back(service_ref(s, node));
+      for (const auto& [s, node] : names_of(n["service"]))
+        r.service.push_back(service_ref(s, node));
       r.action = parse_action(n.required("action"));
       r.log = n.bool_or("log", false);
       r.cross_segment = n.bool_or("cross_segment", false);
@@ -453,14 +464,16 @@ class Loader {
     const std::string err = parse_service_literal(s, tmp);
     if (err.empty()) return s;
     if (s.find('/') != std::string::npos) node.fail(err);
-    node.fail(fmt::format("unknown service '{}'{} (or write it as tcp/443, udp/53, icmp/echo-request)",
-                          s, suggest(s, service_names())));
+    node.fail(
+        fmt::format("unknown service '{}'{} (or write it as tcp/443, udp/53, icmp/echo-request)", s,
+                    suggest(s, service_names())));
   }
 
  private:
   std::string name_of(const ConfigNode& n, const char* what) {
     const std::string s = n.str();
-    if (!vnf::valid_name(s)) n.fail(fmt::format("{} '{}' must match [A-Za-z0-9_.-]{{1,31}}", what, s));
+    if (!vnf::valid_name(s))
+      n.fail(fmt::format("{} '{}' must match [A-Za-z0-9_.-]{{1,31}}", what, s));
     return s;
   }
 
@@ -526,11 +539,11 @@ void parse_policy_sections(const ConfigNode& root, FirewallConfig& c) {
   Timeouts defaults;
   const ConfigNode ct = root["conntrack"];
   if (ct.defined()) {
-    ct.allow_keys({"size", "expectations", "recheck_established", "log_rate", "expect_timeout",
-                   "timeouts"});
+    ct.allow_keys(
+        {"size", "expectations", "recheck_established", "log_rate", "expect_timeout", "timeouts"});
     c.conntrack.size = static_cast<uint32_t>(ct.uint_or("size", c.conntrack.size, 64, 1u << 26));
-    c.conntrack.expectations = static_cast<uint32_t>(
-        ct.uint_or("expectations", c.conntrack.expectations, 16, 1u << 20));
+    c.conntrack.expectations =
+        static_cast<uint32_t>(ct.uint_or("expectations", c.conntrack.expectations, 16, 1u << 20));
     c.conntrack.recheck_established = ct.bool_or("recheck_established", true);
     c.conntrack.log_rate = static_cast<uint32_t>(ct.uint_or("log_rate", 100, 0, 1000000));
     c.conntrack.expect_timeout = ct.seconds_or("expect_timeout", 60, 1, 3600);

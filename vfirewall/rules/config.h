@@ -59,9 +59,9 @@ struct ServiceObject {
 
 struct Zone {
   std::string name;
-  std::vector<std::string> ports;     // empty: any port
-  std::vector<std::string> segments;  // empty: any segment
-  std::vector<std::string> networks;  // address references; empty: any address
+  std::vector<std::string> ports;       // empty: any port
+  std::vector<std::string> segments;    // empty: any segment
+  std::vector<std::string> networks;    // address references; empty: any address
   Action intra_zone = Action::kAccept;  // default for traffic within the zone
   bool intra_zone_log = false;
   uint32_t conn_limit = 0;  // 0: no limit
@@ -73,7 +73,7 @@ struct Zone {
 
 struct Rule {
   std::string id;
-  std::vector<std::string> from, to;  // zone names; "any"
+  std::vector<std::string> from, to;             // zone names; "any"
   std::vector<std::string> source, destination;  // address references / literals; "any"
   std::vector<std::string> service;              // service references / literals; "any"
   Action action = Action::kDrop;
@@ -95,7 +95,7 @@ struct Wire {
 };
 
 struct ConntrackSettings {
-  uint32_t size = 65536;       // connections per worker, fixed at start-up
+  uint32_t size = 65536;         // connections per worker, fixed at start-up
   uint32_t expectations = 1024;  // FTP data expectations per worker, fixed at start-up
   bool recheck_established = true;
   uint32_t log_rate = 100;  // log records per second per worker (rule logs)
@@ -116,8 +116,8 @@ struct FirewallConfig {
   std::vector<Policy> policies;
   ConntrackSettings conntrack;
   std::vector<uint16_t> ftp_ports{21};
-  bool non_ip_accept = true;  // ARP and other non-IP frames pass (an L2 firewall)
-  bool ndp_accept = true;     // IPv6 neighbour/router discovery passes without rules
+  bool non_ip_accept = true;      // ARP and other non-IP frames pass (an L2 firewall)
+  bool ndp_accept = true;         // IPv6 neighbour/router discovery passes without rules
   bool fragments_accept = false;  // non-first fragments (no ports to match)
 
   const Zone* zone(const std::string& name) const;

@@ -24,8 +24,9 @@ namespace {
 bool zones_cover(const std::vector<std::string>& a, const std::vector<std::string>& b) {
   if (std::find(a.begin(), a.end(), "any") != a.end()) return true;
   if (std::find(b.begin(), b.end(), "any") != b.end()) return false;
-  return std::all_of(b.begin(), b.end(),
-                     [&](const std::string& z) { return std::find(a.begin(), a.end(), z) != a.end(); });
+  return std::all_of(b.begin(), b.end(), [&](const std::string& z) {
+    return std::find(a.begin(), a.end(), z) != a.end();
+  });
 }
 
 bool service_covers(const ServiceEntry& a, const ServiceEntry& e) {
@@ -37,7 +38,8 @@ bool service_covers(const ServiceEntry& a, const ServiceEntry& e) {
 
 bool services_cover(const std::vector<ServiceEntry>& a, const std::vector<ServiceEntry>& b) {
   return std::all_of(b.begin(), b.end(), [&](const ServiceEntry& e) {
-    return std::any_of(a.begin(), a.end(), [&](const ServiceEntry& x) { return service_covers(x, e); });
+    return std::any_of(a.begin(), a.end(),
+                       [&](const ServiceEntry& x) { return service_covers(x, e); });
   });
 }
 
@@ -47,8 +49,8 @@ struct Resolved {
 };
 
 // Segments a rule side may be in: explicit only when every zone named is bound to segments.
-std::set<std::string> explicit_segments(const FirewallConfig& c, const std::vector<std::string>& zones,
-                                        bool& is_explicit) {
+std::set<std::string> explicit_segments(const FirewallConfig& c,
+                                        const std::vector<std::string>& zones, bool& is_explicit) {
   std::set<std::string> out;
   is_explicit = true;
   for (const auto& z : zones) {
@@ -127,7 +129,8 @@ std::vector<Finding> lint(const FirewallConfig& c) {
     for (const auto& a : z.networks) use_addr(a);
   for (const auto& a : c.addresses)
     if (!used_addr.count(a.name))
-      warn(a.pos, fmt::format("address object '{}' is not used by any rule, zone or group", a.name));
+      warn(a.pos,
+           fmt::format("address object '{}' is not used by any rule, zone or group", a.name));
   for (const auto& s : c.services)
     if (!used_svc.count(s.name))
       warn(s.pos, fmt::format("service '{}' is not used by any rule or group", s.name));
