@@ -54,8 +54,23 @@ namespace vnf {
   X(kSamePort, "same_port", "destination MAC is behind the ingress port") \
   X(kNoDestination, "no_destination", "flood with no other port in the segment")
 
-// vfirewall (issue #4) adds its reasons here.
-#define VNF_DROP_REASONS_VFIREWALL(X)
+// vfirewall (issue #4).
+#define VNF_DROP_REASONS_VFIREWALL(X) \
+  X(kFwNoWire, "fw_no_wire", "firewall: ingress port is in no wire (standalone vfirewall)") \
+  X(kFwNonIp, "fw_non_ip", "firewall: non-IP frame and options.non_ip is drop") \
+  X(kFwFragment, "fw_fragment", "firewall: non-first IP fragment (no ports to match) and options.fragments is drop") \
+  X(kFwNoZone, "fw_no_zone", "firewall: source or destination belongs to no zone") \
+  X(kFwRuleDrop, "fw_rule_drop", "firewall: new connection denied by a rule with action drop") \
+  X(kFwRuleReject, "fw_rule_reject", "firewall: new connection denied by a rule with action reject (a TCP RST or ICMP unreachable was sent)") \
+  X(kFwPolicyDrop, "fw_policy_drop", "firewall: no rule matched and the zone pair's default policy drops") \
+  X(kFwPolicyReject, "fw_policy_reject", "firewall: no rule matched and the zone pair's default policy rejects") \
+  X(kFwTcpInvalid, "fw_tcp_invalid", "firewall: TCP segment invalid in the connection's state (e.g. no SYN to open it)") \
+  X(kFwTcpWindow, "fw_tcp_window", "firewall: TCP segment outside the connection's sequence window") \
+  X(kFwInvalid, "fw_invalid", "firewall: a reply with no request (e.g. echo reply without echo request)") \
+  X(kFwIcmpUnrelated, "fw_icmp_unrelated", "firewall: ICMP error whose inner header matches no connection") \
+  X(kFwTableFull, "fw_table_full", "firewall: connection table full, new connection refused") \
+  X(kFwZoneLimit, "fw_zone_limit", "firewall: the source zone reached its conn_limit, new connection refused") \
+  X(kFwRecheckClosed, "fw_recheck_closed", "firewall: the connection was closed because reloaded rules no longer allow it")
 
 // vrouter (issue #5) adds its reasons here.
 #define VNF_DROP_REASONS_VROUTER(X)

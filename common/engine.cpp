@@ -189,13 +189,30 @@ void Engine::setup_port(PortState& p, unsigned nworkers) {
   p.tx_queues = static_cast<uint16_t>(nworkers);
 
   rte_eth_conf conf{};
+  // A symmetric Toeplitz key (0x6d5a repeated) sends both directions of a flow to the same
+  // queue index, so per-worker state (the firewall's connection tables) sees both. Drivers
+  // that refuse a key of their own size get their default key (and a warning).
+  std::vector<uint8_t> sym_key(info.hash_key_size);
+  for (size_t i = 0; i < sym_key.size(); ++i) sym_key[i] = i % 2 ? 0x5a : 0x6d;
   if (p.rx_queues > 1 && info.flow_type_rss_offloads) {
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
     conf.rx_adv_conf.rss_conf.rss_hf =
         info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+    if (!sym_key.empty()) {
+      conf.rx_adv_conf.rss_conf.rss_key = sym_key.data();
+      conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<uint8_t>(sym_key.size());
+    }
   }
-  if (int rc = rte_eth_dev_configure(p.id, p.rx_queues, p.tx_queues, &conf); rc != 0)
-    fail("configure", rc);
+  int crc = rte_eth_dev_configure(p.id, p.rx_queues, p.tx_queues, &conf);
+  if (crc != 0 && conf.rx_adv_conf.rss_conf.rss_key) {
+    spdlog::warn("port '{}': symmetric RSS key refused ({}); using the driver's key: the two "
+                 "directions of a flow may reach different workers",
+                 d.name, rte_strerror(-crc));
+    conf.rx_adv_conf.rss_conf.rss_key = nullptr;
+    conf.rx_adv_conf.rss_conf.rss_key_len = 0;
+    crc = rte_eth_dev_configure(p.id, p.rx_queues, p.tx_queues, &conf);
+  }
+  if (crc != 0) fail("configure", crc);
   uint16_t nb_rxd = d.rx_desc, nb_txd = d.tx_desc;
   if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(p.id, &nb_rxd, &nb_txd); rc != 0)
     fail("descriptor counts", rc);

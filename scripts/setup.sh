@@ -25,6 +25,7 @@ packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev libboost-program-options-dev libpcap-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 iputils-ping iperf3 netcat-openbsd ethtool tshark python3 python3-scapy
+  vsftpd curl
   procps psmisc util-linux
 )
 

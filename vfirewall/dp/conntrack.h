@@ -1,0 +1,182 @@
+// Connection tracking state of one worker: a session pool sized at start-up, an rte_hash
+// holding both directions' keys of every session (one probe finds either direction), FTP
+// data expectations, per-zone connection counts, the log ring and the control request
+// ring. Everything here is owned by one worker (its only writer); the control thread reads
+// counters only and talks to the worker through the request ring (STYLE 5-8).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include <rte_hash.h>
+#include <rte_ring.h>
+
+#include "common/counter.h"
+#include "vfirewall/dp/tcp_state.h"
+#include "vfirewall/snapshot.h"
+
+namespace vfirewall {
+
+// The tuple of one direction, keyed per zone: the same addresses in two zones (two tenants
+// with overlapping address plans) are two connections. IPv4 uses the first 4 address bytes.
+// ICMP echo uses (identifier, 0) as ports in both directions.
+struct CtKey {
+  uint8_t src[16];
+  uint8_t dst[16];
+  uint16_t sport, dport;  // host order
+  uint8_t proto;
+  uint8_t family;  // 4 or 6
+  uint8_t zsrc, zdst;
+};
+static_assert(sizeof(CtKey) == 40);
+
+inline CtKey reverse_key(const CtKey& k) noexcept {
+  CtKey r;
+  for (int i = 0; i < 16; ++i) {
+    r.src[i] = k.dst[i];
+    r.dst[i] = k.src[i];
+  }
+  const bool icmp = k.proto == kProtoIcmp || k.proto == kProtoIcmp6;
+  r.sport = icmp ? k.sport : k.dport;
+  r.dport = icmp ? k.dport : k.sport;
+  r.proto = k.proto;
+  r.family = k.family;
+  r.zsrc = k.zdst;
+  r.zdst = k.zsrc;
+  return r;
+}
+
+namespace session_flags {
+inline constexpr uint8_t kInUse = 1 << 0;
+inline constexpr uint8_t kReplied = 1 << 1;
+inline constexpr uint8_t kRelated = 1 << 2;  // FTP data connection (from an expectation)
+inline constexpr uint8_t kFtpCtl = 1 << 3;   // FTP control connection: inspected
+inline constexpr uint8_t kPolicy = 1 << 4;   // accepted by the zone-pair default policy
+}  // namespace session_flags
+
+inline constexpr uint16_t kFloodPort = 0xFFFC;  // vnf::kNextFlood: egress unknown (flooded)
+
+// 128 bytes, two cache lines (as VPP's sessions).
+struct alignas(64) Session {
+  CtKey key;           // the originator's direction
+  uint32_t expires_s;  // worker seconds
+  uint32_t epoch;      // snapshot generation the session was last checked against
+  uint32_t rule_slot;  // counter slot of the rule that accepted it (0: a policy)
+  uint32_t parent;     // related: index + 1 of the control session
+  uint32_t serial;     // creation number (a parent reference checks it)
+  uint32_t parent_serial;
+  uint16_t in_port, out_port;  // of the first packet (out_port may be kFloodPort)
+  uint16_t vlan;
+  uint8_t state;  // TcpState
+  uint8_t flags;  // session_flags
+  TcpWindow win[2];
+  uint32_t packets[2];
+  uint64_t bytes[2];
+};
+static_assert(sizeof(Session) == 128, "sessions are two cache lines");
+
+struct Expectation {
+  uint8_t src[16];  // who will connect (any source port)
+  uint8_t dst[16];
+  uint16_t dport;
+  uint8_t family;
+  uint8_t zsrc, zdst;
+  uint8_t in_use;
+  uint32_t expires_s;
+  uint32_t parent;  // index + 1
+  uint32_t parent_serial;
+};
+
+// A `log: true` decision, drained by the control thread to the program log.
+struct LogRecord {
+  uint64_t tsc;
+  uint32_t rule;  // rule index + 1 in the snapshot of `generation`; 0: zone-pair policy
+  uint32_t generation;
+  uint8_t src[16], dst[16];
+  uint16_t sport, dport;
+  uint8_t proto, family, zsrc, zdst;
+  uint8_t action;  // Action
+  uint8_t pad[3];
+};
+
+// What a dump copies out of a session (control thread's buffer).
+struct SessionView {
+  CtKey key;
+  uint32_t expires_s;
+  uint32_t rule_slot;
+  uint8_t state, flags;
+  uint32_t packets[2];
+  uint64_t bytes[2];
+};
+
+// Filter of a dump or flush request: 0 / empty fields match everything.
+struct SessionFilter {
+  uint8_t zone = 0;  // either side
+  uint8_t proto = 0;
+  uint8_t family = 0;
+  uint8_t has_src = 0, has_dst = 0;
+  uint8_t src[16] = {}, dst[16] = {};  // exact addresses, either direction
+  uint16_t sport = 0, dport = 0;
+};
+
+// A control -> worker request. The control thread owns it and waits for `done`; the worker
+// works through the table in slices (kRequestSlice sessions per loop).
+struct Request {
+  enum Kind : uint8_t { kDump, kFlush, kCount } kind = kDump;
+  SessionFilter filter;
+  SessionView* out = nullptr;  // kDump: room for `max` views
+  uint32_t max = 0;
+  uint32_t found = 0;   // matches (dump: may exceed max)
+  uint32_t cursor = 0;  // worker's progress
+  std::atomic<uint32_t> done{0};
+};
+
+struct RuleCounters {
+  vnf::Counter hits;  // connections (and dropped/rejected packets) decided by the rule
+  vnf::Counter packets, bytes;
+  std::atomic<uint32_t> last_hit_s{0};
+};
+
+struct alignas(64) FwCounters {
+  vnf::Counter created, closed, expired, recheck_closed, flushed;
+  vnf::Counter table_full, zone_limit, related, expectations, expect_full;
+  vnf::Counter log_records, log_suppressed, log_ring_full, rejects_sent;
+  vnf::Counter zone_created[kMaxZoneIds], zone_closed[kMaxZoneIds];
+};
+
+struct alignas(64) FwWorkerState {
+  rte_hash* hash = nullptr;
+  Session* sessions = nullptr;
+  uint32_t capacity = 0;
+  uint32_t* free_stack = nullptr;
+  uint32_t free_top = 0;
+  uint32_t sweep_cursor = 0;
+  uint32_t serial = 0;
+  Expectation* expect = nullptr;
+  uint32_t expect_mask = 0;  // slots - 1 (power of two)
+  uint32_t expect_live = 0;
+  uint32_t zone_active[kMaxZoneIds] = {};
+  rte_ring* log_ring = nullptr;  // LogRecord, SP/SC
+  rte_ring* req_ring = nullptr;  // Request*, SP/SC
+  Request* current = nullptr;    // request being served
+  uint32_t log_tokens = 0;
+  uint32_t log_refill_s = 0;
+  uint32_t loops = 0;
+  int32_t time_offset_s = 0;      // tests: move this worker's clock forward
+  RuleCounters* rules = nullptr;  // [kMaxRuleSlots]
+  FwCounters counters;
+};
+
+// Table operations (worker only).
+namespace ct {
+
+// Creates a session for `k` (both directions); returns its index, or -1 with `why` set
+// (kFwTableFull, kFwZoneLimit).
+int32_t create(FwWorkerState& st, const FwSnapshot& s, const CtKey& k, uint32_t now_s,
+               vnf::DropReason& why) noexcept;
+void remove(FwWorkerState& st, uint32_t idx) noexcept;
+bool matches(const SessionFilter& f, const CtKey& k) noexcept;
+
+}  // namespace ct
+
+}  // namespace vfirewall

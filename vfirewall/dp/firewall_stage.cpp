@@ -1,0 +1,673 @@
+#include "vfirewall/dp/firewall_stage.h"
+
+#include <cstring>
+
+#include <rte_acl.h>
+#include <rte_byteorder.h>
+#include <rte_hash.h>
+#include <rte_prefetch.h>
+
+#include "vfirewall/dp/classify.h"
+#include "vfirewall/dp/ftp_parse.h"
+#include "vfirewall/dp/reject.h"
+#include "vfirewall/dp/timeouts.h"
+
+namespace vfirewall {
+
+namespace {
+
+inline uint16_t rd16(const uint8_t* p) noexcept { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+inline uint32_t rd32(const uint8_t* p) noexcept {
+  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
+         static_cast<uint32_t>(p[2]) << 8 | p[3];
+}
+
+inline bool is_echo(uint8_t proto, uint8_t type) noexcept {
+  return proto == kProtoIcmp ? (type == 8 || type == 0) : (type == 128 || type == 129);
+}
+inline bool is_echo_reply(uint8_t proto, uint8_t type) noexcept {
+  return proto == kProtoIcmp ? type == 0 : type == 129;
+}
+inline bool is_icmp_error(uint8_t proto, uint8_t type) noexcept {
+  if (proto == kProtoIcmp) return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+  return type < 128;
+}
+// ICMPv6 that keeps a link working (from link-local addresses, usually in no zone):
+// MLD query/report/done (130-132, 143) and router/neighbour discovery and redirect (133-137).
+inline bool is_link_control6(uint8_t type) noexcept {
+  return (type >= 130 && type <= 137) || type == 143;
+}
+inline bool has_ports(uint8_t proto) noexcept { return proto == kProtoTcp || proto == kProtoUdp; }
+
+// ACL input for a key; icmp_sport: type << 8 | code of the packet (ICMP only).
+inline void acl4_key(AclKey4& a, const CtKey& k, uint16_t sport, uint16_t dport) noexcept {
+  a.proto = k.proto;
+  a.pad[0] = a.pad[1] = a.pad[2] = 0;
+  a.zsrc = rte_cpu_to_be_16(k.zsrc);
+  a.zdst = rte_cpu_to_be_16(k.zdst);
+  std::memcpy(&a.src, k.src, 4);
+  std::memcpy(&a.dst, k.dst, 4);
+  a.sport = rte_cpu_to_be_16(sport);
+  a.dport = rte_cpu_to_be_16(dport);
+}
+inline void acl6_key(AclKey6& a, const CtKey& k, uint16_t sport, uint16_t dport) noexcept {
+  a.proto = k.proto;
+  a.pad[0] = a.pad[1] = a.pad[2] = 0;
+  a.zsrc = rte_cpu_to_be_16(k.zsrc);
+  a.zdst = rte_cpu_to_be_16(k.zdst);
+  std::memcpy(a.src, k.src, 16);
+  std::memcpy(a.dst, k.dst, 16);
+  a.sport = rte_cpu_to_be_16(sport);
+  a.dport = rte_cpu_to_be_16(dport);
+}
+
+// One key's ACL result (0: no rule), for rechecks.
+uint32_t classify_one(const FwSnapshot& s, const CtKey& k) noexcept {
+  // An ICMP session was opened by an echo request; other sessions carry their ports.
+  uint16_t sport = k.sport, dport = k.dport;
+  if (k.proto == kProtoIcmp || k.proto == kProtoIcmp6) {
+    sport = static_cast<uint16_t>((k.proto == kProtoIcmp ? 8 : 128) << 8);
+    dport = 0;
+  }
+  uint32_t res = 0;
+  if (k.family == 4) {
+    if (!s.acl4) return 0;
+    AclKey4 a;
+    acl4_key(a, k, sport, dport);
+    const uint8_t* d = reinterpret_cast<const uint8_t*>(&a);
+    rte_acl_classify(s.acl4, &d, &res, 1, 1);
+  } else {
+    if (!s.acl6) return 0;
+    AclKey6 a;
+    acl6_key(a, k, sport, dport);
+    const uint8_t* d = reinterpret_cast<const uint8_t*>(&a);
+    rte_acl_classify(s.acl6, &d, &res, 1, 1);
+  }
+  return res;
+}
+
+inline bool accepts(const FwSnapshot& s, const CtKey& k, uint32_t res, uint32_t& slot) noexcept {
+  if (res) {
+    slot = s.rules[res - 1].slot;
+    return s.rules[res - 1].action == Action::kAccept;
+  }
+  slot = 0;
+  return s.pair(k.zsrc, k.zdst).action == Action::kAccept;
+}
+
+inline uint32_t expect_hash(const uint8_t* dst, uint16_t dport) noexcept {
+  uint32_t h = dport * 0x9E3779B1u;
+  for (int i = 0; i < 16; ++i) h = (h ^ dst[i]) * 0x01000193u;
+  return h;
+}
+
+}  // namespace
+
+struct FirewallStage::Pkt {
+  rte_mbuf* m;
+  vnf::PacketMeta* meta;
+  const uint8_t* l3;
+  const uint8_t* l4;  // null: no L4 header parsed
+  uint32_t l4_avail;  // L4 bytes in the first segment
+  uint16_t i;
+  uint16_t egress;
+  uint16_t acl_sport, acl_dport;
+  uint8_t family;
+  uint8_t proto;
+  uint8_t icmp_type;
+};
+
+void FirewallStage::begin() noexcept {
+  snap_ = pub_.get();
+  now_s_ = static_cast<uint32_t>(w_.now_tsc / w_.tsc_hz) + static_cast<uint32_t>(st_.time_offset_s);
+  ++st_.loops;
+  serve_request();
+  sweep();
+}
+
+bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexcept {
+  const FwSnapshot& s = *snap_;
+  rte_mbuf* m = b.pkts[i];
+  vnf::PacketMeta& meta = vnf::meta_of(m);
+  if (meta.l3 != vnf::L3::kIpv4 && meta.l3 != vnf::L3::kIpv6) {
+    if (!s.non_ip_accept) b.drop(i, vnf::DropReason::kFwNonIp);
+    return false;
+  }
+  if (meta.flags & vnf::meta_flags::kLaterFragment) {
+    if (!s.fragments_accept) b.drop(i, vnf::DropReason::kFwFragment);
+    return false;
+  }
+  const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
+  if (meta.l4_proto == kProtoIcmp6 && s.ndp_accept && (meta.flags & vnf::meta_flags::kHasL4) &&
+      is_link_control6(d[meta.l4_off]))
+    return false;  // neighbour / router discovery and MLD belong to the link, like ARP
+  const uint8_t* ip = d + meta.l3_off;
+  const bool v4 = meta.l3 == vnf::L3::kIpv4;
+  const uint8_t* src = v4 ? ip + 12 : ip + 8;
+  const uint8_t* dst = v4 ? ip + 16 : ip + 24;
+  const uint8_t family = v4 ? 4 : 6;
+  const uint16_t egress = b.next[i] == vnf::kNextFlood ? kFloodPort : b.next[i];
+  const uint8_t zsrc = classify_zone(s, meta.in_port, meta.vlan, family, src);
+  const uint8_t zdst = classify_zone(s, egress, meta.vlan, family, dst);
+  if (zsrc == kZoneNone || zdst == kZoneNone) {
+    b.drop(i, vnf::DropReason::kFwNoZone);
+    return false;
+  }
+  meta.zone = zsrc;
+  p.m = m;
+  p.meta = &meta;
+  p.l3 = ip;
+  p.i = i;
+  p.egress = egress;
+  p.family = family;
+  p.proto = meta.l4_proto;
+  p.icmp_type = 0;
+  p.l4 = nullptr;
+  p.l4_avail = 0;
+  p.acl_sport = p.acl_dport = 0;
+  uint16_t sport = 0, dport = 0;
+  if (meta.flags & vnf::meta_flags::kHasL4) {
+    p.l4 = d + meta.l4_off;
+    const uint32_t in_seg = m->data_len > meta.l4_off ? m->data_len - meta.l4_off : 0;
+    p.l4_avail = meta.l4_len < in_seg ? meta.l4_len : in_seg;
+    if (p.proto == kProtoIcmp || p.proto == kProtoIcmp6) {
+      p.icmp_type = p.l4[0];
+      if (is_icmp_error(p.proto, p.icmp_type)) {
+        if (related_icmp_error(p, zsrc, zdst)) {
+          st_.counters.related.add();
+        } else {
+          b.drop(i, vnf::DropReason::kFwIcmpUnrelated);
+        }
+        return false;
+      }
+      p.acl_sport = meta.sport;                               // type << 8 | code
+      if (is_echo(p.proto, p.icmp_type)) sport = meta.dport;  // identifier
+    } else if (has_ports(p.proto)) {
+      sport = p.acl_sport = meta.sport;
+      dport = p.acl_dport = meta.dport;
+    }
+  }
+  std::memset(&key, 0, sizeof key);
+  std::memcpy(key.src, src, v4 ? 4 : 16);
+  std::memcpy(key.dst, dst, v4 ? 4 : 16);
+  key.sport = sport;
+  key.dport = dport;
+  key.proto = p.proto;
+  key.family = family;
+  key.zsrc = zsrc;
+  key.zdst = zdst;
+  return true;
+}
+
+bool FirewallStage::related_icmp_error(const Pkt& p, uint8_t zsrc, uint8_t zdst) noexcept {
+  if (!p.l4 || p.l4_avail < 8) return false;
+  const uint8_t* in = p.l4 + 8;
+  const uint32_t avail = p.l4_avail - 8;
+  CtKey k;
+  std::memset(&k, 0, sizeof k);
+  const uint8_t* l4;
+  if (p.family == 4) {
+    if (avail < 20 || (in[0] >> 4) != 4) return false;
+    const uint32_t ihl = (in[0] & 0x0F) * 4u;
+    if (ihl < 20 || avail < ihl + 8) return false;
+    k.proto = in[9];
+    std::memcpy(k.src, in + 12, 4);
+    std::memcpy(k.dst, in + 16, 4);
+    l4 = in + ihl;
+  } else {
+    if (avail < 48 || (in[0] >> 4) != 6) return false;
+    k.proto = in[6];
+    std::memcpy(k.src, in + 8, 16);
+    std::memcpy(k.dst, in + 24, 16);
+    l4 = in + 40;
+  }
+  k.family = p.family;
+  k.zsrc = zdst;  // the quoted packet travelled the other way
+  k.zdst = zsrc;
+  if (has_ports(k.proto)) {
+    k.sport = rd16(l4);
+    k.dport = rd16(l4 + 2);
+  } else if ((k.proto == kProtoIcmp || k.proto == kProtoIcmp6) && is_echo(k.proto, l4[0])) {
+    k.sport = rd16(l4 + 4);
+  }
+  void* data = nullptr;
+  if (rte_hash_lookup_data(st_.hash, &k, &data) < 0) return false;
+  const Session& x = st_.sessions[reinterpret_cast<uintptr_t>(data) >> 1];
+  return static_cast<int32_t>(x.expires_s - now_s_) >= 0;
+}
+
+void FirewallStage::count_rule(uint32_t slot, uint32_t bytes, bool hit) noexcept {
+  RuleCounters& c = st_.rules[slot];
+  if (hit) {
+    c.hits.add();
+    c.last_hit_s.store(now_s_, std::memory_order_relaxed);
+  }
+  c.packets.add();
+  c.bytes.add(bytes);
+}
+
+void FirewallStage::log_decision(const CtKey& k, Action a, uint32_t rule_plus1) noexcept {
+  if (st_.log_refill_s != now_s_) {
+    st_.log_refill_s = now_s_;
+    st_.log_tokens = snap_->log_rate;
+  }
+  if (st_.log_tokens == 0) {
+    st_.counters.log_suppressed.add();
+    return;
+  }
+  --st_.log_tokens;
+  LogRecord r;
+  std::memset(&r, 0, sizeof r);
+  r.tsc = w_.now_tsc;
+  r.rule = rule_plus1;
+  r.generation = static_cast<uint32_t>(snap_->generation);
+  std::memcpy(r.src, k.src, 16);
+  std::memcpy(r.dst, k.dst, 16);
+  r.sport = k.sport;
+  r.dport = k.dport;
+  r.proto = k.proto;
+  r.family = k.family;
+  r.zsrc = k.zsrc;
+  r.zdst = k.zdst;
+  r.action = static_cast<uint8_t>(a);
+  if (rte_ring_sp_enqueue_elem(st_.log_ring, &r, sizeof r) != 0) {
+    st_.counters.log_ring_full.add();
+    return;
+  }
+  st_.counters.log_records.add();
+}
+
+void FirewallStage::first_packet(Session& x, const Pkt& p) noexcept {
+  const FwSnapshot& s = *snap_;
+  if (x.key.proto == kProtoTcp && p.l4) {
+    const uint32_t doff = static_cast<uint32_t>(p.l4[12] >> 4) * 4;
+    TcpSegment g{rd32(p.l4 + 4),  rd32(p.l4 + 8),
+                 rd16(p.l4 + 14), static_cast<uint16_t>(p.meta->l4_len - doff),
+                 p.l4[13],        tcp_wscale_option(p.l4, doff <= p.l4_avail ? doff : 20)};
+    tcp_window_update(x.win[0], x.win[1], g, false);
+    x.state = static_cast<uint8_t>(TcpState::kSynSent);
+    if (s.is_ftp_port(x.key.dport)) x.flags |= session_flags::kFtpCtl;
+  }
+  x.packets[0] = 1;
+  x.bytes[0] = p.m->pkt_len;
+  x.expires_s =
+      now_s_ + timeout_for(s.zone[x.key.zsrc].timeouts, x.key.proto, TcpState(x.state), false);
+}
+
+bool FirewallStage::recheck(Session& x) noexcept {
+  const FwSnapshot& s = *snap_;
+  const uint8_t zs = classify_zone(s, x.in_port, x.vlan, x.key.family, x.key.src);
+  const uint8_t zd = classify_zone(s, x.out_port, x.vlan, x.key.family, x.key.dst);
+  if (zs != x.key.zsrc || zd != x.key.zdst) return false;
+  if (x.flags & session_flags::kRelated) {
+    // A data connection lives as long as its control connection is allowed.
+    const uint32_t pi = x.parent - 1;
+    if (x.parent == 0 || pi >= st_.capacity) return false;
+    Session& par = st_.sessions[pi];
+    if (!(par.flags & session_flags::kInUse) || par.serial != x.parent_serial) return false;
+    if (par.epoch != s.generation) {
+      if (!recheck(par)) {
+        ct::remove(st_, pi);
+        st_.counters.recheck_closed.add();
+        return false;
+      }
+    }
+    x.epoch = static_cast<uint32_t>(s.generation);
+    return true;
+  }
+  uint32_t slot = 0;
+  if (!accepts(s, x.key, classify_one(s, x.key), slot)) return false;
+  x.rule_slot = slot;
+  x.epoch = static_cast<uint32_t>(s.generation);
+  return true;
+}
+
+void FirewallStage::on_session(vnf::Burst& b, Pkt& p, uint32_t idx, int dir) noexcept {
+  const FwSnapshot& s = *snap_;
+  Session& x = st_.sessions[idx];
+  if (s.recheck && x.epoch != s.generation && !recheck(x)) {
+    ct::remove(st_, idx);
+    st_.counters.recheck_closed.add();
+    b.drop(p.i, vnf::DropReason::kFwRecheckClosed);
+    return;
+  }
+  if (x.key.proto == kProtoTcp && p.l4) {
+    const uint8_t flags = p.l4[13];
+    const uint32_t doff = static_cast<uint32_t>(p.l4[12] >> 4) * 4;
+    const TcpEvent ev = tcp_event(flags);
+    const TcpState st = TcpState(x.state);
+    const TcpTransition t = tcp_transition(st, ev, dir);
+    if (t.verdict == TcpVerdict::kInvalid) {
+      b.drop(p.i, vnf::DropReason::kFwTcpInvalid);
+      return;
+    }
+    bool check = s.zone[x.key.zsrc].window_check && s.zone[x.key.zdst].window_check;
+    if (dir == 0 && ev == TcpEvent::kSyn && (st == TcpState::kTimeWait || st == TcpState::kClose)) {
+      // The originator reopens the connection: start both windows afresh.
+      x.win[0] = TcpWindow{};
+      x.win[1] = TcpWindow{};
+      x.flags &= static_cast<uint8_t>(~session_flags::kReplied);
+      check = false;
+    }
+    const TcpSegment g{
+        rd32(p.l4 + 4),
+        rd32(p.l4 + 8),
+        rd16(p.l4 + 14),
+        static_cast<uint16_t>(p.meta->l4_len - doff),
+        flags,
+        (flags & kTcpSyn) ? tcp_wscale_option(p.l4, doff <= p.l4_avail ? doff : 20) : int8_t(-1)};
+    if (!tcp_window_update(x.win[dir], x.win[1 - dir], g, check)) {
+      b.drop(p.i, vnf::DropReason::kFwTcpWindow);
+      return;
+    }
+    if (t.verdict == TcpVerdict::kMove) x.state = static_cast<uint8_t>(t.next);
+    if ((x.flags & session_flags::kFtpCtl) && doff < p.l4_avail)
+      add_expectation(x, dir, p.l4 + doff, p.l4_avail - doff);
+  }
+  if (dir == 1) x.flags |= session_flags::kReplied;
+  ++x.packets[dir];
+  x.bytes[dir] += p.m->pkt_len;
+  if (x.rule_slot) count_rule(x.rule_slot, p.m->pkt_len, false);
+  x.expires_s = now_s_ + timeout_for(s.zone[x.key.zsrc].timeouts, x.key.proto, TcpState(x.state),
+                                     x.flags & session_flags::kReplied);
+}
+
+void FirewallStage::add_expectation(const Session& ctl, int dir, const uint8_t* payload,
+                                    uint32_t len) noexcept {
+  const CtKey& k = ctl.key;
+  const size_t alen = k.family == 4 ? 4 : 16;
+  const FtpEndpoint e = dir == 0 ? ftp_parse_command(payload, len) : ftp_parse_reply(payload, len);
+  if (e.kind == FtpKind::kNone || e.port < 1024) return;
+  Expectation x;
+  std::memset(&x, 0, sizeof x);
+  x.family = k.family;
+  x.dport = e.port;
+  if (dir == 0) {
+    // Active mode: the server connects to the address the client announced, which must be
+    // the client's own (no FTP bounce).
+    if (e.family != k.family || std::memcmp(e.addr, k.src, alen) != 0) return;
+    std::memcpy(x.src, k.dst, 16);
+    std::memcpy(x.dst, k.src, 16);
+    x.zsrc = k.zdst;
+    x.zdst = k.zsrc;
+  } else {
+    // Passive mode: the client connects to the server, at the address the server named
+    // (it must be the server's own; 229 names none).
+    if (e.family != 0 && (e.family != k.family || std::memcmp(e.addr, k.dst, alen) != 0)) return;
+    std::memcpy(x.src, k.src, 16);
+    std::memcpy(x.dst, k.dst, 16);
+    x.zsrc = k.zsrc;
+    x.zdst = k.zdst;
+  }
+  x.in_use = 1;
+  x.expires_s = now_s_ + snap_->expect_timeout;
+  x.parent = static_cast<uint32_t>(&ctl - st_.sessions) + 1;
+  x.parent_serial = ctl.serial;
+  const uint32_t h = expect_hash(x.dst, x.dport);
+  for (uint32_t probe = 0; probe < 8; ++probe) {
+    Expectation& slot = st_.expect[(h + probe) & st_.expect_mask];
+    const bool expired = slot.in_use && static_cast<int32_t>(slot.expires_s - now_s_) < 0;
+    const bool same = slot.in_use && slot.dport == x.dport && slot.family == x.family &&
+                      std::memcmp(slot.src, x.src, 16) == 0 &&
+                      std::memcmp(slot.dst, x.dst, 16) == 0;
+    if (!slot.in_use || expired || same) {
+      if (!slot.in_use) ++st_.expect_live;
+      slot = x;
+      st_.counters.expectations.add();
+      return;
+    }
+  }
+  st_.counters.expect_full.add();
+}
+
+bool FirewallStage::take_expectation(const CtKey& k, uint32_t& parent,
+                                     uint32_t& parent_serial) noexcept {
+  const uint32_t h = expect_hash(k.dst, k.dport);
+  for (uint32_t probe = 0; probe < 8; ++probe) {
+    Expectation& slot = st_.expect[(h + probe) & st_.expect_mask];
+    if (!slot.in_use) continue;
+    if (static_cast<int32_t>(slot.expires_s - now_s_) < 0) {
+      slot.in_use = 0;
+      --st_.expect_live;
+      continue;
+    }
+    if (slot.dport == k.dport && slot.family == k.family && slot.zsrc == k.zsrc &&
+        slot.zdst == k.zdst && std::memcmp(slot.src, k.src, 16) == 0 &&
+        std::memcmp(slot.dst, k.dst, 16) == 0) {
+      parent = slot.parent;
+      parent_serial = slot.parent_serial;
+      slot.in_use = 0;
+      --st_.expect_live;
+      return true;
+    }
+  }
+  return false;
+}
+
+void FirewallStage::on_new(vnf::Burst& b, Pkt& p, const CtKey& key, uint32_t result) noexcept {
+  const FwSnapshot& s = *snap_;
+  Action a;
+  bool log;
+  uint32_t slot = 0;
+  if (result) {
+    const RuleInfo& r = s.rules[result - 1];
+    a = r.action;
+    log = r.log;
+    slot = r.slot;
+  } else {
+    const PairPolicy& pp = s.pair(key.zsrc, key.zdst);
+    a = pp.action;
+    log = pp.log;
+  }
+  if (log) log_decision(key, a, result);
+  if (slot) count_rule(slot, p.m->pkt_len, true);
+  if (a == Action::kAccept) {
+    vnf::DropReason why = vnf::DropReason::kNone;
+    const int32_t idx = ct::create(st_, s, key, now_s_, why);
+    if (idx < 0) {
+      b.drop(p.i, why);
+      return;
+    }
+    Session& x = st_.sessions[idx];
+    x.rule_slot = slot;
+    x.in_port = p.meta->in_port;
+    x.out_port = p.egress;
+    x.vlan = p.meta->vlan;
+    if (!result) x.flags |= session_flags::kPolicy;
+    first_packet(x, p);
+    return;
+  }
+  if (a == Action::kReject) {
+    if (rte_mbuf* r = build_reject(p.m, *p.meta, w_.pool)) {
+      w_.send(p.meta->in_port, r);
+      st_.counters.rejects_sent.add();
+    }
+    b.drop(p.i, result ? vnf::DropReason::kFwRuleReject : vnf::DropReason::kFwPolicyReject);
+    return;
+  }
+  b.drop(p.i, result ? vnf::DropReason::kFwRuleDrop : vnf::DropReason::kFwPolicyDrop);
+}
+
+void FirewallStage::process(vnf::Burst& b) noexcept {
+  const FwSnapshot& s = *snap_;
+  Pkt pk[vnf::kBurstMax];
+  CtKey keys[vnf::kBurstMax];
+  const void* kp[vnf::kBurstMax];
+  uint16_t n = 0;
+  for (uint16_t i = 0; i < b.count; ++i) {
+    const uint16_t next = b.next[i];
+    if (!(next < vnf::kMaxPorts || next == vnf::kNextFlood)) continue;
+    if (prepare(b, i, pk[n], keys[n])) {
+      kp[n] = &keys[n];
+      ++n;
+    }
+  }
+  if (n == 0) return;
+  void* data[vnf::kBurstMax];
+  uint64_t hits = 0;
+  rte_hash_lookup_bulk_data(st_.hash, kp, n, &hits, data);
+  for (uint16_t j = 0; j < n; ++j)  // both cache lines of every session hit, before use
+    if ((hits >> j) & 1) {
+      const Session* x = &st_.sessions[reinterpret_cast<uintptr_t>(data[j]) >> 1];
+      rte_prefetch0(x);
+      rte_prefetch0(reinterpret_cast<const uint8_t*>(x) + 64);
+    }
+
+  uint16_t miss[vnf::kBurstMax];
+  uint16_t nm = 0;
+  for (uint16_t j = 0; j < n; ++j) {
+    if (!((hits >> j) & 1)) {
+      miss[nm++] = j;
+      continue;
+    }
+    const uintptr_t v = reinterpret_cast<uintptr_t>(data[j]);
+    const uint32_t idx = static_cast<uint32_t>(v >> 1);
+    if (static_cast<int32_t>(st_.sessions[idx].expires_s - now_s_) < 0) {
+      ct::remove(st_, idx);  // expired but not swept yet: gone; the packet starts afresh
+      st_.counters.expired.add();
+      miss[nm++] = j;
+      continue;
+    }
+    on_session(b, pk[j], idx, static_cast<int>(v & 1));
+  }
+  if (nm == 0) return;
+
+  // New connections: what may open one, FTP data connections, then the rules.
+  AclKey4 a4[vnf::kBurstMax];
+  AclKey6 a6[vnf::kBurstMax];
+  const uint8_t* d4[vnf::kBurstMax];
+  const uint8_t* d6[vnf::kBurstMax];
+  uint16_t j4[vnf::kBurstMax], j6[vnf::kBurstMax];
+  uint16_t n4 = 0, n6 = 0;
+  for (uint16_t m = 0; m < nm; ++m) {
+    const uint16_t j = miss[m];
+    Pkt& p = pk[j];
+    const CtKey& k = keys[j];
+    if (k.proto == kProtoTcp && p.l4) {
+      if (tcp_event(p.l4[13]) != TcpEvent::kSyn) {
+        b.drop(p.i, vnf::DropReason::kFwTcpInvalid);
+        continue;
+      }
+      uint32_t parent = 0, pserial = 0;
+      if (st_.expect_live && take_expectation(k, parent, pserial)) {
+        vnf::DropReason why = vnf::DropReason::kNone;
+        const int32_t idx = ct::create(st_, s, k, now_s_, why);
+        if (idx < 0) {
+          b.drop(p.i, why);
+          continue;
+        }
+        Session& x = st_.sessions[idx];
+        const uint32_t pi = parent - 1;
+        x.flags |= session_flags::kRelated;
+        x.parent = parent;
+        x.parent_serial = pserial;
+        x.rule_slot = pi < st_.capacity ? st_.sessions[pi].rule_slot : 0;
+        x.in_port = p.meta->in_port;
+        x.out_port = p.egress;
+        x.vlan = p.meta->vlan;
+        first_packet(x, p);
+        x.flags &= static_cast<uint8_t>(~session_flags::kFtpCtl);
+        st_.counters.related.add();
+        continue;
+      }
+    } else if ((k.proto == kProtoIcmp || k.proto == kProtoIcmp6) && p.l4 &&
+               is_echo_reply(k.proto, p.icmp_type)) {
+      b.drop(p.i, vnf::DropReason::kFwInvalid);  // a reply nobody asked for
+      continue;
+    }
+    if (k.family == 4) {
+      acl4_key(a4[n4], k, p.acl_sport, p.acl_dport);
+      d4[n4] = reinterpret_cast<const uint8_t*>(&a4[n4]);
+      j4[n4++] = j;
+    } else {
+      acl6_key(a6[n6], k, p.acl_sport, p.acl_dport);
+      d6[n6] = reinterpret_cast<const uint8_t*>(&a6[n6]);
+      j6[n6++] = j;
+    }
+  }
+  uint32_t r4[vnf::kBurstMax] = {}, r6[vnf::kBurstMax] = {};
+  if (n4 && s.acl4) rte_acl_classify(s.acl4, d4, r4, n4, 1);
+  if (n6 && s.acl6) rte_acl_classify(s.acl6, d6, r6, n6, 1);
+  // Decisions in arrival order per family. A packet whose connection an earlier packet of
+  // this burst opened (two SYNs of one flow) must find that session: a 64-bit filter of
+  // the hashes of keys created in this burst says when a second lookup is needed.
+  uint64_t created_filter = 0;
+  auto decide = [&](uint16_t j, uint32_t res) {
+    const hash_sig_t sig = rte_hash_hash(st_.hash, &keys[j]);
+    const uint64_t bit = uint64_t(1) << (sig & 63);
+    if (created_filter & bit) {
+      void* dd = nullptr;
+      if (rte_hash_lookup_with_hash_data(st_.hash, &keys[j], sig, &dd) >= 0) {
+        const uintptr_t v = reinterpret_cast<uintptr_t>(dd);
+        on_session(b, pk[j], static_cast<uint32_t>(v >> 1), static_cast<int>(v & 1));
+        return;
+      }
+    }
+    const uint64_t before = st_.counters.created.get();
+    on_new(b, pk[j], keys[j], res);
+    if (st_.counters.created.get() != before) created_filter |= bit;
+  };
+  for (uint16_t x = 0; x < n4; ++x) decide(j4[x], r4[x]);
+  for (uint16_t x = 0; x < n6; ++x) decide(j6[x], r6[x]);
+}
+
+void FirewallStage::serve_request() noexcept {
+  if (!st_.current) {
+    void* r = nullptr;
+    if (rte_ring_sc_dequeue(st_.req_ring, &r) != 0) return;
+    st_.current = static_cast<Request*>(r);
+  }
+  Request& q = *st_.current;
+  const uint32_t end =
+      q.cursor + kRequestSlice < st_.capacity ? q.cursor + kRequestSlice : st_.capacity;
+  for (uint32_t i = q.cursor; i < end; ++i) {
+    Session& x = st_.sessions[i];
+    if (!(x.flags & session_flags::kInUse) || !ct::matches(q.filter, x.key)) continue;
+    if (q.kind == Request::kFlush) {
+      ct::remove(st_, i);
+      st_.counters.flushed.add();
+    } else if (q.found < q.max) {
+      SessionView& v = q.out[q.found];
+      v.key = x.key;
+      v.expires_s = x.expires_s - now_s_;
+      v.rule_slot = x.rule_slot;
+      v.state = x.state;
+      v.flags = x.flags;
+      v.packets[0] = x.packets[0];
+      v.packets[1] = x.packets[1];
+      v.bytes[0] = x.bytes[0];
+      v.bytes[1] = x.bytes[1];
+    }
+    ++q.found;
+  }
+  q.cursor = end;
+  if (end == st_.capacity) {
+    st_.current = nullptr;
+    q.done.store(1, std::memory_order_release);
+  }
+}
+
+void FirewallStage::sweep() noexcept {
+  const FwSnapshot& s = *snap_;
+  for (uint32_t k = 0; k < kSweepPerLoop; ++k) {
+    const uint32_t i = st_.sweep_cursor;
+    st_.sweep_cursor = i + 1 == st_.capacity ? 0 : i + 1;
+    Session& x = st_.sessions[i];
+    if (!(x.flags & session_flags::kInUse)) continue;
+    if (static_cast<int32_t>(x.expires_s - now_s_) < 0) {
+      ct::remove(st_, i);
+      st_.counters.expired.add();
+    } else if (s.recheck && x.epoch != s.generation && !recheck(x)) {
+      ct::remove(st_, i);
+      st_.counters.recheck_closed.add();
+    }
+  }
+  // Expectations: one slot per loop.
+  Expectation& e = st_.expect[st_.loops & st_.expect_mask];
+  if (e.in_use && static_cast<int32_t>(e.expires_s - now_s_) < 0) {
+    e.in_use = 0;
+    --st_.expect_live;
+  }
+}
+
+}  // namespace vfirewall

@@ -1,0 +1,352 @@
+#include "vfirewall/program/firewall.h"
+
+#include <chrono>
+#include <thread>
+
+#include <rte_cycles.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace vfirewall {
+
+namespace {
+
+const char* proto_name(uint8_t p) {
+  switch (p) {
+    case kProtoTcp:
+      return "tcp";
+    case kProtoUdp:
+      return "udp";
+    case kProtoIcmp:
+      return "icmp";
+    case kProtoIcmp6:
+      return "icmp6";
+    default:
+      return nullptr;
+  }
+}
+
+std::string addr_str(uint8_t family, const uint8_t* a) {
+  return format_addr(family, family == 4
+                                 ? u128(a[0]) << 24 | u128(a[1]) << 16 | u128(a[2]) << 8 | a[3]
+                                 : ip6_u128(a));
+}
+
+std::string endpoint(uint8_t family, const uint8_t* a, uint16_t port, bool ports) {
+  const std::string s = addr_str(family, a);
+  if (!ports) return s;
+  return family == 6 ? fmt::format("[{}]:{}", s, port) : fmt::format("{}:{}", s, port);
+}
+
+uint32_t pow2_at_least(uint32_t v) {
+  uint32_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+}  // namespace
+
+std::string format_key(const CtKey& k) {
+  const char* pn = proto_name(k.proto);
+  const bool ports = k.proto == kProtoTcp || k.proto == kProtoUdp;
+  std::string s = fmt::format("{} {} -> {}", pn ? pn : std::to_string(k.proto).c_str(),
+                              endpoint(k.family, k.src, k.sport, ports),
+                              endpoint(k.family, k.dst, k.dport, ports));
+  if (!ports && (k.proto == kProtoIcmp || k.proto == kProtoIcmp6))
+    s += fmt::format(" id {}", k.sport);
+  return s;
+}
+
+Firewall::Firewall(vnf::Engine& engine, FirewallConfig cfg)
+    : engine_(engine), cfg_(std::move(cfg)), published_(engine.qsbr()) {
+  zone_ids_.limit = kMaxZoneIds - 1;
+  rule_slots_.limit = kMaxRuleSlots - 1;
+  tsc_hz_ = rte_get_tsc_hz();
+  findings_ = lint(cfg_);
+  throw_on_lint_errors(findings_);
+  for (const auto& f : findings_) spdlog::warn("{}", f.str());
+
+  static std::atomic<unsigned> instance{0};
+  const unsigned inst = instance++;
+  const uint32_t cap = cfg_.conntrack.size;
+  for (unsigned i = 0; i < engine.worker_count(); ++i) {
+    vnf::WorkerContext& w = engine.worker(i);
+    void* mem =
+        rte_zmalloc_socket("fw_state", sizeof(FwWorkerState), RTE_CACHE_LINE_SIZE, w.socket);
+    if (!mem) throw std::runtime_error("cannot allocate firewall worker state");
+    auto* st = new (mem) FwWorkerState();
+    states_.push_back(st);
+    st->capacity = cap;
+    st->sessions = static_cast<Session*>(
+        rte_zmalloc_socket("fw_sessions", sizeof(Session) * cap, RTE_CACHE_LINE_SIZE, w.socket));
+    st->free_stack = static_cast<uint32_t*>(
+        rte_zmalloc_socket("fw_free", sizeof(uint32_t) * cap, RTE_CACHE_LINE_SIZE, w.socket));
+    const uint32_t eslots = pow2_at_least(cfg_.conntrack.expectations * 2);
+    st->expect = static_cast<Expectation*>(rte_zmalloc_socket(
+        "fw_expect", sizeof(Expectation) * eslots, RTE_CACHE_LINE_SIZE, w.socket));
+    st->expect_mask = eslots - 1;
+    void* rc = rte_zmalloc_socket("fw_rule_counters", sizeof(RuleCounters) * kMaxRuleSlots,
+                                  RTE_CACHE_LINE_SIZE, w.socket);
+    if (!st->sessions || !st->free_stack || !st->expect || !rc)
+      throw std::runtime_error(fmt::format(
+          "cannot allocate a connection table of {} entries per worker (raise engine.memory_mb or "
+          "lower conntrack.size)",
+          cap));
+    st->rules = new (rc) RuleCounters[kMaxRuleSlots];
+    for (uint32_t k = 0; k < cap; ++k) st->free_stack[k] = cap - 1 - k;
+    st->free_top = cap;
+    const std::string hname = fmt::format("fw_ct_{}_{}", inst, i);
+    rte_hash_parameters hp{};
+    hp.name = hname.c_str();
+    hp.entries = 2 * cap;
+    hp.key_len = sizeof(CtKey);
+    hp.hash_func = rte_hash_crc;
+    hp.socket_id = w.socket;
+    hp.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+    st->hash = rte_hash_create(&hp);
+    if (!st->hash)
+      throw std::runtime_error(fmt::format("cannot create the connection hash ({} entries): {}",
+                                           2 * cap, rte_strerror(rte_errno)));
+    st->log_ring =
+        rte_ring_create_elem(fmt::format("fw_log_{}_{}", inst, i).c_str(), sizeof(LogRecord), 1024,
+                             w.socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    st->req_ring = rte_ring_create(fmt::format("fw_req_{}_{}", inst, i).c_str(), 16, w.socket,
+                                   RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (!st->log_ring || !st->req_ring) throw std::runtime_error("cannot create firewall rings");
+    pipelines_.push_back(std::make_unique<FwPipeline>(published_, *st, w));
+  }
+  published_.publish(build(cfg_, 1));
+  const FwSnapshot& s = *published_.get();
+  audit_.applied(1, cfg_.file, cfg_.hash, vnf::Requester{},
+                 fmt::format("{} zones, {} rules ({} IPv4 + {} IPv6 ACL entries), {} findings",
+                             cfg_.zones.size(), cfg_.rules.size(), s.acl4_entries, s.acl6_entries,
+                             findings_.size()));
+}
+
+Firewall::~Firewall() {
+  for (auto* st : states_) {
+    rte_hash_free(st->hash);
+    rte_ring_free(st->log_ring);
+    rte_ring_free(st->req_ring);
+    rte_free(st->sessions);
+    rte_free(st->free_stack);
+    rte_free(st->expect);
+    rte_free(st->rules);
+    st->~FwWorkerState();
+    rte_free(st);
+  }
+}
+
+std::unique_ptr<FwSnapshot> Firewall::build(const FirewallConfig& c, uint64_t generation) {
+  const Compiled comp =
+      compile(c, zone_ids_, rule_slots_, [&](const std::string& n) { return engine_.port_id(n); });
+  std::vector<std::pair<uint16_t, uint16_t>> wires;
+  for (const auto& w : c.wires) wires.emplace_back(engine_.port_id(w.a), engine_.port_id(w.b));
+  return build_snapshot(c, comp, generation, engine_.worker_count(), engine_.socket(), wires);
+}
+
+void Firewall::apply(FirewallConfig next, const vnf::Requester& who) {
+  std::lock_guard lock(mu_);
+  auto f = lint(next);
+  throw_on_lint_errors(f);
+  const uint64_t gen = audit_.next_generation();
+  auto snap = build(next, gen);  // throws before anything changed
+  const auto changes = diff(cfg_, next);
+  cfg_ = std::move(next);
+  findings_ = std::move(f);
+  for (const auto& x : findings_) spdlog::warn("{}", x.str());
+  published_.publish(std::move(snap));
+  std::string detail = changes.empty() ? "no rule changes" : "";
+  for (const auto& c : changes) detail += (detail.empty() ? "" : "; ") + c;
+  detail += cfg_.conntrack.recheck_established
+                ? "; established connections are rechecked against the new rules"
+                : "; established connections kept (recheck_established: false)";
+  audit_.applied(gen, cfg_.file, cfg_.hash, who, detail);
+}
+
+void Firewall::reload(const vnf::Requester& who) {
+  FirewallConfig next;
+  try {
+    const auto root = vnf::config::ConfigNode::load_file(cfg_.file);
+    next = parse_firewall_config(root);
+    next.hash = vnf::file_hash(cfg_.file);
+    check_reloadable(cfg_, next, root);
+    apply(std::move(next), who);
+  } catch (const std::exception& e) {
+    spdlog::error("reload rejected, running config unchanged: {}", e.what());
+    audit_.rejected(cfg_.file, vnf::file_hash(cfg_.file), who, e.what());
+  }
+}
+
+std::string Firewall::format_log(const LogRecord& r) const {
+  // Called with mu_ held or from the control thread: the snapshot is current.
+  const FwSnapshot& s = *published_.get();
+  std::string rule = "policy";
+  if (r.rule && r.generation == s.generation && r.rule <= s.rule_ids.size())
+    rule = s.rule_ids[r.rule - 1];
+  else if (r.rule)
+    rule = fmt::format("#{}@gen{}", r.rule, r.generation);
+  const uint64_t age_ms = (rte_rdtsc() - r.tsc) * 1000 / (tsc_hz_ ? tsc_hz_ : 1);
+  const auto when = std::chrono::system_clock::now() - std::chrono::milliseconds(age_ms);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
+  CtKey k;
+  std::memcpy(k.src, r.src, 16);
+  std::memcpy(k.dst, r.dst, 16);
+  k.sport = r.sport;
+  k.dport = r.dport;
+  k.proto = r.proto;
+  k.family = r.family;
+  k.zsrc = r.zsrc;
+  k.zdst = r.zdst;
+  const char* pn = proto_name(r.proto);
+  const bool ports = r.proto == kProtoTcp || r.proto == kProtoUdp;
+  return fmt::format("fw-log: time_ms={} rule={} action={} from={} to={} proto={} src={} dst={}",
+                     ms, rule, action_name(Action(r.action)), s.zone_names[r.zsrc],
+                     s.zone_names[r.zdst], pn ? pn : std::to_string(r.proto),
+                     endpoint(r.family, r.src, r.sport, ports),
+                     endpoint(r.family, r.dst, r.dport, ports));
+}
+
+unsigned Firewall::drain_logs(unsigned budget) {
+  unsigned n = 0;
+  LogRecord recs[32];
+  for (auto* st : states_) {
+    unsigned left = budget;
+    while (left) {
+      const unsigned got = rte_ring_sc_dequeue_burst_elem(st->log_ring, recs, sizeof(LogRecord),
+                                                          std::min(left, 32u), nullptr);
+      if (!got) break;
+      left -= got;
+      for (unsigned i = 0; i < got; ++i) spdlog::info("{}", format_log(recs[i]));
+      n += got;
+    }
+  }
+  return n;
+}
+
+bool Firewall::tick(uint64_t now_ms) {
+  unsigned n;
+  {
+    std::lock_guard lock(mu_);
+    n = drain_logs();
+  }
+  log_pressure(now_ms);
+  return n > 0;
+}
+
+void Firewall::log_pressure(uint64_t now_ms) {
+  if (now_ms < next_pressure_ms_) return;
+  next_pressure_ms_ = now_ms + 10000;  // at most one line per kind every 10 s
+  const uint64_t full = counter(&FwCounters::table_full);
+  const uint64_t limit = counter(&FwCounters::zone_limit);
+  const uint64_t supp = counter(&FwCounters::log_suppressed);
+  const uint64_t ring = counter(&FwCounters::log_ring_full);
+  if (full != logged_full_)
+    spdlog::warn(
+        "connection table full ({} per worker): {} new connections refused in the last 10 s",
+        cfg_.conntrack.size, full - logged_full_);
+  if (limit != logged_limit_)
+    spdlog::warn(
+        "zone connection limits: {} new connections refused in the last 10 s (see /vnf/fw/zones)",
+        limit - logged_limit_);
+  if (supp != logged_suppressed_ || ring != logged_ring_)
+    spdlog::warn(
+        "rule logging: {} records over conntrack.log_rate and {} lost to a full queue in "
+        "the last 10 s",
+        supp - logged_suppressed_, ring - logged_ring_);
+  logged_full_ = full;
+  logged_limit_ = limit;
+  logged_suppressed_ = supp;
+  logged_ring_ = ring;
+}
+
+bool Firewall::run_request(Request::Kind kind, const SessionFilter& f, uint32_t max,
+                           std::vector<SessionView>& out, uint32_t& found,
+                           const std::function<void()>& pump, unsigned timeout_ms) {
+  std::lock_guard lock(mu_);
+  const unsigned nw = workers();
+  std::vector<std::unique_ptr<Request>> reqs;
+  std::vector<std::vector<SessionView>> bufs(nw);
+  for (unsigned i = 0; i < nw; ++i) {
+    auto r = std::make_unique<Request>();
+    r->kind = kind;
+    r->filter = f;
+    bufs[i].resize(kind == Request::kDump ? max : 0);
+    r->out = bufs[i].data();
+    r->max = kind == Request::kDump ? max : 0;
+    if (rte_ring_sp_enqueue(states_[i]->req_ring, r.get()) != 0) return false;
+    reqs.push_back(std::move(r));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    bool all = true;
+    for (auto& r : reqs) all = all && r->done.load(std::memory_order_acquire);
+    if (all) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      // The requests stay queued: leak them rather than free memory a worker may still use.
+      for (auto& r : reqs) (void)r.release();
+      for (auto& b : bufs) new std::vector<SessionView>(std::move(b));
+      return false;
+    }
+    if (pump)
+      pump();
+    else
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  found = 0;
+  out.clear();
+  for (unsigned i = 0; i < nw; ++i) {
+    found += reqs[i]->found;
+    const uint32_t got = std::min(reqs[i]->found, reqs[i]->max);
+    for (uint32_t k = 0; k < got && out.size() < max; ++k) out.push_back(bufs[i][k]);
+  }
+  return true;
+}
+
+RuleStats Firewall::rule_stats(const std::string& id) const {
+  RuleStats r;
+  auto it = rule_slots_.ids.find(id);
+  if (it == rule_slots_.ids.end()) return r;
+  for (const auto* st : states_) {
+    const RuleCounters& c = st->rules[it->second];
+    r.hits += c.hits.get();
+    r.packets += c.packets.get();
+    r.bytes += c.bytes.get();
+    r.last_hit_s = std::max(r.last_hit_s, c.last_hit_s.load(std::memory_order_relaxed));
+  }
+  return r;
+}
+
+uint8_t Firewall::zone_id(const std::string& zone) const {
+  auto it = zone_ids_.ids.find(zone);
+  return it == zone_ids_.ids.end() ? 0 : static_cast<uint8_t>(it->second);
+}
+
+uint64_t Firewall::active(const std::string& zone) const {
+  const uint8_t z = zone_id(zone);
+  if (!z) return 0;
+  uint64_t created = 0, closed = 0;
+  for (const auto* st : states_) {
+    created += st->counters.zone_created[z].get();
+    closed += st->counters.zone_closed[z].get();
+  }
+  return created - closed;
+}
+
+uint64_t Firewall::counter(vnf::Counter FwCounters::*c) const {
+  uint64_t t = 0;
+  for (const auto* st : states_) t += (st->counters.*c).get();
+  return t;
+}
+
+uint64_t Firewall::sessions_in_use() const {
+  return counter(&FwCounters::created) - counter(&FwCounters::closed);
+}
+
+}  // namespace vfirewall

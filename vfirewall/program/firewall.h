@@ -1,0 +1,114 @@
+// The vfirewall function: the standalone pipeline (WireIngress -> FirewallStage) and the
+// control side: per-worker connection tables allocated at start-up, rule compile + lint +
+// publish (RCU), reload with recheck, log draining, control->worker requests (dump, flush)
+// and telemetry. Plugged into the engine with vnf::run().
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/audit.h"
+#include "common/engine.h"
+#include "common/rcu.h"
+#include "vfirewall/dp/conntrack.h"
+#include "vfirewall/dp/firewall_stage.h"
+#include "vfirewall/dp/wire.h"
+#include "vfirewall/rules/compile.h"
+#include "vfirewall/rules/config.h"
+#include "vfirewall/rules/lint.h"
+
+namespace vfirewall {
+
+class FwPipeline final {
+ public:
+  FwPipeline(const vnf::Published<FwSnapshot>& pub, FwWorkerState& st, vnf::WorkerContext& w)
+      : fw_(pub, st, w) {}
+  void begin() noexcept { fw_.begin(); }
+  void process(vnf::Burst& b) noexcept {
+    wire_.process(b, fw_.snapshot());
+    fw_.process(b);
+  }
+  FirewallStage& stage() { return fw_; }
+
+ private:
+  WireIngress wire_;
+  FirewallStage fw_;
+};
+
+struct RuleStats {
+  uint64_t hits = 0, packets = 0, bytes = 0;
+  uint32_t last_hit_s = 0;  // worker seconds; 0: never
+};
+
+class Firewall {
+ public:
+  using Pipeline = FwPipeline;
+
+  // Allocates the per-worker tables, compiles and publishes the rules. Throws
+  // vnf::config::ConfigError for lint errors, std::runtime_error for resource failures.
+  Firewall(vnf::Engine& engine, FirewallConfig cfg);
+  ~Firewall();
+  Firewall(const Firewall&) = delete;
+  Firewall& operator=(const Firewall&) = delete;
+
+  Pipeline& pipeline(unsigned worker) { return *pipelines_[worker]; }
+
+  // Control thread.
+  bool tick(uint64_t now_ms);  // true if it had log records to ship
+  void reload(const vnf::Requester& who);
+  // Applies a validated config (lint errors throw ConfigError before anything changes).
+  void apply(FirewallConfig next, const vnf::Requester& who);
+  unsigned drain_logs(unsigned budget_per_worker = 256);
+
+  // Runs a dump or flush on every worker and waits for all of them. `pump` is called while
+  // waiting (tests that play the worker pass their poll); without it the workers must be
+  // running. Returns false on timeout.
+  bool run_request(Request::Kind kind, const SessionFilter& f, uint32_t max,
+                   std::vector<SessionView>& out, uint32_t& found,
+                   const std::function<void()>& pump = {}, unsigned timeout_ms = 2000);
+
+  // /vnf/fw/...; with_program_commands adds /vnf/info, /vnf/config and the engine's
+  // commands (false when the firewall is embedded in another program, e.g. the vswitch).
+  void register_telemetry(bool with_program_commands = true);
+
+  const FirewallConfig& config() const { return cfg_; }
+  const FwSnapshot& snapshot() const { return *published_.get(); }
+  // For embedding: a FirewallStage per worker is built from this and worker_state(i).
+  const vnf::Published<FwSnapshot>& published() const { return published_; }
+  const vnf::ConfigAudit& audit() const { return audit_; }
+  FwWorkerState& worker_state(unsigned i) { return *states_[i]; }
+  unsigned workers() const { return static_cast<unsigned>(states_.size()); }
+  RuleStats rule_stats(const std::string& id) const;
+  uint64_t active(const std::string& zone) const;  // connections now, all workers
+  uint64_t counter(vnf::Counter FwCounters::*c) const;
+  uint64_t sessions_in_use() const;
+  const std::vector<Finding>& findings() const { return findings_; }
+  uint8_t zone_id(const std::string& zone) const;
+
+  // Log line for a record (exposed for tests).
+  std::string format_log(const LogRecord& r) const;
+
+ private:
+  std::unique_ptr<FwSnapshot> build(const FirewallConfig& c, uint64_t generation);
+  void log_pressure(uint64_t now_ms);
+
+  vnf::Engine& engine_;
+  FirewallConfig cfg_;
+  vnf::ConfigAudit audit_;
+  IdRegistry zone_ids_, rule_slots_;
+  std::vector<Finding> findings_;
+  vnf::Published<FwSnapshot> published_;
+  std::vector<FwWorkerState*> states_;
+  std::vector<std::unique_ptr<FwPipeline>> pipelines_;
+  mutable std::mutex mu_;  // config, registries and the request rings' producer side
+  uint64_t next_pressure_ms_ = 0;
+  uint64_t logged_full_ = 0, logged_limit_ = 0, logged_suppressed_ = 0, logged_ring_ = 0;
+  uint64_t tsc_hz_ = 0;
+};
+
+std::string format_key(const CtKey& k);
+
+}  // namespace vfirewall

@@ -1,0 +1,149 @@
+#include "vfirewall/rules/compile.h"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace vfirewall {
+
+uint32_t IdRegistry::get(const std::string& name) {
+  auto it = ids.find(name);
+  if (it != ids.end()) return it->second;
+  if (next > limit) return 0;
+  ids[name] = next;
+  return next++;
+}
+
+namespace {
+
+struct ZoneSel {
+  uint8_t id = 0;
+  uint8_t mask = 0;  // 0: any zone
+};
+
+std::vector<ZoneSel> zone_sels(const std::vector<std::string>& names,
+                               const std::map<std::string, uint8_t>& zid) {
+  std::vector<ZoneSel> out;
+  for (const auto& n : names) {
+    if (n == "any") return {ZoneSel{0, 0}};
+    out.push_back(ZoneSel{zid.at(n), 0xFF});
+  }
+  return out;
+}
+
+void add_service_fields(AclEntry& e, const ServiceEntry& s) {
+  e.proto = s.proto;
+  e.proto_mask = s.proto ? 0xFF : 0;
+  if (s.icmp) {
+    e.sport_lo = s.lo;
+    e.sport_hi = s.hi;
+  } else if (s.proto == 6 || s.proto == 17 || s.proto == 132) {
+    e.dport_lo = s.lo;
+    e.dport_hi = s.hi;
+  }
+}
+
+}  // namespace
+
+Compiled compile_with_ports(const FirewallConfig& c, IdRegistry& zone_ids, IdRegistry& rule_slots,
+                            const std::map<std::string, uint16_t>& port_ids) {
+  Compiled out;
+  std::map<std::string, uint8_t> zid;
+  for (const auto& z : c.zones) {
+    const uint32_t id = zone_ids.get(z.name);
+    if (id == 0 || id >= kMaxZoneIds)
+      throw std::runtime_error(fmt::format(
+          "{}: zone '{}': no zone number left (restart to renumber)", z.pos.str(), z.name));
+    zid[z.name] = static_cast<uint8_t>(id);
+  }
+
+  // Zone classifier, in config order.
+  std::map<std::string, uint16_t> seg_vlan;
+  for (const auto& s : c.segments) seg_vlan[s.name] = s.vlan;
+  for (const auto& z : c.zones) {
+    ZoneMatch m;
+    m.id = zid[z.name];
+    m.name = z.name;
+    m.any_port = z.ports.empty();
+    for (const auto& p : z.ports) m.ports.set(port_ids.at(p));
+    m.any_vlan = z.segments.empty();
+    for (const auto& s : z.segments) m.vlans.set(seg_vlan.at(s));
+    m.any_addr = z.networks.empty();
+    if (!m.any_addr) m.networks = resolve_addresses(c, z.networks);
+    m.timeouts = z.timeouts;
+    m.conn_limit = z.conn_limit;
+    m.window_check = z.window_check;
+    out.zones.push_back(std::move(m));
+  }
+
+  // Default policies: deny between zones, the zone's intra_zone setting within one, then
+  // the explicit `policies:` entries.
+  for (const auto& z : c.zones) {
+    auto& p = out.pair(zid[z.name], zid[z.name]);
+    p.action = z.intra_zone;
+    p.log = z.intra_zone_log;
+  }
+  for (const auto& p : c.policies) out.pair(zid[p.from], zid[p.to]) = PairPolicy{p.action, p.log};
+
+  for (size_t ri = 0; ri < c.rules.size(); ++ri) {
+    const Rule& r = c.rules[ri];
+    CompiledRule cr;
+    cr.id = r.id;
+    cr.slot = rule_slots.get(r.id);
+    if (cr.slot == 0)
+      throw std::runtime_error(fmt::format(
+          "{}: rule '{}': no counter slot left (restart to renumber)", r.pos.str(), r.id));
+    cr.action = r.action;
+    cr.log = r.log;
+    cr.pos = r.pos;
+    out.rules.push_back(cr);
+
+    const auto from = zone_sels(r.from, zid);
+    const auto to = zone_sels(r.to, zid);
+    const AddrSet src = resolve_addresses(c, r.source);
+    const AddrSet dst = resolve_addresses(c, r.destination);
+    const auto services = resolve_services(c, r.service);
+    const uint32_t prio = kAclMaxPriority - static_cast<uint32_t>(ri);
+    for (const auto& fz : from) {
+      for (const auto& tz : to) {
+        for (const auto& s : services) {
+          AclEntry base;
+          base.rule = static_cast<uint32_t>(ri);
+          base.priority = prio;
+          base.zsrc = fz.id;
+          base.zsrc_mask = fz.mask;
+          base.zdst = tz.id;
+          base.zdst_mask = tz.mask;
+          add_service_fields(base, s);
+          if (s.proto != kProtoIcmp6) {
+            for (const auto& a : src.v4)
+              for (const auto& b : dst.v4) {
+                AclEntry e = base;
+                e.src = a.lo;
+                e.src_hi = a.hi;
+                e.dst = b.lo;
+                e.dst_hi = b.hi;
+                out.v4.push_back(e);
+              }
+          }
+          if (s.proto != kProtoIcmp) {
+            for (const auto& a : src.v6)
+              for (const auto& pa : range_to_prefixes(a.lo, a.hi, 128))
+                for (const auto& b : dst.v6)
+                  for (const auto& pb : range_to_prefixes(b.lo, b.hi, 128)) {
+                    AclEntry e = base;
+                    e.src = pa.addr;
+                    e.src_len = static_cast<uint8_t>(pa.len);
+                    e.dst = pb.addr;
+                    e.dst_len = static_cast<uint8_t>(pb.len);
+                    out.v6.push_back(e);
+                  }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace vfirewall

@@ -1,0 +1,697 @@
+#include "vfirewall/rules/config.h"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "common/audit.h"
+#include "common/telemetry.h"
+
+namespace vfirewall {
+
+using vnf::config::ConfigError;
+using vnf::config::ConfigNode;
+
+namespace {
+
+const std::vector<std::string_view> kTimeoutKeys = {
+    "tcp_syn",       "tcp_established", "tcp_closing", "tcp_time_wait",   "tcp_close",
+    "udp_unreplied", "udp_replied",     "icmp",        "other_unreplied", "other_replied"};
+
+uint32_t* timeout_field(Timeouts& t, std::string_view k) {
+  if (k == "tcp_syn") return &t.tcp_syn;
+  if (k == "tcp_established") return &t.tcp_established;
+  if (k == "tcp_closing") return &t.tcp_closing;
+  if (k == "tcp_time_wait") return &t.tcp_time_wait;
+  if (k == "tcp_close") return &t.tcp_close;
+  if (k == "udp_unreplied") return &t.udp_unreplied;
+  if (k == "udp_replied") return &t.udp_replied;
+  if (k == "icmp") return &t.icmp;
+  if (k == "other_unreplied") return &t.other_unreplied;
+  return &t.other_replied;
+}
+
+void parse_timeouts(const ConfigNode& n, Timeouts& t) {
+  if (!n.defined()) return;
+  n.allow_keys(kTimeoutKeys);
+  for (const auto& [k, v] : n.entries()) *timeout_field(t, k) = v.seconds(1, 30u * 86400);
+}
+
+Pos pos_of(const ConfigNode& n) { return Pos{n.file(), n.line(), n.column()}; }
+
+std::string suggest(const std::string& word, const std::vector<std::string>& names) {
+  std::vector<std::string_view> v(names.begin(), names.end());
+  const std::string n = vnf::config::nearest(word, v);
+  return n.empty() ? "" : fmt::format(" (did you mean '{}'?)", n);
+}
+
+// A scalar or a list of scalars.
+std::vector<std::pair<std::string, ConfigNode>> names_of(const ConfigNode& n) {
+  std::vector<std::pair<std::string, ConfigNode>> out;
+  if (!n.defined()) return out;
+  if (n.is_scalar()) {
+    out.emplace_back(n.str(), n);
+    return out;
+  }
+  for (const auto& i : n.items()) out.emplace_back(i.str(), i);
+  return out;
+}
+
+Action parse_action(const ConfigNode& n) {
+  const std::string s = n.str();
+  if (s == "accept") return Action::kAccept;
+  if (s == "drop") return Action::kDrop;
+  if (s == "reject") return Action::kReject;
+  n.fail(fmt::format("action must be accept, drop or reject, got '{}'", s));
+}
+
+struct ProtoName {
+  const char* name;
+  uint8_t proto;
+};
+constexpr ProtoName kProtocols[] = {{"tcp", 6},        {"udp", 17},  {"icmp", 1},  {"icmp6", 58},
+                                    {"ipv6-icmp", 58}, {"gre", 47},  {"esp", 50},  {"ah", 51},
+                                    {"sctp", 132},     {"ospf", 89}, {"vrrp", 112}};
+
+struct IcmpName {
+  const char* name;
+  uint8_t type;
+};
+constexpr IcmpName kIcmp4Types[] = {{"echo-reply", 0},           {"destination-unreachable", 3},
+                                    {"source-quench", 4},        {"redirect", 5},
+                                    {"echo-request", 8},         {"router-advertisement", 9},
+                                    {"router-solicitation", 10}, {"time-exceeded", 11},
+                                    {"parameter-problem", 12},   {"timestamp-request", 13},
+                                    {"timestamp-reply", 14}};
+constexpr IcmpName kIcmp6Types[] = {{"destination-unreachable", 1},
+                                    {"packet-too-big", 2},
+                                    {"time-exceeded", 3},
+                                    {"parameter-problem", 4},
+                                    {"echo-request", 128},
+                                    {"echo-reply", 129},
+                                    {"router-solicitation", 133},
+                                    {"router-advertisement", 134},
+                                    {"neighbor-solicitation", 135},
+                                    {"neighbor-advertisement", 136},
+                                    {"redirect", 137}};
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && s.size() <= 5 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string parse_proto(const std::string& s, uint8_t& proto) {
+  for (const auto& p : kProtocols)
+    if (s == p.name) {
+      proto = p.proto;
+      return "";
+    }
+  if (all_digits(s) && std::stoul(s) >= 1 && std::stoul(s) <= 255) {
+    proto = static_cast<uint8_t>(std::stoul(s));
+    return "";
+  }
+  return fmt::format(
+      "unknown protocol '{}' (tcp, udp, icmp, icmp6, gre, esp, ah, sctp, ospf, "
+      "vrrp, any, or a number 1-255)",
+      s);
+}
+
+std::string parse_port_range(const std::string& s, uint16_t& lo, uint16_t& hi) {
+  const auto dash = s.find('-');
+  const std::string a = s.substr(0, dash);
+  const std::string b = dash == std::string::npos ? a : s.substr(dash + 1);
+  if (!all_digits(a) || !all_digits(b) || std::stoul(a) > 65535 || std::stoul(b) > 65535)
+    return fmt::format("'{}': expected a port (0-65535) or a range like 8000-8080", s);
+  lo = static_cast<uint16_t>(std::stoul(a));
+  hi = static_cast<uint16_t>(std::stoul(b));
+  if (lo > hi) return fmt::format("'{}': the range ends before it starts", s);
+  return "";
+}
+
+std::string parse_icmp_type(const std::string& s, uint8_t proto, ServiceEntry& e) {
+  e.proto = proto;
+  e.icmp = true;
+  const IcmpName* names = proto == 1 ? kIcmp4Types : kIcmp6Types;
+  const size_t count = proto == 1 ? std::size(kIcmp4Types) : std::size(kIcmp6Types);
+  for (size_t k = 0; k < count; ++k) {
+    if (s == names[k].name) {
+      e.lo = static_cast<uint16_t>(names[k].type << 8);
+      e.hi = static_cast<uint16_t>(names[k].type << 8 | 0xFF);
+      return "";
+    }
+  }
+  if (all_digits(s) && std::stoul(s) <= 255) {
+    const auto t = static_cast<uint16_t>(std::stoul(s));
+    e.lo = static_cast<uint16_t>(t << 8);
+    e.hi = static_cast<uint16_t>(t << 8 | 0xFF);
+    return "";
+  }
+  return fmt::format("unknown {} type '{}' (a name like echo-request, or a number 0-255)",
+                     proto == 1 ? "ICMP" : "ICMPv6", s);
+}
+
+}  // namespace
+
+const char* action_name(Action a) {
+  switch (a) {
+    case Action::kAccept:
+      return "accept";
+    case Action::kDrop:
+      return "drop";
+    default:
+      return "reject";
+  }
+}
+
+std::string Pos::str() const { return fmt::format("{}:{}:{}", file, line, column); }
+
+std::string parse_service_literal(const std::string& text, std::vector<ServiceEntry>& out) {
+  const auto slash = text.find('/');
+  const std::string proto_s = text.substr(0, slash);
+  ServiceEntry e;
+  if (std::string err = parse_proto(proto_s, e.proto); !err.empty()) return err;
+  if (slash == std::string::npos) {
+    out.push_back(e);
+    return "";
+  }
+  const std::string arg = text.substr(slash + 1);
+  if (e.proto == 6 || e.proto == 17 || e.proto == 132) {
+    if (std::string err = parse_port_range(arg, e.lo, e.hi); !err.empty()) return err;
+  } else if (e.proto == 1 || e.proto == 58) {
+    if (std::string err = parse_icmp_type(arg, e.proto, e); !err.empty()) return err;
+  } else {
+    return fmt::format(
+        "'{}': only tcp, udp, sctp (ports) and icmp, icmp6 (types) take an "
+        "argument after '/'",
+        text);
+  }
+  out.push_back(e);
+  return "";
+}
+
+const Zone* FirewallConfig::zone(const std::string& n) const {
+  for (const auto& z : zones)
+    if (z.name == n) return &z;
+  return nullptr;
+}
+const FwSegment* FirewallConfig::segment(const std::string& n) const {
+  for (const auto& s : segments)
+    if (s.name == n) return &s;
+  return nullptr;
+}
+const AddressObject* FirewallConfig::address(const std::string& n) const {
+  for (const auto& a : addresses)
+    if (a.name == n) return &a;
+  return nullptr;
+}
+const ServiceObject* FirewallConfig::service(const std::string& n) const {
+  for (const auto& s : services)
+    if (s.name == n) return &s;
+  return nullptr;
+}
+
+AddrSet resolve_addresses(const FirewallConfig& c, const std::vector<std::string>& refs) {
+  AddrSet s;
+  if (refs.empty()) return AddrSet::any();
+  std::function<void(const std::string&, int)> add = [&](const std::string& r, int depth) {
+    if (r == "any") {
+      s.add(AddrSet::any());
+      return;
+    }
+    if (const AddressObject* o = c.address(r)) {
+      for (const auto& x : o->ranges) s.add(x);
+      if (depth < 32)
+        for (const auto& m : o->members) add(m, depth + 1);
+      return;
+    }
+    AddrRange x;
+    if (!parse_address(r, x)) s.add(x);
+  };
+  for (const auto& r : refs) add(r, 0);
+  s.normalize();
+  return s;
+}
+
+std::vector<ServiceEntry> resolve_services(const FirewallConfig& c,
+                                           const std::vector<std::string>& refs) {
+  std::vector<ServiceEntry> out;
+  if (refs.empty()) return {ServiceEntry{}};
+  std::function<void(const std::string&, int)> add = [&](const std::string& r, int depth) {
+    if (r == "any") {
+      out.push_back(ServiceEntry{});
+      return;
+    }
+    if (const ServiceObject* o = c.service(r)) {
+      out.insert(out.end(), o->entries.begin(), o->entries.end());
+      if (depth < 32)
+        for (const auto& m : o->members) add(m, depth + 1);
+      return;
+    }
+    parse_service_literal(r, out);
+  };
+  for (const auto& r : refs) add(r, 0);
+  std::vector<ServiceEntry> uniq;
+  for (const auto& e : out)
+    if (std::find(uniq.begin(), uniq.end(), e) == uniq.end()) uniq.push_back(e);
+  return uniq;
+}
+
+namespace {
+
+class Loader {
+ public:
+  explicit Loader(FirewallConfig& c) : c_(c) {}
+
+  void segments(const ConfigNode& list) {
+    std::set<uint16_t> vlans;
+    for (const auto& n : list.items()) {
+      n.allow_keys({"name", "vlan", "description"});
+      FwSegment s;
+      s.name = name_of(n.required("name"), "segment");
+      s.vlan = static_cast<uint16_t>(n.required("vlan").uint(0, 4094));
+      if (c_.segment(s.name)) n["name"].fail(fmt::format("duplicate segment '{}'", s.name));
+      if (!vlans.insert(s.vlan).second)
+        n["vlan"].fail(fmt::format("VLAN {} is already another segment", s.vlan));
+      c_.segments.push_back(s);
+    }
+  }
+
+  void addresses(const ConfigNode& list) {
+    for (const auto& n : list.items()) {
+      n.allow_keys({"name", "prefixes", "members", "description"});
+      AddressObject o;
+      o.name = name_of(n.required("name"), "address object");
+      o.pos = pos_of(n["name"]);
+      if (o.name == "any") n["name"].fail("'any' is reserved");
+      if (c_.address(o.name)) n["name"].fail(fmt::format("duplicate address object '{}'", o.name));
+      for (const auto& [text, node] : names_of(n["prefixes"])) {
+        AddrRange r;
+        if (auto err = parse_address(text, r)) node.fail(*err);
+        o.ranges.push_back(r);
+      }
+      for (const auto& [m, node] : names_of(n["members"])) o.members.push_back(m);
+      if (o.ranges.empty() && o.members.empty())
+        n.fail(fmt::format("address object '{}' has neither prefixes nor members", o.name));
+      o.description = n.str_or("description", "");
+      c_.addresses.push_back(o);
+      address_nodes_.push_back(n);
+    }
+    // Members must exist; groups must not contain themselves.
+    for (size_t i = 0; i < c_.addresses.size(); ++i) {
+      for (const auto& [m, node] : names_of(address_nodes_[i]["members"])) {
+        if (!c_.address(m))
+          node.fail(fmt::format("unknown address object '{}'{}", m, suggest(m, address_names())));
+      }
+      check_cycle(c_.addresses[i].name, address_nodes_[i], [&](const std::string& x) {
+        const AddressObject* o = c_.address(x);
+        return o ? o->members : std::vector<std::string>{};
+      });
+    }
+  }
+
+  void services(const ConfigNode& list) {
+    for (const auto& n : list.items()) {
+      n.allow_keys({"name", "protocol", "ports", "types", "members", "description"});
+      ServiceObject o;
+      o.name = name_of(n.required("name"), "service");
+      o.pos = pos_of(n["name"]);
+      if (o.name == "any") n["name"].fail("'any' is reserved");
+      if (c_.service(o.name)) n["name"].fail(fmt::format("duplicate service '{}'", o.name));
+      if (n.has("protocol")) {
+        ServiceEntry base;
+        const std::string p = n["protocol"].str();
+        if (p != "any")
+          if (std::string err = parse_proto(p, base.proto); !err.empty()) n["protocol"].fail(err);
+        const bool ports_ok = base.proto == 6 || base.proto == 17 || base.proto == 132;
+        const bool icmp = base.proto == 1 || base.proto == 58;
+        if (n.has("ports") && !ports_ok) n["ports"].fail("only tcp, udp and sctp have ports");
+        if (n.has("types") && !icmp) n["types"].fail("only icmp and icmp6 have types");
+        if (n.has("ports")) {
+          for (const auto& [text, node] : names_of(n["ports"])) {
+            ServiceEntry e = base;
+            if (std::string err = parse_port_range(text, e.lo, e.hi); !err.empty()) node.fail(err);
+            o.entries.push_back(e);
+          }
+        } else if (n.has("types")) {
+          for (const auto& [text, node] : names_of(n["types"])) {
+            ServiceEntry e;
+            if (std::string err = parse_icmp_type(text, base.proto, e); !err.empty())
+              node.fail(err);
+            o.entries.push_back(e);
+          }
+        } else {
+          o.entries.push_back(base);
+        }
+      } else if (n.has("ports") || n.has("types")) {
+        n.fail("'ports' and 'types' need a 'protocol'");
+      }
+      for (const auto& [m, node] : names_of(n["members"])) o.members.push_back(m);
+      if (o.entries.empty() && o.members.empty())
+        n.fail(fmt::format("service '{}' has neither a protocol nor members", o.name));
+      o.description = n.str_or("description", "");
+      c_.services.push_back(o);
+      service_nodes_.push_back(n);
+    }
+    for (size_t i = 0; i < c_.services.size(); ++i) {
+      for (const auto& [m, node] : names_of(service_nodes_[i]["members"]))
+        if (!c_.service(m))
+          node.fail(fmt::format("unknown service '{}'{}", m, suggest(m, service_names())));
+      check_cycle(c_.services[i].name, service_nodes_[i], [&](const std::string& x) {
+        const ServiceObject* o = c_.service(x);
+        return o ? o->members : std::vector<std::string>{};
+      });
+    }
+  }
+
+  void zones(const ConfigNode& list, const Timeouts& defaults) {
+    for (const auto& n : list.items()) {
+      n.allow_keys({"name", "ports", "segments", "networks", "intra_zone", "intra_zone_log",
+                    "conn_limit", "window_check", "timeouts", "description"});
+      Zone z;
+      z.name = name_of(n.required("name"), "zone");
+      z.pos = pos_of(n["name"]);
+      if (z.name == "any") n["name"].fail("'any' is reserved");
+      if (c_.zone(z.name)) n["name"].fail(fmt::format("duplicate zone '{}'", z.name));
+      for (const auto& [p, node] : names_of(n["ports"])) {
+        if (std::none_of(c_.devices.begin(), c_.devices.end(),
+                         [&](const vnf::PortDevice& d) { return d.name == p; })) {
+          std::vector<std::string> names;
+          for (const auto& d : c_.devices) names.push_back(d.name);
+          node.fail(fmt::format("unknown port '{}'{}", p, suggest(p, names)));
+        }
+        z.ports.push_back(p);
+      }
+      for (const auto& [s, node] : names_of(n["segments"])) {
+        if (!c_.segment(s)) {
+          std::vector<std::string> names;
+          for (const auto& x : c_.segments) names.push_back(x.name);
+          node.fail(fmt::format("unknown segment '{}'{}", s, suggest(s, names)));
+        }
+        z.segments.push_back(s);
+      }
+      for (const auto& [a, node] : names_of(n["networks"]))
+        z.networks.push_back(address_ref(a, node));
+      if (n.has("intra_zone")) z.intra_zone = parse_action(n["intra_zone"]);
+      z.intra_zone_log = n.bool_or("intra_zone_log", false);
+      z.conn_limit = static_cast<uint32_t>(n.uint_or("conn_limit", 0, 0, 1u << 28));
+      z.window_check = n.bool_or("window_check", true);
+      z.timeouts = defaults;
+      parse_timeouts(n["timeouts"], z.timeouts);
+      z.description = n.str_or("description", "");
+      c_.zones.push_back(z);
+    }
+    if (c_.zones.size() > 250) list.fail("at most 250 zones");
+    if (c_.zones.empty()) list.fail("define at least one zone");
+  }
+
+  void rules(const ConfigNode& list) {
+    std::set<std::string> ids;
+    for (const auto& n : list.items()) {
+      n.allow_keys({"id", "from", "to", "source", "destination", "service", "action", "log",
+                    "comment", "cross_segment"});
+      Rule r;
+      r.id = name_of(n.required("id"), "rule id");
+      r.pos = pos_of(n["id"]);
+      if (!ids.insert(r.id).second) n["id"].fail(fmt::format("duplicate rule id '{}'", r.id));
+      if (r.id == "count" || r.id == "offset" || r.id == "next_offset")
+        n["id"].fail(fmt::format("rule id '{}' is reserved (telemetry uses it)", r.id));
+      r.from = zone_refs(n.required("from"));
+      r.to = zone_refs(n.required("to"));
+      for (const auto& [a, node] : names_of(n["source"])) r.source.push_back(address_ref(a, node));
+      for (const auto& [a, node] : names_of(n["destination"]))
+        r.destination.push_back(address_ref(a, node));
+      for (const auto& [s, node] : names_of(n["service"]))
+        r.service.push_back(service_ref(s, node));
+      r.action = parse_action(n.required("action"));
+      r.log = n.bool_or("log", false);
+      r.cross_segment = n.bool_or("cross_segment", false);
+      r.comment = n.str_or("comment", "");
+      c_.rules.push_back(r);
+    }
+    if (c_.rules.size() > 60000) list.fail("at most 60000 rules");
+  }
+
+  void policies(const ConfigNode& list) {
+    std::set<std::pair<std::string, std::string>> seen;
+    for (const auto& n : list.items()) {
+      n.allow_keys({"from", "to", "action", "log"});
+      Policy p;
+      p.pos = pos_of(n);
+      p.from = zone_ref(n.required("from"));
+      p.to = zone_ref(n.required("to"));
+      if (!seen.insert({p.from, p.to}).second)
+        n.fail(fmt::format("a second policy for {} -> {}", p.from, p.to));
+      p.action = parse_action(n.required("action"));
+      p.log = n.bool_or("log", false);
+      c_.policies.push_back(p);
+    }
+  }
+
+  std::string address_ref(const std::string& a, const ConfigNode& node) {
+    if (a == "any" || c_.address(a)) return a;
+    AddrRange r;
+    const auto err = parse_address(a, r);
+    if (!err) return a;
+    if (a.find_first_of("./:") != std::string::npos) node.fail(*err);
+    node.fail(fmt::format("unknown address object '{}'{}", a, suggest(a, address_names())));
+  }
+
+  std::string service_ref(const std::string& s, const ConfigNode& node) {
+    if (s == "any" || c_.service(s)) return s;
+    std::vector<ServiceEntry> tmp;
+    const std::string err = parse_service_literal(s, tmp);
+    if (err.empty()) return s;
+    if (s.find('/') != std::string::npos) node.fail(err);
+    node.fail(
+        fmt::format("unknown service '{}'{} (or write it as tcp/443, udp/53, icmp/echo-request)", s,
+                    suggest(s, service_names())));
+  }
+
+ private:
+  std::string name_of(const ConfigNode& n, const char* what) {
+    const std::string s = n.str();
+    if (!vnf::valid_name(s))
+      n.fail(fmt::format("{} '{}' must match [A-Za-z0-9_.-]{{1,31}}", what, s));
+    return s;
+  }
+
+  std::string zone_ref(const ConfigNode& n) {
+    const std::string z = n.str();
+    if (!c_.zone(z)) {
+      std::vector<std::string> names;
+      for (const auto& x : c_.zones) names.push_back(x.name);
+      n.fail(fmt::format("unknown zone '{}'{}", z, suggest(z, names)));
+    }
+    return z;
+  }
+
+  std::vector<std::string> zone_refs(const ConfigNode& n) {
+    std::vector<std::string> out;
+    for (const auto& [z, node] : names_of(n)) out.push_back(z == "any" ? z : zone_ref(node));
+    if (out.empty()) n.fail("name at least one zone, or 'any'");
+    return out;
+  }
+
+  std::vector<std::string> address_names() const {
+    std::vector<std::string> v;
+    for (const auto& a : c_.addresses) v.push_back(a.name);
+    return v;
+  }
+  std::vector<std::string> service_names() const {
+    std::vector<std::string> v;
+    for (const auto& s : c_.services) v.push_back(s.name);
+    return v;
+  }
+
+  template <class Members>
+  void check_cycle(const std::string& start, const ConfigNode& node, Members&& members) {
+    std::set<std::string> seen;
+    std::function<void(const std::string&)> walk = [&](const std::string& x) {
+      for (const auto& m : members(x)) {
+        if (m == start) node.fail(fmt::format("'{}' contains itself (through '{}')", start, x));
+        if (seen.insert(m).second) walk(m);
+      }
+    };
+    walk(start);
+  }
+
+  FirewallConfig& c_;
+  std::vector<ConfigNode> address_nodes_, service_nodes_;
+};
+
+void check_key_collisions(const std::vector<std::pair<std::string, ConfigNode>>& named,
+                          const char* what) {
+  std::map<std::string, std::string> seen;
+  for (const auto& [name, node] : named) {
+    auto [it, fresh] = seen.emplace(vnf::telemetry::key(name), name);
+    if (!fresh)
+      node.fail(fmt::format("{} names '{}' and '{}' differ only in '-'/'.' vs '_'", what,
+                            it->second, name));
+  }
+}
+
+}  // namespace
+
+void parse_policy_sections(const ConfigNode& root, FirewallConfig& c) {
+  std::vector<std::pair<std::string, ConfigNode>> named;
+  Timeouts defaults;
+  const ConfigNode ct = root["conntrack"];
+  if (ct.defined()) {
+    ct.allow_keys(
+        {"size", "expectations", "recheck_established", "log_rate", "expect_timeout", "timeouts"});
+    c.conntrack.size = static_cast<uint32_t>(ct.uint_or("size", c.conntrack.size, 64, 1u << 26));
+    c.conntrack.expectations =
+        static_cast<uint32_t>(ct.uint_or("expectations", c.conntrack.expectations, 16, 1u << 20));
+    c.conntrack.recheck_established = ct.bool_or("recheck_established", true);
+    c.conntrack.log_rate = static_cast<uint32_t>(ct.uint_or("log_rate", 100, 0, 1000000));
+    c.conntrack.expect_timeout = ct.seconds_or("expect_timeout", 60, 1, 3600);
+    parse_timeouts(ct["timeouts"], defaults);
+  }
+  const ConfigNode ftp = root["ftp"];
+  if (ftp.defined()) {
+    ftp.allow_keys({"ports"});
+    c.ftp_ports.clear();
+    for (const auto& p : ftp["ports"].items())
+      c.ftp_ports.push_back(static_cast<uint16_t>(p.uint(1, 65535)));
+  }
+  const ConfigNode opt = root["options"];
+  if (opt.defined()) {
+    opt.allow_keys({"non_ip", "ndp", "fragments"});
+    auto choice = [&](const char* key, bool def, const char* yes, const char* no) {
+      const ConfigNode n = opt[key];
+      if (!n.defined()) return def;
+      const std::string s = n.str();
+      if (s == yes) return true;
+      if (s == no) return false;
+      n.fail(fmt::format("{} must be {} or {}, got '{}'", key, yes, no, s));
+    };
+    c.non_ip_accept = choice("non_ip", true, "accept", "drop");
+    c.ndp_accept = choice("ndp", true, "accept", "rules");
+    c.fragments_accept = choice("fragments", false, "accept", "drop");
+  }
+
+  Loader l(c);
+  l.segments(root["segments"]);
+  l.addresses(root["addresses"]);
+  l.services(root["services"]);
+  l.zones(root.required("zones"), defaults);
+  l.rules(root["rules"]);
+  l.policies(root["policies"]);
+  named.clear();
+  for (const auto& r : root["rules"].items()) named.emplace_back(r["id"].str(), r["id"]);
+  check_key_collisions(named, "rule id");
+  named.clear();
+  for (const auto& z : root["zones"].items()) named.emplace_back(z["name"].str(), z["name"]);
+  check_key_collisions(named, "zone");
+}
+
+FirewallConfig parse_firewall_config(const ConfigNode& root) {
+  root.expect_map();
+  root.allow_keys({"engine", "ports", "wires", "segments", "zones", "addresses", "services",
+                   "rules", "policies", "conntrack", "ftp", "options"});
+  FirewallConfig c;
+  c.file = root.file();
+  c.engine = vnf::parse_engine(root);
+
+  const ConfigNode ports = root.required("ports");
+  ports.expect_seq();
+  std::vector<ConfigNode> port_nodes = ports.items();
+  std::vector<std::pair<std::string, ConfigNode>> named;
+  for (const auto& n : port_nodes) {
+    n.expect_map();
+    n.allow_keys(vnf::kPortDeviceKeys);
+    c.devices.push_back(vnf::parse_port_device(n));
+    named.emplace_back(c.devices.back().name, n["name"]);
+  }
+  if (c.devices.size() < 2) ports.fail("a firewall needs at least two ports");
+  vnf::validate_port_devices(c.devices, port_nodes);
+  check_key_collisions(named, "port");
+
+  // Wires: pairs of ports; a frame entering one leaves by the other.
+  const ConfigNode wires = root.required("wires");
+  wires.expect_seq();
+  std::set<std::string> wired;
+  for (const auto& w : wires.items()) {
+    w.expect_seq();
+    const auto ends = w.items();
+    if (ends.size() != 2) w.fail("a wire joins exactly two ports: [port-a, port-b]");
+    Wire x{ends[0].str(), ends[1].str()};
+    for (const auto& e : ends) {
+      const std::string p = e.str();
+      if (std::none_of(c.devices.begin(), c.devices.end(),
+                       [&](const vnf::PortDevice& d) { return d.name == p; }))
+        e.fail(fmt::format("unknown port '{}'", p));
+      if (!wired.insert(p).second) e.fail(fmt::format("port '{}' is already in a wire", p));
+    }
+    c.wires.push_back(x);
+  }
+  for (size_t i = 0; i < c.devices.size(); ++i)
+    if (!wired.count(c.devices[i].name))
+      port_nodes[i]["name"].fail(
+          fmt::format("port '{}' is in no wire: list it under 'wires'", c.devices[i].name));
+
+  parse_policy_sections(root, c);
+  return c;
+}
+
+FirewallConfig load_firewall_config(const std::string& file) {
+  FirewallConfig c = parse_firewall_config(ConfigNode::load_file(file));
+  c.hash = vnf::file_hash(file);
+  return c;
+}
+
+void check_reloadable(const FirewallConfig& running, const FirewallConfig& next,
+                      const ConfigNode& root) {
+  const auto& a = running.engine;
+  const auto& b = next.engine;
+  if (a.name != b.name || a.lcores != b.lcores || a.hugepages != b.hugepages ||
+      a.memory_mb != b.memory_mb || a.mbufs != b.mbufs || a.file_prefix != b.file_prefix ||
+      a.eal_args != b.eal_args) {
+    const ConfigNode e = root["engine"];
+    (e.defined() ? e : root).fail("the engine section changed: that needs a restart, not a reload");
+  }
+  bool same_ports = running.devices.size() == next.devices.size();
+  for (size_t i = 0; same_ports && i < next.devices.size(); ++i)
+    same_ports = running.devices[i].name == next.devices[i].name &&
+                 running.devices[i].same_device(next.devices[i]);
+  if (!same_ports) root["ports"].fail("the ports changed: that needs a restart, not a reload");
+  if (running.conntrack.size != next.conntrack.size)
+    root["conntrack"]["size"].fail("conntrack.size is fixed at start-up: restart to change it");
+  if (running.conntrack.expectations != next.conntrack.expectations)
+    root["conntrack"]["expectations"].fail(
+        "conntrack.expectations is fixed at start-up: restart to change it");
+}
+
+std::vector<std::string> diff(const FirewallConfig& a, const FirewallConfig& b) {
+  std::vector<std::string> out;
+  std::map<std::string, const Rule*> old;
+  for (const auto& r : a.rules) old[r.id] = &r;
+  int added = 0, changed = 0, removed = 0;
+  for (const auto& r : b.rules) {
+    auto it = old.find(r.id);
+    if (it == old.end()) {
+      ++added;
+      continue;
+    }
+    const Rule& o = *it->second;
+    if (o.from != r.from || o.to != r.to || o.source != r.source ||
+        o.destination != r.destination || o.service != r.service || o.action != r.action ||
+        o.log != r.log)
+      ++changed;
+    old.erase(it);
+  }
+  removed = static_cast<int>(old.size());
+  if (added || changed || removed)
+    out.push_back(fmt::format("rules: {} added, {} changed, {} removed", added, changed, removed));
+  for (const auto& z : b.zones)
+    if (!a.zone(z.name)) out.push_back(fmt::format("zone {} added", z.name));
+  for (const auto& z : a.zones)
+    if (!b.zone(z.name)) out.push_back(fmt::format("zone {} removed", z.name));
+  if (a.policies.size() != b.policies.size())
+    out.push_back(fmt::format("policies {} -> {}", a.policies.size(), b.policies.size()));
+  return out;
+}
+
+}  // namespace vfirewall

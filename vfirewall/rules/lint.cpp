@@ -1,0 +1,160 @@
+#include "vfirewall/rules/lint.h"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace vfirewall {
+
+std::string Finding::str() const {
+  return fmt::format("{}: {}: {}", pos.str(), severity == Severity::kError ? "error" : "warning",
+                     message);
+}
+
+void throw_on_lint_errors(const std::vector<Finding>& findings) {
+  for (const auto& f : findings)
+    if (f.severity == Finding::Severity::kError)
+      throw vnf::config::ConfigError(f.pos.file, f.pos.line, f.pos.column, "", f.message);
+}
+
+namespace {
+
+bool zones_cover(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  if (std::find(a.begin(), a.end(), "any") != a.end()) return true;
+  if (std::find(b.begin(), b.end(), "any") != b.end()) return false;
+  return std::all_of(b.begin(), b.end(), [&](const std::string& z) {
+    return std::find(a.begin(), a.end(), z) != a.end();
+  });
+}
+
+bool service_covers(const ServiceEntry& a, const ServiceEntry& e) {
+  if (a.proto == 0) return true;
+  if (a.proto != e.proto) return false;
+  if (!a.icmp && a.lo == 0 && a.hi == 0xFFFF) return true;  // the whole protocol
+  return a.icmp == e.icmp && a.lo <= e.lo && e.hi <= a.hi;
+}
+
+bool services_cover(const std::vector<ServiceEntry>& a, const std::vector<ServiceEntry>& b) {
+  return std::all_of(b.begin(), b.end(), [&](const ServiceEntry& e) {
+    return std::any_of(a.begin(), a.end(),
+                       [&](const ServiceEntry& x) { return service_covers(x, e); });
+  });
+}
+
+struct Resolved {
+  AddrSet src, dst;
+  std::vector<ServiceEntry> services;
+};
+
+// Segments a rule side may be in: explicit only when every zone named is bound to segments.
+std::set<std::string> explicit_segments(const FirewallConfig& c,
+                                        const std::vector<std::string>& zones, bool& is_explicit) {
+  std::set<std::string> out;
+  is_explicit = true;
+  for (const auto& z : zones) {
+    const Zone* zz = z == "any" ? nullptr : c.zone(z);
+    if (!zz || zz->segments.empty()) {
+      is_explicit = false;
+      return {};
+    }
+    out.insert(zz->segments.begin(), zz->segments.end());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<Finding> lint(const FirewallConfig& c) {
+  std::vector<Finding> out;
+  auto warn = [&](const Pos& p, std::string m) {
+    out.push_back({Finding::Severity::kWarning, p, std::move(m)});
+  };
+  std::vector<Resolved> res;
+  for (const auto& r : c.rules)
+    res.push_back({resolve_addresses(c, r.source), resolve_addresses(c, r.destination),
+                   resolve_services(c, r.service)});
+
+  for (size_t j = 0; j < c.rules.size(); ++j) {
+    const Rule& rj = c.rules[j];
+    const Resolved& b = res[j];
+    const bool v4 = !b.src.v4.empty() && !b.dst.v4.empty() &&
+                    std::any_of(b.services.begin(), b.services.end(),
+                                [](const ServiceEntry& s) { return s.proto != kProtoIcmp6; });
+    const bool v6 = !b.src.v6.empty() && !b.dst.v6.empty() &&
+                    std::any_of(b.services.begin(), b.services.end(),
+                                [](const ServiceEntry& s) { return s.proto != kProtoIcmp; });
+    if (!v4 && !v6) {
+      warn(rj.pos, fmt::format("rule '{}' can never match: its source, destination and services "
+                               "share no address family",
+                               rj.id));
+      continue;
+    }
+    for (size_t i = 0; i < j; ++i) {
+      const Rule& ri = c.rules[i];
+      const Resolved& a = res[i];
+      if (zones_cover(ri.from, rj.from) && zones_cover(ri.to, rj.to) && a.src.covers(b.src) &&
+          a.dst.covers(b.dst) && services_cover(a.services, b.services)) {
+        warn(rj.pos, fmt::format("rule '{}' is shadowed by rule '{}' (line {}): it can never "
+                                 "match{}",
+                                 rj.id, ri.id, ri.pos.line,
+                                 ri.action != rj.action
+                                     ? fmt::format(", and '{}' {}s what it would {}", ri.id,
+                                                   action_name(ri.action), action_name(rj.action))
+                                     : ""));
+        break;
+      }
+    }
+  }
+
+  // Objects nobody uses.
+  std::set<std::string> used_addr, used_svc;
+  std::function<void(const std::string&)> use_addr = [&](const std::string& n) {
+    if (!used_addr.insert(n).second) return;
+    if (const AddressObject* o = c.address(n))
+      for (const auto& m : o->members) use_addr(m);
+  };
+  std::function<void(const std::string&)> use_svc = [&](const std::string& n) {
+    if (!used_svc.insert(n).second) return;
+    if (const ServiceObject* o = c.service(n))
+      for (const auto& m : o->members) use_svc(m);
+  };
+  for (const auto& r : c.rules) {
+    for (const auto& a : r.source) use_addr(a);
+    for (const auto& a : r.destination) use_addr(a);
+    for (const auto& s : r.service) use_svc(s);
+  }
+  for (const auto& z : c.zones)
+    for (const auto& a : z.networks) use_addr(a);
+  for (const auto& a : c.addresses)
+    if (!used_addr.count(a.name))
+      warn(a.pos,
+           fmt::format("address object '{}' is not used by any rule, zone or group", a.name));
+  for (const auto& s : c.services)
+    if (!used_svc.count(s.name))
+      warn(s.pos, fmt::format("service '{}' is not used by any rule or group", s.name));
+
+  // Cross-segment reachability.
+  for (const auto& r : c.rules) {
+    if (r.action != Action::kAccept || r.cross_segment) continue;
+    bool ef = false, et = false;
+    const auto from = explicit_segments(c, r.from, ef);
+    const auto to = explicit_segments(c, r.to, et);
+    if (!ef || !et) continue;
+    for (const auto& s : from)
+      for (const auto& t : to)
+        if (s != t) {
+          out.push_back({Finding::Severity::kError, r.pos,
+                         fmt::format("rule '{}' makes segment '{}' reach segment '{}', which are "
+                                     "kept apart; add 'cross_segment: true' to the rule if that "
+                                     "is intended",
+                                     r.id, s, t)});
+          goto next_rule;
+        }
+  next_rule:;
+  }
+  return out;
+}
+
+}  // namespace vfirewall
