@@ -24,6 +24,9 @@ struct Burst {
   uint16_t in_port;
   uint16_t next[kBurstMax];
   rte_mbuf* pkts[kBurstMax];
+  // For a kNextFlood verdict: the ports the flood may reach (bit = DPDK port id). L2 lookup
+  // sets all ones; policy stages (the firewall) narrow it; L2 egress floods within it.
+  uint32_t flood_mask[kBurstMax];
 
   void drop(uint16_t i, DropReason r) noexcept {
     next[i] = kNextDrop;
@@ -32,5 +35,6 @@ struct Burst {
   bool live(uint16_t i) const noexcept { return next[i] == kNextStage; }
 };
 static_assert(std::is_trivially_copyable_v<Burst>);
+static_assert(RTE_MAX_ETHPORTS <= 32, "Burst::flood_mask has one bit per port");
 
 }  // namespace vnf

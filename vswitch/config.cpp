@@ -8,6 +8,8 @@
 
 #include "common/audit.h"
 #include "common/telemetry.h"
+#include "vfirewall/rules/config.h"
+#include "vfirewall/rules/lint.h"
 
 namespace vswitch {
 
@@ -149,7 +151,7 @@ std::vector<uint16_t> SwitchConfig::port_vlans(const SwitchPort& p) const {
 
 SwitchConfig parse_switch_config(const ConfigNode& root) {
   root.expect_map();
-  root.allow_keys({"engine", "segments", "ports", "mac"});
+  root.allow_keys({"engine", "segments", "ports", "mac", "firewall"});
   SwitchConfig c;
   c.file = root.file();
   c.engine = vnf::parse_engine(root);
@@ -228,6 +230,22 @@ SwitchConfig parse_switch_config(const ConfigNode& root) {
     if (c.mac.statics.size() > c.mac.table_size / 2)
       mac["static"].fail("static entries may use at most half of table_size");
   }
+  const ConfigNode fw = root["firewall"];
+  if (fw.defined()) {
+    // The rule language of vfirewall; zones name this switch's ports and segments.
+    fw.allow_keys(
+        {"zones", "addresses", "services", "rules", "policies", "conntrack", "ftp", "options"});
+    auto f = std::make_shared<vfirewall::FirewallConfig>();
+    f->file = c.file;
+    f->engine = c.engine;
+    f->devices = c.devices;
+    for (const auto& s : c.segments) f->segments.push_back(vfirewall::FwSegment{s.name, s.vlan});
+    vfirewall::parse_policy_sections(fw, *f);
+    const auto findings = vfirewall::lint(*f);
+    vfirewall::throw_on_lint_errors(findings);
+    for (const auto& x : findings) c.warnings.push_back(x.str());
+    c.firewall = std::move(f);
+  }
   return c;
 }
 
@@ -303,6 +321,8 @@ std::vector<std::string> diff(const SwitchConfig& a, const SwitchConfig& b) {
     out.push_back(fmt::format("mac aging {} s -> {} s", a.mac.aging_s, b.mac.aging_s));
   if (a.mac.statics.size() != b.mac.statics.size())
     out.push_back(fmt::format("static MACs {} -> {}", a.mac.statics.size(), b.mac.statics.size()));
+  if (a.firewall && b.firewall)
+    for (const auto& d : vfirewall::diff(*a.firewall, *b.firewall)) out.push_back("firewall " + d);
   return out;
 }
 

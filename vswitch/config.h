@@ -5,11 +5,16 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/config_node.h"
 #include "common/engine_config.h"
+
+namespace vfirewall {
+struct FirewallConfig;
+}
 
 namespace vswitch {
 
@@ -54,6 +59,10 @@ struct SwitchConfig {
   std::vector<SwitchPort> ports;
   std::vector<Segment> segments;
   MacSettings mac;
+  // The `firewall:` section (east-west filtering between the host's VMs and segments), in the
+  // rule language of vfirewall (docs/firewall.md), with the switch's ports and segments.
+  std::shared_ptr<const vfirewall::FirewallConfig> firewall;
+  std::vector<std::string> warnings;  // lint findings that do not refuse the file
 
   const Segment* segment(const std::string& name) const;
   const SwitchPort* port(const std::string& name) const;

@@ -28,9 +28,10 @@ int main(int argc, char** argv) {
     std::cerr << "vswitch: config error: " << e.what() << "\n";
     return 2;
   }
+  for (const auto& w : cfg.warnings) std::cerr << w << "\n";
   if (opts->check) {
     std::cout << opts->config << ": OK (" << cfg.segments.size() << " segments, "
-              << cfg.ports.size() << " ports)\n";
+              << cfg.ports.size() << " ports" << (cfg.firewall ? ", firewall" : "") << ")\n";
     return 0;
   }
 

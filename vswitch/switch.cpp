@@ -24,11 +24,13 @@ Switch::Switch(vnf::Engine& engine, SwitchConfig cfg)
   const unsigned inst = instance++;
   macs_ = std::make_unique<MacTable>(fmt::format("vsw_mac_{}", inst), cfg_.mac.table_size,
                                      engine.qsbr(), engine.socket());
+  if (cfg_.firewall) fw_ = std::make_unique<vfirewall::Firewall>(engine, *cfg_.firewall);
   for (unsigned i = 0; i < engine.worker_count(); ++i) {
     vnf::WorkerContext& w = engine.worker(i);
     L2WorkerState* st = create_l2_state(fmt::format("vsw_learn_{}_{}", inst, i), w.socket);
     states_.push_back(st);
-    pipelines_.push_back(std::make_unique<SwitchPipeline>(published_, *macs_, *st, w));
+    pipelines_.push_back(
+        std::make_unique<SwitchPipeline>(published_, *macs_, *st, w, fw_.get(), i));
   }
   std::lock_guard lock(macs_->mutex());
   published_.publish(
@@ -118,6 +120,9 @@ void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
     return !is_static && !s.port[port].allowed.test(k.vlan);
   });
   sync_static_and_limits();
+  // The firewall's new rules, compiled and published by its own RCU swap; established
+  // connections are rechecked (recheck_established). Validated (lint) when the file loaded.
+  if (fw_ && cfg_.firewall) fw_->apply(*cfg_.firewall, who);
   std::string detail = changes.empty() ? "no changes" : "";
   for (const auto& c : changes) detail += (detail.empty() ? "" : "; ") + c;
   if (flushed) detail += fmt::format("; {} learned MACs flushed", flushed);
@@ -167,8 +172,9 @@ unsigned Switch::age(uint32_t now_s, unsigned budget) {
 }
 
 bool Switch::tick(uint64_t now_ms) {
+  bool busy = fw_ && fw_->tick(now_ms);
   std::lock_guard lock(macs_->mutex());
-  bool busy = drain_learn_events() > 0;
+  busy |= drain_learn_events() > 0;
   if (now_ms >= next_age_ms_) {
     // A full sweep about every second, in slices.
     busy |= age(coarse_seconds(), std::max<unsigned>(1024, macs_->capacity() / 10)) > 0;

@@ -3,12 +3,15 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/audit.h"
 #include "common/engine.h"
 #include "common/rcu.h"
+#include "vfirewall/dp/firewall_stage.h"
+#include "vfirewall/program/firewall.h"
 #include "vswitch/config.h"
 #include "vswitch/dp/l2_lookup.h"
 #include "vswitch/dp/vlan.h"
@@ -19,16 +22,23 @@ namespace vswitch {
 
 class SwitchPipeline final {
  public:
+  // `fw`: the firewall of a host whose file has a `firewall:` section, or null.
   SwitchPipeline(const vnf::Published<L2Snapshot>& pub, const MacTable& macs, L2WorkerState& st,
-                 vnf::WorkerContext& w)
-      : pub_(pub), ingress_(st.vlan), lookup_(macs, st, w), egress_(st, w) {}
+                 vnf::WorkerContext& w, vfirewall::Firewall* fw, unsigned worker)
+      : pub_(pub), ingress_(st.vlan), lookup_(macs, st, w), egress_(st, w) {
+    if (fw) fw_.emplace(fw->published(), fw->worker_state(worker), w);
+  }
 
-  void begin() noexcept { snap_ = pub_.get(); }
-  // Host pipeline order (DESIGN.md §3): ingress policy, L2 decision, [firewall, routing:
-  // issues #4, #5, between lookup and egress], egress.
+  void begin() noexcept {
+    snap_ = pub_.get();
+    if (fw_) fw_->begin();
+  }
+  // Host pipeline order (DESIGN.md §3): ingress policy, L2 decision, firewall (sees every
+  // frame with its destination known, floods included), [routing: issue #5], egress.
   void process(vnf::Burst& b) noexcept {
     ingress_.process(b, *snap_);
     lookup_.process(b, *snap_);
+    if (fw_) fw_->process(b);
     egress_.process(b, *snap_);
   }
 
@@ -37,6 +47,7 @@ class SwitchPipeline final {
   const L2Snapshot* snap_ = nullptr;
   VlanIngress ingress_;
   L2Lookup lookup_;
+  std::optional<vfirewall::FirewallStage> fw_;
   L2Egress egress_;
 };
 
@@ -57,7 +68,7 @@ class Switch {
   L2WorkerState& l2_state(unsigned worker) { return *states_[worker]; }
 
   // Control thread.
-  bool tick(uint64_t now_ms);  // true if it learned, aged or had something to do
+  bool tick(uint64_t now_ms);              // true if it learned, aged or had something to do
   void reload(const vnf::Requester& who);  // re-reads the config file; a bad one changes nothing
   // Applies an already validated config (reload() and tests). Returns after the new tables
   // are live and no worker can see the old ones.
@@ -71,6 +82,7 @@ class Switch {
   const L2Snapshot& snapshot() const { return *published_.get(); }
   MacTable& macs() { return *macs_; }
   const vnf::ConfigAudit& audit() const { return audit_; }
+  vfirewall::Firewall* firewall() { return fw_.get(); }
   uint64_t vlan_total(uint16_t vlan,
                       int which) const;  // 0 rx pkts, 1 rx bytes, 2 flooded, 3 dropped
   uint64_t learn_requests() const;
@@ -84,6 +96,7 @@ class Switch {
   SwitchConfig cfg_;
   vnf::ConfigAudit audit_;
   std::unique_ptr<MacTable> macs_;
+  std::unique_ptr<vfirewall::Firewall> fw_;  // when the file has a `firewall:` section
   vnf::Published<L2Snapshot> published_;
   std::vector<L2WorkerState*> states_;
   std::vector<std::unique_ptr<SwitchPipeline>> pipelines_;

@@ -23,6 +23,7 @@ std::string vlan_list(const SwitchConfig& c, const SwitchPort& p) {
 void Switch::register_telemetry() {
   vnf::register_program_telemetry("vswitch", engine_, audit_);
   vnf::register_engine_telemetry(engine_);
+  if (fw_) fw_->register_telemetry(false);  // /vnf/fw/...: rules, zones, connections
 
   vnf::telemetry::add(
       "/vnf/segments", "Segments: VLAN, ports, learned MACs, counters",

@@ -1,6 +1,7 @@
 // Zone classification: the first zone (in config order) whose ports, segments and networks
 // all match. The destination side of a flooded frame has no egress port yet: its port
-// condition is skipped (segment and address still apply).
+// condition is skipped (segment and address still apply), and the stage then narrows the
+// flood (Burst::flood_mask) to the ports whose zone is that destination zone.
 #pragma once
 
 #include <cstdint>

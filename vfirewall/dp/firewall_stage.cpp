@@ -153,6 +153,14 @@ bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexc
     b.drop(i, vnf::DropReason::kFwNoZone);
     return false;
   }
+  if (egress == kFloodPort) {
+    // A flood (destination MAC not learned yet) was judged for zdst without port conditions:
+    // its copies may only reach ports whose zone is zdst, never another zone's port.
+    uint32_t mask = 0;
+    for (uint16_t port = 0; port < vnf::kMaxPorts; ++port)
+      if (classify_zone(s, port, meta.vlan, family, dst) == zdst) mask |= 1u << port;
+    b.flood_mask[i] &= mask;
+  }
   meta.zone = zsrc;
   p.m = m;
   p.meta = &meta;

@@ -44,9 +44,10 @@ void L2Egress::flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept {
   const SegmentPorts* seg = s.segment(m.vlan);
   uint16_t dests[vnf::kMaxPorts];
   uint16_t nd = 0;
+  const uint32_t mask = b.flood_mask[i];  // narrowed by the firewall to its destination zone
   if (seg) {
     for (uint16_t k = 0; k < seg->count; ++k)
-      if (seg->ports[k] != b.in_port) dests[nd++] = seg->ports[k];
+      if (seg->ports[k] != b.in_port && ((mask >> seg->ports[k]) & 1)) dests[nd++] = seg->ports[k];
   }
   if (nd == 0) {
     b.drop(i, vnf::DropReason::kNoDestination);
@@ -89,6 +90,7 @@ void L2Lookup::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
   for (uint16_t i = 0; i < b.count; ++i) {
     mine[i] = b.live(i);
     if (!mine[i]) continue;
+    b.flood_mask[i] = ~0u;
     rte_mbuf* pkt = b.pkts[i];
     const uint8_t* d = rte_pktmbuf_mtod(pkt, const uint8_t*);
     const uint16_t vlan = vnf::meta_of(pkt).vlan;
