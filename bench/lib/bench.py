@@ -462,7 +462,33 @@ def pinned_to_cpu0():
 # ---------------------------------------------------------------------------- main
 
 
+def run_micro_only(args, scenario, variant):
+    """Scenarios that pcap replay cannot drive (e.g. a stream of new connections): the
+    in-process microbenchmark on the real stage, reported as such."""
+    vid = variant["id"]
+    log(f"{scenario.NAME} / {vid}: {scenario.DESCRIPTION} (in process)")
+    m = micro(scenario, variant)
+    if m is None:
+        raise RuntimeError(f"{scenario.NAME}: the microbenchmark failed")
+    now = datetime.datetime.now().astimezone()
+    r = {
+        "scenario": f"{scenario.NAME}/{vid}", "description": scenario.DESCRIPTION,
+        "timestamp": now.isoformat(timespec="seconds"), "method": "in-process",
+        "generator": "bench/micro (mbufs built in process, one core)", "cpu_model": cpu_model(),
+        "kernel": platform.release(), "dpdk_version": dpdk_version(), "suite_version": our_version(),
+        "program": scenario.PROGRAM, "packet_size": variant.get("size", 64),
+        "flows": variant.get("connections", variant.get("flows")), "cores": 1, "rounds": 1,
+        "mpps": None, "cycles_per_packet": None, "ceiling": None, "ceiling_mpps": None,
+        "peer": None, "peer_mpps": None, "ratio_to_ceiling": None, "ratio_to_peer": None,
+        "rounds_detail": {}, "stage_cycles_per_packet": None, "micro": m,
+    }
+    r.update(scenario.summarize(m))
+    return r
+
+
 def run_variant(args, scenario, variant, work):
+    if getattr(scenario, "MICRO_ONLY", False):
+        return run_micro_only(args, scenario, variant)
     vid = variant["id"]
     log(f"{scenario.NAME} / {vid}: {scenario.DESCRIPTION}")
     pcap = os.path.join(work, f"{scenario.NAME}-{vid}.pcap")
@@ -535,11 +561,13 @@ def run_variant(args, scenario, variant, work):
     }
     if not args.no_micro and hasattr(scenario, "micro_args"):
         result["stage_cycles_per_packet"] = micro(scenario, variant)
+    if getattr(scenario, "PROGRAM", "") == "vswitch" and result.get("stage_cycles_per_packet") is None:
+        result["stage_cycles_per_packet"] = None
     return result
 
 
 def micro(scenario, variant):
-    exe = os.path.join(BUILD, "bench", "stage_bench")
+    exe = os.path.join(BUILD, "bench", getattr(scenario, "MICRO_EXE", "stage_bench"))
     if not os.path.exists(exe):
         return None
     out = subprocess.run(["taskset", "-c", "1", exe, *scenario.micro_args(variant)], capture_output=True,
@@ -554,6 +582,10 @@ def micro(scenario, variant):
 def markdown_row(r):
     def f(x, fmt="{:.2f}"):
         return fmt.format(x) if x is not None else "-"
+    if r.get("method") == "in-process" and r.get("connections_per_s"):
+        return (f"| {r['timestamp'][:16]} | {r['scenario']} | {r['packet_size']} | {r['flows']} | "
+                f"{r['connections_per_s'] / 1e6:.2f} M conn/s | {r['cycles_per_connection']:.0f} per conn | "
+                f"- | - | - | - | - | in-process |")
     return (f"| {r['timestamp'][:16]} | {r['scenario']} | {r['packet_size']} | {r['flows']} | "
             f"{f(r['mpps'])} | {f(r['cycles_per_packet'], '{:.0f}')} | {f(r['ceiling_mpps'])} | "
             f"{f(r['ratio_to_ceiling'] * 100 if r['ratio_to_ceiling'] else None, '{:.0f}%')} | "
@@ -585,7 +617,8 @@ def main():
     if args.list:
         for s in all_scenarios():
             variants = ", ".join(v["id"] for v in s.VARIANTS)
-            print(f"{s.NAME:14} {s.DESCRIPTION}  [variants: {variants}; peer: {getattr(s, 'PEER', None) or '-'}]")
+            how = "in process" if getattr(s, "MICRO_ONLY", False) else f"peer: {getattr(s, 'PEER', None) or '-'}"
+            print(f"{s.NAME:14} {s.DESCRIPTION}  [variants: {variants}; {how}]")
         return 0
     if not args.scenario:
         ap.error("name a scenario (see --list)")
@@ -638,6 +671,9 @@ def main():
                     MD_HEADER + "\n")
         f.write("\n".join(rows) + "\n")
     for r in results:
+        if r.get("method") == "in-process":
+            print(f"{r['scenario']}: {json.dumps(r['micro'])}; {r['_path']}")
+            continue
         print(f"{r['scenario']}: ours {r['mpps']} Mpps ({r['cycles_per_packet']} cycles/packet), "
               f"ceiling {r['ceiling_mpps']} Mpps, peer {r['peer'] or '-'} {r['peer_mpps']} Mpps; "
               f"{r['_path']}")

@@ -9,6 +9,8 @@ firewalls see real traffic.
   genpcap.py OUT.pcap --macs 1000 --size imix          7:4:1 of 64, 570, 1518 bytes
   genpcap.py OUT.pcap --macs 1000 --broadcast 0.1      10 % broadcast
   genpcap.py OUT.pcap --macs 1000 --vlan 100           tagged input (trunk ingress)
+  genpcap.py OUT.pcap --flows 10000 --both-directions  UDP flows, each also in reverse
+                                                       (firewall scenarios: established state)
 Sizes are on-the-wire frame sizes including the 4-byte FCS, as benchmarks quote them.
 """
 import argparse
@@ -35,17 +37,20 @@ def csum(data):
     return (~s) & 0xFFFF
 
 
-def frame(dst, size, vlan, flow):
-    """One frame of `size` bytes on the wire (size - 4 in the file: no FCS)."""
+def frame(dst, size, vlan, flow, reverse=False):
+    """One frame of `size` bytes on the wire (size - 4 in the file: no FCS). Flow `flow` is
+    10.0.x.y:sport -> 10.128.x.y:9 (UDP); reverse=True is its reply direction."""
     l2 = dst + SRC_MAC + (struct.pack("!HH", 0x8100, vlan) if vlan else b"") + b"\x08\x00"
     ip_len = size - 4 - len(l2)
     udp_len = ip_len - 20
-    src_ip = struct.pack("!I", 0x0A000000 | ((flow >> 8) & 0xFFFF))  # 10.x.y.0
+    src_ip = struct.pack("!I", 0x0A000000 | ((flow >> 8) & 0xFFFF))  # 10.0.x.y
     dst_ip = struct.pack("!I", 0x0A800000 | (flow & 0xFFFF))        # 10.128.x.y
+    sport, dport = 1024 + (flow % 60000), 9
+    if reverse:
+        src_ip, dst_ip, sport, dport = dst_ip, src_ip, dport, sport
     hdr = struct.pack("!BBHHHBBH", 0x45, 0, ip_len, flow & 0xFFFF, 0, 64, 17, 0) + src_ip + dst_ip
     hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
-    sport = 1024 + (flow % 60000)
-    udp = struct.pack("!HHHH", sport, 9, udp_len, 0) + bytes(udp_len - 8)
+    udp = struct.pack("!HHHH", sport, dport, udp_len, 0) + bytes(udp_len - 8)
     return l2 + hdr + udp
 
 
@@ -57,7 +62,23 @@ def main():
     ap.add_argument("--size", default="64", help="frame size in bytes incl. FCS, or 'imix'")
     ap.add_argument("--broadcast", type=float, default=0.0, help="share of broadcast frames")
     ap.add_argument("--vlan", type=int, default=0, help="802.1Q tag on every frame (0: untagged)")
+    ap.add_argument("--flows", type=int, default=0,
+                    help="UDP flows to one destination MAC (instead of one flow per MAC)")
+    ap.add_argument("--both-directions", action="store_true", help="each flow's frame followed by its reply")
     a = ap.parse_args()
+    if a.flows:
+        sizes = IMIX if a.size == "imix" else [int(a.size)]
+        with open(a.out, "wb") as f:
+            f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+            n = 0
+            for i in range(a.flows):
+                for rev in ([False, True] if a.both_directions else [False]):
+                    fr = frame(dst_mac(1), sizes[n % len(sizes)], a.vlan, i, rev)
+                    f.write(struct.pack("<IIII", 0, n, len(fr), len(fr)))
+                    f.write(fr)
+                    n += 1
+        print(f"{a.out}: {n} frames, {a.flows} UDP flows{' in both directions' if a.both_directions else ''}, size {a.size}")
+        return
     n = a.frames or max(a.macs, 1024)
     sizes = IMIX if a.size == "imix" else [int(a.size)]
     if min(sizes) < 64 or max(sizes) > 1518:
