@@ -224,6 +224,27 @@ PortDevice parse_port_device(const ConfigNode& n) {
   return d;
 }
 
+void check_engine_unchanged(const EngineConfig& a, const EngineConfig& b, const ConfigNode& root) {
+  const std::pair<const char*, bool> keys[] = {
+      {"name", a.name == b.name},
+      {"lcores", a.lcores == b.lcores},
+      {"hugepages", a.hugepages == b.hugepages},
+      {"memory_mb", a.memory_mb == b.memory_mb},
+      {"mbufs", a.mbufs == b.mbufs},
+      {"idle_sleep_us", a.idle_sleep_us == b.idle_sleep_us},
+      {"file_prefix", a.file_prefix == b.file_prefix},
+      {"log_level", a.log_level == b.log_level},
+      {"log_file", a.log_file == b.log_file},
+      {"eal_args", a.eal_args == b.eal_args},
+  };
+  for (const auto& [key, same] : keys) {
+    if (same) continue;
+    const ConfigNode e = root["engine"];
+    const ConfigNode at = e.defined() && e[key].defined() ? e[key] : (e.defined() ? e : root);
+    at.fail(fmt::format("engine.{} changed: the engine section needs a restart, not a reload", key));
+  }
+}
+
 void validate_port_devices(const std::vector<PortDevice>& ports,
                            const std::vector<ConfigNode>& nodes) {
   std::set<std::string> names, ifaces, sockets;

@@ -72,6 +72,11 @@ PortDevice parse_port_device(const config::ConfigNode& port);
 void validate_port_devices(const std::vector<PortDevice>& ports,
                            const std::vector<config::ConfigNode>& nodes);
 
+// The engine section is fixed at start-up: throws ConfigError, naming the first key that
+// differs, when `next` changes anything in it (a reload must not silently ignore a change).
+void check_engine_unchanged(const EngineConfig& running, const EngineConfig& next,
+                            const config::ConfigNode& next_root);
+
 bool valid_name(std::string_view s);  // [A-Za-z0-9_.-]{1,31}, starts with a letter or digit
 
 }  // namespace vnf

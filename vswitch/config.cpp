@@ -257,15 +257,7 @@ SwitchConfig load_switch_config(const std::string& file) {
 
 void check_reloadable(const SwitchConfig& running, const SwitchConfig& next,
                       const ConfigNode& next_root) {
-  const auto& a = running.engine;
-  const auto& b = next.engine;
-  if (a.name != b.name || a.lcores != b.lcores || a.hugepages != b.hugepages ||
-      a.memory_mb != b.memory_mb || a.mbufs != b.mbufs || a.file_prefix != b.file_prefix ||
-      a.eal_args != b.eal_args) {
-    const ConfigNode e = next_root["engine"];
-    (e.defined() ? e : next_root)
-        .fail("the engine section changed: that needs a restart, not a reload");
-  }
+  vnf::check_engine_unchanged(running.engine, next.engine, next_root);
   const auto items = next_root["ports"].items();
   for (size_t i = 0; i < next.devices.size(); ++i) {
     const auto& d = next.devices[i];

@@ -1,33 +1,12 @@
-"""fw-10k-rules: the stateful firewall with 10000 rules, 10 k established UDP flows, 64 B."""
+"""fw-10k-rules: fw-1k-rules with 10000 rules (the same job, ten times the rule set)."""
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-import _fwcommon as fw  # noqa: E402
+import fw_1k_rules as base  # noqa: E402
+from fw_1k_rules import PEER, PORTS, PROGRAM, MICRO_EXE, traffic, config, ovs_setup, micro_args  # noqa: E402,F401
 
 NAME = "fw-10k-rules"
-DESCRIPTION = "vfirewall, 10000 rules, 10k UDP flows both directions (established), 64 B"
-PROGRAM = "vfirewall"
-PEER = "ovs"  # conntrack pipeline: ct(), commit on new, established passes
-PORTS = [("in0", "in"), ("out0", "out")]
-VARIANTS = [{"id": "10k-flows", "rules": 10000, "flows": 10000, "size": 64}]
-SMOKE = {"id": "smoke", "rules": 100, "flows": 512, "size": 64}
-
-
-def traffic(v):
-    return ["--flows", str(v["flows"]), "--both-directions", "--size", str(v["size"])]
-
-
-def config(v, ports):
-    return fw.vfirewall_config(v, ports)
-
-
-def ovs_setup(v, ovs):
-    fw.ovs_setup(v, ovs)
-
-
-MICRO_EXE = "fw_bench"  # established-flow cycles/packet of parse + firewall + tx, in process
-
-
-def micro_args(v):
-    return fw.micro_args(v)
+DESCRIPTION = base.DESCRIPTION.replace("1000 rules", "10000 rules")
+VARIANTS = [dict(v, rules=10000) for v in base.VARIANTS]
+SMOKE = dict(base.SMOKE, rules=1000)

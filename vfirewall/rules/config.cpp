@@ -644,14 +644,7 @@ FirewallConfig load_firewall_config(const std::string& file) {
 
 void check_reloadable(const FirewallConfig& running, const FirewallConfig& next,
                       const ConfigNode& root) {
-  const auto& a = running.engine;
-  const auto& b = next.engine;
-  if (a.name != b.name || a.lcores != b.lcores || a.hugepages != b.hugepages ||
-      a.memory_mb != b.memory_mb || a.mbufs != b.mbufs || a.file_prefix != b.file_prefix ||
-      a.eal_args != b.eal_args) {
-    const ConfigNode e = root["engine"];
-    (e.defined() ? e : root).fail("the engine section changed: that needs a restart, not a reload");
-  }
+  vnf::check_engine_unchanged(running.engine, next.engine, root);
   bool same_ports = running.devices.size() == next.devices.size();
   for (size_t i = 0; same_ports && i < next.devices.size(); ++i)
     same_ports = running.devices[i].name == next.devices[i].name &&
