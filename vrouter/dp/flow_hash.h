@@ -1,7 +1,8 @@
 // The ECMP flow hash. Symmetric: both directions of a flow (addresses and ports swapped)
 // hash the same, so that where two routers (or a router and a firewall pair) balance the two
-// directions over the same members, a connection stays on one path. Sorting each pair before
-// mixing makes it symmetric; the mixer is the 64-bit finaliser of MurmurHash3.
+// directions over the same members, a connection stays on one path. Ordering the two
+// endpoints (address, port) before mixing makes it symmetric; the mixer is the 64-bit
+// finaliser of MurmurHash3.
 //
 // Fragments hash on addresses and protocol only (later fragments have no ports), so every
 // fragment of a datagram takes the same member. ICMP hashes on addresses and protocol too
@@ -22,18 +23,20 @@ inline uint64_t mix64(uint64_t x) noexcept {
   return x;
 }
 
-inline uint32_t combine(uint64_t lo, uint64_t hi, uint8_t proto, uint16_t p, uint16_t q) noexcept {
-  const uint16_t pl = p < q ? p : q;
-  const uint16_t ph = p < q ? q : p;
-  const uint64_t ports = static_cast<uint64_t>(pl) << 24 | static_cast<uint64_t>(ph) << 8 | proto;
-  return static_cast<uint32_t>(mix64(mix64(lo) ^ hi ^ mix64(ports + 0x9E3779B97F4A7C15ULL)) >> 32);
+// Endpoints (address, port) ordered, so that (a:p -> b:q) and (b:q -> a:p) mix the same words.
+inline uint32_t combine(uint64_t a, uint16_t p, uint64_t b, uint16_t q, uint8_t proto) noexcept {
+  const bool swap = a > b || (a == b && p > q);
+  const uint64_t lo = swap ? b : a, hi = swap ? a : b;
+  const uint16_t lp = swap ? q : p, hp = swap ? p : q;
+  uint64_t x = mix64(lo ^ 0x9E3779B97F4A7C15ULL);
+  x = mix64(x ^ hi);
+  x = mix64(x ^ (static_cast<uint64_t>(lp) << 32 | static_cast<uint64_t>(hp) << 16 | proto));
+  return static_cast<uint32_t>(x >> 32);
 }
 
 inline uint32_t flow_hash4(uint32_t src, uint32_t dst, uint8_t proto, uint16_t sport,
                            uint16_t dport) noexcept {
-  const uint32_t lo = src < dst ? src : dst;
-  const uint32_t hi = src < dst ? dst : src;
-  return combine(lo, static_cast<uint64_t>(hi) << 32 | lo, proto, sport, dport);
+  return combine(src, sport, dst, dport, proto);
 }
 
 inline uint64_t fold6(const uint8_t* a) noexcept {
@@ -45,9 +48,7 @@ inline uint64_t fold6(const uint8_t* a) noexcept {
 
 inline uint32_t flow_hash6(const uint8_t* src, const uint8_t* dst, uint8_t proto, uint16_t sport,
                            uint16_t dport) noexcept {
-  const uint64_t a = fold6(src);
-  const uint64_t b = fold6(dst);
-  return combine(a < b ? a : b, a < b ? b : a, proto, sport, dport);
+  return combine(fold6(src), sport, fold6(dst), dport, proto);
 }
 
 // Bucket of a hash: the top bits (the low bits of some NIC RSS hashes correlate with queues).

@@ -72,6 +72,24 @@ inline const AdjDp& pick(const RouteSnapshot& s, uint32_t path, const uint8_t* i
   return s.adj[p.bucket[bucket].load(std::memory_order_relaxed)];
 }
 
+// The segment policy: a packet between segments kept apart passes only along a prefix marked
+// cross_segment, whether it is the destination's (the way there) or the source's (the way
+// back). The reverse lookup runs only for packets that would otherwise be dropped.
+inline bool cross_allowed(const RouteSnapshot& s, uint32_t path, const uint8_t* ip,
+                          bool v6) noexcept {
+  if (s.path[path].cross) return true;
+  uint64_t nh = 0;
+  if (v6) {
+    uint8_t src[1][16];
+    std::memcpy(src[0], ip + 8, 16);
+    rte_fib6_lookup_bulk(s.fib6, src, &nh, 1);
+  } else {
+    uint32_t src = ops::rd32(ip + 12);
+    rte_fib_lookup_bulk(s.fib4, &src, &nh, 1);
+  }
+  return s.path[nh].cross;
+}
+
 }  // namespace
 
 struct Routing::Ctx {
@@ -429,7 +447,7 @@ void Routing::route4(vnf::Burst& b, uint16_t i, uint8_t x, uint32_t path, const 
     return;
   }
   const IfaceDp& O = s.iface[a.iface];
-  if ((s.apart[s.iface[x].seg] >> O.seg & 1) && !s.path[path].cross) {
+  if ((s.apart[s.iface[x].seg] >> O.seg & 1) && !cross_allowed(s, path, ip, false)) {
     drop(b, i, x, DropReason::kSegmentPolicy);
     return;
   }
@@ -496,7 +514,7 @@ void Routing::route6(vnf::Burst& b, uint16_t i, uint8_t x, uint32_t path, const 
       break;
   }
   const IfaceDp& O = s.iface[a.iface];
-  if ((s.apart[s.iface[x].seg] >> O.seg & 1) && !s.path[path].cross) {
+  if ((s.apart[s.iface[x].seg] >> O.seg & 1) && !cross_allowed(s, path, ip, true)) {
     drop(b, i, x, DropReason::kSegmentPolicy);
     return;
   }
