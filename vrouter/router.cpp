@@ -45,11 +45,12 @@ Router::Router(vnf::Engine& engine, RouterConfig cfg) : engine_(engine), cfg_(st
 
 Router::~Router() = default;
 
-void Router::apply(RouterConfig next, const vnf::Requester& who) {
+void Router::apply(RouterConfig next, const vnf::Requester& who, uint64_t now_ms) {
   std::lock_guard lock(core_->mutex());
   const auto changes = diff(cfg_.settings, next.settings);
   const uint64_t gen = audit_.next_generation();
-  core_->apply(next.settings, vnf::monotonic_ms());  // throws before changing anything
+  // Throws before changing anything.
+  core_->apply(next.settings, now_ms ? now_ms : vnf::monotonic_ms());
   cfg_ = std::move(next);
   std::string detail = changes.empty() ? "no changes" : "";
   for (const auto& c : changes) detail += (detail.empty() ? "" : "; ") + c;

@@ -30,7 +30,7 @@ class Router {
   void reload(const vnf::Requester& who);  // a bad file, or tables that cannot be built: no change
   // Applies a validated config (reload() and tests). Throws std::runtime_error when the
   // tables cannot be built; the running config is unchanged then.
-  void apply(RouterConfig next, const vnf::Requester& who);
+  void apply(RouterConfig next, const vnf::Requester& who, uint64_t now_ms = 0);
   void register_telemetry();
 
   const RouterConfig& config() const { return cfg_; }
