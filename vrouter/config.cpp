@@ -55,7 +55,8 @@ void parse_addrs(const ConfigNode& list, Family fam, Interface& itf) {
       const Prefix net = a->subnet();
       if (a->len <= 30) {
         const uint32_t host = a->addr.v4() & ((1u << (32 - a->len)) - 1);
-        if (host == 0) n.fail(fmt::format("{} is the subnet's network address", to_string(a->addr)));
+        if (host == 0)
+          n.fail(fmt::format("{} is the subnet's network address", to_string(a->addr)));
         if (host == (1u << (32 - a->len)) - 1)
           n.fail(fmt::format("{} is the subnet's broadcast address", to_string(a->addr)));
       }
@@ -64,7 +65,8 @@ void parse_addrs(const ConfigNode& list, Family fam, Interface& itf) {
       if (a->len == 0) n.fail("an interface subnet needs a prefix length of 1-128");
       if (a->addr.b[0] == 0xff) n.fail("a multicast address cannot be an interface address");
       if (a->addr.b[0] == 0xfe && (a->addr.b[1] & 0xc0) == 0x80)
-        n.fail("link-local addresses are not configured: each interface has fe80::/64 from its MAC");
+        n.fail(
+            "link-local addresses are not configured: each interface has fe80::/64 from its MAC");
       if (a->addr.is_zero() || (a->addr.b[15] == 1 && mask(a->addr, 120).is_zero()))
         n.fail("the unspecified and loopback addresses cannot be interface addresses");
     }
@@ -84,8 +86,7 @@ Interface parse_interface(const ConfigNode& n, const std::vector<std::string>& p
   }
   Interface itf;
   itf.name = n.required("name").str();
-  if (!vnf::valid_name(itf.name))
-    n["name"].fail("interface name must match [A-Za-z0-9_.-]{1,31}");
+  if (!vnf::valid_name(itf.name)) n["name"].fail("interface name must match [A-Za-z0-9_.-]{1,31}");
   if (host) {
     itf.segment = n.required("segment").str();
     const auto vlan = (*host)(itf.segment);
@@ -110,7 +111,11 @@ Interface parse_interface(const ConfigNode& n, const std::vector<std::string>& p
   } else if (host) {
     // The same gateway MAC for a segment on every host (an anycast gateway): VMs keep their
     // ARP entry when they migrate. 02:76:72 = locally administered "vr".
-    itf.mac = {0x02, 0x76, 0x72, 0x00, static_cast<uint8_t>(itf.vlan >> 8),
+    itf.mac = {0x02,
+               0x76,
+               0x72,
+               0x00,
+               static_cast<uint8_t>(itf.vlan >> 8),
                static_cast<uint8_t>(itf.vlan)};
     itf.mac_set = true;
   }
@@ -412,7 +417,8 @@ std::vector<std::string> diff(const RouterSettings& a, const RouterSettings& b) 
     }
     if (addrs(*o) != addrs(i))
       out.push_back(fmt::format("interface {}: {} -> {}", i.name, addrs(*o), addrs(i)));
-    if (o->mtu != i.mtu) out.push_back(fmt::format("interface {}: mtu {} -> {}", i.name, o->mtu, i.mtu));
+    if (o->mtu != i.mtu)
+      out.push_back(fmt::format("interface {}: mtu {} -> {}", i.name, o->mtu, i.mtu));
     if (o->port != i.port || o->vlan != i.vlan)
       out.push_back(fmt::format("interface {}: moved to {} vlan {}", i.name, i.port, i.vlan));
     if (o->mac != i.mac || o->mac_set != i.mac_set)

@@ -95,7 +95,7 @@ struct FibSettings {  // 0: sized from the routes loaded
 
 struct RouterSettings {
   std::vector<Interface> interfaces;
-  std::vector<std::string> segments;  // distinct interface segments, index = segment id
+  std::vector<std::string> segments;   // distinct interface segments, index = segment id
   std::vector<uint8_t> iface_segment;  // per interface: its segment id
   // apart[a] has bit b set when segments a and b are kept apart by the segment policy.
   std::array<uint64_t, kMaxSegments> apart{};

@@ -62,9 +62,10 @@ FibTables::FibTables(const std::string& name, const RouteTable& t, const FibSett
     throw std::runtime_error(
         fmt::format("{} IPv4 prefixes but fib.ipv4_max_routes is {}", n4, c4.max_routes));
   if (c4.dir24_8.num_tbl8 < want4)
-    throw std::runtime_error(fmt::format("the IPv4 prefixes need {} tbl8 groups, "
-                                         "fib.ipv4_tbl8_groups is {}",
-                                         want4, c4.dir24_8.num_tbl8));
+    throw std::runtime_error(
+        fmt::format("the IPv4 prefixes need {} tbl8 groups, "
+                    "fib.ipv4_tbl8_groups is {}",
+                    want4, c4.dir24_8.num_tbl8));
   rte_fib6_conf c6{};
   c6.type = RTE_FIB6_TRIE;
   c6.default_nh = kPathNoRoute;
@@ -76,9 +77,10 @@ FibTables::FibTables(const std::string& name, const RouteTable& t, const FibSett
     throw std::runtime_error(
         fmt::format("{} IPv6 prefixes but fib.ipv6_max_routes is {}", n6, c6.max_routes));
   if (c6.trie.num_tbl8 < want6)
-    throw std::runtime_error(fmt::format("the IPv6 prefixes need {} tbl8 groups, "
-                                         "fib.ipv6_tbl8_groups is {}",
-                                         want6, c6.trie.num_tbl8));
+    throw std::runtime_error(
+        fmt::format("the IPv6 prefixes need {} tbl8 groups, "
+                    "fib.ipv6_tbl8_groups is {}",
+                    want6, c6.trie.num_tbl8));
   v4_ = rte_fib_create((name + "4").c_str(), socket, &c4);
   if (!v4_)
     fail("IPv4", fmt::format("{} routes, {} tbl8 groups: raise engine.memory_mb", c4.max_routes,

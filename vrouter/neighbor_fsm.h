@@ -41,8 +41,8 @@ struct NeighFsm {
   NeighState state = NeighState::kIncomplete;
   bool monitored = false;
   bool has_mac = false;
-  uint8_t unanswered = 0;   // probes sent since the last confirmation
-  uint64_t next_ms = 0;     // when tick() has work to do
+  uint8_t unanswered = 0;  // probes sent since the last confirmation
+  uint64_t next_ms = 0;    // when tick() has work to do
   uint64_t confirmed_ms = 0;
   uint64_t last_use_ms = 0;  // last time the control thread saw a worker use the entry
 

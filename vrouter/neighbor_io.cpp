@@ -242,8 +242,8 @@ void RoutingCore::announce(uint8_t x) {
   const uint16_t out = out_port(x, nullptr);
   uint8_t f[128];
   for (unsigned k = 0; k < I.n4; ++k) {  // gratuitous ARP (request form, RFC 5227)
-    const uint16_t len = ops::build_arp(f, kBroadcastMac, I.mac, ops::kArpRequest, I.mac,
-                                        I.ip4[k], kZeroMac, I.ip4[k]);
+    const uint16_t len = ops::build_arp(f, kBroadcastMac, I.mac, ops::kArpRequest, I.mac, I.ip4[k],
+                                        kZeroMac, I.ip4[k]);
     send_frame(0, f, len, out, I.vlan, out);
     stats_.announcements_sent.add();
   }
@@ -271,8 +271,8 @@ unsigned RoutingCore::drain_punts(uint64_t now_ms, unsigned budget) {
   for (unsigned w = 0; w < states_.size(); ++w) {
     unsigned left = budget;
     while (left) {
-      const unsigned got = rte_ring_sc_dequeue_burst_elem(
-          states_[w]->punt, items, sizeof(PuntItem), std::min(left, 32u), nullptr);
+      const unsigned got = rte_ring_sc_dequeue_burst_elem(states_[w]->punt, items, sizeof(PuntItem),
+                                                          std::min(left, 32u), nullptr);
       if (got == 0) break;
       left -= got;
       n += got;
@@ -372,8 +372,8 @@ void RoutingCore::handle_arp(unsigned w, rte_mbuf* m, uint8_t x, uint64_t now_ms
     int32_t pos = neigh_->find(make_key(x, sip));
     if (pos >= 0) {
       const NeighCtl& c = neigh_->ctl(pos);
-      const bool solicited = op == ops::kArpReply &&
-                             (c.fsm.unanswered > 0 || c.fsm.state == NeighState::kIncomplete);
+      const bool solicited =
+          op == ops::kArpReply && (c.fsm.unanswered > 0 || c.fsm.state == NeighState::kIncomplete);
       learn(pos, sha, static_cast<uint8_t>(meta.in_port), solicited, now_ms);
     } else if (for_us && op == ops::kArpRequest) {
       // It will talk to us: cache it (RFC 826), STALE until confirmed.
@@ -416,14 +416,12 @@ void RoutingCore::handle_nd(unsigned w, rte_mbuf* m, uint8_t x, uint64_t now_ms)
     if (unspecified(src)) {
       // Duplicate address detection by another station, for our address: defend it.
       if (slla) return invalid();
-      log_conflict(fmt::format("{} probes (DAD) for {}, ours on interface '{}'",
-                               format_mac(d + 6), to_string(IpAddr::v6(target)),
-                               s_.interfaces[x].name));
+      log_conflict(fmt::format("{} probes (DAD) for {}, ours on interface '{}'", format_mac(d + 6),
+                               to_string(IpAddr::v6(target)), s_.interfaces[x].name));
       uint8_t f[128];
       const uint16_t flen = ops::build_na(f, I.mac, kAllNodesMac, kAllNodes, target,
                                           ops::kNaRouter | ops::kNaOverride);
-      send_frame(w, f, flen, env_.host_mode ? vnf::kNextFlood : meta.in_port, I.vlan,
-                 meta.in_port);
+      send_frame(w, f, flen, env_.host_mode ? vnf::kNextFlood : meta.in_port, I.vlan, meta.in_port);
       stats_.na_sent.add();
       rte_pktmbuf_free(m);
       return;
@@ -464,8 +462,7 @@ void RoutingCore::handle_nd(unsigned w, rte_mbuf* m, uint8_t x, uint64_t now_ms)
     // RFC 4861 §7.2.5: no link-layer address to go by, or a different one without the
     // override flag: the cached address stays.
     if ((tlla || c.fsm.has_mac) && !(changed && !(flags & ops::kNaOverride)))
-      learn(pos, mac, static_cast<uint8_t>(meta.in_port), (flags & ops::kNaSolicited) != 0,
-            now_ms);
+      learn(pos, mac, static_cast<uint8_t>(meta.in_port), (flags & ops::kNaSolicited) != 0, now_ms);
   }
   rte_pktmbuf_free(m);
 }

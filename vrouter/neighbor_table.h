@@ -22,8 +22,8 @@
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 
-#include "vrouter/dp/tables.h"
 #include "vrouter/addr.h"
+#include "vrouter/dp/tables.h"
 #include "vrouter/neighbor_fsm.h"
 
 namespace vrouter {

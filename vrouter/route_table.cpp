@@ -86,12 +86,12 @@ RouteTable build_route_table(const RouterSettings& s) {
     if (r.blackhole) {
       cands.push_back({r.prefix, r.distance, blackhole, r.cross_segment});
     } else if (r.nh_set == 0) {
-      cands.push_back({r.prefix, r.distance, b.adj({AdjKind::kOnLink, r.iface, {}}),
-                       r.cross_segment});
+      cands.push_back(
+          {r.prefix, r.distance, b.adj({AdjKind::kOnLink, r.iface, {}}), r.cross_segment});
     } else {
       for (const NextHop& h : s.nh_sets[r.nh_set])
-        cands.push_back({r.prefix, r.distance, b.adj({AdjKind::kGateway, h.iface, h.gw}),
-                         r.cross_segment});
+        cands.push_back(
+            {r.prefix, r.distance, b.adj({AdjKind::kGateway, h.iface, h.gw}), r.cross_segment});
     }
   }
   std::stable_sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& c) {

@@ -3,7 +3,8 @@
 // candidates are tiered by distance. Pure logic: the unit tests check it directly; fib.cpp
 // turns it into rte_fib / rte_fib6 tables.
 //
-//   prefix --(FIB)--> path list --(tier chosen by reachability, bucket chosen by flow hash)--> adjacency
+//   prefix --(FIB)--> path list --(tier chosen by reachability, bucket chosen by flow hash)-->
+//   adjacency
 //
 // - An adjacency is one way out: a gateway on an interface, "on-link" (resolve the destination
 //   itself), "local" (one of our addresses), blackhole, or no route.
@@ -30,7 +31,6 @@ namespace vrouter {
 inline constexpr unsigned kBuckets = 64;
 inline constexpr uint32_t kMaxPathLists = 32000;  // FIB next-hop values are 15 bits (2-byte tables)
 inline constexpr uint32_t kMaxAdjacencies = 65000;
-
 
 struct AdjSpec {
   AdjKind kind = AdjKind::kNoRoute;
@@ -60,8 +60,8 @@ inline constexpr uint32_t kPathNoRoute = 0;
 inline constexpr uint32_t kPathNotRouted = 1;
 
 struct RouteTable {
-  std::vector<AdjSpec> adjs;          // [0] no route, [1] not routed
-  std::vector<PathListSpec> paths;    // [0] no route, [1] not routed
+  std::vector<AdjSpec> adjs;                        // [0] no route, [1] not routed
+  std::vector<PathListSpec> paths;                  // [0] no route, [1] not routed
   std::vector<std::pair<Prefix, uint32_t>> v4, v6;  // prefix -> path list, sorted by prefix
   std::vector<std::vector<uint32_t>> users;         // adjacency -> path lists using it
 
@@ -103,7 +103,8 @@ Selection select_active(const PathListSpec& p, Usable&& usable) {
 // Fills `b` with the members of `active`, each getting kBuckets/n or one more buckets. With
 // `keep`, buckets that already hold an active member keep it (up to its share), so flows of
 // members that stay do not move.
-void fill_buckets(std::array<uint16_t, kBuckets>& b, const std::vector<uint32_t>& active, bool keep);
+void fill_buckets(std::array<uint16_t, kBuckets>& b, const std::vector<uint32_t>& active,
+                  bool keep);
 
 std::string describe_adj(const RouterSettings& s, const AdjSpec& a);
 

@@ -39,8 +39,8 @@ Router::Router(vnf::Engine& engine, RouterConfig cfg) : engine_(engine), cfg_(st
   const auto& s = cfg_.settings;
   audit_.applied(1, cfg_.file, cfg_.hash, vnf::Requester{},
                  fmt::format("{} interfaces, {} static routes, {} IPv4 / {} IPv6 prefixes",
-                             s.interfaces.size(), s.routes.size(), core_->snapshot().table.v4.size(),
-                             core_->snapshot().table.v6.size()));
+                             s.interfaces.size(), s.routes.size(),
+                             core_->snapshot().table.v4.size(), core_->snapshot().table.v6.size()));
 }
 
 Router::~Router() = default;

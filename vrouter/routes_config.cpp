@@ -95,8 +95,7 @@ class RouteBuilder {
     if (hops.empty() && given != kNoIface) {
       if (fam == Family::kV4 && s_.interfaces[given].ipv4.empty())
         fail(Field::kIface, 0,
-             fmt::format("interface '{}' has no IPv4 address to resolve neighbours from",
-                         r.iface));
+             fmt::format("interface '{}' has no IPv4 address to resolve neighbours from", r.iface));
       spec.iface = given;
     }
     // The segment policy: a route into a segment kept apart from another segment of this
@@ -136,8 +135,8 @@ class RouteBuilder {
 
 RawRoute parse_yaml_route(const ConfigNode& n) {
   n.expect_map();
-  n.allow_keys({"prefix", "via", "interface", "distance", "blackhole", "cross_segment",
-                "description"});
+  n.allow_keys(
+      {"prefix", "via", "interface", "distance", "blackhole", "cross_segment", "description"});
   RawRoute r;
   std::string err;
   const auto p = parse_prefix(n.required("prefix").str(), err);
@@ -178,8 +177,8 @@ void load_route_file(const std::string& path, uint32_t file_idx, RouteBuilder& b
   if (!in) throw ConfigError(path, 1, 1, "", "cannot open route file");
   std::string line;
   for (uint32_t ln = 1; std::getline(in, line); ++ln) {
-    const std::string_view l(line.data(), line.find('#') == std::string::npos ? line.size()
-                                                                               : line.find('#'));
+    const std::string_view l(line.data(),
+                             line.find('#') == std::string::npos ? line.size() : line.find('#'));
     size_t pos = 0, col = 1;
     std::string_view tok = next_token(l, pos, col);
     if (tok.empty()) continue;
@@ -227,8 +226,8 @@ void load_route_file(const std::string& path, uint32_t file_idx, RouteBuilder& b
     }
     const Pos at{file_idx, ln, static_cast<uint32_t>(prefix_col), 0};
     b.add(r, at, [&](Field f, size_t i, const std::string& msg) {
-      const size_t c = f == Field::kVia ? via_cols[i]
-                       : f == Field::kIface ? iface_col
+      const size_t c = f == Field::kVia        ? via_cols[i]
+                       : f == Field::kIface    ? iface_col
                        : f == Field::kDistance ? dist_col
                                                : prefix_col;
       err(c ? c : prefix_col, msg);
@@ -268,11 +267,10 @@ void check_duplicates(const RouterSettings& s) {
       const RouteSpec& later = idx[i] > idx[j] ? cur : prev;
       const RouteSpec& earlier = idx[i] > idx[j] ? prev : cur;
       const std::string where =
-          earlier.pos.file == 0
-              ? fmt::format("routes[{}]", earlier.pos.index)
-              : fmt::format("{}:{}", s.files[earlier.pos.file], earlier.pos.line);
-      const bool plain = !cur.blackhole && !prev.blackhole && cur.iface == kNoIface &&
-                         prev.iface == kNoIface;
+          earlier.pos.file == 0 ? fmt::format("routes[{}]", earlier.pos.index)
+                                : fmt::format("{}:{}", s.files[earlier.pos.file], earlier.pos.line);
+      const bool plain =
+          !cur.blackhole && !prev.blackhole && cur.iface == kNoIface && prev.iface == kNoIface;
       if (!plain)
         fail_at(s, later.pos,
                 fmt::format("route {} distance {} ({}) conflicts with {} ({}): a blackhole or "

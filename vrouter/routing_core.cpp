@@ -36,14 +36,14 @@ RoutingCore::RoutingCore(CoreEnv env, RouterSettings s, uint64_t now_ms)
                                            env_.socket);
   for (size_t i = 0; i < env_.workers.size(); ++i) {
     vnf::WorkerContext& w = *env_.workers[i];
-    void* mem = rte_zmalloc_socket("vrouter_worker", sizeof(RouterWorkerState),
-                                   RTE_CACHE_LINE_SIZE, w.socket);
+    void* mem = rte_zmalloc_socket("vrouter_worker", sizeof(RouterWorkerState), RTE_CACHE_LINE_SIZE,
+                                   w.socket);
     if (!mem) throw std::runtime_error("cannot allocate router worker state");
     auto* st = new (mem) RouterWorkerState();
     states_.push_back(st);
-    st->punt = rte_ring_create_elem(fmt::format("{}_punt{}", env_.name, i).c_str(),
-                                    sizeof(PuntItem), kPuntRingSize, w.socket,
-                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
+    st->punt =
+        rte_ring_create_elem(fmt::format("{}_punt{}", env_.name, i).c_str(), sizeof(PuntItem),
+                             kPuntRingSize, w.socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
     st->inject = rte_ring_create(fmt::format("{}_inj{}", env_.name, i).c_str(), kInjectRingSize,
                                  w.socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (!st->punt || !st->inject) throw std::runtime_error("cannot create the router's rings");
@@ -95,7 +95,8 @@ void RoutingCore::fill_interfaces(RouteSnapshot& snap, const RouterSettings& s) 
     d.n4 = static_cast<uint8_t>(itf.ipv4.size());
     d.n6 = static_cast<uint8_t>(itf.ipv6.size());
     for (size_t k = 0; k < itf.ipv4.size(); ++k) d.ip4[k] = itf.ipv4[k].addr.v4();
-    for (size_t k = 0; k < itf.ipv6.size(); ++k) std::memcpy(d.ip6[k], itf.ipv6[k].addr.b.data(), 16);
+    for (size_t k = 0; k < itf.ipv6.size(); ++k)
+      std::memcpy(d.ip6[k], itf.ipv6[k].addr.b.data(), 16);
     std::memcpy(d.ll6, link_local_from_mac(mac).b.data(), 16);
   }
   snap.apart = s.apart;
@@ -169,8 +170,7 @@ void RoutingCore::set_selection(RouteSnapshot& snap, uint32_t p, const Selection
   snap.selection[p] = sel;
 }
 
-void RoutingCore::sync_neighbors(const RouterSettings& next, const RouteTable& t,
-                                 uint64_t now_ms) {
+void RoutingCore::sync_neighbors(const RouterSettings& next, const RouteTable& t, uint64_t now_ms) {
   // Entries the new interfaces no longer explain: removed or renumbered interfaces,
   // addresses outside every subnet, static entries no longer configured.
   for (int32_t pos = 0; pos < static_cast<int32_t>(neigh_->slots()); ++pos) {
@@ -190,7 +190,8 @@ void RoutingCore::sync_neighbors(const RouterSettings& next, const RouteTable& t
     if (keep && c.is_static) {
       keep = std::any_of(next.neighbors.statics.begin(), next.neighbors.statics.end(),
                          [&](const StaticNeighbor& sn) {
-                           return sn.iface == x && make_key(sn.iface, sn.ip).family == c.key.family &&
+                           return sn.iface == x &&
+                                  make_key(sn.iface, sn.ip).family == c.key.family &&
                                   std::memcmp(make_key(sn.iface, sn.ip).addr, c.key.addr, 16) == 0;
                          });
     }
@@ -243,8 +244,8 @@ void RoutingCore::apply(RouterSettings next, uint64_t now_ms) {
   if (cur_ && cur_->table.same_fib(t)) {
     fib = cur_->fib;  // a million routes are not rebuilt for an MTU change
   } else {
-    fib = std::make_shared<FibTables>(fmt::format("{}_f{}_", env_.name, fib_serial_++), t,
-                                      next.fib, env_.socket);
+    fib = std::make_shared<FibTables>(fmt::format("{}_f{}_", env_.name, fib_serial_++), t, next.fib,
+                                      env_.socket);
   }
   const RouterSettings old = s_;
   const bool first = cur_ == nullptr;
@@ -293,10 +294,10 @@ void RoutingCore::refresh_paths() {
     }
     set_selection(snap, p, sel, sel.tier == old.tier);
     if (sel.tier == old.tier && sel.degraded == old.degraded) {
-      spdlog::info("route {}{}: ECMP members {} -> {}", path_example_[p],
-                   path_prefixes_[p] > 1 ? fmt::format(" (+{} prefixes)", path_prefixes_[p] - 1)
-                                         : "",
-                   old.active.size(), sel.active.size());
+      spdlog::info(
+          "route {}{}: ECMP members {} -> {}", path_example_[p],
+          path_prefixes_[p] > 1 ? fmt::format(" (+{} prefixes)", path_prefixes_[p] - 1) : "",
+          old.active.size(), sel.active.size());
       continue;
     }
     std::string via;
@@ -400,13 +401,13 @@ std::vector<std::string> RoutingCore::route_lines(size_t offset, size_t limit,
           if (n++ < offset || out.size() >= limit) continue;
           const AdjSpec& spec = snap.table.adjs[a];
           const char* kind = p.tiers[t].distance == 0
-                                 ? (spec.kind == AdjKind::kLocal      ? "local"
+                                 ? (spec.kind == AdjKind::kLocal       ? "local"
                                     : spec.kind == AdjKind::kNotRouted ? "broadcast"
-                                                                        : "connected")
+                                                                       : "connected")
                                  : "static";
-          const bool active = static_cast<int>(t) == sel.tier && !sel.degraded &&
-                              std::find(sel.active.begin(), sel.active.end(), a) !=
-                                  sel.active.end();
+          const bool active =
+              static_cast<int>(t) == sel.tier && !sel.degraded &&
+              std::find(sel.active.begin(), sel.active.end(), a) != sel.active.end();
           const char* state = active ? "active" : adj_usable(snap, a) ? "backup" : "down";
           out.push_back(fmt::format("{} {} distance {} {} {}{}", to_string(prefix),
                                     describe_adj(s_, spec), p.tiers[t].distance, kind, state,

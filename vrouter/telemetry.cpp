@@ -52,7 +52,8 @@ void RoutingCore::register_telemetry() {
           rte_tel_data_add_dict_string(c, "ipv4", v4.c_str());
           rte_tel_data_add_dict_string(c, "ipv6", v6.c_str());
           rte_tel_data_add_dict_string(c, "link_local", to_string(IpAddr::v6(I.ll6)).c_str());
-          rte_tel_data_add_dict_string(c, "link", iface_up(static_cast<uint8_t>(i)) ? "up" : "down");
+          rte_tel_data_add_dict_string(c, "link",
+                                       iface_up(static_cast<uint8_t>(i)) ? "up" : "down");
           const auto t = iface_totals(static_cast<uint8_t>(i));
           rte_tel_data_add_dict_u64(c, "rx_packets", t[0]);
           rte_tel_data_add_dict_u64(c, "rx_bytes", t[1]);

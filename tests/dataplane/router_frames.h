@@ -104,9 +104,9 @@ inline uint16_t verify_sum(const uint8_t* d, size_t n, uint32_t sum = 0) {
 
 inline uint16_t verify_icmp6(const uint8_t* ip6, uint32_t len) {
   Bytes pseudo(ip6 + 8, ip6 + 40);
-  pseudo.insert(pseudo.end(), {static_cast<uint8_t>(len >> 24), static_cast<uint8_t>(len >> 16),
-                               static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len), 0, 0, 0,
-                               58});
+  pseudo.insert(pseudo.end(),
+                {static_cast<uint8_t>(len >> 24), static_cast<uint8_t>(len >> 16),
+                 static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len), 0, 0, 0, 58});
   pseudo.insert(pseudo.end(), ip6 + 40, ip6 + 40 + len);
   return verify_sum(pseudo.data(), pseudo.size());
 }
@@ -116,8 +116,9 @@ inline Bytes na_frame(const Mac& host, const Mac& to_mac, const std::string& hos
                       const std::string& to_ip) {
   uint8_t f[128];
   const auto t = ip6(host_ip), d = ip6(to_ip);
-  const uint16_t len = vrouter::ops::build_na(f, host.data(), to_mac.data(), d.data(), t.data(),
-                                              vrouter::ops::kNaSolicited | vrouter::ops::kNaOverride);
+  const uint16_t len =
+      vrouter::ops::build_na(f, host.data(), to_mac.data(), d.data(), t.data(),
+                             vrouter::ops::kNaSolicited | vrouter::ops::kNaOverride);
   return Bytes(f, f + len);
 }
 

@@ -32,8 +32,8 @@ RouterHarness::RouterHarness(const std::string& yaml) {
   for (const auto& d : cfg_.devices) {
     if (d.kind != vnf::PortKind::kRing) throw std::invalid_argument("harness ports must be rings");
     RingPort rp;
-    rp.to_dev = rte_ring_create(fmt::format("r{}_{}_in", inst, d.name).c_str(), 1024,
-                                SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    rp.to_dev = rte_ring_create(fmt::format("r{}_{}_in", inst, d.name).c_str(), 1024, SOCKET_ID_ANY,
+                                RING_F_SP_ENQ | RING_F_SC_DEQ);
     rp.from_dev = rte_ring_create(fmt::format("r{}_{}_out", inst, d.name).c_str(), 4096,
                                   SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (!rp.to_dev || !rp.from_dev) throw std::runtime_error("ring create failed");

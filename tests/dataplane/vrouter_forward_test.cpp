@@ -44,7 +44,8 @@ TEST(VrouterForward, VlanInterfacesRewriteTagsAndKeepPcp) {
   // VLAN 100 -> VLAN 200 on the same trunk: the tag is rewritten, PCP 5 kept.
   Out out = h.exchange("trunk", tagged(udp4(kR100, kH100, "10.100.0.2", "10.200.0.2"), 0xA064));
   ASSERT_EQ(out.size(), 1u) << dump(out);
-  EXPECT_EQ(out.at("trunk").at(0), tagged(udp4(kH200, kR200, "10.100.0.2", "10.200.0.2", 63), 0xA0C8));
+  EXPECT_EQ(out.at("trunk").at(0),
+            tagged(udp4(kH200, kR200, "10.100.0.2", "10.200.0.2", 63), 0xA0C8));
   // Tagged in, untagged out: the tag is popped.
   out = h.exchange("trunk", tagged(udp4(kR100, kH100, "10.100.0.2", "10.1.0.2"), 100));
   ASSERT_EQ(out.size(), 1u) << dump(out);
@@ -54,7 +55,8 @@ TEST(VrouterForward, VlanInterfacesRewriteTagsAndKeepPcp) {
   ASSERT_EQ(out.size(), 1u) << dump(out);
   EXPECT_EQ(out.at("trunk").at(0), tagged(udp4(kH200, kR200, "10.1.0.2", "10.200.0.2", 63), 200));
   // A VLAN that is no interface, an untagged frame on the trunk (no untagged interface there).
-  EXPECT_TRUE(h.exchange("trunk", tagged(udp4(kR100, kH100, "10.100.0.2", "10.1.0.2"), 300)).empty());
+  EXPECT_TRUE(
+      h.exchange("trunk", tagged(udp4(kR100, kH100, "10.100.0.2", "10.1.0.2"), 300)).empty());
   EXPECT_TRUE(h.exchange("trunk", udp4(kR100, kH100, "10.100.0.2", "10.1.0.2")).empty());
   EXPECT_EQ(h.drops(DropReason::kNoInterface), 2u);
 }
@@ -63,8 +65,8 @@ TEST(VrouterForward, Ipv4OptionsAndIpv6ExtensionHeadersAreForwarded) {
   RouterHarness h(kRouter);
   // IPv4 with a router-alert option (24-byte header): forwarded, options intact, TTL - 1.
   const Bytes opt{0x94, 0x04, 0x00, 0x00};
-  const Bytes in = cat({eth(kR1, kH1, {}, 0x0800),
-                        ipv4(ip4("10.1.0.2"), ip4("10.2.0.2"), 17, udp(1, 2, Bytes(10, 1)), 30, opt)});
+  const Bytes in = cat({eth(kR1, kH1, {}, 0x0800), ipv4(ip4("10.1.0.2"), ip4("10.2.0.2"), 17,
+                                                        udp(1, 2, Bytes(10, 1)), 30, opt)});
   Out out = h.exchange("p1", in);
   ASSERT_EQ(out.size(), 1u) << dump(out);
   EXPECT_EQ(out.at("p2").at(0),
@@ -78,8 +80,8 @@ TEST(VrouterForward, Ipv4OptionsAndIpv6ExtensionHeadersAreForwarded) {
   EXPECT_EQ(out.at("p2").at(0), cat({eth(kH2, kR2, {}, 0x86DD),
                                      ipv6(ip6("2001:db8:1::2"), ip6("2001:db8:2::2"), 0, ext, 4)}));
   // IPv4 fragments are forwarded too (the router does not reassemble).
-  const Bytes frag = cat({eth(kR1, kH1, {}, 0x0800),
-                          ipv4(ip4("10.1.0.2"), ip4("10.2.0.2"), 17, Bytes(16, 3), 64, {}, 0x0010)});
+  const Bytes frag = cat({eth(kR1, kH1, {}, 0x0800), ipv4(ip4("10.1.0.2"), ip4("10.2.0.2"), 17,
+                                                          Bytes(16, 3), 64, {}, 0x0010)});
   out = h.exchange("p1", frag);
   ASSERT_EQ(out.size(), 1u) << dump(out);
 }
@@ -92,15 +94,20 @@ TEST(VrouterForward, WhatIsNotForTheRouterIsDroppedWithAReason) {
     DropReason reason;
   } cases[] = {
       {"unicast to another MAC", udp4(kH2, kH1, "10.1.0.2", "10.2.0.2"), DropReason::kNotForRouter},
-      {"broadcast IPv4", udp4(kBroadcast, kH1, "10.1.0.2", "255.255.255.255"), DropReason::kNotRouted},
+      {"broadcast IPv4", udp4(kBroadcast, kH1, "10.1.0.2", "255.255.255.255"),
+       DropReason::kNotRouted},
       {"subnet broadcast", udp4(kR1, kH1, "10.1.0.2", "10.2.0.255"), DropReason::kNotRouted},
       {"multicast IPv4", udp4(kR1, kH1, "10.1.0.2", "239.1.1.1"), DropReason::kNotRouted},
       {"loopback source", udp4(kR1, kH1, "127.0.0.1", "10.2.0.2"), DropReason::kMartianAddress},
-      {"zero network destination", udp4(kR1, kH1, "10.1.0.2", "0.1.2.3"), DropReason::kMartianAddress},
+      {"zero network destination", udp4(kR1, kH1, "10.1.0.2", "0.1.2.3"),
+       DropReason::kMartianAddress},
       {"class E destination", udp4(kR1, kH1, "10.1.0.2", "240.0.0.1"), DropReason::kMartianAddress},
-      {"link-local IPv6 source", udp6(kR1, kH1, "fe80::2", "2001:db8:2::2"), DropReason::kMartianAddress},
-      {"IPv6 to another link-local", udp6(kR1, kH1, "2001:db8:1::2", "fe80::9"), DropReason::kNotRouted},
-      {"IPv6 loopback destination", udp6(kR1, kH1, "2001:db8:1::2", "::1"), DropReason::kMartianAddress},
+      {"link-local IPv6 source", udp6(kR1, kH1, "fe80::2", "2001:db8:2::2"),
+       DropReason::kMartianAddress},
+      {"IPv6 to another link-local", udp6(kR1, kH1, "2001:db8:1::2", "fe80::9"),
+       DropReason::kNotRouted},
+      {"IPv6 loopback destination", udp6(kR1, kH1, "2001:db8:1::2", "::1"),
+       DropReason::kMartianAddress},
       {"not IP", cat({eth(kR1, kH1, {}, 0x88B5), Bytes(46, 0)}), DropReason::kNotRouted},
       {"bad IPv4 header checksum",
        [] {

@@ -46,7 +46,8 @@ TEST(VrouterIcmp, TimeExceededForTraceroute) {
   const Bytes in = udp4(kR1, kH1, "10.1.0.2", "10.2.0.2", 1, 32, 33434);
   const Out out = h.exchange("p1", in);
   ASSERT_EQ(out.size(), 1u) << dump(out);
-  const Bytes quote = check_icmp4_error(out.at("p1").at(0), kH1, kR1, "10.1.0.1", "10.1.0.2", 11, 0);
+  const Bytes quote =
+      check_icmp4_error(out.at("p1").at(0), kH1, kR1, "10.1.0.1", "10.1.0.2", 11, 0);
   EXPECT_EQ(quote, Bytes(in.begin() + 14, in.end())) << "the whole original datagram quoted";
   EXPECT_EQ(h.drops(DropReason::kTtlExceeded), 1u);
   // TTL 2 is forwarded with TTL 1.
@@ -57,8 +58,7 @@ TEST(VrouterIcmp, TimeExceededForTraceroute) {
   ASSERT_EQ(out6.size(), 1u) << dump(out6);
   const Bytes& r = out6.at("p1").at(0);
   EXPECT_EQ(r[54], 3) << "time exceeded";
-  EXPECT_EQ(Bytes(r.begin() + 22, r.begin() + 38),
-            addr6("2001:db8:1::1"));
+  EXPECT_EQ(Bytes(r.begin() + 22, r.begin() + 38), addr6("2001:db8:1::1"));
   EXPECT_EQ(verify_icmp6(r.data() + 14, static_cast<uint32_t>(r.size() - 54)), 0);
   EXPECT_EQ(Bytes(r.begin() + 62, r.end()), Bytes(in6.begin() + 14, in6.end()));
 }
@@ -92,7 +92,8 @@ TEST(VrouterIcmp, FragmentationNeededAndPacketTooBig) {
   EXPECT_TRUE(h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0.2", 64, 1400)).empty());
   EXPECT_EQ(h.drops(DropReason::kMtuExceeded), 1u);
   // Exactly the MTU passes.
-  EXPECT_EQ(h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0.2", 64, 1400 - 28)).count("p2"), 1u);
+  EXPECT_EQ(h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0.2", 64, 1400 - 28)).count("p2"),
+            1u);
   // IPv6: packet too big with the MTU.
   out = h.exchange("p1", udp6(kR1, kH1, "2001:db8:1::2", "2001:db8:2::2", 64, 1400));
   ASSERT_EQ(out.size(), 1u) << dump(out);
@@ -111,7 +112,8 @@ TEST(VrouterIcmp, PortUnreachableForUdpToTheRouter) {
   check_icmp4_error(out.at("p1").at(0), kH1, kR1, "10.1.0.1", "10.1.0.2", 3, 3);
   // TCP to the router: dropped, no answer.
   const Out tcp_out = h.exchange(
-      "p1", cat({eth(kR1, kH1, {}, 0x0800), ipv4(ip4("10.1.0.2"), ip4("10.1.0.1"), 6, tcp(1, 22, 2))}));
+      "p1",
+      cat({eth(kR1, kH1, {}, 0x0800), ipv4(ip4("10.1.0.2"), ip4("10.1.0.1"), 6, tcp(1, 22, 2))}));
   EXPECT_TRUE(tcp_out.empty()) << dump(tcp_out);
   EXPECT_EQ(h.drops(DropReason::kLocalNoService), 2u);
 }
@@ -136,8 +138,8 @@ TEST(VrouterIcmp, GenerationIsRateLimited) {
     answered += h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0.2", 1)).size();
   EXPECT_EQ(answered, 3u) << "the burst, then nothing within the same second";
   EXPECT_EQ(h.drops(DropReason::kTtlExceeded), 10u) << "every expired packet is counted";
-  const Bytes echo = cat({eth(kR1, kH1, {}, 0x0800),
-                          ipv4(ip4("10.1.0.2"), ip4("10.1.0.1"), 1, icmp_echo(1, 1), 64)});
+  const Bytes echo = cat(
+      {eth(kR1, kH1, {}, 0x0800), ipv4(ip4("10.1.0.2"), ip4("10.1.0.1"), 1, icmp_echo(1, 1), 64)});
   EXPECT_TRUE(h.exchange("p1", echo).empty());
   EXPECT_EQ(h.drops(DropReason::kIcmpRateLimited), 1u);
 }

@@ -14,13 +14,15 @@ namespace {
 
 bool is_arp_request_for(const Bytes& f, const std::string& tpa, const Mac& from) {
   return f.size() >= 42 && f[12] == 0x08 && f[13] == 0x06 && ops::rd16(f.data() + 20) == 1 &&
-         ops::rd32(f.data() + 38) == ip4(tpa) && std::equal(from.begin(), from.end(), f.begin() + 6);
+         ops::rd32(f.data() + 38) == ip4(tpa) &&
+         std::equal(from.begin(), from.end(), f.begin() + 6);
 }
 
 unsigned count_arp_requests(const std::vector<Bytes>& frames, const std::string& tpa) {
   unsigned n = 0;
-  for (const auto& f : frames) n += f.size() >= 42 && f[12] == 0x08 && f[13] == 0x06 &&
-                                    ops::rd16(f.data() + 20) == 1 && ops::rd32(f.data() + 38) == ip4(tpa);
+  for (const auto& f : frames)
+    n += f.size() >= 42 && f[12] == 0x08 && f[13] == 0x06 && ops::rd16(f.data() + 20) == 1 &&
+         ops::rd32(f.data() + 38) == ip4(tpa);
   return n;
 }
 
@@ -62,8 +64,7 @@ TEST(VrouterNeighbor, AnswersNeighbourSolicitations) {
   EXPECT_EQ(na[14 + 7], 255) << "hop limit";
   EXPECT_EQ(na[54], 136);
   EXPECT_EQ(na[58], 0xE0) << "router, solicited, override";
-  EXPECT_EQ(Bytes(na.begin() + 62, na.begin() + 78),
-            addr6("2001:db8:2::1"));
+  EXPECT_EQ(Bytes(na.begin() + 62, na.begin() + 78), addr6("2001:db8:2::1"));
   EXPECT_EQ(verify_icmp6(na.data() + 14, 32), 0);
   // A DAD probe (from ::) for an address that is not ours teaches nothing and gets nothing.
   uint8_t f[128];
@@ -80,7 +81,8 @@ TEST(VrouterNeighbor, AnswersNeighbourSolicitations) {
 TEST(VrouterNeighbor, ResolutionHoldsPacketsThenReleasesThemInOrder) {
   RouterHarness h(kRouter);
   // Three packets to an unknown neighbour: held, one ARP request goes out.
-  for (uint16_t i = 0; i < 3; ++i) h.send("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0.5", 64, 18, 5000 + i));
+  for (uint16_t i = 0; i < 3; ++i)
+    h.send("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0.5", 64, 18, 5000 + i));
   h.poll();
   h.control();
   h.poll();
@@ -89,7 +91,8 @@ TEST(VrouterNeighbor, ResolutionHoldsPacketsThenReleasesThemInOrder) {
   ASSERT_EQ(out.at("p2").size(), 1u);
   Bytes req = out.at("p2")[0];
   EXPECT_TRUE(is_arp_request_for(req, "10.2.0.5", kR2));
-  Bytes expect_req = cat({eth(kBroadcast, kR2, {}, 0x0806), arp_request(kR2, ip4("10.2.0.1"), ip4("10.2.0.5"))});
+  Bytes expect_req =
+      cat({eth(kBroadcast, kR2, {}, 0x0806), arp_request(kR2, ip4("10.2.0.1"), ip4("10.2.0.5"))});
   expect_req.resize(60, 0);
   EXPECT_EQ(req, expect_req);
   EXPECT_EQ(h.core().held_packets(), 3u);
@@ -105,7 +108,8 @@ TEST(VrouterNeighbor, ResolutionHoldsPacketsThenReleasesThemInOrder) {
 
 TEST(VrouterNeighbor, HoldQueueIsBoundedAndFailureIsCounted) {
   RouterHarness h(kRouter);  // hold_packets: 3, probe_interval 100 ms, probe_misses 2
-  for (uint16_t i = 0; i < 5; ++i) h.send("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0.6", 64, 18, 6000 + i));
+  for (uint16_t i = 0; i < 5; ++i)
+    h.send("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0.6", 64, 18, 6000 + i));
   h.poll();
   h.control();
   h.poll();
@@ -114,7 +118,8 @@ TEST(VrouterNeighbor, HoldQueueIsBoundedAndFailureIsCounted) {
   EXPECT_EQ(h.drops(DropReason::kNeighQueueFull), 2u) << "the two oldest made room";
   // Nobody answers: one more request, then the entry fails and the held packets are dropped.
   const Out out = h.run_for(400);
-  EXPECT_EQ(count_arp_requests(out.count("p2") ? out.at("p2") : std::vector<Bytes>{}, "10.2.0.6"), 1u);
+  EXPECT_EQ(count_arp_requests(out.count("p2") ? out.at("p2") : std::vector<Bytes>{}, "10.2.0.6"),
+            1u);
   EXPECT_EQ(h.core().held_packets(), 0u);
   EXPECT_EQ(h.drops(DropReason::kNeighUnresolved), 3u);
   // Traffic to the failed neighbour meanwhile: ICMP host unreachable, not queued again.
@@ -175,7 +180,8 @@ TEST(VrouterNeighbor, BackupRouteTakesOverAndGivesWay) {
     const Out o = h.run_for(10);
     if (o.count("p3"))
       for (const auto& f : o.at("p3"))
-        if (is_arp_request_for(f, "10.3.0.254", kR3)) h.exchange("p3", arp_reply(gw2, "10.3.0.254", kR3, "10.3.0.1"));
+        if (is_arp_request_for(f, "10.3.0.254", kR3))
+          h.exchange("p3", arp_reply(gw2, "10.3.0.254", kR3, "10.3.0.1"));
     out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "198.51.100.7"));
     failed_over = !ip_frames(out, "p3").empty();
   }
@@ -193,7 +199,8 @@ TEST(VrouterNeighbor, BackupRouteTakesOverAndGivesWay) {
     const Out o = h.run_for(10);
     if (o.count("p2"))
       for (const auto& f : o.at("p2"))
-        if (is_arp_request_for(f, "10.2.0.254", kR2)) h.exchange("p2", arp_reply(gw1, "10.2.0.254", kR2, "10.2.0.1"));
+        if (is_arp_request_for(f, "10.2.0.254", kR2))
+          h.exchange("p2", arp_reply(gw1, "10.2.0.254", kR2, "10.2.0.1"));
     out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "198.51.100.7"));
     back = !ip_frames(out, "p2").empty();
   }

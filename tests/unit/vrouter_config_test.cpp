@@ -93,8 +93,8 @@ TEST(VrouterConfig, InterfaceErrorsNameTheirPosition) {
                "out of range");
   expect_error(with("  - {name: x, port: p1, vlan: 9, ipv4: [10.1.5.1/16]}\n"), 9, 41,
                "subnet 10.1.0.0/16 overlaps 10.1.0.0/24 of interface 'lan'");
-  expect_error(with("  - {name: x, port: p1, vlan: 7, ipv6: [\"2001:db8:1:0:8::1/80\"]}\n"), 9,
-               41, "overlaps 2001:db8:1::/64 of interface 'lan'");
+  expect_error(with("  - {name: x, port: p1, vlan: 7, ipv6: [\"2001:db8:1:0:8::1/80\"]}\n"), 9, 41,
+               "overlaps 2001:db8:1::/64 of interface 'lan'");
   expect_error(with("  - {name: x, port: p2, vlan: 300, ipv4: [10.9.0.1/24]}\n"), 9, 31,
                "VLAN 300 on port 'p2' is already interface 'dmz'");
   expect_error(with("  - {name: x, port: p1, ipv4: [10.9.0.1/24]}\n"), 9, 21,
@@ -126,8 +126,8 @@ TEST(VrouterConfig, NextHopsMustBeOnAnInterface) {
                "one of our own addresses");
   expect_error(with("routes:\n  - {prefix: 10.50.0.0/16, via: \"2001:db8:1::2\"}\n"), 10, 33,
                "is IPv6 but the prefix is IPv4");
-  expect_error(with("routes:\n  - {prefix: 10.50.0.0/16, via: 10.1.0.2, interface: up}\n"), 10,
-               33, "is on interface 'lan', not 'up'");
+  expect_error(with("routes:\n  - {prefix: 10.50.0.0/16, via: 10.1.0.2, interface: up}\n"), 10, 33,
+               "is on interface 'lan', not 'up'");
   expect_error(with("routes:\n  - {prefix: 10.50.0.1/16, via: 10.1.0.2}\n"), 10, 14,
                "has host bits set (did you mean 10.50.0.0/16?)");
   expect_error(with("routes:\n  - {prefix: 10.50.0.0/16}\n"), 10, 5, "needs 'via', 'interface'");
@@ -141,9 +141,9 @@ TEST(VrouterConfig, NextHopsMustBeOnAnInterface) {
 
 TEST(VrouterConfig, DuplicateRoutesAndEcmpMerging) {
   // Two entries at one distance merge into one ECMP group...
-  const RouterConfig c = load(with(
-      "routes:\n  - {prefix: 10.50.0.0/16, via: 10.1.0.2}\n  - {prefix: 10.50.0.0/16, via: "
-      "10.1.0.3}\n"));
+  const RouterConfig c = load(
+      with("routes:\n  - {prefix: 10.50.0.0/16, via: 10.1.0.2}\n  - {prefix: 10.50.0.0/16, via: "
+           "10.1.0.3}\n"));
   EXPECT_EQ(c.settings.routes.size(), 2u);
   // ...but may not repeat a next hop or mix in a blackhole.
   expect_error(with("routes:\n  - {prefix: 10.50.0.0/16, via: 10.1.0.2}\n  - {prefix: "
@@ -195,7 +195,8 @@ TEST(VrouterConfig, RouteFilesLoadFastAndNameTheirLines) {
     f << "# bulk routes\n10.100.0.0/24 via 10.1.0.2\n\n10.100.1.0/24 via 10.1.0.2 via 10.1.0.3 "
          "distance 5\n10.100.2.0/24 dev lan\n10.100.3.0/24 blackhole  # comment\n"
          "2001:db8:77::/48 via 2001:db8:1::2\n";
-    for (int i = 0; i < 5000; ++i) f << "172.16." << i / 256 << "." << i % 256 << "/32 via 10.1.0.2\n";
+    for (int i = 0; i < 5000; ++i)
+      f << "172.16." << i / 256 << "." << i % 256 << "/32 via 10.1.0.2\n";
   }
   {
     std::ofstream f(dir / "bad.txt");
@@ -220,8 +221,7 @@ TEST(VrouterConfig, RouteFilesLoadFastAndNameTheirLines) {
     EXPECT_EQ(e.file(), (dir / "bad.txt").string());
     EXPECT_EQ(e.line(), 2);
     EXPECT_EQ(e.column(), 19);
-    EXPECT_NE(std::string(e.what()).find("next hop 10.9.9.9 is on no interface"),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("next hop 10.9.9.9 is on no interface"), std::string::npos)
         << e.what();
   }
   try {
@@ -248,7 +248,8 @@ routes:
     if (n == "info") return 200;
     return std::nullopt;
   };
-  const auto s = vrouter::parse_router_settings(ConfigNode::load_string(yaml, "host.yaml"), {}, &segs);
+  const auto s =
+      vrouter::parse_router_settings(ConfigNode::load_string(yaml, "host.yaml"), {}, &segs);
   ASSERT_EQ(s.interfaces.size(), 2u);
   EXPECT_EQ(s.interfaces[1].vlan, 200);
   EXPECT_TRUE(s.interfaces[0].mac_set);  // anycast gateway MAC per segment
@@ -305,12 +306,42 @@ TEST(Docs, RouterReferenceListsEveryKey) {
   ss << in.rdbuf();
   const std::string doc = ss.str();
   ASSERT_FALSE(doc.empty());
-  for (auto k : {"interfaces", "routes", "route_files", "neighbors", "icmp", "segment_policy",
-                 "fib", "port", "vlan", "segment", "mac", "mtu", "ipv4", "ipv6", "description",
-                 "prefix", "via", "interface", "distance", "blackhole", "cross_segment",
-                 "probe_interval", "probe_misses", "reachable_time", "aging", "max_entries",
-                 "hold_packets", "hold_total", "static", "rate", "burst", "apart",
-                 "ipv4_max_routes", "ipv4_tbl8_groups", "ipv6_max_routes", "ipv6_tbl8_groups"})
+  for (auto k : {"interfaces",
+                 "routes",
+                 "route_files",
+                 "neighbors",
+                 "icmp",
+                 "segment_policy",
+                 "fib",
+                 "port",
+                 "vlan",
+                 "segment",
+                 "mac",
+                 "mtu",
+                 "ipv4",
+                 "ipv6",
+                 "description",
+                 "prefix",
+                 "via",
+                 "interface",
+                 "distance",
+                 "blackhole",
+                 "cross_segment",
+                 "probe_interval",
+                 "probe_misses",
+                 "reachable_time",
+                 "aging",
+                 "max_entries",
+                 "hold_packets",
+                 "hold_total",
+                 "static",
+                 "rate",
+                 "burst",
+                 "apart",
+                 "ipv4_max_routes",
+                 "ipv4_tbl8_groups",
+                 "ipv6_max_routes",
+                 "ipv6_tbl8_groups"})
     EXPECT_NE(doc.find("`" + std::string(k) + "`"), std::string::npos)
         << k << " is not in docs/router.md";
 }

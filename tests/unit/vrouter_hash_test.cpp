@@ -54,6 +54,7 @@ TEST(FlowHash, PortsAndDirectionMatter) {
   // Swapping only the ports (not the addresses) is another flow.
   uint32_t same = 0;
   for (uint16_t p = 1; p < 1000; ++p)
-    same += flow_hash4(0x0A000001, 0x0A000002, 6, p, 80) == flow_hash4(0x0A000001, 0x0A000002, 6, 80, p);
+    same += flow_hash4(0x0A000001, 0x0A000002, 6, p, 80) ==
+            flow_hash4(0x0A000001, 0x0A000002, 6, 80, p);
   EXPECT_LE(same, 2u);
 }

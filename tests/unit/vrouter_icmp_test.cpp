@@ -24,9 +24,9 @@ uint16_t verify_sum(const uint8_t* d, size_t n, uint32_t sum = 0) {
 
 uint16_t verify_icmp6(const uint8_t* ip6, const uint8_t* l4, uint32_t len) {
   Bytes pseudo(ip6 + 8, ip6 + 40);
-  pseudo.insert(pseudo.end(), {static_cast<uint8_t>(len >> 24), static_cast<uint8_t>(len >> 16),
-                               static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len), 0, 0, 0,
-                               58});
+  pseudo.insert(pseudo.end(),
+                {static_cast<uint8_t>(len >> 24), static_cast<uint8_t>(len >> 16),
+                 static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len), 0, 0, 0, 58});
   pseudo.insert(pseudo.end(), l4, l4 + len);
   return verify_sum(pseudo.data(), pseudo.size());
 }
@@ -80,7 +80,8 @@ TEST(RouterPacketOps, EchoReplyV6) {
   Bytes ip = ipv6(src, dst, 58, icmp);
   // A valid request checksum first.
   {
-    const uint16_t c = ops::ipv6_l4_cksum(ip.data(), ip.data() + 40, static_cast<uint32_t>(icmp.size()), 58);
+    const uint16_t c =
+        ops::ipv6_l4_cksum(ip.data(), ip.data() + 40, static_cast<uint32_t>(icmp.size()), 58);
     std::memcpy(ip.data() + 42, &c, 2);
   }
   ASSERT_EQ(verify_icmp6(ip.data(), ip.data() + 40, static_cast<uint32_t>(icmp.size())), 0);
@@ -92,12 +93,11 @@ TEST(RouterPacketOps, EchoReplyV6) {
 }
 
 TEST(RouterPacketOps, Icmp4ErrorQuotesTheOriginal) {
-  const Bytes orig =
-      ipv4(ip4("10.1.0.2"), ip4("10.2.0.2"), 17, udp(33434, 33435, Bytes(32, 7)), 1);
+  const Bytes orig = ipv4(ip4("10.1.0.2"), ip4("10.2.0.2"), 17, udp(33434, 33435, Bytes(32, 7)), 1);
   Bytes buf(28 + orig.size());
   std::copy(orig.begin(), orig.end(), buf.begin() + 28);
-  const uint16_t total = ops::write_icmp4_error(buf.data(), ip4("10.1.0.1"), ip4("10.1.0.2"), 11,
-                                                0, 0, static_cast<uint16_t>(orig.size()));
+  const uint16_t total = ops::write_icmp4_error(buf.data(), ip4("10.1.0.1"), ip4("10.1.0.2"), 11, 0,
+                                                0, static_cast<uint16_t>(orig.size()));
   EXPECT_EQ(total, buf.size());
   EXPECT_EQ(ops::rd16(buf.data() + 2), total);
   EXPECT_EQ(buf[9], 1);
@@ -144,10 +144,9 @@ TEST(RouterPacketOps, ArpFrames) {
   const uint16_t len = ops::build_arp(f, kA.data(), kR.data(), ops::kArpReply, kR.data(),
                                       ip4("10.1.0.1"), kA.data(), ip4("10.1.0.2"));
   ASSERT_EQ(len, 60);
-  const Bytes expect = cat({eth(kA, kR, {}, 0x0806),
-                            Bytes{0, 1, 8, 0, 6, 4, 0, 2}, Bytes(kR.begin(), kR.end()),
-                            Bytes{10, 1, 0, 1}, Bytes(kA.begin(), kA.end()), Bytes{10, 1, 0, 2},
-                            Bytes(18, 0)});
+  const Bytes expect =
+      cat({eth(kA, kR, {}, 0x0806), Bytes{0, 1, 8, 0, 6, 4, 0, 2}, Bytes(kR.begin(), kR.end()),
+           Bytes{10, 1, 0, 1}, Bytes(kA.begin(), kA.end()), Bytes{10, 1, 0, 2}, Bytes(18, 0)});
   EXPECT_EQ(Bytes(f, f + len), expect);
 }
 

@@ -20,9 +20,7 @@ NeighTimers timers() {
 }
 
 // Runs tick() at `now` if due, returns the action.
-NeighAction at(NeighFsm& f, uint64_t now, bool used = false) {
-  return f.tick(now, used, timers());
-}
+NeighAction at(NeighFsm& f, uint64_t now, bool used = false) { return f.tick(now, used, timers()); }
 
 }  // namespace
 

@@ -94,8 +94,8 @@ TEST(RouteTable, BackupRoutesAreTiersOfOnePathList) {
 TEST(RouteTable, ManyPrefixesShareOnePathList) {
   std::string routes = "routes:\n";
   for (int i = 0; i < 300; ++i)
-    routes += "  - {prefix: 172.16." + std::to_string(i % 256) + "." + std::to_string(i / 256 * 64) +
-              "/26, via: 10.1.0.2}\n";
+    routes += "  - {prefix: 172.16." + std::to_string(i % 256) + "." +
+              std::to_string(i / 256 * 64) + "/26, via: 10.1.0.2}\n";
   const RouterSettings s = settings(routes);
   const RouteTable t = build_route_table(s);
   std::set<uint32_t> ids;
@@ -106,7 +106,8 @@ TEST(RouteTable, ManyPrefixesShareOnePathList) {
 }
 
 TEST(RouteTable, StaticRouteOverAConnectedSubnetIsItsBackup) {
-  const RouterSettings s = settings("routes:\n  - {prefix: 10.1.0.0/24, via: 192.0.2.1, distance: 5}\n");
+  const RouterSettings s =
+      settings("routes:\n  - {prefix: 10.1.0.0/24, via: 192.0.2.1, distance: 5}\n");
   const RouteTable t = build_route_table(s);
   const PathListSpec& p = t.paths[path_of(t, "10.1.0.0/24")];
   ASSERT_EQ(p.tiers.size(), 2u);

@@ -137,9 +137,8 @@ inline uint16_t write_icmp4_error(uint8_t* ip, uint32_t src, uint32_t dst, uint8
 
 // The IPv6 counterpart: 40-byte header + 8-byte ICMPv6 header, quote at ip + 48. Returns the
 // payload length.
-inline uint16_t write_icmp6_error(uint8_t* ip, const uint8_t* src, const uint8_t* dst,
-                                  uint8_t type, uint8_t code, uint32_t rest,
-                                  uint16_t quote) noexcept {
+inline uint16_t write_icmp6_error(uint8_t* ip, const uint8_t* src, const uint8_t* dst, uint8_t type,
+                                  uint8_t code, uint32_t rest, uint16_t quote) noexcept {
   const uint16_t plen = static_cast<uint16_t>(8 + quote);
   wr32(ip, 0x60000000);
   wr16(ip + 4, plen);
@@ -177,8 +176,8 @@ inline uint8_t* eth_header(uint8_t* f, const uint8_t* dst, const uint8_t* src,
   return f + 14;
 }
 
-inline uint16_t build_arp(uint8_t* f, const uint8_t* dst_mac, const uint8_t* src_mac,
-                          uint16_t op, const uint8_t* sha, uint32_t spa, const uint8_t* tha,
+inline uint16_t build_arp(uint8_t* f, const uint8_t* dst_mac, const uint8_t* src_mac, uint16_t op,
+                          const uint8_t* sha, uint32_t spa, const uint8_t* tha,
                           uint32_t tpa) noexcept {
   uint8_t* a = eth_header(f, dst_mac, src_mac, kEthArp);
   wr16(a, 1);

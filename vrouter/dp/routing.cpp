@@ -233,8 +233,8 @@ void Routing::control(vnf::Burst& b, uint16_t i, uint8_t x, bool to_us,
   const IfaceDp& I = s.iface[x];
   if (m.l3 == vnf::L3::kArp) {
     const uint8_t* a = d + m.l3_off;
-    const bool ipv4_eth = m.l3_len >= 28 && ops::rd16(a) == 1 && ops::rd16(a + 2) == 0x0800 &&
-                          a[4] == 6 && a[5] == 4;
+    const bool ipv4_eth =
+        m.l3_len >= 28 && ops::rd16(a) == 1 && ops::rd16(a + 2) == 0x0800 && a[4] == 6 && a[5] == 4;
     if (ipv4_eth) {
       const uint16_t op = ops::rd16(a + 6);
       const uint32_t spa = ops::rd32(a + 14);
@@ -581,8 +581,8 @@ void Routing::process(vnf::Burst& b, const RouteSnapshot& s) noexcept {
   Ctx c;
   for (uint16_t i = 0; i < b.count; ++i) {
     const uint16_t n = b.next[i];
-    const bool mine = s.host_mode ? (n < vnf::kMaxPorts || n == vnf::kNextFlood)
-                                  : n == vnf::kNextStage;
+    const bool mine =
+        s.host_mode ? (n < vnf::kMaxPorts || n == vnf::kNextFlood) : n == vnf::kNextStage;
     if (mine) classify(b, i, s, c);
   }
   if (c.n4) rte_fib_lookup_bulk(s.fib4, c.key4, c.nh, static_cast<int>(c.n4));

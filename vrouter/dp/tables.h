@@ -36,7 +36,7 @@ static_assert(sizeof(NeighKey) == 20);
 namespace nw {
 inline constexpr uint64_t kUsable = 1ull << 63;  // forward with this MAC
 inline constexpr uint64_t kFailed = 1ull << 62;  // resolution failed: drop, ICMP unreachable
-inline constexpr unsigned kPortShift = 48;        // 8 bits; 0xFF: port unknown (flood)
+inline constexpr unsigned kPortShift = 48;       // 8 bits; 0xFF: port unknown (flood)
 inline constexpr uint64_t kMacMask = (1ull << 48) - 1;
 inline constexpr uint8_t kPortUnknown = 0xFF;
 }  // namespace nw
@@ -77,8 +77,8 @@ struct AdjDp {
   uint8_t family;
   uint8_t iface;
   uint8_t pad;
-  int32_t neigh;    // kGateway: neighbour table position (fixed while the route exists)
-  uint8_t gw[16];   // kGateway: the gateway's address
+  int32_t neigh;   // kGateway: neighbour table position (fixed while the route exists)
+  uint8_t gw[16];  // kGateway: the gateway's address
 };
 static_assert(sizeof(AdjDp) == 24);
 
@@ -97,7 +97,7 @@ enum class PuntKind : uint8_t { kArp, kNd, kHold };
 // Worker -> control: a packet for the control thread, with what it needs to know.
 struct PuntItem {
   rte_mbuf* m;
-  uint8_t kind;  // PuntKind
+  uint8_t kind;   // PuntKind
   uint8_t iface;  // kArp/kNd: ingress interface; kHold: egress interface
   uint8_t family;
   uint8_t pad[5];
