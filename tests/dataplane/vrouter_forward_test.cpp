@@ -1,5 +1,9 @@
 // The router forwarding on real DPDK ports (net_ring): frames in, frames out, byte by byte.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "tests/dataplane/router_frames.h"
 #include "tests/dataplane/router_harness.h"
@@ -182,4 +186,31 @@ TEST(VrouterForward, EcmpKeepsEachFlowOnOneMember) {
   }
   EXPECT_GT(to_p2, 10u);
   EXPECT_GT(to_trunk, 10u);
+}
+
+// Large tables from a route file: 3000 IPv6 /48s (the TRIE reserves three tbl8 groups for
+// each) and 40000 IPv4 /32s in as many /24 blocks (more tbl8 groups than 2-byte next hops
+// can index: the FIB switches to 4-byte entries). Every prefix must load and route.
+TEST(VrouterForward, LargeRouteFilesLoadAndRoute) {
+  namespace fs = std::filesystem;
+  const fs::path file =
+      fs::temp_directory_path() / ("vrouter_dp_routes_" + std::to_string(getpid()));
+  {
+    std::ofstream f(file);
+    for (int i = 0; i < 3000; ++i)
+      f << "2001:db8:" << std::hex << (0x1000 + i) << std::dec << "::/48 via 2001:db8:2::2\n";
+    for (int i = 0; i < 40000; ++i)
+      f << "100." << 64 + i / 256 << "." << i % 256 << ".7/32 via 10.2.0.2\n";
+  }
+  RouterHarness h(std::string(kRouter) + "route_files: [" + file.string() + "]\n");
+  fs::remove(file);
+  Out out = h.exchange("p1", udp6(kR1, kH1, "2001:db8:1::2", "2001:db8:1bb7::9"));
+  ASSERT_EQ(out.count("p2"), 1u) << "last /48: " << dump(out);
+  EXPECT_EQ(out.at("p2").at(0), udp6(kH2, kR2, "2001:db8:1::2", "2001:db8:1bb7::9", 63));
+  out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "100.220.63.7"));
+  ASSERT_EQ(out.count("p2"), 1u) << "last /32: " << dump(out);
+  // Next to a /32: no route.
+  out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "100.220.63.8"));
+  ASSERT_EQ(out.count("p1"), 1u) << "ICMP unreachable expected: " << dump(out);
+  EXPECT_EQ(h.drops(DropReason::kNoRoute), 1u);
 }

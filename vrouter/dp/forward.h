@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+
+#include <rte_byteorder.h>
 
 #include <rte_mbuf.h>
 
@@ -18,14 +21,11 @@ namespace vrouter {
 inline uint16_t forward_rewrite(rte_mbuf* pkt, vnf::PacketMeta& m, const IfaceDp& out,
                                 uint64_t word) noexcept {
   uint8_t* d = rte_pktmbuf_mtod(pkt, uint8_t*);
-  const uint64_t mac = word & nw::kMacMask;
-  for (int k = 0; k < 6; ++k) d[k] = static_cast<uint8_t>(mac >> (40 - 8 * k));
-  d[6] = out.mac[0];
-  d[7] = out.mac[1];
-  d[8] = out.mac[2];
-  d[9] = out.mac[3];
-  d[10] = out.mac[4];
-  d[11] = out.mac[5];
+  // The MAC sits big-endian in the low 48 bits of the word: shifted up and byte-swapped, its
+  // six bytes are the first six in memory.
+  const uint64_t be = rte_cpu_to_be_64(word << 16);
+  std::memcpy(d, &be, 6);
+  std::memcpy(d + 6, out.mac, 6);
   uint8_t* ip = d + m.l3_off;
   if (m.l3 == vnf::L3::kIpv4) {
     ops::ipv4_dec_ttl(ip);

@@ -40,8 +40,24 @@ inline uint16_t cksum(const void* p, size_t len, uint32_t init = 0) noexcept {
   return static_cast<uint16_t>(~__rte_raw_cksum_reduce(__rte_raw_cksum(p, len, init)));
 }
 
+// The header's ones' complement sum is all ones. Summed in 32-bit words (ihl is a multiple
+// of 4): the end-around-carry sum is byte-order neutral for this test, and five adds beat
+// the 16-bit loop of rte_raw_cksum on every forwarded packet.
 inline bool ipv4_header_valid(const uint8_t* ip, unsigned ihl) noexcept {
-  return __rte_raw_cksum_reduce(__rte_raw_cksum(ip, ihl, 0)) == 0xFFFF;
+  uint64_t s = 0;
+  uint32_t w[5];
+  std::memcpy(w, ip, 20);  // the common 20-byte header, straight-line
+  s = uint64_t{w[0]} + w[1] + w[2] + w[3] + w[4];
+  for (unsigned i = 20; i < ihl; i += 4) {  // options
+    uint32_t o;
+    std::memcpy(&o, ip + i, 4);
+    s += o;
+  }
+  s = (s & 0xFFFFFFFF) + (s >> 32);
+  s = (s & 0xFFFFFFFF) + (s >> 32);
+  s = (s & 0xFFFF) + (s >> 16);
+  s = (s & 0xFFFF) + (s >> 16);
+  return s == 0xFFFF;
 }
 
 inline void ipv4_set_cksum(uint8_t* ip, unsigned ihl) noexcept {

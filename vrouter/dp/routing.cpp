@@ -106,7 +106,33 @@ struct Routing::Ctx {
   int32_t npos[vnf::kBurstMax];
   uint16_t nfwd[vnf::kBurstMax];
   unsigned nk = 0;
+  // Interface counters, added up per run of packets of one interface (a burst usually comes
+  // from and goes to one or two), not per packet.
+  uint8_t rx_if = kDpNoIface, out_if = kDpNoIface;
+  uint32_t rx_n = 0, out_n = 0;
+  uint64_t rx_b = 0, out_b = 0;
 };
+
+namespace {
+
+inline void count_run(IfaceCounters* ifc, uint8_t& cur, uint32_t& n, uint64_t& bytes,
+                      vnf::Counter IfaceCounters::*pk, vnf::Counter IfaceCounters::*by, uint8_t x,
+                      uint32_t len) noexcept {
+  if (x != cur) {
+    if (cur != kDpNoIface) {
+      (ifc[cur].*pk).add(n);
+      (ifc[cur].*by).add(bytes);
+    }
+    cur = x;
+    n = 0;
+    bytes = 0;
+  }
+  if (x == kDpNoIface) return;
+  ++n;
+  bytes += len;
+}
+
+}  // namespace
 
 Routing::Routing(NeighView nv, RouterWorkerState& st, vnf::WorkerContext& w) noexcept
     : nv_(nv), st_(st), w_(w), tsc_per_ms_(w.tsc_hz / 1000 ? w.tsc_hz / 1000 : 1) {}
@@ -303,10 +329,9 @@ void Routing::classify(vnf::Burst& b, uint16_t i, const RouteSnapshot& s, Ctx& c
   const bool nd = m.l3 == vnf::L3::kIpv6 && m.l4_proto == ops::kProtoIcmp6 &&
                   (m.flags & mf::kHasL4) && (m.sport >> 8) >= 133 && (m.sport >> 8) <= 137;
   if (m.l3 == vnf::L3::kArp || nd) {
-    if (to_us || !s.host_mode) {
-      st_.iface[x].rx_packets.add();
-      st_.iface[x].rx_bytes.add(pkt->pkt_len);
-    }
+    if (to_us || !s.host_mode)
+      count_run(st_.iface, c.rx_if, c.rx_n, c.rx_b, &IfaceCounters::rx_packets,
+                &IfaceCounters::rx_bytes, x, pkt->pkt_len);
     control(b, i, x, to_us, s);
     return;
   }
@@ -314,8 +339,8 @@ void Routing::classify(vnf::Burst& b, uint16_t i, const RouteSnapshot& s, Ctx& c
     if (!s.host_mode) drop(b, i, x, DropReason::kNotRouted);
     return;
   }
-  st_.iface[x].rx_packets.add();
-  st_.iface[x].rx_bytes.add(pkt->pkt_len);
+  count_run(st_.iface, c.rx_if, c.rx_n, c.rx_b, &IfaceCounters::rx_packets,
+            &IfaceCounters::rx_bytes, x, pkt->pkt_len);
   const uint8_t* ip = d + m.l3_off;
   if (m.l3 == vnf::L3::kIpv4) {
     const unsigned ihl = (ip[0] & 0x0F) * 4u;
@@ -544,8 +569,8 @@ void Routing::route6(vnf::Burst& b, uint16_t i, uint8_t x, uint32_t path, const 
   ++c.nf;
 }
 
-void Routing::finish(vnf::Burst& b, const Fwd& f, const RouteSnapshot& s,
-                     uint32_t now_ms) noexcept {
+void Routing::finish(vnf::Burst& b, const Fwd& f, const RouteSnapshot& s, uint32_t now_ms,
+                     Ctx& c) noexcept {
   const uint16_t i = f.i;
   uint64_t word = 0;
   if (f.pos >= 0) {
@@ -558,9 +583,8 @@ void Routing::finish(vnf::Burst& b, const Fwd& f, const RouteSnapshot& s,
     rte_mbuf* pkt = b.pkts[i];
     PacketMeta& m = vnf::meta_of(pkt);
     const uint16_t out = forward_rewrite(pkt, m, s.iface[f.out_if], word);
-    IfaceCounters& oc = st_.iface[f.out_if];
-    oc.out_packets.add();
-    oc.out_bytes.add(pkt->pkt_len);
+    count_run(st_.iface, c.out_if, c.out_n, c.out_b, &IfaceCounters::out_packets,
+              &IfaceCounters::out_bytes, f.out_if, pkt->pkt_len);
     m.out_port = out;
     b.next[i] = out;
     return;
@@ -596,7 +620,11 @@ void Routing::process(vnf::Burst& b, const RouteSnapshot& s) noexcept {
     for (unsigned k = 0; k < c.nk; ++k) c.fwd[c.nfwd[k]].pos = c.npos[k];
   }
   const auto now_ms = static_cast<uint32_t>(w_.now_tsc / tsc_per_ms_);
-  for (unsigned k = 0; k < c.nf; ++k) finish(b, c.fwd[k], s, now_ms);
+  for (unsigned k = 0; k < c.nf; ++k) finish(b, c.fwd[k], s, now_ms, c);
+  count_run(st_.iface, c.rx_if, c.rx_n, c.rx_b, &IfaceCounters::rx_packets,
+            &IfaceCounters::rx_bytes, kDpNoIface, 0);
+  count_run(st_.iface, c.out_if, c.out_n, c.out_b, &IfaceCounters::out_packets,
+            &IfaceCounters::out_bytes, kDpNoIface, 0);
 }
 
 uint16_t Routing::take_injected(vnf::Burst& b) noexcept {

@@ -63,7 +63,8 @@ class Routing final {
               Ctx& c) noexcept;
   void local4(vnf::Burst& b, uint16_t i, uint8_t in_if, const RouteSnapshot& s) noexcept;
   void local6(vnf::Burst& b, uint16_t i, uint8_t in_if, const RouteSnapshot& s) noexcept;
-  void finish(vnf::Burst& b, const Fwd& f, const RouteSnapshot& s, uint32_t now_ms) noexcept;
+  void finish(vnf::Burst& b, const Fwd& f, const RouteSnapshot& s, uint32_t now_ms,
+              Ctx& c) noexcept;
   void control(vnf::Burst& b, uint16_t i, uint8_t x, bool to_us, const RouteSnapshot& s) noexcept;
   void punt(vnf::Burst& b, uint16_t i, uint8_t kind, uint8_t x, uint8_t fam,
             const uint8_t* addr) noexcept;
