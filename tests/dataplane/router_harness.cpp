@@ -5,6 +5,7 @@
 
 #include <rte_bus_vdev.h>
 #include <rte_eth_ring.h>
+#include <rte_launch.h>
 #include <rte_mbuf.h>
 
 #include <fmt/format.h>
@@ -50,6 +51,7 @@ RouterHarness::RouterHarness(const std::string& yaml) {
 }
 
 RouterHarness::~RouterHarness() {
+  stop_worker();
   recv_all();
   router_.reset();
   engine_->stop_ports();
@@ -148,6 +150,33 @@ void RouterHarness::apply_yaml(const std::string& yaml) {
   next.file = "test.yaml";
   vrouter::check_reloadable(router_->config(), next, root);
   router_->apply(std::move(next), vnf::Requester{0, 0, "test"}, now_);
+}
+
+void RouterHarness::start_worker() {
+  running_ = true;
+  worker_started_ = true;
+  vnf::WorkerContext& w = engine_->worker(0);
+  struct Arg {
+    vnf::WorkerContext* w;
+    vrouter::RouterPipeline* p;
+    std::atomic<bool>* running;
+  };
+  static Arg arg;
+  arg = Arg{&w, &router_->pipeline(0), &running_};
+  if (rte_eal_remote_launch(
+          [](void* a) -> int {
+            auto* x = static_cast<Arg*>(a);
+            return vnf::worker_main(*x->w, *x->p, *x->running);
+          },
+          &arg, w.lcore) != 0)
+    throw std::runtime_error("cannot launch the worker");
+}
+
+void RouterHarness::stop_worker() {
+  if (!worker_started_) return;
+  running_ = false;
+  rte_eal_wait_lcore(engine_->worker(0).lcore);
+  worker_started_ = false;
 }
 
 }  // namespace dptest

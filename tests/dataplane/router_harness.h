@@ -3,6 +3,7 @@
 // and the control thread (control(), with a simulated clock), so every step is deterministic.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -44,6 +45,10 @@ class RouterHarness {
   uint16_t id(const std::string& port) const { return engine_->port_id(port); }
   void apply_yaml(const std::string& yaml);  // a reload, as SIGHUP would do it
 
+  // The real worker loop on lcore 1 (for tests that act on the control side meanwhile).
+  void start_worker();
+  void stop_worker();
+
   vrouter::Router& router() { return *router_; }
   vrouter::RoutingCore& core() { return router_->core(); }
   vnf::Engine& engine() { return *engine_; }
@@ -58,6 +63,8 @@ class RouterHarness {
   std::unique_ptr<vnf::Engine> engine_;
   std::unique_ptr<vrouter::Router> router_;
   uint64_t now_ = 0;
+  std::atomic<bool> running_{false};
+  bool worker_started_ = false;
 };
 
 }  // namespace dptest

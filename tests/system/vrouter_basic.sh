@@ -93,6 +93,10 @@ check "telemetry: h1 and h2 are reachable neighbours" \
   bash -c "grep -q '10.61.1.2 .* dev lan1 ' <<<'$nb' && grep -q '10.61.2.2 .* dev lan2 ' <<<'$nb' && grep -q '2001:db8:61:2::2 ' <<<'$nb'"
 routes=$(tel $P /vnf/routes)
 check "telemetry: connected routes listed as active" grep -q '10.61.2.0/24 dev lan2 distance 0 connected active' <<<"$routes"
+check "vnfctl show routes lists the connected subnets" \
+  bash -c "'$TOP/scripts/vnfctl' -p $P show routes | grep -q '^10.61.2.0/24 dev lan2 distance 0 connected active'"
+check "vnfctl show interfaces lists lan1" \
+  bash -c "'$TOP/scripts/vnfctl' -p $P show interfaces | grep -q '^lan1 '"
 routed=$(tel_get $P /vnf/interfaces 'r["lan2"]["routed_out_packets"]')
 check "telemetry: packets routed out of lan2 ($routed)" test "${routed:-0}" -gt 100
 echo "drops by reason: $(tel $P /vnf/drops | $PY -c 'import json,sys; d=list(json.load(sys.stdin).values())[0]; print({k:v for k,v in d.items() if v})')"
