@@ -86,8 +86,9 @@ int run(Engine& engine, F& fn) {
   const int sfd = open_signalfd();
   uint64_t next_link_poll = 0;
   // The control thread wakes every millisecond while there is work (learning requests,
-  // aging), and backs off to 50 ms when there is none: an idle appliance must not spend a
-  // core on timer wake-ups (they are costly under some hypervisors). Signals wake it at once.
+  // punted packets, aging), and backs off to 20 ms when there is none: an idle appliance must
+  // not spend a core on timer wake-ups (they are costly under some hypervisors), and a first
+  // packet waiting for the control thread waits 20 ms at most. Signals wake it at once.
   int wait_ms = 1;
   for (;;) {
     pollfd pfd{sfd, POLLIN, 0};
@@ -104,7 +105,7 @@ int run(Engine& engine, F& fn) {
       }
     }
     const uint64_t now = monotonic_ms();
-    wait_ms = fn.tick(now) ? 1 : std::min(wait_ms * 2, 50);
+    wait_ms = fn.tick(now) ? 1 : std::min(wait_ms * 2, 20);
     if (now >= next_link_poll) {
       engine.poll_links();
       next_link_poll = now + 500;

@@ -73,7 +73,27 @@ namespace vnf {
   X(kFwRecheckClosed, "fw_recheck_closed", "firewall: the connection was closed because reloaded rules no longer allow it")
 
 // vrouter (issue #5) adds its reasons here.
-#define VNF_DROP_REASONS_VROUTER(X)
+#define VNF_DROP_REASONS_VROUTER(X) \
+  X(kNoInterface, "no_interface", "arrived on a port or VLAN that is no router interface") \
+  X(kNotForRouter, "not_for_router", "unicast frame to another station's MAC") \
+  X(kNotRouted, "not_routed", "multicast, broadcast or link-local destination, or not IP") \
+  X(kArpIgnored, "arp_ignored", "ARP not for one of the router's addresses, or malformed") \
+  X(kNdIgnored, "nd_ignored", "ND message the router does not act on (RS, RA, redirect, other target)") \
+  X(kIpv4BadChecksum, "ipv4_bad_checksum", "IPv4 header checksum wrong") \
+  X(kMartianAddress, "martian_address", "source or destination never valid on the wire (0/8, 127/8, class E, multicast source, ::, ::1, link-local source off-link)") \
+  X(kTtlExceeded, "ttl_exceeded", "TTL / hop limit would reach 0 (ICMP time exceeded sent)") \
+  X(kNoRoute, "no_route", "no route to the destination (ICMP unreachable sent)") \
+  X(kBlackhole, "blackhole", "matched a blackhole route") \
+  X(kSegmentPolicy, "segment_policy", "route leads into a segment kept apart from the ingress one") \
+  X(kFragNeeded, "frag_needed", "IPv4 with DF over the egress MTU (ICMP fragmentation needed sent)") \
+  X(kMtuExceeded, "mtu_exceeded", "IPv4 without DF over the egress MTU (the router does not fragment)") \
+  X(kPacketTooBig, "packet_too_big", "IPv6 over the egress MTU (ICMPv6 packet too big sent)") \
+  X(kNeighUnresolved, "neigh_unresolved", "next hop did not answer ARP/ND (ICMP unreachable where allowed)") \
+  X(kNeighQueueFull, "neigh_queue_full", "hold queue of an unresolved neighbour full (oldest dropped)") \
+  X(kNeighTableFull, "neigh_table_full", "neighbour table full: a new neighbour could not be resolved") \
+  X(kPuntQueueFull, "punt_queue_full", "queue to the control thread full (ARP/ND/held packets)") \
+  X(kLocalNoService, "local_no_service", "to a router address but not ICMP echo (UDP: port unreachable sent)") \
+  X(kIcmpRateLimited, "icmp_rate_limited", "echo request to the router not answered: ICMP rate limit")
 
 #define VNF_DROP_REASONS(X) \
   VNF_DROP_REASONS_ENGINE(X) \

@@ -1,0 +1,216 @@
+// The router forwarding on real DPDK ports (net_ring): frames in, frames out, byte by byte.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/dataplane/router_frames.h"
+#include "tests/dataplane/router_harness.h"
+
+using namespace rtest;
+using dptest::RouterHarness;
+using vnf::DropReason;
+
+namespace {
+
+Bytes tagged(const Bytes& f, uint16_t tci) {
+  return cat({Bytes(f.begin(), f.begin() + 12),
+              Bytes{0x81, 0x00, static_cast<uint8_t>(tci >> 8), static_cast<uint8_t>(tci)},
+              Bytes(f.begin() + 12, f.end())});
+}
+
+}  // namespace
+
+TEST(VrouterForward, Ipv4ByteExactWithTtlAndChecksum) {
+  RouterHarness h(kRouter);
+  const Bytes in = udp4(kR1, kH1, "10.1.0.2", "10.2.0.2", 64, 100);
+  const Out out = h.exchange("p1", in);
+  ASSERT_EQ(out.size(), 1u) << dump(out);
+  ASSERT_EQ(out.at("p2").size(), 1u);
+  // Expected: next hop's MAC, our lan2 MAC, TTL 63 with the checksum a fresh computation
+  // gives, everything else untouched.
+  const Bytes expect = udp4(kH2, kR2, "10.1.0.2", "10.2.0.2", 63, 100);
+  EXPECT_EQ(out.at("p2")[0], expect);
+  const auto t = h.core().iface_totals(1);
+  EXPECT_EQ(t[2], 1u) << "routed out of lan2";
+}
+
+TEST(VrouterForward, Ipv6ByteExactWithHopLimit) {
+  RouterHarness h(kRouter);
+  const Out out = h.exchange("p1", udp6(kR1, kH1, "2001:db8:1::2", "2001:db8:2::2", 9));
+  ASSERT_EQ(out.size(), 1u) << dump(out);
+  EXPECT_EQ(out.at("p2").at(0), udp6(kH2, kR2, "2001:db8:1::2", "2001:db8:2::2", 8));
+}
+
+TEST(VrouterForward, VlanInterfacesRewriteTagsAndKeepPcp) {
+  RouterHarness h(kRouter);
+  // VLAN 100 -> VLAN 200 on the same trunk: the tag is rewritten, PCP 5 kept.
+  Out out = h.exchange("trunk", tagged(udp4(kR100, kH100, "10.100.0.2", "10.200.0.2"), 0xA064));
+  ASSERT_EQ(out.size(), 1u) << dump(out);
+  EXPECT_EQ(out.at("trunk").at(0),
+            tagged(udp4(kH200, kR200, "10.100.0.2", "10.200.0.2", 63), 0xA0C8));
+  // Tagged in, untagged out: the tag is popped.
+  out = h.exchange("trunk", tagged(udp4(kR100, kH100, "10.100.0.2", "10.1.0.2"), 100));
+  ASSERT_EQ(out.size(), 1u) << dump(out);
+  EXPECT_EQ(out.at("p1").at(0), udp4(kH1, kR1, "10.100.0.2", "10.1.0.2", 63));
+  // Untagged in, VLAN out: a tag is pushed.
+  out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "10.200.0.2"));
+  ASSERT_EQ(out.size(), 1u) << dump(out);
+  EXPECT_EQ(out.at("trunk").at(0), tagged(udp4(kH200, kR200, "10.1.0.2", "10.200.0.2", 63), 200));
+  // A VLAN that is no interface, an untagged frame on the trunk (no untagged interface there).
+  EXPECT_TRUE(
+      h.exchange("trunk", tagged(udp4(kR100, kH100, "10.100.0.2", "10.1.0.2"), 300)).empty());
+  EXPECT_TRUE(h.exchange("trunk", udp4(kR100, kH100, "10.100.0.2", "10.1.0.2")).empty());
+  EXPECT_EQ(h.drops(DropReason::kNoInterface), 2u);
+}
+
+TEST(VrouterForward, Ipv4OptionsAndIpv6ExtensionHeadersAreForwarded) {
+  RouterHarness h(kRouter);
+  // IPv4 with a router-alert option (24-byte header): forwarded, options intact, TTL - 1.
+  const Bytes opt{0x94, 0x04, 0x00, 0x00};
+  const Bytes in = cat({eth(kR1, kH1, {}, 0x0800), ipv4(ip4("10.1.0.2"), ip4("10.2.0.2"), 17,
+                                                        udp(1, 2, Bytes(10, 1)), 30, opt)});
+  Out out = h.exchange("p1", in);
+  ASSERT_EQ(out.size(), 1u) << dump(out);
+  EXPECT_EQ(out.at("p2").at(0),
+            cat({eth(kH2, kR2, {}, 0x0800),
+                 ipv4(ip4("10.1.0.2"), ip4("10.2.0.2"), 17, udp(1, 2, Bytes(10, 1)), 29, opt)}));
+  // IPv6 with a hop-by-hop and a destination options header.
+  const Bytes ext = cat({ipv6_ext(60, 0), ipv6_ext(17, 1), udp(1, 2, Bytes(8, 2))});
+  out = h.exchange("p1", cat({eth(kR1, kH1, {}, 0x86DD),
+                              ipv6(ip6("2001:db8:1::2"), ip6("2001:db8:2::2"), 0, ext, 5)}));
+  ASSERT_EQ(out.size(), 1u) << dump(out);
+  EXPECT_EQ(out.at("p2").at(0), cat({eth(kH2, kR2, {}, 0x86DD),
+                                     ipv6(ip6("2001:db8:1::2"), ip6("2001:db8:2::2"), 0, ext, 4)}));
+  // IPv4 fragments are forwarded too (the router does not reassemble).
+  const Bytes frag = cat({eth(kR1, kH1, {}, 0x0800), ipv4(ip4("10.1.0.2"), ip4("10.2.0.2"), 17,
+                                                          Bytes(16, 3), 64, {}, 0x0010)});
+  out = h.exchange("p1", frag);
+  ASSERT_EQ(out.size(), 1u) << dump(out);
+}
+
+TEST(VrouterForward, WhatIsNotForTheRouterIsDroppedWithAReason) {
+  RouterHarness h(kRouter);
+  struct Case {
+    const char* what;
+    Bytes frame;
+    DropReason reason;
+  } cases[] = {
+      {"unicast to another MAC", udp4(kH2, kH1, "10.1.0.2", "10.2.0.2"), DropReason::kNotForRouter},
+      {"broadcast IPv4", udp4(kBroadcast, kH1, "10.1.0.2", "255.255.255.255"),
+       DropReason::kNotRouted},
+      {"subnet broadcast", udp4(kR1, kH1, "10.1.0.2", "10.2.0.255"), DropReason::kNotRouted},
+      {"multicast IPv4", udp4(kR1, kH1, "10.1.0.2", "239.1.1.1"), DropReason::kNotRouted},
+      {"loopback source", udp4(kR1, kH1, "127.0.0.1", "10.2.0.2"), DropReason::kMartianAddress},
+      {"zero network destination", udp4(kR1, kH1, "10.1.0.2", "0.1.2.3"),
+       DropReason::kMartianAddress},
+      {"class E destination", udp4(kR1, kH1, "10.1.0.2", "240.0.0.1"), DropReason::kMartianAddress},
+      {"link-local IPv6 source", udp6(kR1, kH1, "fe80::2", "2001:db8:2::2"),
+       DropReason::kMartianAddress},
+      {"IPv6 to another link-local", udp6(kR1, kH1, "2001:db8:1::2", "fe80::9"),
+       DropReason::kNotRouted},
+      {"IPv6 loopback destination", udp6(kR1, kH1, "2001:db8:1::2", "::1"),
+       DropReason::kMartianAddress},
+      {"not IP", cat({eth(kR1, kH1, {}, 0x88B5), Bytes(46, 0)}), DropReason::kNotRouted},
+      {"bad IPv4 header checksum",
+       [] {
+         Bytes f = udp4(kR1, kH1, "10.1.0.2", "10.2.0.2");
+         f[14 + 10] ^= 0x40;
+         return f;
+       }(),
+       DropReason::kIpv4BadChecksum},
+  };
+  for (const auto& c : cases) {
+    const uint64_t before = h.drops(c.reason);
+    const Out out = h.exchange("p1", c.frame);
+    EXPECT_TRUE(out.empty()) << c.what << " leaked: " << dump(out);
+    EXPECT_EQ(h.drops(c.reason), before + 1) << c.what;
+  }
+}
+
+TEST(VrouterForward, SegmentPolicyAndCrossSegmentRoutes) {
+  std::string yaml = kRouter;
+  yaml.replace(yaml.find("ipv4: [10.1.0.1/24]"), 19, "segment: core, ipv4: [10.1.0.1/24]");
+  yaml.replace(yaml.find("ipv4: [10.2.0.1/24]"), 19, "segment: dmz, ipv4: [10.2.0.1/24]");
+  yaml += "segment_policy: {apart: [[core, dmz]]}\n";
+  RouterHarness h(yaml);
+  // core -> dmz and back: dropped both ways.
+  EXPECT_TRUE(h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0.2")).empty());
+  EXPECT_TRUE(h.exchange("p2", udp4(kR2, kH2, "10.2.0.2", "10.1.0.2")).empty());
+  EXPECT_EQ(h.drops(DropReason::kSegmentPolicy), 2u);
+  // Other segments are unaffected.
+  EXPECT_EQ(h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "10.200.0.2")).size(), 1u);
+  // A marked route to one dmz host: traffic to it and its answers pass, nothing else.
+  h.apply_yaml(yaml + "routes:\n  - {prefix: 10.2.0.2/32, interface: lan2, cross_segment: true}\n");
+  Out out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0.2"));
+  ASSERT_EQ(out.size(), 1u) << dump(out);
+  EXPECT_EQ(out.at("p2").at(0), udp4(kH2, kR2, "10.1.0.2", "10.2.0.2", 63));
+  out = h.exchange("p2", udp4(kR2, kH2, "10.2.0.2", "10.1.0.2"));
+  ASSERT_EQ(out.size(), 1u) << "the answer: " << dump(out);
+  EXPECT_TRUE(h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0.3")).empty());
+  EXPECT_EQ(h.drops(DropReason::kSegmentPolicy), 3u);
+}
+
+TEST(VrouterForward, BlackholeAndReloadAddingARoute) {
+  RouterHarness h(std::string(kRouter) + "routes:\n  - {prefix: 10.99.0.0/16, blackhole: true}\n");
+  EXPECT_TRUE(h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "10.99.1.1")).empty());
+  EXPECT_EQ(h.drops(DropReason::kBlackhole), 1u);
+  // A reload adds a route; the neighbour cache survives it (no new ARP needed for 10.2.0.2).
+  h.apply_yaml(std::string(kRouter) + "routes:\n  - {prefix: 10.99.0.0/16, via: 10.2.0.2}\n");
+  const Out out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "10.99.1.1"));
+  ASSERT_EQ(out.size(), 1u) << dump(out);
+  EXPECT_EQ(out.at("p2").at(0), udp4(kH2, kR2, "10.1.0.2", "10.99.1.1", 63));
+  EXPECT_EQ(h.router().audit().generation(), 2u);
+  EXPECT_NE(h.router().audit().last().detail.find("static routes"), std::string::npos)
+      << h.router().audit().last().detail;
+}
+
+TEST(VrouterForward, EcmpKeepsEachFlowOnOneMember) {
+  RouterHarness h(std::string(kRouter) +
+                  "routes:\n  - {prefix: 10.50.0.0/16, via: [10.2.0.2, 10.200.0.2]}\n");
+  std::map<uint16_t, std::string> member_of;
+  unsigned to_p2 = 0, to_trunk = 0;
+  for (int round = 0; round < 2; ++round) {
+    for (uint16_t sport = 1000; sport < 1064; ++sport) {
+      const Out out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "10.50.0.9", 64, 18, sport));
+      ASSERT_EQ(out.size(), 1u) << dump(out);
+      const std::string port = out.begin()->first;
+      if (round == 0) {
+        member_of[sport] = port;
+        (port == "p2" ? to_p2 : to_trunk) += 1;
+      } else {
+        EXPECT_EQ(port, member_of[sport]) << "flow " << sport << " changed member";
+      }
+    }
+  }
+  EXPECT_GT(to_p2, 10u);
+  EXPECT_GT(to_trunk, 10u);
+}
+
+// Large tables from a route file: 3000 IPv6 /48s (the TRIE reserves three tbl8 groups for
+// each) and 40000 IPv4 /32s in as many /24 blocks (more tbl8 groups than 2-byte next hops
+// can index: the FIB switches to 4-byte entries). Every prefix must load and route.
+TEST(VrouterForward, LargeRouteFilesLoadAndRoute) {
+  namespace fs = std::filesystem;
+  const fs::path file =
+      fs::temp_directory_path() / ("vrouter_dp_routes_" + std::to_string(getpid()));
+  {
+    std::ofstream f(file);
+    for (int i = 0; i < 3000; ++i)
+      f << "2001:db8:" << std::hex << (0x1000 + i) << std::dec << "::/48 via 2001:db8:2::2\n";
+    for (int i = 0; i < 40000; ++i)
+      f << "100." << 64 + i / 256 << "." << i % 256 << ".7/32 via 10.2.0.2\n";
+  }
+  RouterHarness h(std::string(kRouter) + "route_files: [" + file.string() + "]\n");
+  fs::remove(file);
+  Out out = h.exchange("p1", udp6(kR1, kH1, "2001:db8:1::2", "2001:db8:1bb7::9"));
+  ASSERT_EQ(out.count("p2"), 1u) << "last /48: " << dump(out);
+  EXPECT_EQ(out.at("p2").at(0), udp6(kH2, kR2, "2001:db8:1::2", "2001:db8:1bb7::9", 63));
+  out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "100.220.63.7"));
+  ASSERT_EQ(out.count("p2"), 1u) << "last /32: " << dump(out);
+  // Next to a /32: no route.
+  out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "100.220.63.8"));
+  ASSERT_EQ(out.count("p1"), 1u) << "ICMP unreachable expected: " << dump(out);
+  EXPECT_EQ(h.drops(DropReason::kNoRoute), 1u);
+}

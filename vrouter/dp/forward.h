@@ -1,0 +1,41 @@
+// The forwarding rewrite, shared by the routing stage and by the control thread when it
+// releases packets that waited for a neighbour: next-hop MAC, our MAC, TTL / hop limit - 1,
+// egress VLAN. The caller has checked TTL > 1, MTU and policy.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include <rte_byteorder.h>
+
+#include <rte_mbuf.h>
+
+#include "common/burst.h"
+#include "common/packet_meta.h"
+#include "vrouter/dp/packet_ops.h"
+#include "vrouter/dp/tables.h"
+
+namespace vrouter {
+
+// Returns the verdict: the port the neighbour was learned on, or kNextFlood when unknown.
+inline uint16_t forward_rewrite(rte_mbuf* pkt, vnf::PacketMeta& m, const IfaceDp& out,
+                                uint64_t word) noexcept {
+  uint8_t* d = rte_pktmbuf_mtod(pkt, uint8_t*);
+  // The MAC sits big-endian in the low 48 bits of the word: shifted up and byte-swapped, its
+  // six bytes are the first six in memory.
+  const uint64_t be = rte_cpu_to_be_64(word << 16);
+  std::memcpy(d, &be, 6);
+  std::memcpy(d + 6, out.mac, 6);
+  uint8_t* ip = d + m.l3_off;
+  if (m.l3 == vnf::L3::kIpv4) {
+    ops::ipv4_dec_ttl(ip);
+  } else {
+    --ip[7];
+  }
+  --m.ttl;
+  m.vlan = out.vlan;
+  const auto port = static_cast<uint8_t>(word >> nw::kPortShift);
+  return port == nw::kPortUnknown ? vnf::kNextFlood : port;
+}
+
+}  // namespace vrouter

@@ -1,0 +1,103 @@
+// The vrouter appliance's pipeline: Routing -> RouterEgress, plus the packets the control
+// thread queued for this worker (sent once per loop, from begin()).
+//
+// RouterEgress puts routed and answered frames in their egress interface's wire format: an
+// interface on VLAN v of a port sends 802.1Q-tagged frames with VID v (the received PCP kept),
+// an untagged interface sends untagged ones. (The host vswitch uses its own L2Egress instead.)
+#pragma once
+
+#include <cstring>
+
+#include <rte_byteorder.h>
+#include <rte_mbuf.h>
+
+#include "common/burst.h"
+#include "common/parser.h"
+#include "common/rcu.h"
+#include "common/worker.h"
+#include "vrouter/dp/routing.h"
+
+namespace vrouter {
+
+// `seg_tag`: the frame's outer tag is its interface tag. tpid 0: leave untagged.
+inline bool set_vlan_tag(rte_mbuf* m, bool seg_tag, uint16_t tci_in, uint16_t vlan) noexcept {
+  uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+  const uint16_t tci = static_cast<uint16_t>((tci_in & 0xF000) | vlan);
+  const rte_be16_t t[2] = {rte_cpu_to_be_16(vnf::kTpid8021Q), rte_cpu_to_be_16(tci)};
+  if (seg_tag) {
+    if (vlan) {
+      std::memcpy(d + 12, t, 4);
+    } else {
+      std::memmove(d + 4, d, 12);
+      rte_pktmbuf_adj(m, 4);
+    }
+  } else if (vlan) {
+    d = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, 4));
+    if (!d) return false;
+    std::memmove(d, d + 4, 12);
+    std::memcpy(d + 12, t, 4);
+  }
+  return true;
+}
+
+class RouterEgress final {
+ public:
+  void process(vnf::Burst& b) noexcept {
+    for (uint16_t i = 0; i < b.count; ++i) {
+      if (b.next[i] >= vnf::kMaxPorts) continue;
+      vnf::PacketMeta& m = vnf::meta_of(b.pkts[i]);
+      const bool seg_tag = m.flags & vnf::meta_flags::kSegTag;
+      if (!set_vlan_tag(b.pkts[i], seg_tag, seg_tag ? m.outer_tci : 0, m.vlan))
+        b.drop(i, vnf::DropReason::kNoHeadroom);
+    }
+  }
+};
+
+// Transmits or drops (counted by meta.drop, charged to meta.in_port) injected packets.
+inline void dispatch_injected(vnf::Burst& b, vnf::WorkerContext& w) noexcept {
+  rte_mbuf* dropped[vnf::kBurstMax];
+  unsigned nd = 0;
+  for (uint16_t i = 0; i < b.count; ++i) {
+    if (b.next[i] < vnf::kMaxPorts) {
+      w.send(b.next[i], b.pkts[i]);
+      continue;
+    }
+    vnf::PacketMeta& m = vnf::meta_of(b.pkts[i]);
+    if (b.next[i] != vnf::kNextDrop) m.drop = vnf::DropReason::kNoVerdict;
+    w.count_drop(m.in_port < vnf::kMaxPorts ? m.in_port : 0, m.drop);
+    dropped[nd++] = b.pkts[i];
+  }
+  if (nd) rte_pktmbuf_free_bulk(dropped, nd);
+}
+
+class RouterPipeline final {
+ public:
+  RouterPipeline(const vnf::Published<RouteSnapshot>& pub, NeighView nv, RouterWorkerState& st,
+                 vnf::WorkerContext& w) noexcept
+      : pub_(pub), routing_(nv, st, w), w_(w) {}
+
+  void begin() noexcept {
+    snap_ = pub_.get();
+    vnf::Burst b;
+    for (int round = 0; round < 4; ++round) {
+      b.count = routing_.take_injected(b);
+      if (b.count == 0) break;
+      egress_.process(b);
+      dispatch_injected(b, w_);
+    }
+  }
+
+  void process(vnf::Burst& b) noexcept {
+    routing_.process(b, *snap_);
+    egress_.process(b);
+  }
+
+ private:
+  const vnf::Published<RouteSnapshot>& pub_;
+  const RouteSnapshot* snap_ = nullptr;
+  Routing routing_;
+  RouterEgress egress_;
+  vnf::WorkerContext& w_;
+};
+
+}  // namespace vrouter

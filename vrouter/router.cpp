@@ -1,0 +1,104 @@
+#include "vrouter/router.h"
+
+#include <rte_ethdev.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/app.h"
+#include "common/telemetry.h"
+
+namespace vrouter {
+
+Router::Router(vnf::Engine& engine, RouterConfig cfg) : engine_(engine), cfg_(std::move(cfg)) {
+  static std::atomic<unsigned> instance{0};  // several routers in one test process
+  CoreEnv env;
+  env.name = fmt::format("rt{}", instance++);
+  env.qsbr = engine.qsbr();
+  env.pool = engine.pool();
+  env.socket = engine.socket();
+  for (unsigned i = 0; i < engine.worker_count(); ++i) env.workers.push_back(&engine.worker(i));
+  env.host_mode = false;
+  env.tsc_hz = engine.worker_count() ? engine.worker(0).tsc_hz : 0;
+  env.port_id = [&engine](const std::string& n) { return engine.port_id(n); };
+  env.port_mac = [](uint16_t port) {
+    rte_ether_addr a{};
+    rte_eth_macaddr_get(port, &a);
+    Mac m;
+    std::copy(a.addr_bytes, a.addr_bytes + 6, m.begin());
+    return m;
+  };
+  env.link_up = [&engine](uint16_t port) {
+    const vnf::PortState* p = engine.port_by_id(port);
+    return p == nullptr || p->link_up;
+  };
+  core_ = std::make_unique<RoutingCore>(std::move(env), cfg_.settings, vnf::monotonic_ms());
+  for (unsigned i = 0; i < engine.worker_count(); ++i)
+    pipelines_.push_back(std::make_unique<RouterPipeline>(
+        core_->published(), core_->neigh_view(), core_->worker_state(i), engine.worker(i)));
+  const auto& s = cfg_.settings;
+  audit_.applied(1, cfg_.file, cfg_.hash, vnf::Requester{},
+                 fmt::format("{} interfaces, {} static routes, {} IPv4 / {} IPv6 prefixes",
+                             s.interfaces.size(), s.routes.size(),
+                             core_->snapshot().table.v4.size(), core_->snapshot().table.v6.size()));
+}
+
+Router::~Router() = default;
+
+void Router::apply(RouterConfig next, const vnf::Requester& who, uint64_t now_ms) {
+  std::lock_guard lock(core_->mutex());
+  const auto changes = diff(cfg_.settings, next.settings);
+  const uint64_t gen = audit_.next_generation();
+  // Throws before changing anything.
+  core_->apply(next.settings, now_ms ? now_ms : vnf::monotonic_ms());
+  cfg_ = std::move(next);
+  std::string detail = changes.empty() ? "no changes" : "";
+  for (const auto& c : changes) detail += (detail.empty() ? "" : "; ") + c;
+  audit_.applied(gen, cfg_.file, cfg_.hash, who, detail);
+}
+
+void Router::reload(const vnf::Requester& who) {
+  RouterConfig next;
+  try {
+    const auto root = vnf::config::ConfigNode::load_file(cfg_.file);
+    next = parse_router_config(root);
+    next.hash = vnf::file_hash(cfg_.file);
+    check_reloadable(cfg_, next, root);
+    apply(std::move(next), who);
+  } catch (const std::exception& e) {
+    spdlog::error("reload rejected, running config unchanged: {}", e.what());
+    audit_.rejected(cfg_.file, vnf::file_hash(cfg_.file), who, e.what());
+  }
+}
+
+bool Router::tick(uint64_t now_ms) {
+  const bool busy = core_->tick(now_ms);
+  if (now_ms < next_pressure_log_ms_) return busy;
+  next_pressure_log_ms_ = now_ms + 10000;  // at most one line per kind every 10 s
+  const auto& st = core_->stats();
+  if (st.hold_dropped.get() != logged_hold_drops_) {
+    spdlog::warn("neighbour hold queues full: {} packets dropped in the last 10 s",
+                 st.hold_dropped.get() - logged_hold_drops_);
+    logged_hold_drops_ = st.hold_dropped.get();
+  }
+  const uint64_t pf = core_->worker_total(&RouterWorkerState::punt_full);
+  if (pf != logged_punt_full_) {
+    spdlog::warn("control queue full: {} ARP/ND/held packets dropped in the last 10 s",
+                 pf - logged_punt_full_);
+    logged_punt_full_ = pf;
+  }
+  if (st.table_full.get() != logged_table_full_) {
+    spdlog::warn("neighbour table full ({} entries): {} new neighbours refused in the last 10 s",
+                 core_->neighbors().capacity(), st.table_full.get() - logged_table_full_);
+    logged_table_full_ = st.table_full.get();
+  }
+  return busy;
+}
+
+void Router::register_telemetry() {
+  vnf::register_program_telemetry("vrouter", engine_, audit_);
+  vnf::register_engine_telemetry(engine_);
+  core_->register_telemetry();
+}
+
+}  // namespace vrouter
