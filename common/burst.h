@@ -27,6 +27,9 @@ struct Burst {
   // For a kNextFlood verdict: the ports the flood may reach (bit = DPDK port id). L2 lookup
   // sets all ones; policy stages (the firewall) narrow it; L2 egress floods within it.
   uint32_t flood_mask[kBurstMax];
+  // The segment (VLAN) each packet arrived in, as ingress classified it: routing may move a
+  // packet to another segment (meta.vlan), the firewall judges its source by this one.
+  uint16_t in_vlan[kBurstMax];
 
   void drop(uint16_t i, DropReason r) noexcept {
     next[i] = kNextDrop;

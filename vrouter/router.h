@@ -26,7 +26,7 @@ class Router {
   Pipeline& pipeline(unsigned worker) { return *pipelines_[worker]; }
 
   // Control thread.
-  bool tick(uint64_t now_ms);  // true if it had packets to handle
+  bool tick(uint64_t now_ms);              // true if it had packets to handle
   void reload(const vnf::Requester& who);  // a bad file, or tables that cannot be built: no change
   // Applies a validated config (reload() and tests). Throws std::runtime_error when the
   // tables cannot be built; the running config is unchanged then.

@@ -10,6 +10,7 @@
 #include "common/telemetry.h"
 #include "vfirewall/rules/config.h"
 #include "vfirewall/rules/lint.h"
+#include "vrouter/config.h"
 
 namespace vswitch {
 
@@ -151,7 +152,7 @@ std::vector<uint16_t> SwitchConfig::port_vlans(const SwitchPort& p) const {
 
 SwitchConfig parse_switch_config(const ConfigNode& root) {
   root.expect_map();
-  root.allow_keys({"engine", "segments", "ports", "mac", "firewall"});
+  root.allow_keys({"engine", "segments", "ports", "mac", "firewall", "router"});
   SwitchConfig c;
   c.file = root.file();
   c.engine = vnf::parse_engine(root);
@@ -246,6 +247,18 @@ SwitchConfig parse_switch_config(const ConfigNode& root) {
     for (const auto& x : findings) c.warnings.push_back(x.str());
     c.firewall = std::move(f);
   }
+  const ConfigNode rt = root["router"];
+  if (rt.defined()) {
+    // The gateway of the host's segments: interfaces name a segment; the gateway MAC is the
+    // same on every host (anycast), so VMs keep it when they migrate.
+    rt.allow_keys(vrouter::kRouterSettingsKeys);
+    const vrouter::HostSegments host = [&c](const std::string& name) -> std::optional<uint16_t> {
+      const Segment* s = c.segment(name);
+      return s ? std::optional<uint16_t>(s->vlan) : std::nullopt;
+    };
+    c.router =
+        std::make_shared<vrouter::RouterSettings>(vrouter::parse_router_settings(rt, {}, &host));
+  }
   return c;
 }
 
@@ -315,6 +328,12 @@ std::vector<std::string> diff(const SwitchConfig& a, const SwitchConfig& b) {
     out.push_back(fmt::format("static MACs {} -> {}", a.mac.statics.size(), b.mac.statics.size()));
   if (a.firewall && b.firewall)
     for (const auto& d : vfirewall::diff(*a.firewall, *b.firewall)) out.push_back("firewall " + d);
+  if (a.router && b.router &&
+      (a.router->routes.size() != b.router->routes.size() ||
+       a.router->interfaces.size() != b.router->interfaces.size()))
+    out.push_back(fmt::format("router: {} interfaces, {} routes -> {} interfaces, {} routes",
+                              a.router->interfaces.size(), a.router->routes.size(),
+                              b.router->interfaces.size(), b.router->routes.size()));
   return out;
 }
 

@@ -15,6 +15,9 @@
 namespace vfirewall {
 struct FirewallConfig;
 }
+namespace vrouter {
+struct RouterSettings;
+}
 
 namespace vswitch {
 
@@ -62,6 +65,9 @@ struct SwitchConfig {
   // The `firewall:` section (east-west filtering between the host's VMs and segments), in the
   // rule language of vfirewall (docs/firewall.md), with the switch's ports and segments.
   std::shared_ptr<const vfirewall::FirewallConfig> firewall;
+  // The `router:` section: the segments' gateway (interfaces name segments), in the settings
+  // language of vrouter (docs/router.md).
+  std::shared_ptr<const vrouter::RouterSettings> router;
   std::vector<std::string> warnings;  // lint findings that do not refuse the file
 
   const Segment* segment(const std::string& name) const;

@@ -1,9 +1,12 @@
 #include "vswitch/switch.h"
 
+#include "common/app.h"
+
 #include <algorithm>
 #include <cstring>
 #include <unordered_set>
 
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -25,12 +28,23 @@ Switch::Switch(vnf::Engine& engine, SwitchConfig cfg)
   macs_ = std::make_unique<MacTable>(fmt::format("vsw_mac_{}", inst), cfg_.mac.table_size,
                                      engine.qsbr(), engine.socket());
   if (cfg_.firewall) fw_ = std::make_unique<vfirewall::Firewall>(engine, *cfg_.firewall);
+  if (cfg_.router) {
+    vrouter::CoreEnv env;
+    env.name = fmt::format("vswrt{}", inst);
+    env.qsbr = engine.qsbr();
+    env.pool = engine.pool();
+    env.socket = engine.socket();
+    env.host_mode = true;
+    env.tsc_hz = rte_get_tsc_hz();
+    for (unsigned i = 0; i < engine.worker_count(); ++i) env.workers.push_back(&engine.worker(i));
+    rt_ = std::make_unique<vrouter::RoutingCore>(env, *cfg_.router, vnf::monotonic_ms());
+  }
   for (unsigned i = 0; i < engine.worker_count(); ++i) {
     vnf::WorkerContext& w = engine.worker(i);
     L2WorkerState* st = create_l2_state(fmt::format("vsw_learn_{}_{}", inst, i), w.socket);
     states_.push_back(st);
     pipelines_.push_back(
-        std::make_unique<SwitchPipeline>(published_, *macs_, *st, w, fw_.get(), i));
+        std::make_unique<SwitchPipeline>(published_, *macs_, *st, w, fw_.get(), rt_.get(), i));
   }
   std::lock_guard lock(macs_->mutex());
   published_.publish(
@@ -81,7 +95,6 @@ void destroy_l2_state(L2WorkerState* st) {
 }
 
 void Switch::sync_static_and_limits() {
-  const L2Snapshot& s = *published_.get();
   // Static entries: drop those no longer configured, (re)install the configured ones.
   std::vector<MacKey> wanted;
   std::unordered_set<uint64_t> wanted_bits;  // O(1) membership: 100 k static entries happen
@@ -103,10 +116,15 @@ void Switch::sync_static_and_limits() {
       spdlog::error("MAC table full: static entry {} not installed", format_mac(wanted[i].mac));
   }
   for (const auto& p : cfg_.ports) macs_->set_limit(engine_.port_id(p.name), p.mac_limit);
-  (void)s;
 }
 
 void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
+  // The router first: it builds its new tables before changing anything and throws if it
+  // cannot, which leaves the whole host as it was.
+  if (rt_ && next.router) {
+    std::lock_guard rlock(rt_->mutex());
+    rt_->apply(*next.router, vnf::monotonic_ms());
+  }
   std::lock_guard lock(macs_->mutex());
   const uint64_t gen = audit_.next_generation();
   const auto changes = diff(cfg_, next);
@@ -141,7 +159,12 @@ void Switch::reload(const vnf::Requester& who) {
     audit_.rejected(cfg_.file, vnf::file_hash(cfg_.file), who, e.what());
     return;
   }
-  apply(std::move(next), who);
+  try {
+    apply(std::move(next), who);
+  } catch (const std::runtime_error& e) {  // the router could not build its tables
+    spdlog::error("reload rejected, running config unchanged: {}", e.what());
+    audit_.rejected(cfg_.file, vnf::file_hash(cfg_.file), who, e.what());
+  }
 }
 
 unsigned Switch::drain_learn_events(unsigned budget) {
@@ -173,6 +196,7 @@ unsigned Switch::age(uint32_t now_s, unsigned budget) {
 
 bool Switch::tick(uint64_t now_ms) {
   bool busy = fw_ && fw_->tick(now_ms);
+  if (rt_) busy |= rt_->tick(now_ms);
   std::lock_guard lock(macs_->mutex());
   busy |= drain_learn_events() > 0;
   if (now_ms >= next_age_ms_) {

@@ -12,6 +12,9 @@
 #include "common/rcu.h"
 #include "vfirewall/dp/firewall_stage.h"
 #include "vfirewall/program/firewall.h"
+#include "vrouter/dp/pipeline.h"
+#include "vrouter/dp/routing.h"
+#include "vrouter/routing_core.h"
 #include "vswitch/config.h"
 #include "vswitch/dp/l2_lookup.h"
 #include "vswitch/dp/vlan.h"
@@ -22,31 +25,65 @@ namespace vswitch {
 
 class SwitchPipeline final {
  public:
-  // `fw`: the firewall of a host whose file has a `firewall:` section, or null.
+  // `fw`, `rt`: the firewall and the router of a host whose file has those sections, or null.
   SwitchPipeline(const vnf::Published<L2Snapshot>& pub, const MacTable& macs, L2WorkerState& st,
-                 vnf::WorkerContext& w, vfirewall::Firewall* fw, unsigned worker)
-      : pub_(pub), ingress_(st.vlan), lookup_(macs, st, w), egress_(st, w) {
+                 vnf::WorkerContext& w, vfirewall::Firewall* fw, vrouter::RoutingCore* rt,
+                 unsigned worker)
+      : pub_(pub), w_(w), ingress_(st.vlan), lookup_(macs, st, w), egress_(st, w) {
     if (fw) fw_.emplace(fw->published(), fw->worker_state(worker), w);
+    if (rt) {
+      rt_.emplace(rt->neigh_view(), rt->worker_state(worker), w);
+      rpub_ = &rt->published();
+    }
   }
 
   void begin() noexcept {
     snap_ = pub_.get();
     if (fw_) fw_->begin();
+    if (rt_) {
+      rsnap_ = rpub_->get();
+      send_injected();
+    }
   }
-  // Host pipeline order (DESIGN.md §3): ingress policy, L2 decision, firewall (sees every
-  // frame with its destination known, floods included), [routing: issue #5], egress.
+  // Host pipeline order: ingress policy, L2 decision, routing (frames to a segment's gateway
+  // MAC move to their egress segment), firewall (judges every frame with its ingress segment,
+  // egress segment and egress port known, floods included), egress. Nothing leaves before the
+  // firewall decides.
   void process(vnf::Burst& b) noexcept {
     ingress_.process(b, *snap_);
     lookup_.process(b, *snap_);
+    if (rt_) rt_->process(b, *rsnap_);
     if (fw_) fw_->process(b);
     egress_.process(b, *snap_);
   }
 
  private:
+  // Frames the router's control thread sends (ARP/ND, packets released after resolution):
+  // out through L2Egress in their segment's wire format; they have no ingress port.
+  void send_injected() noexcept {
+    vnf::Burst ib;
+    for (int round = 0; round < 4; ++round) {
+      ib.count = rt_->take_injected(ib);
+      if (ib.count == 0) return;
+      ib.in_port = kNoIngress;
+      for (uint16_t i = 0; i < ib.count; ++i) {
+        ib.flood_mask[i] = ~0u;
+        ib.in_vlan[i] = kNoIngress;
+      }
+      egress_.process(ib, *snap_);
+      vrouter::dispatch_injected(ib, w_);
+    }
+  }
+  static constexpr uint16_t kNoIngress = 0xFFFF;
+
   const vnf::Published<L2Snapshot>& pub_;
   const L2Snapshot* snap_ = nullptr;
+  vnf::WorkerContext& w_;
   VlanIngress ingress_;
   L2Lookup lookup_;
+  std::optional<vrouter::Routing> rt_;
+  const vnf::Published<vrouter::RouteSnapshot>* rpub_ = nullptr;
+  const vrouter::RouteSnapshot* rsnap_ = nullptr;
   std::optional<vfirewall::FirewallStage> fw_;
   L2Egress egress_;
 };
@@ -83,6 +120,7 @@ class Switch {
   MacTable& macs() { return *macs_; }
   const vnf::ConfigAudit& audit() const { return audit_; }
   vfirewall::Firewall* firewall() { return fw_.get(); }
+  vrouter::RoutingCore* router() { return rt_.get(); }
   uint64_t vlan_total(uint16_t vlan,
                       int which) const;  // 0 rx pkts, 1 rx bytes, 2 flooded, 3 dropped
   uint64_t learn_requests() const;
@@ -96,7 +134,8 @@ class Switch {
   SwitchConfig cfg_;
   vnf::ConfigAudit audit_;
   std::unique_ptr<MacTable> macs_;
-  std::unique_ptr<vfirewall::Firewall> fw_;  // when the file has a `firewall:` section
+  std::unique_ptr<vfirewall::Firewall> fw_;   // when the file has a `firewall:` section
+  std::unique_ptr<vrouter::RoutingCore> rt_;  // when the file has a `router:` section
   vnf::Published<L2Snapshot> published_;
   std::vector<L2WorkerState*> states_;
   std::vector<std::unique_ptr<SwitchPipeline>> pipelines_;

@@ -24,6 +24,7 @@ void Switch::register_telemetry() {
   vnf::register_program_telemetry("vswitch", engine_, audit_);
   vnf::register_engine_telemetry(engine_);
   if (fw_) fw_->register_telemetry(false);  // /vnf/fw/...: rules, zones, connections
+  if (rt_) rt_->register_telemetry();       // /vnf/interfaces, routes, neighbors, router
 
   vnf::telemetry::add(
       "/vnf/segments", "Segments: VLAN, ports, learned MACs, counters",

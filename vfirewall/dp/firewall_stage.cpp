@@ -129,6 +129,9 @@ bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexc
   const FwSnapshot& s = *snap_;
   rte_mbuf* m = b.pkts[i];
   vnf::PacketMeta& meta = vnf::meta_of(m);
+  // The host's router answered this itself (echo reply, ICMP error): its own traffic, not a
+  // forwarded packet between zones.
+  if (meta.flags & vnf::meta_flags::kRouterLocal) return false;
   if (meta.l3 != vnf::L3::kIpv4 && meta.l3 != vnf::L3::kIpv6) {
     if (!s.non_ip_accept) b.drop(i, vnf::DropReason::kFwNonIp);
     return false;
@@ -147,7 +150,9 @@ bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexc
   const uint8_t* dst = v4 ? ip + 16 : ip + 24;
   const uint8_t family = v4 ? 4 : 6;
   const uint16_t egress = b.next[i] == vnf::kNextFlood ? kFloodPort : b.next[i];
-  const uint8_t zsrc = classify_zone(s, meta.in_port, meta.vlan, family, src);
+  // Source: where it came in (the ingress segment, even if routing moved it since);
+  // destination: where it goes out (meta.vlan and the egress port).
+  const uint8_t zsrc = classify_zone(s, meta.in_port, b.in_vlan[i], family, src);
   const uint8_t zdst = classify_zone(s, egress, meta.vlan, family, dst);
   if (zsrc == kZoneNone || zdst == kZoneNone) {
     b.drop(i, vnf::DropReason::kFwNoZone);
@@ -485,7 +490,9 @@ void FirewallStage::on_new(vnf::Burst& b, Pkt& p, const CtKey& key, uint32_t res
     first_packet(x, p);
     return;
   }
-  if (a == Action::kReject) {
+  // A routed frame no longer looks as it arrived (MACs rewritten, TTL decremented): a reject
+  // built from it would go to the wrong station, so it is dropped without a response.
+  if (a == Action::kReject && !(p.meta->flags & vnf::meta_flags::kRouted)) {
     if (rte_mbuf* r = build_reject(p.m, *p.meta, w_.pool)) {
       w_.send(p.meta->in_port, r);
       st_.counters.rejects_sent.add();

@@ -16,6 +16,7 @@ class WireIngress final {
       if (!b.live(i)) continue;
       vnf::PacketMeta& m = vnf::meta_of(b.pkts[i]);
       m.vlan = m.tags ? (m.outer_tci & 0xFFF) : 0;
+      b.in_vlan[i] = m.vlan;
       if (peer == kNoPeer) {
         b.drop(i, vnf::DropReason::kFwNoWire);
       } else {

@@ -62,6 +62,9 @@ inline void dispatch_injected(vnf::Burst& b, vnf::WorkerContext& w) noexcept {
       w.send(b.next[i], b.pkts[i]);
       continue;
     }
+    // Consumed: a stage took the frame (the host switch's egress floods injected frames
+    // itself): it is queued on ports already and must not be freed here.
+    if (b.next[i] == vnf::kNextConsumed) continue;
     vnf::PacketMeta& m = vnf::meta_of(b.pkts[i]);
     if (b.next[i] != vnf::kNextDrop) m.drop = vnf::DropReason::kNoVerdict;
     w.count_drop(m.in_port < vnf::kMaxPorts ? m.in_port : 0, m.drop);

@@ -203,7 +203,7 @@ void Routing::icmp4_error(vnf::Burst& b, uint16_t i, uint8_t x, const RouteSnaps
   m.l4_off = static_cast<uint16_t>(l2 + 20);
   m.l4_len = static_cast<uint16_t>(total - 20);
   m.ttl = ops::kDefaultTtl;
-  m.flags &= mf::kSegTag;
+  m.flags = static_cast<uint8_t>((m.flags & mf::kSegTag) | mf::kRouterLocal);
   w_.count_drop(b.in_port, r);
   st_.iface[x].dropped.add();
   st_.iface[x].icmp_out.add();
@@ -242,7 +242,7 @@ void Routing::icmp6_error(vnf::Burst& b, uint16_t i, uint8_t x, const RouteSnaps
   m.l4_off = static_cast<uint16_t>(l2 + 40);
   m.l4_len = plen;
   m.ttl = ops::kDefaultTtl;
-  m.flags &= mf::kSegTag;
+  m.flags = static_cast<uint8_t>((m.flags & mf::kSegTag) | mf::kRouterLocal);
   w_.count_drop(b.in_port, r);
   st_.iface[x].dropped.add();
   st_.iface[x].icmp_out.add();
@@ -405,6 +405,7 @@ void Routing::local4(vnf::Burst& b, uint16_t i, uint8_t x, const RouteSnapshot& 
     std::memcpy(d, d + 6, 6);
     std::memcpy(d + 6, s.iface[x].mac, 6);
     m.ttl = ops::kDefaultTtl;
+    m.flags |= mf::kRouterLocal;
     st_.iface[x].icmp_out.add();
     st_.icmp_sent.add();
     b.next[i] = b.in_port;
@@ -431,6 +432,7 @@ void Routing::local6(vnf::Burst& b, uint16_t i, uint8_t x, const RouteSnapshot& 
     std::memcpy(d, d + 6, 6);
     std::memcpy(d + 6, s.iface[x].mac, 6);
     m.ttl = ops::kDefaultTtl;
+    m.flags |= mf::kRouterLocal;
     st_.iface[x].icmp_out.add();
     st_.icmp_sent.add();
     b.next[i] = b.in_port;
@@ -583,6 +585,7 @@ void Routing::finish(vnf::Burst& b, const Fwd& f, const RouteSnapshot& s, uint32
     rte_mbuf* pkt = b.pkts[i];
     PacketMeta& m = vnf::meta_of(pkt);
     const uint16_t out = forward_rewrite(pkt, m, s.iface[f.out_if], word);
+    m.flags |= mf::kRouted;
     count_run(st_.iface, c.out_if, c.out_n, c.out_b, &IfaceCounters::out_packets,
               &IfaceCounters::out_bytes, f.out_if, pkt->pkt_len);
     m.out_port = out;

@@ -45,9 +45,12 @@ void L2Egress::flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept {
   uint16_t dests[vnf::kMaxPorts];
   uint16_t nd = 0;
   const uint32_t mask = b.flood_mask[i];  // narrowed by the firewall to its destination zone
+  // The ingress port is skipped within the ingress segment only: a routed frame may leave by
+  // the trunk it came in on, in its new segment (and injected frames have no ingress port).
+  const uint16_t skip = m.vlan == b.in_vlan[i] ? b.in_port : 0xFFFF;
   if (seg) {
     for (uint16_t k = 0; k < seg->count; ++k)
-      if (seg->ports[k] != b.in_port && ((mask >> seg->ports[k]) & 1)) dests[nd++] = seg->ports[k];
+      if (seg->ports[k] != skip && ((mask >> seg->ports[k]) & 1)) dests[nd++] = seg->ports[k];
   }
   if (nd == 0) {
     b.drop(i, vnf::DropReason::kNoDestination);
@@ -61,11 +64,11 @@ void L2Egress::flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept {
     const uint16_t out = dests[k];
     rte_mbuf* pkt = k + 1 == nd ? orig : rte_pktmbuf_copy(orig, w_.pool, 0, UINT32_MAX);
     if (!pkt) {
-      w_.count_drop(b.in_port, vnf::DropReason::kNoMbuf);
+      w_.count_drop(b.in_port < vnf::kMaxPorts ? b.in_port : 0, vnf::DropReason::kNoMbuf);
       continue;
     }
     if (!set_egress_tag(pkt, seg_tag, tci, s.port[out].egress_tpid(m.vlan), m.vlan)) {
-      w_.count_drop(b.in_port, vnf::DropReason::kNoHeadroom);
+      w_.count_drop(b.in_port < vnf::kMaxPorts ? b.in_port : 0, vnf::DropReason::kNoHeadroom);
       rte_pktmbuf_free(pkt);
       continue;
     }

@@ -57,6 +57,7 @@ class VlanIngress final {
         b.drop(i, r);
         continue;
       }
+      b.in_vlan[i] = m.vlan;
       if (m.vlan != run_vlan) {
         flush(run_vlan, run_pkts, run_bytes);
         run_vlan = m.vlan;
