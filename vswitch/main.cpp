@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   for (const auto& w : cfg.warnings) std::cerr << w << "\n";
   if (opts->check) {
     std::cout << opts->config << ": OK (" << cfg.segments.size() << " segments, "
-              << cfg.ports.size() << " ports" << (cfg.firewall ? ", firewall" : "") << ")\n";
+              << cfg.ports.size() << " ports" << (cfg.firewall ? ", firewall" : "")
+              << (cfg.router ? ", router" : "") << ")\n";
     return 0;
   }
 
