@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The bench harness, proven in seconds (run by scripts/test.sh): one short built-in run of
-# l2-vlan (ours and the testpmd ceiling) and of the stage microbenchmark. Asserts that packets
-# flowed and the result file is complete and well formed: never a speed.
+# l2-vlan (ours and the testpmd ceiling) and of the stage microbenchmark, then the smoke variant
+# of one firewall and the router scenarios, each through its own program, config generator and
+# traffic. Asserts that packets flowed, unharmed, and the result file is complete and well
+# formed: never a speed.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mktemp -d /tmp/vnf-bench-smoke.XXXXXX)
@@ -39,6 +41,23 @@ print(f"ours {r['mpps']} Mpps, ceiling {r['ceiling_mpps']} Mpps (reported, not j
 PY
 fi
 check "one Markdown row appended to results.md" grep -q "| l2-vlan/smoke |" "$out/results.md"
+
+# Every function's scenario: its program forwarded every packet it received, and dropped none.
+for sc in fw-1k-rules route-1k route6; do
+  "$top/bench/run.sh" "$sc" --smoke --no-micro --out-dir "$out" >>"$out/run.log" 2>&1
+  rc=$?
+  check "bench/run.sh $sc --smoke exits 0 (status $rc)" test "$rc" -eq 0
+  json=$(ls "$out"/"$sc"-smoke-*.json 2>/dev/null | head -1)
+  check "$sc: the program forwarded the traffic, dropping nothing" /usr/bin/python3 - "$json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+ours = r["rounds_detail"]["ours"][0]
+assert ours["rx_packets"] > 0, "no packet reached the program"
+assert ours["tx_packets"] >= ours["rx_packets"] * 0.99 - 4096, f"forwarded {ours['tx_packets']} of {ours['rx_packets']}"
+assert not ours.get("drops"), f"dropped: {ours.get('drops')}"
+print(f"{r['scenario']}: {r['program']} {r['mpps']} Mpps (reported, not judged)")
+PY
+done
 if ((fail)); then tail -30 "$out/run.log"; fi
 rm -rf "$out"
 echo "bench/smoke: $pass passed, $fail failed, 0 skipped"

@@ -322,6 +322,42 @@ class Ovs(System):
             self.ovsdb_pid = None
 
 
+class L3fwd(System):
+    """DPDK's l3fwd example (LPM), the routing peer, built from Debian's dpdk-doc package."""
+
+    role = "peer"
+
+    def __init__(self, scenario, variant, ports, work, mbufs):
+        super().__init__("l3fwd")
+        self.scenario, self.variant, self.ports, self.work, self.mbufs = scenario, variant, ports, work, mbufs
+        self.prefix = "vnf-bench-l3fwd"
+        self.in_ports = [i for i, p in enumerate(ports) if p.role == "in"]
+        self.out_ports = [i for i, p in enumerate(ports) if p.role == "out"]
+
+    @staticmethod
+    def binary():
+        if not os.path.exists("/usr/share/dpdk/examples/l3fwd/main.c"):
+            return None
+        out = subprocess.run([os.path.join(BENCH, "lib", "build_l3fwd.sh"), os.path.join(BUILD, "bench", "l3fwd")],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            log(f"  l3fwd did not build: {out.stderr[-500:]}")
+            return None
+        return out.stdout.strip().splitlines()[-1]
+
+    def start(self):
+        exe = self.binary()
+        mem = 512 + self.variant.get("routes", 0) // 4000
+        # One lcore (CPU 1) forwards; more would ask net_pcap for a tx queue per lcore.
+        cmd = [exe, "-l", "1", "--file-prefix", self.prefix, "--huge-unlink",
+               "-m", str(mem), "--no-pci"]
+        for p in self.ports:
+            cmd += ["--vdev", p.vdev]
+        cmd += ["--", *self.scenario.l3fwd_args(self.variant)]
+        self._spawn(cmd, os.path.join(self.work, "l3fwd.log"))
+        self.tel = Telemetry(self.prefix, timeout=120)
+
+
 def wait_gone(pid, timeout=20):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -491,6 +527,8 @@ def run_variant(args, scenario, variant, work):
         return run_micro_only(args, scenario, variant)
     vid = variant["id"]
     log(f"{scenario.NAME} / {vid}: {scenario.DESCRIPTION}")
+    if hasattr(scenario, "prepare"):  # e.g. route tables, written once for every system
+        variant = dict(variant, **scenario.prepare(variant, work))
     pcap = os.path.join(work, f"{scenario.NAME}-{vid}.pcap")
     subprocess.run([PY, os.path.join(BENCH, "lib", "genpcap.py"), pcap, *scenario.traffic(variant)],
                    check=True)
@@ -510,6 +548,12 @@ def run_variant(args, scenario, variant, work):
             systems.append(lambda: Ovs(scenario, variant, ports, work))
         else:
             log("  peer: Open vSwitch with DPDK not installed (bench/run.sh --install-peers); peer figures are null")
+    if not args.no_peer and getattr(scenario, "PEER", None) == "l3fwd":
+        if L3fwd.binary():
+            peer_name = "l3fwd-lpm"
+            systems.append(lambda: L3fwd(scenario, variant, ports, work, mbufs))
+        else:
+            log("  peer: DPDK l3fwd unavailable (bench/run.sh --install-peers installs dpdk-doc); peer figures are null")
 
     rounds = {}
     for r in range(args.rounds):
@@ -631,7 +675,6 @@ def main():
     if args.smoke:
         variants = [scenario.SMOKE]
         args.rounds, args.warmup, args.window, args.no_peer = 1, 0.5, 2.0, True
-        args.no_micro = False
     if args.variant:
         variants = [v for v in scenario.VARIANTS if v["id"] == args.variant]
         if not variants:

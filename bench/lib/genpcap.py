@@ -11,6 +11,9 @@ firewalls see real traffic.
   genpcap.py OUT.pcap --macs 1000 --vlan 100           tagged input (trunk ingress)
   genpcap.py OUT.pcap --flows 10000 --both-directions  UDP flows, each also in reverse
                                                        (firewall scenarios: established state)
+  genpcap.py OUT.pcap --routed PREFIXES.txt --dst-mac 02:00:00:00:00:01 [--frames N]
+                                                       to the router's MAC, destinations drawn
+                                                       from the prefixes (IPv4 or IPv6)
 Sizes are on-the-wire frame sizes including the 4-byte FCS, as benchmarks quote them.
 """
 import argparse
@@ -54,6 +57,40 @@ def frame(dst, size, vlan, flow, reverse=False):
     return l2 + hdr + udp
 
 
+def routed(a):
+    """Frames to a router: destinations at random inside random prefixes of the file."""
+    import ipaddress
+    import random
+    rng = random.Random(1)
+    nets = [ipaddress.ip_network(line.split()[0]) for line in open(a.routed) if line.strip()]
+    dmac = bytes(int(x, 16) for x in a.dst_mac.split(":"))
+    n = a.frames or 4096
+    size = int(a.size)
+    with open(a.out, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i in range(n):
+            net = nets[rng.randrange(len(nets))]
+            host = net.network_address + rng.randrange(1, max(2, net.num_addresses))
+            if net.version == 4:
+                src = bytes([10, 0, 0, 2])
+                l2 = dmac + SRC_MAC + b"\x08\x00"
+                ip_len = size - 4 - len(l2)
+                hdr = struct.pack("!BBHHHBBH", 0x45, 0, ip_len, i & 0xFFFF, 0, 64, 17, 0) + src + host.packed
+                hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
+                l4 = struct.pack("!HHHH", 1024 + i % 60000, 9, ip_len - 20, 0) + bytes(ip_len - 28)
+                fr = l2 + hdr + l4
+            else:
+                src = ipaddress.ip_address("2001:db8::2").packed
+                l2 = dmac + SRC_MAC + b"\x86\xdd"
+                plen = max(8, size - 4 - len(l2) - 40)
+                hdr = struct.pack("!IHBB", 0x60000000, plen, 17, 64) + src + host.packed
+                l4 = struct.pack("!HHHH", 1024 + i % 60000, 9, plen, 0) + bytes(plen - 8)
+                fr = l2 + hdr + l4
+            f.write(struct.pack("<IIII", 0, i, len(fr), len(fr)))
+            f.write(fr)
+    print(f"{a.out}: {n} frames to {a.dst_mac}, destinations in {len(nets)} prefixes")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
@@ -65,7 +102,12 @@ def main():
     ap.add_argument("--flows", type=int, default=0,
                     help="UDP flows to one destination MAC (instead of one flow per MAC)")
     ap.add_argument("--both-directions", action="store_true", help="each flow's frame followed by its reply")
+    ap.add_argument("--routed", help="file of prefixes (one per line): frames to a router")
+    ap.add_argument("--dst-mac", default="02:00:00:00:00:01", help="with --routed: the router's MAC")
     a = ap.parse_args()
+    if a.routed:
+        routed(a)
+        return
     if a.flows:
         sizes = IMIX if a.size == "imix" else [int(a.size)]
         with open(a.out, "wb") as f:
