@@ -3,28 +3,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-import _routecommon as rc  # noqa: E402
+from _routecommon import PEER, PORTS, PROGRAM, config, l3fwd_args, prepare, traffic  # noqa: E402,F401
 
 NAME = "route-1k"
 DESCRIPTION = "vrouter, 1000 IPv4 /24 routes, random destinations, 64 B"
-PROGRAM = "vrouter"
-PEER = "l3fwd"
-PORTS = [("in0", "in"), ("out0", "out")]
 VARIANTS = [{"id": "1k-routes", "routes": 1000, "family": 4, "size": 64}]
 SMOKE = {"id": "smoke", "routes": 256, "family": 4, "size": 64}
-
-
-def prepare(v, work):
-    return rc.prepare(v, work)
-
-
-def traffic(v):
-    return rc.traffic(v)
-
-
-def config(v, ports):
-    return rc.vrouter_config(v, ports)
-
-
-def l3fwd_args(v):
-    return rc.l3fwd_args(v)
