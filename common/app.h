@@ -16,10 +16,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <rte_eal.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 
@@ -27,6 +30,8 @@
 
 #include "common/audit.h"
 #include "common/engine.h"
+#include "common/log.h"
+#include "common/telemetry.h"
 #include "common/worker.h"
 
 namespace vnf {
@@ -115,6 +120,46 @@ int run(Engine& engine, F& fn) {
   running = false;
   rte_eal_mp_wait_lcore();
   return 0;
+}
+
+// The rest of every program's main() once its config is loaded and checked: logging, the EAL,
+// the engine, the function `make(engine)` builds (a std::unique_ptr of a type run() accepts,
+// with register_telemetry()), the pid file, the run loop, and a clean exit (ports stopped,
+// hugepage files released). Returns the process's exit code.
+template <class Cfg, class Make>
+int serve(const std::string& program, const ProgramOptions& opts, const Cfg& cfg, Make&& make) {
+  init_logging(program, opts.log_level.empty() ? cfg.engine.log_level : opts.log_level,
+               cfg.engine.log_file);
+  block_signals();
+  try {
+    const auto args = eal_arguments(cfg.engine, cfg.devices, opts.eal, program);
+    std::string line;
+    for (const auto& a : args) line += " " + a;
+    spdlog::info("starting: config {} (hash {}), EAL:{}", cfg.file, cfg.hash, line);
+    remove_stale_sockets(cfg.devices);
+    eal_init(args);
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+
+  int rc = 0;
+  try {
+    Engine engine(cfg.engine, cfg.devices);
+    auto fn = make(engine);
+    fn->register_telemetry();
+    write_pid_file(opts.pid_file);
+    rc = run(engine, *fn);
+    telemetry::clear();
+    engine.stop_ports();
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    rc = 1;
+  }
+  if (!opts.pid_file.empty()) std::remove(opts.pid_file.c_str());
+  rte_eal_cleanup();
+  spdlog::info("stopped");
+  return rc;
 }
 
 }  // namespace vnf

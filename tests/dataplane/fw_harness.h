@@ -9,9 +9,8 @@
 #include <string>
 #include <vector>
 
-#include <rte_ring.h>
-
 #include "common/engine.h"
+#include "tests/dataplane/ring_ports.h"
 #include "tests/common/frames.h"
 #include "vfirewall/program/firewall.h"
 
@@ -44,12 +43,8 @@ class FwHarness {
   vnf::Engine& engine() { return *engine_; }
 
  private:
-  struct RingPort {
-    rte_ring* in;
-    rte_ring* out;
-  };
   vfirewall::FirewallConfig cfg_;
-  std::map<std::string, RingPort> rings_;
+  std::unique_ptr<RingPorts> ports_;  // before engine_: outlives it
   std::unique_ptr<vnf::Engine> engine_;
   std::unique_ptr<vfirewall::Firewall> fw_;
 };

@@ -5,9 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include <rte_bus_vdev.h>
 #include <rte_eal.h>
-#include <rte_eth_ring.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -33,102 +31,36 @@ void init_eal_once() {
   vnf::eal_init(args);
 }
 
-namespace {
-unsigned next_instance() {
-  static unsigned n = 0;
-  return n++;
-}
-}  // namespace
-
 SwitchHarness::SwitchHarness(const std::string& yaml) {
   init_eal_once();
   cfg_ = vswitch::parse_switch_config(vnf::config::ConfigNode::load_string(yaml, "test.yaml"));
   cfg_.file = "test.yaml";
-  const unsigned inst = next_instance();
-  for (const auto& d : cfg_.devices) {
-    if (d.kind != vnf::PortKind::kRing) throw std::invalid_argument("harness ports must be rings");
-    RingPort rp;
-    rp.to_switch = rte_ring_create(fmt::format("t{}_{}_in", inst, d.name).c_str(), 1024,
-                                   SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    rp.from_switch = rte_ring_create(fmt::format("t{}_{}_out", inst, d.name).c_str(), 4096,
-                                     SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    if (!rp.to_switch || !rp.from_switch) throw std::runtime_error("ring create failed");
-    // The ring PMD names the port "net_ring_<name>": PortDevice::device_name() for rings.
-    if (rte_eth_from_rings(d.name.c_str(), &rp.to_switch, 1, &rp.from_switch, 1,
-                           static_cast<unsigned>(rte_socket_id())) < 0)
-      throw std::runtime_error("rte_eth_from_rings failed for " + d.name);
-    rings_[d.name] = rp;
-  }
+  ports_ = std::make_unique<RingPorts>(cfg_.devices);
   engine_ = std::make_unique<vnf::Engine>(cfg_.engine, cfg_.devices);
   sw_ = std::make_unique<vswitch::Switch>(*engine_, cfg_);
 }
 
 SwitchHarness::~SwitchHarness() {
   stop_worker();
-  for (auto& [name, rp] : rings_) {
-    (void)name;
-    recv_all();
-  }
+  recv_all();
   sw_.reset();
   engine_->stop_ports();
   engine_.reset();
-  for (auto& [name, rp] : rings_) {
-    // Closing the port leaves its vdev on the bus; remove it so the next test can reuse
-    // the name.
-    rte_vdev_uninit(("net_ring_" + name).c_str());
-    rte_mbuf* m;
-    while (rte_ring_dequeue(rp.to_switch, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
-    rte_ring_free(rp.to_switch);
-    rte_ring_free(rp.from_switch);
-  }
+  ports_.reset();
   vnf::telemetry::clear();
 }
 
 void SwitchHarness::send(const std::string& port, const Bytes& frame) {
-  rte_mbuf* m = rte_pktmbuf_alloc(engine_->pool());
-  if (!m) throw std::runtime_error("mempool empty");
-  char* p = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
-  std::memcpy(p, frame.data(), frame.size());
-  if (rte_ring_enqueue(rings_.at(port).to_switch, m) != 0) {
-    rte_pktmbuf_free(m);
-    throw std::runtime_error("rx ring full");
-  }
+  ports_->send(engine_->pool(), port, frame);
 }
 
 unsigned SwitchHarness::poll(unsigned rounds) {
-  vnf::WorkerContext& w = engine_->worker(0);
-  unsigned total = 0;
-  rte_rcu_qsbr_thread_register(w.qsbr, w.id);
-  for (unsigned i = 0; i < rounds; ++i) {
-    rte_rcu_qsbr_thread_online(w.qsbr, w.id);
-    total += vnf::poll_once(w, sw_->pipeline(0));
-    rte_rcu_qsbr_thread_offline(w.qsbr, w.id);
-  }
-  return total;
+  return poll_on_this_thread(engine_->worker(0), sw_->pipeline(0), rounds);
 }
 
-std::vector<Bytes> SwitchHarness::recv(const std::string& port) {
-  std::vector<Bytes> out;
-  rte_mbuf* m;
-  while (rte_ring_dequeue(rings_.at(port).from_switch, reinterpret_cast<void**>(&m)) == 0) {
-    Bytes b(m->pkt_len);
-    const void* d = rte_pktmbuf_read(m, 0, m->pkt_len, b.data());
-    if (d != b.data()) std::memcpy(b.data(), d, m->pkt_len);
-    out.push_back(std::move(b));
-    rte_pktmbuf_free(m);
-  }
-  return out;
-}
+std::vector<Bytes> SwitchHarness::recv(const std::string& port) { return ports_->recv(port); }
 
-std::map<std::string, std::vector<Bytes>> SwitchHarness::recv_all() {
-  std::map<std::string, std::vector<Bytes>> all;
-  for (const auto& [name, rp] : rings_) {
-    (void)rp;
-    auto v = recv(name);
-    if (!v.empty()) all[name] = std::move(v);
-  }
-  return all;
-}
+std::map<std::string, std::vector<Bytes>> SwitchHarness::recv_all() { return ports_->recv_all(); }
 
 std::map<std::string, std::vector<Bytes>> SwitchHarness::exchange(const std::string& port,
                                                                   const Bytes& frame) {
@@ -185,13 +117,6 @@ void SwitchHarness::stop_worker() {
   worker_started_ = false;
 }
 
-std::vector<std::string> SwitchHarness::port_names() const {
-  std::vector<std::string> v;
-  for (const auto& [n, r] : rings_) {
-    (void)r;
-    v.push_back(n);
-  }
-  return v;
-}
+std::vector<std::string> SwitchHarness::port_names() const { return ports_->names(); }
 
 }  // namespace dptest

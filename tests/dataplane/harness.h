@@ -10,9 +10,8 @@
 #include <string>
 #include <vector>
 
-#include <rte_ring.h>
-
 #include "common/engine.h"
+#include "tests/dataplane/ring_ports.h"
 #include "tests/common/frames.h"
 #include "vswitch/config.h"
 #include "vswitch/switch.h"
@@ -52,12 +51,8 @@ class SwitchHarness {
   std::vector<std::string> port_names() const;
 
  private:
-  struct RingPort {
-    rte_ring* to_switch;
-    rte_ring* from_switch;
-  };
   vswitch::SwitchConfig cfg_;
-  std::map<std::string, RingPort> rings_;
+  std::unique_ptr<RingPorts> ports_;  // before engine_: outlives it
   std::unique_ptr<vnf::Engine> engine_;
   std::unique_ptr<vswitch::Switch> sw_;
   std::atomic<bool> running_{false};

@@ -9,9 +9,8 @@
 #include <string>
 #include <vector>
 
-#include <rte_ring.h>
-
 #include "common/engine.h"
+#include "tests/dataplane/ring_ports.h"
 #include "tests/common/frames.h"
 #include "vrouter/config.h"
 #include "vrouter/router.h"
@@ -54,12 +53,8 @@ class RouterHarness {
   vnf::Engine& engine() { return *engine_; }
 
  private:
-  struct RingPort {
-    rte_ring* to_dev;
-    rte_ring* from_dev;
-  };
   vrouter::RouterConfig cfg_;
-  std::map<std::string, RingPort> rings_;
+  std::unique_ptr<RingPorts> ports_;  // before engine_: outlives it
   std::unique_ptr<vnf::Engine> engine_;
   std::unique_ptr<vrouter::Router> router_;
   uint64_t now_ = 0;
