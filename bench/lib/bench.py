@@ -83,6 +83,7 @@ class System:
     """Something that forwards from the input port(s) to the output port(s)."""
 
     role = "ours"
+    startup_s = 60  # from start to the first forwarded packet
 
     def __init__(self, name):
         self.name = name
@@ -331,6 +332,8 @@ class L3fwd(System):
         super().__init__("l3fwd")
         self.scenario, self.variant, self.ports, self.work, self.mbufs = scenario, variant, ports, work, mbufs
         self.prefix = "vnf-bench-l3fwd"
+        # l3fwd adds (and prints) its routes one by one: a million of them take minutes.
+        self.startup_s = 60 + variant.get("routes", 0) // 2000
         self.in_ports = [i for i, p in enumerate(ports) if p.role == "in"]
         self.out_ports = [i for i, p in enumerate(ports) if p.role == "out"]
 
@@ -406,8 +409,9 @@ def measure(system, warmup, window):
                 break
             if system._died():
                 raise RuntimeError(f"{system.name} exited:\n{system.log_tail()}")
-            if time.time() - t_start > 60:
-                raise RuntimeError(f"{system.name}: no packet forwarded within 60 s:\n{system.log_tail()}")
+            if time.time() - t_start > system.startup_s:
+                raise RuntimeError(f"{system.name}: no packet forwarded within {system.startup_s} s:\n"
+                                   f"{system.log_tail()}")
             time.sleep(0.1)
         time.sleep(warmup)
         rx0, tx0 = system.counters()
@@ -630,7 +634,7 @@ def markdown_row(r):
         return (f"| {r['timestamp'][:16]} | {r['scenario']} | {r['packet_size']} | {r['flows']} | "
                 f"{r['connections_per_s'] / 1e6:.2f} M conn/s | {r['cycles_per_connection']:.0f} per conn | "
                 f"- | - | - | - | - | in-process |")
-    return (f"| {r['timestamp'][:16]} | {r['scenario']} | {r['packet_size']} | {r['flows']} | "
+    return (f"| {r['timestamp'][:16]} | {r['scenario']} | {r['packet_size']} | {r['flows'] or '-'} | "
             f"{f(r['mpps'])} | {f(r['cycles_per_packet'], '{:.0f}')} | {f(r['ceiling_mpps'])} | "
             f"{f(r['ratio_to_ceiling'] * 100 if r['ratio_to_ceiling'] else None, '{:.0f}%')} | "
             f"{r['peer'] or '-'} | {f(r['peer_mpps'])} | {f(r['ratio_to_peer'], '{:.1f}x')} | {r['method']} |")

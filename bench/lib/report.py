@@ -43,7 +43,7 @@ def table(results):
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         rc = r.get("ratio_to_ceiling")
-        lines.append(f"| {r['scenario']} | {r.get('method', 'builtin')} | {r['packet_size']} | {r['flows']} | "
+        lines.append(f"| {r['scenario']} | {r.get('method', 'builtin')} | {r['packet_size']} | {r['flows'] or '-'} | "
                      f"{fmt(r['mpps'])} | {fmt(r.get('cycles_per_packet'), '{:.0f}')} | {fmt(r['ceiling_mpps'])} | "
                      f"{fmt(rc * 100 if rc else None, '{:.0f}%')} | {r.get('peer') or '-'} | {fmt(r.get('peer_mpps'))} | "
                      f"{fmt(r.get('ratio_to_peer'), '{:.1f}x')} | {r['timestamp'][:16]} |")

@@ -11,6 +11,7 @@ NH_MAC = "02:00:00:00:ff:02"
 PROGRAM = "vrouter"
 PEER = "l3fwd"  # bench/lib/build_l3fwd.sh
 PORTS = [("in0", "in"), ("out0", "out")]
+MICRO_EXE = "route_bench"  # parse, routing, egress, tx cycles/packet, in process
 
 
 def prefixes(v):
@@ -82,3 +83,7 @@ def config(v, ports):
 def l3fwd_args(v):
     return ["-p", "0x3", "-P", "--config=(0,0,1),(1,0,1)", "--parse-ptype", "--lookup=lpm",
             f"--rule_ipv4={v['l3fwd_v4']}", f"--rule_ipv6={v['l3fwd_v6']}", f"--eth-dest=1,{NH_MAC}"]
+
+
+def micro_args(v):
+    return ["--routes", str(v["routes"]), "--family", str(v.get("family", 4))]

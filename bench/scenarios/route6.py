@@ -3,7 +3,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _routecommon import PEER, PORTS, PROGRAM, config, l3fwd_args, prepare, traffic  # noqa: E402,F401
+from _routecommon import (MICRO_EXE, PEER, PORTS, PROGRAM, config, l3fwd_args, micro_args,  # noqa: E402,F401
+                          prepare, traffic)
 
 NAME = "route6"
 DESCRIPTION = "vrouter, 1000 IPv6 /48 routes, random destinations, 78 B (the smallest IPv6/UDP frame)"
