@@ -33,6 +33,19 @@ def latest(results):
     return sorted(best.values(), key=lambda r: (r.get("method", ""), r["scenario"]))
 
 
+# Every stage any microbenchmark reports, in pipeline order: stage_bench (switching),
+# route_bench (routing), fw_bench (the firewall, timed with parse and tx as one figure).
+STAGES = ["parse", "vlan_ingress", "l2_lookup", "routing", "l2_egress", "egress", "fw_parse_firewall_tx",
+          "dispatch_tx"]
+
+
+def stages_of(r):
+    s = r.get("stage_cycles_per_packet") or {}
+    if s.get("mode") == "established":
+        return {"fw_parse_firewall_tx": s.get("cycles_per_packet")}
+    return {k: s[k] for k in STAGES if s.get(k) is not None}
+
+
 def fmt(x, spec="{:.2f}"):
     return spec.format(x) if x is not None else "-"
 
@@ -47,17 +60,18 @@ def table(results):
                      f"{fmt(r['mpps'])} | {fmt(r.get('cycles_per_packet'), '{:.0f}')} | {fmt(r['ceiling_mpps'])} | "
                      f"{fmt(rc * 100 if rc else None, '{:.0f}%')} | {r.get('peer') or '-'} | {fmt(r.get('peer_mpps'))} | "
                      f"{fmt(r.get('ratio_to_peer'), '{:.1f}x')} | {r['timestamp'][:16]} |")
-    stage_rows = [r for r in results if r.get("stage_cycles_per_packet")]
+    stage_rows = [r for r in results if stages_of(r)]
     if stage_rows:
-        stages = ["parse", "vlan_ingress", "l2_lookup", "l2_egress", "dispatch_tx"]
-        lines += ["", "Cycles per packet by stage (bench/micro/stage_bench, best of 20 chunks):", "",
+        stages = [k for k in STAGES if any(k in stages_of(r) for r in stage_rows)]
+        lines += ["", "Cycles per packet by stage (bench/micro/{stage,route,fw}_bench, best of 20 chunks; "
+                  "the firewall's figure covers parse + firewall + tx):", "",
                   "| scenario | " + " | ".join(stages) + " | total | burst p50 / p99 us |",
                   "|---|" + "---|" * (len(stages) + 2)]
         for r in stage_rows:
-            s = r["stage_cycles_per_packet"]
-            lat = s.get("burst_latency_us") or {}
-            lines.append(f"| {r['scenario']} | " + " | ".join(fmt(s.get(k), "{:.1f}") for k in stages) +
-                         f" | {fmt(s.get('total'), '{:.1f}')} | {fmt(lat.get('p50'))} / {fmt(lat.get('p99'))} |")
+            st = stages_of(r)
+            lat = r["stage_cycles_per_packet"].get("burst_latency_us") or {}
+            lines.append(f"| {r['scenario']} | " + " | ".join(fmt(st.get(k), "{:.1f}") for k in stages) +
+                         f" | {fmt(sum(st.values()), '{:.1f}')} | {fmt(lat.get('p50'))} / {fmt(lat.get('p99'))} |")
     return "\n".join(lines) + "\n"
 
 
@@ -74,8 +88,9 @@ def plots(results, out_dir):
                 f.write(f"\"{r['scenario']}\\n{r.get('method', 'builtin')}\" {r['mpps'] or 0} "
                         f"{r['ceiling_mpps'] or 0} {r.get('peer_mpps') or 0}\n")
         png = os.path.join(out_dir, "mpps.png")
-        gnuplot(f"""set terminal pngcairo size 1100,560 font ',10'
-set bmargin 5
+        gnuplot(f"""set terminal pngcairo size 1100,560 font ',10' noenhanced
+set bmargin 7
+set xtics rotate by -25
 set output '{png}'
 set title 'Forwarding rate, one worker core, 64 B unless noted (ours vs testpmd io ceiling vs peer)'
 set style data histograms
@@ -88,18 +103,19 @@ set grid ytics
 plot '{data}' using 2:xtic(1) title 'ours', '' using 3 title 'ceiling (testpmd io)', '' using 4 title 'peer (OVS-DPDK / l3fwd)'
 """)
         made.append(png)
-        stage_rows = [r for r in results if r.get("stage_cycles_per_packet")]
+        stage_rows = [r for r in results if stages_of(r)]
         if stage_rows:
-            stages = ["parse", "vlan_ingress", "l2_lookup", "l2_egress", "dispatch_tx"]
+            stages = [k for k in STAGES if any(k in stages_of(r) for r in stage_rows)]
             data = os.path.join(tmp, "stages.dat")
             with open(data, "w") as f:
                 for r in stage_rows:
-                    s = r["stage_cycles_per_packet"]
-                    f.write(f"\"{r['scenario']}\" " + " ".join(str(s.get(k, 0)) for k in stages) + "\n")
+                    st = stages_of(r)
+                    f.write(f"\"{r['scenario']}\" " + " ".join(str(st.get(k) or 0) for k in stages) + "\n")
             png = os.path.join(out_dir, "stage_cycles.png")
             cols = ", ".join(f"'' using {i + 2} title '{k}'" for i, k in enumerate(stages[1:], start=1))
-            gnuplot(f"""set terminal pngcairo size 1000,520 font ',10'
-set bmargin 5
+            gnuplot(f"""set terminal pngcairo size 1000,520 font ',10' noenhanced
+set bmargin 7
+set xtics rotate by -25
 set output '{png}'
 set title 'Cycles per packet by stage (TSC ticks, in-process microbenchmark)'
 set style data histograms
@@ -109,18 +125,19 @@ set ylabel 'cycles / packet'
 set yrange [0:*]
 set key outside right
 set grid ytics
-plot '{data}' using 2:xtic(1) title 'parse', {cols}
+plot '{data}' using 2:xtic(1) title '{stages[0]}', {cols}
 """)
             made.append(png)
             data = os.path.join(tmp, "lat.dat")
             with open(data, "w") as f:
                 for r in stage_rows:
-                    lat = r["stage_cycles_per_packet"].get("burst_latency_us")
+                    lat = (r.get("stage_cycles_per_packet") or {}).get("burst_latency_us")
                     if lat:
                         f.write(f"\"{r['scenario']}\" {lat['p50']} {lat['p99']} {lat['p999']}\n")
             png = os.path.join(out_dir, "latency.png")
-            gnuplot(f"""set terminal pngcairo size 1000,520 font ',10'
-set bmargin 5
+            gnuplot(f"""set terminal pngcairo size 1000,520 font ',10' noenhanced
+set bmargin 7
+set xtics rotate by -25
 set output '{png}'
 set title 'A burst of 32 through the pipeline, parse to tx hand-off (percentiles)'
 set style data histograms
