@@ -25,9 +25,9 @@
 #include <string>
 #include <vector>
 
-#include <boost/program_options.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <boost/program_options.hpp>
 
 #include "common/config_node.h"
 #include "common/engine.h"
@@ -58,10 +58,26 @@ std::vector<uint8_t> make_frame(int family, uint64_t prefix, uint32_t host, uint
   if (family == 4) {
     f[12] = 0x08;
     const uint32_t dst = static_cast<uint32_t>(prefix) | (host & 0xFF);
-    const uint8_t hdr[20] = {0x45, 0, 0, 46, static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id),
-                             0, 0, 64, 17, 0, 0, 10, 0, 0, 2,
-                             static_cast<uint8_t>(dst >> 24), static_cast<uint8_t>(dst >> 16),
-                             static_cast<uint8_t>(dst >> 8), static_cast<uint8_t>(dst)};
+    const uint8_t hdr[20] = {0x45,
+                             0,
+                             0,
+                             46,
+                             static_cast<uint8_t>(id >> 8),
+                             static_cast<uint8_t>(id),
+                             0,
+                             0,
+                             64,
+                             17,
+                             0,
+                             0,
+                             10,
+                             0,
+                             0,
+                             2,
+                             static_cast<uint8_t>(dst >> 24),
+                             static_cast<uint8_t>(dst >> 16),
+                             static_cast<uint8_t>(dst >> 8),
+                             static_cast<uint8_t>(dst)};
     std::memcpy(ip, hdr, 20);
     const uint16_t c = csum(ip, 20);
     ip[10] = static_cast<uint8_t>(c >> 8);
@@ -95,8 +111,7 @@ std::vector<uint8_t> make_frame(int family, uint64_t prefix, uint32_t host, uint
 }
 
 std::string prefix_text(int family, uint64_t p) {
-  if (family == 4)
-    return fmt::format("{}.{}.{}.0/24", p >> 24, (p >> 16) & 0xFF, (p >> 8) & 0xFF);
+  if (family == 4) return fmt::format("{}.{}.{}.0/24", p >> 24, (p >> 16) & 0xFF, (p >> 8) & 0xFF);
   return fmt::format("2001:db8:{:x}::/48", p & 0xFFFF);
 }
 
@@ -167,7 +182,8 @@ fib: {{ipv4_max_routes: {}}}
                                        route_file, std::max<uint32_t>(65536, routes + 1024));
   vrouter::RouterConfig cfg;
   try {
-    cfg = vrouter::parse_router_config(vnf::config::ConfigNode::load_string(yaml, "route_bench.yaml"));
+    cfg = vrouter::parse_router_config(
+        vnf::config::ConfigNode::load_string(yaml, "route_bench.yaml"));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "route_bench: config: %s\n", e.what());
     return 1;
@@ -201,7 +217,8 @@ fib: {{ipv4_max_routes: {}}}
     const uint32_t nframes = std::max<uint32_t>(routes, 4096);
     for (uint32_t i = 0; i < nframes; ++i)
       frames.push_back(make_frame(family, prefixes[rng() % prefixes.size()],
-                                  static_cast<uint32_t>(1 + rng() % 254), static_cast<uint16_t>(i)));
+                                  static_cast<uint32_t>(1 + rng() % 254),
+                                  static_cast<uint16_t>(i)));
 
     const uint16_t in_port = engine.port_id("in0");
     const uint16_t out_port = engine.port_id("out0");

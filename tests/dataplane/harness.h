@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "common/engine.h"
-#include "tests/dataplane/ring_ports.h"
 #include "tests/common/frames.h"
+#include "tests/dataplane/ring_ports.h"
 #include "vswitch/config.h"
 #include "vswitch/switch.h"
 

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "common/engine.h"
-#include "tests/dataplane/ring_ports.h"
 #include "tests/common/frames.h"
+#include "tests/dataplane/ring_ports.h"
 #include "vrouter/config.h"
 #include "vrouter/router.h"
 
