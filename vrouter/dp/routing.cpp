@@ -137,13 +137,13 @@ inline void count_run(IfaceCounters* ifc, uint8_t& cur, uint32_t& n, uint64_t& b
 Routing::Routing(NeighView nv, RouterWorkerState& st, vnf::WorkerContext& w) noexcept
     : nv_(nv), st_(st), w_(w), tsc_per_ms_(w.tsc_hz / 1000 ? w.tsc_hz / 1000 : 1) {}
 
-void Routing::drop(vnf::Burst& b, uint16_t i, uint8_t x, DropReason r) noexcept {
+[[gnu::cold]] void Routing::drop(vnf::Burst& b, uint16_t i, uint8_t x, DropReason r) noexcept {
   b.drop(i, r);
   if (x != kDpNoIface) st_.iface[x].dropped.add();
 }
 
-void Routing::punt(vnf::Burst& b, uint16_t i, uint8_t kind, uint8_t x, uint8_t fam,
-                   const uint8_t* addr) noexcept {
+[[gnu::cold]] void Routing::punt(vnf::Burst& b, uint16_t i, uint8_t kind, uint8_t x, uint8_t fam,
+                                 const uint8_t* addr) noexcept {
   PuntItem it;
   it.m = b.pkts[i];
   it.kind = kind;
@@ -173,8 +173,9 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
   return false;
 }
 
-void Routing::icmp4_error(vnf::Burst& b, uint16_t i, uint8_t x, const RouteSnapshot& s,
-                          uint8_t type, uint8_t code, uint32_t rest, DropReason r) noexcept {
+[[gnu::cold]] void Routing::icmp4_error(vnf::Burst& b, uint16_t i, uint8_t x,
+                                        const RouteSnapshot& s, uint8_t type, uint8_t code,
+                                        uint32_t rest, DropReason r) noexcept {
   rte_mbuf* pkt = b.pkts[i];
   PacketMeta& m = vnf::meta_of(pkt);
   const IfaceDp& I = s.iface[x];
@@ -211,8 +212,9 @@ void Routing::icmp4_error(vnf::Burst& b, uint16_t i, uint8_t x, const RouteSnaps
   b.next[i] = b.in_port;
 }
 
-void Routing::icmp6_error(vnf::Burst& b, uint16_t i, uint8_t x, const RouteSnapshot& s,
-                          uint8_t type, uint8_t code, uint32_t rest, DropReason r) noexcept {
+[[gnu::cold]] void Routing::icmp6_error(vnf::Burst& b, uint16_t i, uint8_t x,
+                                        const RouteSnapshot& s, uint8_t type, uint8_t code,
+                                        uint32_t rest, DropReason r) noexcept {
   rte_mbuf* pkt = b.pkts[i];
   PacketMeta& m = vnf::meta_of(pkt);
   const IfaceDp& I = s.iface[x];
@@ -251,8 +253,8 @@ void Routing::icmp6_error(vnf::Burst& b, uint16_t i, uint8_t x, const RouteSnaps
 }
 
 // ARP and ND: what the control thread should see, per deployment.
-void Routing::control(vnf::Burst& b, uint16_t i, uint8_t x, bool to_us,
-                      const RouteSnapshot& s) noexcept {
+[[gnu::cold]] void Routing::control(vnf::Burst& b, uint16_t i, uint8_t x, bool to_us,
+                                    const RouteSnapshot& s) noexcept {
   rte_mbuf* pkt = b.pkts[i];
   const PacketMeta& m = vnf::meta_of(pkt);
   const uint8_t* d = rte_pktmbuf_mtod(pkt, const uint8_t*);
@@ -295,7 +297,8 @@ void Routing::control(vnf::Burst& b, uint16_t i, uint8_t x, bool to_us,
   }
 }
 
-void Routing::classify(vnf::Burst& b, uint16_t i, const RouteSnapshot& s, Ctx& c) noexcept {
+[[gnu::always_inline]] inline void Routing::classify(vnf::Burst& b, uint16_t i,
+                                                     const RouteSnapshot& s, Ctx& c) noexcept {
   rte_mbuf* pkt = b.pkts[i];
   PacketMeta& m = vnf::meta_of(pkt);
   const uint8_t* d = rte_pktmbuf_mtod(pkt, const uint8_t*);
@@ -390,7 +393,8 @@ void Routing::classify(vnf::Burst& b, uint16_t i, const RouteSnapshot& s, Ctx& c
   drop(b, i, x, DropReason::kNotRouted);
 }
 
-void Routing::local4(vnf::Burst& b, uint16_t i, uint8_t x, const RouteSnapshot& s) noexcept {
+[[gnu::cold]] void Routing::local4(vnf::Burst& b, uint16_t i, uint8_t x,
+                                   const RouteSnapshot& s) noexcept {
   rte_mbuf* pkt = b.pkts[i];
   PacketMeta& m = vnf::meta_of(pkt);
   uint8_t* d = rte_pktmbuf_mtod(pkt, uint8_t*);
@@ -418,7 +422,8 @@ void Routing::local4(vnf::Burst& b, uint16_t i, uint8_t x, const RouteSnapshot& 
   drop(b, i, x, DropReason::kLocalNoService);
 }
 
-void Routing::local6(vnf::Burst& b, uint16_t i, uint8_t x, const RouteSnapshot& s) noexcept {
+[[gnu::cold]] void Routing::local6(vnf::Burst& b, uint16_t i, uint8_t x,
+                                   const RouteSnapshot& s) noexcept {
   rte_mbuf* pkt = b.pkts[i];
   PacketMeta& m = vnf::meta_of(pkt);
   uint8_t* d = rte_pktmbuf_mtod(pkt, uint8_t*);
@@ -445,8 +450,9 @@ void Routing::local6(vnf::Burst& b, uint16_t i, uint8_t x, const RouteSnapshot& 
   drop(b, i, x, DropReason::kLocalNoService);
 }
 
-void Routing::route4(vnf::Burst& b, uint16_t i, uint8_t x, uint32_t path, const RouteSnapshot& s,
-                     Ctx& c) noexcept {
+[[gnu::always_inline]] inline void Routing::route4(vnf::Burst& b, uint16_t i, uint8_t x,
+                                                   uint32_t path, const RouteSnapshot& s,
+                                                   Ctx& c) noexcept {
   rte_mbuf* pkt = b.pkts[i];
   PacketMeta& m = vnf::meta_of(pkt);
   uint8_t* ip = rte_pktmbuf_mtod(pkt, uint8_t*) + m.l3_off;
@@ -509,8 +515,9 @@ void Routing::route4(vnf::Burst& b, uint16_t i, uint8_t x, uint32_t path, const 
   ++c.nf;
 }
 
-void Routing::route6(vnf::Burst& b, uint16_t i, uint8_t x, uint32_t path, const RouteSnapshot& s,
-                     Ctx& c) noexcept {
+[[gnu::always_inline]] inline void Routing::route6(vnf::Burst& b, uint16_t i, uint8_t x,
+                                                   uint32_t path, const RouteSnapshot& s,
+                                                   Ctx& c) noexcept {
   rte_mbuf* pkt = b.pkts[i];
   PacketMeta& m = vnf::meta_of(pkt);
   uint8_t* ip = rte_pktmbuf_mtod(pkt, uint8_t*) + m.l3_off;
@@ -571,8 +578,9 @@ void Routing::route6(vnf::Burst& b, uint16_t i, uint8_t x, uint32_t path, const 
   ++c.nf;
 }
 
-void Routing::finish(vnf::Burst& b, const Fwd& f, const RouteSnapshot& s, uint32_t now_ms,
-                     Ctx& c) noexcept {
+[[gnu::always_inline]] inline void Routing::finish(vnf::Burst& b, const Fwd& f,
+                                                   const RouteSnapshot& s, uint32_t now_ms,
+                                                   Ctx& c) noexcept {
   const uint16_t i = f.i;
   uint64_t word = 0;
   if (f.pos >= 0) {
