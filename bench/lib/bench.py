@@ -637,7 +637,7 @@ def markdown_row(r):
     return (f"| {r['timestamp'][:16]} | {r['scenario']} | {r['packet_size']} | {r['flows'] or '-'} | "
             f"{f(r['mpps'])} | {f(r['cycles_per_packet'], '{:.0f}')} | {f(r['ceiling_mpps'])} | "
             f"{f(r['ratio_to_ceiling'] * 100 if r['ratio_to_ceiling'] else None, '{:.0f}%')} | "
-            f"{r['peer'] or '-'} | {f(r['peer_mpps'])} | {f(r['ratio_to_peer'], '{:.1f}x')} | {r['method']} |")
+            f"{r['peer'] or '-'} | {f(r['peer_mpps'])} | {f(r['ratio_to_peer'], '{:.2f}x')} | {r['method']} |")
 
 
 MD_HEADER = ("| when | scenario | size | flows | ours Mpps | cycles/pkt | ceiling Mpps | of ceiling | "

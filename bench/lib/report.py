@@ -59,7 +59,7 @@ def table(results):
         lines.append(f"| {r['scenario']} | {r.get('method', 'builtin')} | {r['packet_size']} | {r['flows'] or '-'} | "
                      f"{fmt(r['mpps'])} | {fmt(r.get('cycles_per_packet'), '{:.0f}')} | {fmt(r['ceiling_mpps'])} | "
                      f"{fmt(rc * 100 if rc else None, '{:.0f}%')} | {r.get('peer') or '-'} | {fmt(r.get('peer_mpps'))} | "
-                     f"{fmt(r.get('ratio_to_peer'), '{:.1f}x')} | {r['timestamp'][:16]} |")
+                     f"{fmt(r.get('ratio_to_peer'), '{:.2f}x')} | {r['timestamp'][:16]} |")
     stage_rows = [r for r in results if stages_of(r)]
     if stage_rows:
         stages = [k for k in STAGES if any(k in stages_of(r) for r in stage_rows)]
