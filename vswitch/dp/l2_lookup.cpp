@@ -198,7 +198,7 @@ void L2Lookup::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
 
     const uint16_t out = b.next[i];
     if (out == kNextFlood) continue;
-    if (!s.port[out].allowed.test(m.vlan)) {
+    if (!s.port[out].allowed[m.vlan & 0xFFF]) {
       b.next[i] = kNextFlood;  // an entry a reload left stale, not yet flushed
       continue;
     }

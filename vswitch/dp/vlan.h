@@ -75,8 +75,8 @@ class VlanIngress final {
     pkts = bytes = 0;
   }
 
-  static vnf::DropReason classify(const PortPolicy& pol, const uint8_t* d,
-                                  vnf::PacketMeta& m) noexcept {
+  [[gnu::always_inline]] static vnf::DropReason classify(const PortPolicy& pol, const uint8_t* d,
+                                                         vnf::PacketMeta& m) noexcept {
     using vnf::DropReason;
     if (pol.mode == L2Mode::kNone) return DropReason::kPortNotSwitched;
     if (bad_source(d + 6)) return DropReason::kBadSrcMac;
@@ -103,7 +103,7 @@ class VlanIngress final {
     if (m.outer_tpid != pol.tpid) return DropReason::kUnexpectedTpid;
     if (m.tags == 2 && !pol.qinq) return DropReason::kStackedVlan;
     const uint16_t vid = m.outer_tci & 0xFFF;
-    if (!pol.allowed.test(vid)) return DropReason::kVlanNotAllowed;
+    if (!pol.allowed[vid]) return DropReason::kVlanNotAllowed;
     m.vlan = vid;
     m.flags |= vnf::meta_flags::kSegTag;
     return DropReason::kNone;
