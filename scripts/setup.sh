@@ -20,7 +20,7 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 # Everything the build, the demo and every test suite use. Keep in one list so CI on a fresh
 # machine gets exactly what a developer's machine has.
 packages=(
-  build-essential g++ meson ninja-build pkg-config
+  build-essential binutils g++ meson ninja-build pkg-config
   dpdk dpdk-dev libdpdk-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libboost-program-options-dev libpcap-dev
   libgtest-dev libgmock-dev libbenchmark-dev

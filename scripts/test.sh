@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds and runs every test suite: unit (GoogleTest, under ASan/UBSan), dataplane
-# (GoogleTest on DPDK vdevs), system (the real programs in network namespaces), and the
+# (GoogleTest on DPDK vdevs), static (the built fast path calls no allocator, lock, throw or
+# logger), system (the real programs in network namespaces), and the
 # bench smoke run. Does all set-up first (packages, hugepages, build) via scripts/setup.sh.
 #
 # Ends with one line totalling every suite: "N passed, N failed, N skipped". Exits non-zero
 # if anything failed.
 #
 #   scripts/test.sh                 everything
-#   scripts/test.sh unit dataplane  only these suites (unit, dataplane, system, bench)
+#   scripts/test.sh unit dataplane  only these suites (unit, dataplane, static, system, bench)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -89,6 +90,7 @@ selected() {
 
 if selected unit; then run_gtest unit "$BUILD_DIR/tests/unit_tests" 300; fi
 if selected dataplane; then run_gtest dataplane "$BUILD_DIR/tests/dataplane/dataplane_tests" 600; fi
+if selected static; then run_script "static/fastpath_calls" tests/static/fastpath_calls.sh 120; fi
 if selected system; then
   for t in tests/system/*.sh; do
     [[ "$(basename "$t")" == lib.sh ]] && continue
