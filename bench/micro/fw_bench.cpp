@@ -16,10 +16,11 @@
 #include <string>
 #include <vector>
 
-#include <boost/program_options.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <boost/program_options.hpp>
 
+#include "bench/micro/micro.h"
 #include "common/config_node.h"
 #include "common/engine.h"
 #include "common/worker.h"
@@ -105,7 +106,8 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::warn);
   const bool conn_mode = new_conns > 0;
-  const uint32_t table = conn_mode ? static_cast<uint32_t>(new_conns + 4096) : std::max(65536u, 4 * flows);
+  const uint32_t table =
+      conn_mode ? static_cast<uint32_t>(new_conns + 4096) : std::max(65536u, 4 * flows);
 
   vfirewall::FirewallConfig cfg;
   try {
@@ -119,15 +121,7 @@ int main(int argc, char** argv) {
   cfg.engine.memory_mb = 256 + table / 2048;
   // Hugepages, as the program runs: with --no-huge, first touches of the connection table
   // page-fault and the new-connection figure measures the kernel.
-  vnf::EalOptions eo;
-  auto eal = vnf::eal_arguments(cfg.engine, cfg.devices, eo, "fw_bench");
-  eal.insert(eal.end(), {"--log-level", "*:warning"});
-  try {
-    vnf::eal_init(eal);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s\n", e.what());
-    return 1;
-  }
+  if (!micro::init_eal(cfg.engine, cfg.devices, "fw_bench", false)) return 1;
   int rc = 0;
   {
     vnf::Engine engine(cfg.engine, cfg.devices);
@@ -138,10 +132,10 @@ int main(int argc, char** argv) {
     auto& pipe = fw.pipeline(0);
     const uint16_t in_port = engine.port_id("in0");
 
-    const uint64_t total_bursts = conn_mode ? (new_conns + vnf::kBurstMax - 1) / vnf::kBurstMax : bursts;
-    std::vector<double> chunk_cpp;
-    uint64_t acc = 0, acc_pkts = 0, all_ticks = 0, all_pkts = 0;
-    const uint64_t chunk = std::max<uint64_t>(1, total_bursts / 20);
+    const uint64_t total_bursts =
+        conn_mode ? (new_conns + vnf::kBurstMax - 1) / vnf::kBurstMax : bursts;
+    micro::Chunks<1> chunks(total_bursts / 20 * vnf::kBurstMax);  // 20 chunks
+    uint64_t all_pkts = 0;
     uint32_t next_flow = 0;
     for (uint64_t it = 0; it < total_bursts; ++it) {
       vnf::Burst b;
@@ -169,40 +163,37 @@ int main(int argc, char** argv) {
       // Established mode: the first pass over the flows creates them, not measured.
       const bool measured = conn_mode || it * vnf::kBurstMax >= 2ull * flows;
       if (measured) {
-        acc += t1 - t0;
-        acc_pkts += b.count;
-        all_ticks += t1 - t0;
+        chunks.add({t1 - t0}, b.count);
         all_pkts += b.count;
-        if (acc_pkts >= chunk * vnf::kBurstMax) {
-          chunk_cpp.push_back(static_cast<double>(acc) / static_cast<double>(acc_pkts));
-          acc = acc_pkts = 0;
-        }
       }
     }
     rte_rcu_qsbr_thread_offline(w.qsbr, w.id);
     const uint64_t dropped = engine.drop_total(vnf::DropReason::kFwTableFull) +
                              engine.drop_total(vnf::DropReason::kFwPolicyDrop);
-    if (!chunk_cpp.empty()) {
-      std::sort(chunk_cpp.begin(), chunk_cpp.end());
-      const double best = chunk_cpp.front(), med = chunk_cpp[chunk_cpp.size() / 2];
+    if (!chunks.empty()) {
+      const double best = chunks.best(0), med = chunks.median(0);
       const double hz = static_cast<double>(rte_get_tsc_hz());
       if (conn_mode) {
-        std::printf("new connections, %u rules: %.0f cycles each (median %.0f), %.2f M/s per core; "
-                    "%lu set up, %lu refused\n",
-                    rules, best, med, hz / best / 1e6, static_cast<unsigned long>(all_pkts),
-                    static_cast<unsigned long>(dropped));
-        std::printf("{\"mode\": \"new-connections\", \"rules\": %u, \"cycles_per_connection\": %.1f, "
-                    "\"median_cycles_per_connection\": %.1f, \"connections_per_s\": %.0f, "
-                    "\"connections\": %lu, \"refused\": %lu}\n",
-                    rules, best, med, hz / best, static_cast<unsigned long>(all_pkts),
-                    static_cast<unsigned long>(dropped));
+        std::printf(
+            "new connections, %u rules: %.0f cycles each (median %.0f), %.2f M/s per core; "
+            "%lu set up, %lu refused\n",
+            rules, best, med, hz / best / 1e6, static_cast<unsigned long>(all_pkts),
+            static_cast<unsigned long>(dropped));
+        std::printf(
+            "{\"mode\": \"new-connections\", \"rules\": %u, \"cycles_per_connection\": %.1f, "
+            "\"median_cycles_per_connection\": %.1f, \"connections_per_s\": %.0f, "
+            "\"connections\": %lu, \"refused\": %lu}\n",
+            rules, best, med, hz / best, static_cast<unsigned long>(all_pkts),
+            static_cast<unsigned long>(dropped));
       } else {
-        std::printf("established, %u rules, %u flows: %.1f cycles/packet parse+firewall+tx "
-                    "(median %.1f)\n",
-                    rules, flows, best, med);
-        std::printf("{\"mode\": \"established\", \"rules\": %u, \"flows\": %u, \"cycles_per_packet\": "
-                    "%.1f, \"median_cycles_per_packet\": %.1f, \"refused\": %lu}\n",
-                    rules, flows, best, med, static_cast<unsigned long>(dropped));
+        std::printf(
+            "established, %u rules, %u flows: %.1f cycles/packet parse+firewall+tx "
+            "(median %.1f)\n",
+            rules, flows, best, med);
+        std::printf(
+            "{\"mode\": \"established\", \"rules\": %u, \"flows\": %u, \"cycles_per_packet\": "
+            "%.1f, \"median_cycles_per_packet\": %.1f, \"refused\": %lu}\n",
+            rules, flows, best, med, static_cast<unsigned long>(dropped));
       }
     }
     engine.stop_ports();

@@ -29,6 +29,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/program_options.hpp>
 
+#include "bench/micro/micro.h"
 #include "common/config_node.h"
 #include "common/engine.h"
 #include "common/worker.h"
@@ -193,16 +194,7 @@ fib: {{ipv4_max_routes: {}}}
 
   // Main lcore 1 (CPU 1, the forwarding core of bench/run.sh); lcore 0 only gives the engine
   // its worker context, which this thread drives.
-  vnf::EalOptions eo;
-  auto eal = vnf::eal_arguments(cfg.engine, cfg.devices, eo, "route_bench");
-  eal.insert(eal.end(), {"--no-huge", "--no-shconf", "--log-level", "*:warning"});
-  eal.erase(std::remove(eal.begin(), eal.end(), std::string("--huge-unlink")), eal.end());
-  try {
-    vnf::eal_init(eal);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s\n", e.what());
-    return 1;
-  }
+  if (!micro::init_eal(cfg.engine, cfg.devices, "route_bench", true)) return 1;
 
   int rc = 0;
   {
@@ -222,25 +214,15 @@ fib: {{ipv4_max_routes: {}}}
 
     const uint16_t in_port = engine.port_id("in0");
     const uint16_t out_port = engine.port_id("out0");
-    constexpr unsigned kChunks = 20;
     constexpr unsigned kStages = 4;
-    std::vector<std::array<double, kStages>> chunks;
-    uint64_t acc[kStages] = {}, chunk_pkts = 0, routed = 0, measured = 0;
-    const uint64_t chunk_bursts = std::max<uint64_t>(1, (bursts - bursts / 10) / kChunks);
+    micro::Chunks<kStages> chunks((bursts - bursts / 10) / 20 * vnf::kBurstMax);  // 20 chunks
+    uint64_t routed = 0, measured = 0;
     uint32_t next_frame = 0;
     for (uint64_t it = 0; it < bursts; ++it) {
       vnf::Burst b;
-      b.in_port = in_port;
-      b.count = vnf::kBurstMax;
-      if (rte_pktmbuf_alloc_bulk(w.pool, b.pkts, b.count) != 0) {
-        std::fprintf(stderr, "mempool empty\n");
+      if (!micro::fill_burst(b, w.pool, in_port, frames, next_frame)) {
         rc = 1;
         break;
-      }
-      for (uint16_t i = 0; i < b.count; ++i) {
-        const auto& f = frames[next_frame++ % nframes];
-        std::memcpy(rte_pktmbuf_append(b.pkts[i], static_cast<uint16_t>(f.size())), f.data(),
-                    f.size());
       }
       w.now_tsc = rte_rdtsc();
       pipe.begin();  // the snapshot, and what the control thread queued (nothing here)
@@ -260,18 +242,7 @@ fib: {{ipv4_max_routes: {}}}
       if (it >= bursts / 10) {  // the first tenth warms caches and tables
         routed += to_wan;
         measured += b.count;
-        const uint64_t d[kStages] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3b};
-        for (unsigned k = 0; k < kStages; ++k) acc[k] += d[k];
-        chunk_pkts += b.count;
-        if (chunk_pkts >= chunk_bursts * vnf::kBurstMax) {
-          std::array<double, kStages> c{};
-          for (unsigned k = 0; k < kStages; ++k) {
-            c[k] = static_cast<double>(acc[k]) / static_cast<double>(chunk_pkts);
-            acc[k] = 0;
-          }
-          chunks.push_back(c);
-          chunk_pkts = 0;
-        }
+        chunks.add({t1 - t0, t2 - t1, t3 - t2, t4 - t3b}, b.count);
       }
       rte_rcu_qsbr_quiescent(w.qsbr, w.id);
     }
@@ -286,11 +257,8 @@ fib: {{ipv4_max_routes: {}}}
       const char* names[kStages] = {"parse", "routing", "egress", "dispatch_tx"};
       double best[kStages], med[kStages], best_total = 0, med_total = 0;
       for (unsigned k = 0; k < kStages; ++k) {
-        std::vector<double> v;
-        for (const auto& c : chunks) v.push_back(c[k]);
-        std::sort(v.begin(), v.end());
-        best[k] = v.front();
-        med[k] = v[v.size() / 2];
+        best[k] = chunks.best(k);
+        med[k] = chunks.median(k);
         best_total += best[k];
         med_total += med[k];
       }

@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/program_options.hpp>
 
+#include "bench/micro/micro.h"
 #include "common/engine.h"
 #include "common/worker.h"
 #include "vswitch/config.h"
@@ -123,20 +124,7 @@ int main(int argc, char** argv) {
   // its worker context, which this thread drives.
   cfg.engine.lcores = {1, 0};
   cfg.engine.memory_mb = 1024;
-  vnf::EalOptions eo;
-  auto eal = vnf::eal_arguments(cfg.engine, cfg.devices, eo, "stage_bench");
-  eal.insert(eal.end(), {"--no-huge", "--no-shconf", "--log-level", "*:warning"});
-  for (auto it = eal.begin(); it != eal.end(); ++it)
-    if (*it == "--huge-unlink") {
-      eal.erase(it);
-      break;
-    }
-  try {
-    vnf::eal_init(eal);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s\n", e.what());
-    return 1;
-  }
+  if (!micro::init_eal(cfg.engine, cfg.devices, "stage_bench", true)) return 1;
 
   int rc = 0;
   {
@@ -161,30 +149,16 @@ int main(int argc, char** argv) {
       frames.push_back(make_frame(i % macs, bcast_every && i % bcast_every == bcast_every - 1));
 
     const uint16_t in_port = engine.port_id("in0");
-    // The run is cut into chunks; each stage's figure is its best chunk (the one least
-    // disturbed by other work on a shared host) and the median chunk is shown beside it.
-    constexpr unsigned kChunks = 20;
     constexpr unsigned kStages = 5;
-    std::vector<std::array<double, kStages>> chunks;
-    uint64_t acc[kStages] = {}, chunk_pkts = 0;
-    const uint64_t chunk_bursts = std::max<uint64_t>(1, (bursts - bursts / 10) / kChunks);
-    uint64_t t_parse = 0, t_ingress = 0, t_lookup = 0, t_egress = 0, t_dispatch = 0, pkts = 0;
+    micro::Chunks<kStages> chunks((bursts - bursts / 10) / 20 * vnf::kBurstMax);  // 20 chunks
     std::vector<uint32_t> burst_ticks;  // time a full burst spends from parse to tx hand-off
     burst_ticks.reserve(bursts);
     uint32_t next_frame = 0;
     for (uint64_t it = 0; it < bursts; ++it) {
       vnf::Burst b;
-      b.in_port = in_port;
-      b.count = vnf::kBurstMax;
-      if (rte_pktmbuf_alloc_bulk(w.pool, b.pkts, b.count) != 0) {
-        std::fprintf(stderr, "mempool empty\n");
+      if (!micro::fill_burst(b, w.pool, in_port, frames, next_frame)) {
         rc = 1;
         break;
-      }
-      for (uint16_t i = 0; i < b.count; ++i) {
-        const auto& f = frames[next_frame++ % nframes];
-        std::memcpy(rte_pktmbuf_append(b.pkts[i], static_cast<uint16_t>(f.size())), f.data(),
-                    f.size());
       }
       w.now_tsc = rte_rdtsc();
       const uint64_t t0 = rte_rdtsc();
@@ -200,25 +174,8 @@ int main(int argc, char** argv) {
       vnf::flush_tx(w);
       const uint64_t t5 = rte_rdtsc();
       if (it >= bursts / 10) {  // the first tenth warms caches and the table
-        t_parse += t1 - t0;
-        t_ingress += t2 - t1;
-        t_lookup += t3 - t2;
-        t_egress += t4 - t3;
-        t_dispatch += t5 - t4;
-        pkts += b.count;
         burst_ticks.push_back(static_cast<uint32_t>(t5 - t0));
-        const uint64_t d[kStages] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4};
-        for (unsigned k = 0; k < kStages; ++k) acc[k] += d[k];
-        chunk_pkts += b.count;
-        if (chunk_pkts >= chunk_bursts * vnf::kBurstMax) {
-          std::array<double, kStages> c{};
-          for (unsigned k = 0; k < kStages; ++k) {
-            c[k] = static_cast<double>(acc[k]) / static_cast<double>(chunk_pkts);
-            acc[k] = 0;
-          }
-          chunks.push_back(c);
-          chunk_pkts = 0;
-        }
+        chunks.add({t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4}, b.count);
       }
       if ((it & 1023) == 0) sw.drain_learn_events();
     }
@@ -230,11 +187,8 @@ int main(int argc, char** argv) {
                                     "dispatch_tx"};
       double best[kStages], med[kStages], best_total = 0, med_total = 0;
       for (unsigned k = 0; k < kStages; ++k) {
-        std::vector<double> v;
-        for (const auto& c : chunks) v.push_back(c[k]);
-        std::sort(v.begin(), v.end());
-        best[k] = v.front();
-        med[k] = v[v.size() / 2];
+        best[k] = chunks.best(k);
+        med[k] = chunks.median(k);
         best_total += best[k];
         med_total += med[k];
       }
@@ -249,11 +203,13 @@ int main(int argc, char** argv) {
       std::sort(burst_ticks.begin(), burst_ticks.end());
       const double us = 1e6 / static_cast<double>(rte_get_tsc_hz());
       auto pct = [&](double q) {
-        const size_t i = std::min(burst_ticks.size() - 1, static_cast<size_t>(q * burst_ticks.size()));
+        const size_t i =
+            std::min(burst_ticks.size() - 1, static_cast<size_t>(q * burst_ticks.size()));
         return burst_ticks[i] * us;
       };
-      std::printf("  a burst of 32 from parse to tx hand-off: p50 %.2f us, p99 %.2f us, p99.9 %.2f us\n",
-                  pct(0.5), pct(0.99), pct(0.999));
+      std::printf(
+          "  a burst of 32 from parse to tx hand-off: p50 %.2f us, p99 %.2f us, p99.9 %.2f us\n",
+          pct(0.5), pct(0.99), pct(0.999));
       std::printf(
           "{\"parse\": %.1f, \"vlan_ingress\": %.1f, \"l2_lookup\": %.1f, \"l2_egress\": %.1f, "
           "\"dispatch_tx\": %.1f, \"total\": %.1f, \"median_total\": %.1f, \"macs\": %u, "
