@@ -90,32 +90,9 @@ void SwitchHarness::apply_yaml(const std::string& yaml) {
   sw_->apply(std::move(next), vnf::Requester{0, 0, "test"});
 }
 
-void SwitchHarness::start_worker() {
-  running_ = true;
-  worker_started_ = true;
-  vnf::WorkerContext& w = engine_->worker(0);
-  struct Arg {
-    vnf::WorkerContext* w;
-    vswitch::SwitchPipeline* p;
-    std::atomic<bool>* running;
-  };
-  static Arg arg;
-  arg = Arg{&w, &sw_->pipeline(0), &running_};
-  if (rte_eal_remote_launch(
-          [](void* a) -> int {
-            auto* x = static_cast<Arg*>(a);
-            return vnf::worker_main(*x->w, *x->p, *x->running);
-          },
-          &arg, w.lcore) != 0)
-    throw std::runtime_error("cannot launch the worker");
-}
+void SwitchHarness::start_worker() { worker_.start(engine_->worker(0), sw_->pipeline(0)); }
 
-void SwitchHarness::stop_worker() {
-  if (!worker_started_) return;
-  running_ = false;
-  rte_eal_wait_lcore(engine_->worker(0).lcore);
-  worker_started_ = false;
-}
+void SwitchHarness::stop_worker() { worker_.stop(); }
 
 std::vector<std::string> SwitchHarness::port_names() const { return ports_->names(); }
 

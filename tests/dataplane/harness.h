@@ -55,8 +55,7 @@ class SwitchHarness {
   std::unique_ptr<RingPorts> ports_;  // before engine_: outlives it
   std::unique_ptr<vnf::Engine> engine_;
   std::unique_ptr<vswitch::Switch> sw_;
-  std::atomic<bool> running_{false};
-  bool worker_started_ = false;
+  WorkerThread worker_;
 };
 
 }  // namespace dptest

@@ -1,11 +1,17 @@
-// The ports every dataplane harness gives its appliance: one net_ring ethdev per configured
+// What every dataplane harness gives its appliance: the worker loop on this thread or on its
+// lcore (below), and the ports: one net_ring ethdev per configured
 // device (all must be `type: ring`), a ring into it and a ring out of it, so that a test can
 // put frames on a port's wire and read what the appliance transmitted there.
 #pragma once
 
+#include <atomic>
 #include <map>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <rte_launch.h>
 
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
@@ -55,5 +61,42 @@ unsigned poll_on_this_thread(vnf::WorkerContext& w, Pipeline& p, unsigned rounds
   }
   return total;
 }
+
+// The real worker loop on worker `w`'s lcore, for tests that need traffic while the control
+// side acts; stop() (or destruction) ends it.
+class WorkerThread {
+ public:
+  ~WorkerThread() { stop(); }
+  template <class Pipeline>
+  void start(vnf::WorkerContext& w, Pipeline& p) {
+    struct Arg {
+      vnf::WorkerContext* w;
+      Pipeline* p;
+      std::atomic<bool>* running;
+    };
+    auto arg = std::make_shared<Arg>(Arg{&w, &p, &running_});
+    running_ = true;
+    if (rte_eal_remote_launch(
+            [](void* a) -> int {
+              auto* x = static_cast<Arg*>(a);
+              return vnf::worker_main(*x->w, *x->p, *x->running);
+            },
+            arg.get(), w.lcore) != 0)
+      throw std::runtime_error("cannot launch the worker");
+    arg_ = std::move(arg);
+    lcore_ = w.lcore;
+  }
+  void stop() {
+    if (!arg_) return;
+    running_ = false;
+    rte_eal_wait_lcore(lcore_);
+    arg_.reset();
+  }
+
+ private:
+  std::atomic<bool> running_{false};
+  std::shared_ptr<void> arg_;  // what the lcore reads, alive while it runs
+  unsigned lcore_ = 0;
+};
 
 }  // namespace dptest

@@ -89,31 +89,8 @@ void RouterHarness::apply_yaml(const std::string& yaml) {
   router_->apply(std::move(next), vnf::Requester{0, 0, "test"}, now_);
 }
 
-void RouterHarness::start_worker() {
-  running_ = true;
-  worker_started_ = true;
-  vnf::WorkerContext& w = engine_->worker(0);
-  struct Arg {
-    vnf::WorkerContext* w;
-    vrouter::RouterPipeline* p;
-    std::atomic<bool>* running;
-  };
-  static Arg arg;
-  arg = Arg{&w, &router_->pipeline(0), &running_};
-  if (rte_eal_remote_launch(
-          [](void* a) -> int {
-            auto* x = static_cast<Arg*>(a);
-            return vnf::worker_main(*x->w, *x->p, *x->running);
-          },
-          &arg, w.lcore) != 0)
-    throw std::runtime_error("cannot launch the worker");
-}
+void RouterHarness::start_worker() { worker_.start(engine_->worker(0), router_->pipeline(0)); }
 
-void RouterHarness::stop_worker() {
-  if (!worker_started_) return;
-  running_ = false;
-  rte_eal_wait_lcore(engine_->worker(0).lcore);
-  worker_started_ = false;
-}
+void RouterHarness::stop_worker() { worker_.stop(); }
 
 }  // namespace dptest

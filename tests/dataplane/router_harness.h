@@ -58,8 +58,7 @@ class RouterHarness {
   std::unique_ptr<vnf::Engine> engine_;
   std::unique_ptr<vrouter::Router> router_;
   uint64_t now_ = 0;
-  std::atomic<bool> running_{false};
-  bool worker_started_ = false;
+  WorkerThread worker_;
 };
 
 }  // namespace dptest
