@@ -41,6 +41,9 @@ RUNTIME = "/var/run/dpdk"
 
 STARTED = []  # Popen objects we started: stopped on any exit
 
+sys.path.insert(0, os.path.join(BENCH, "scenarios"))
+from _l2common import memory_mb  # noqa: E402  (the pool sizing every system shares)
+
 
 def log(msg):
     print(f"[bench] {msg}", flush=True)
@@ -85,13 +88,14 @@ class System:
     role = "ours"
     startup_s = 60  # from start to the first forwarded packet
 
-    def __init__(self, name):
+    def __init__(self, name, ports):
         self.name = name
         self.proc = None
         self.tel = None
         self.prefix = None
-        self.in_ports = [0]
-        self.out_ports = [1]
+        # Counted: what the input ports received and the output ports sent.
+        self.in_ports = [i for i, p in enumerate(ports) if p.role == "in"]
+        self.out_ports = [i for i, p in enumerate(ports) if p.role == "out"]
 
     def start(self):
         raise NotImplementedError
@@ -142,7 +146,7 @@ class Ours(System):
     role = "ours"
 
     def __init__(self, scenario, variant, ports, work, lcores="0,1"):
-        super().__init__(scenario.PROGRAM)
+        super().__init__(scenario.PROGRAM, ports)
         self.lcores = lcores  # main lcore first; the worker gets the other
         self.program = scenario.PROGRAM
         self.prefix = "vnf-bench"
@@ -150,8 +154,6 @@ class Ours(System):
         with open(self.cfg, "w") as f:
             f.write(scenario.config(variant, ports))
         self.work = work
-        self.in_ports = [i for i, p in enumerate(ports) if p.role == "in"]
-        self.out_ports = [i for i, p in enumerate(ports) if p.role == "out"]
         self.tsc_hz = None
 
     def start(self):
@@ -180,16 +182,15 @@ class Testpmd(System):
     role = "ceiling"
 
     def __init__(self, ports, work, mbufs, mode="io", fwd_core=1):
-        super().__init__(f"testpmd-{mode}")
+        super().__init__(f"testpmd-{mode}", ports)
         self.fwd_core = fwd_core
         self.prefix = "vnf-bench-testpmd"
         self.ports, self.work, self.mbufs, self.mode = ports, work, mbufs, mode
-        self.in_ports = [i for i, p in enumerate(ports) if p.role == "in"]
         # io forwarding pairs ports 0-1, 2-3, ...: the input's partner is the output.
         self.out_ports = [i ^ 1 for i in self.in_ports]
 
     def start(self):
-        mem = 256 + (self.mbufs * 2560 * 5 // 4) // (1 << 20)
+        mem = memory_mb(self.mbufs)
         cmd = ["dpdk-testpmd", "-l", "0,1", "--main-lcore", str(1 - self.fwd_core), "--file-prefix", self.prefix,
                "--huge-unlink", "-m", str(mem), "--no-pci"]
         for p in self.ports:
@@ -206,13 +207,11 @@ class Ovs(System):
     role = "peer"
 
     def __init__(self, scenario, variant, ports, work, pmd_core=1):
-        super().__init__("ovs-dpdk")
+        super().__init__("ovs-dpdk", ports)
         self.pmd_core = pmd_core
         self.scenario, self.variant, self.ports = scenario, variant, ports
         self.dir = os.path.join(work, "ovs")
         self.prefix = "vnf-bench-ovs"
-        self.in_ports = [i for i, p in enumerate(ports) if p.role == "in"]
-        self.out_ports = [i for i, p in enumerate(ports) if p.role == "out"]
         self.env = dict(os.environ, OVS_RUNDIR=self.dir, OVS_LOGDIR=self.dir, OVS_DBDIR=self.dir,
                         OVS_SYSCONFDIR=self.dir)
         self.vswitchd_pid = None
@@ -329,13 +328,11 @@ class L3fwd(System):
     role = "peer"
 
     def __init__(self, scenario, variant, ports, work, mbufs):
-        super().__init__("l3fwd")
+        super().__init__("l3fwd", ports)
         self.scenario, self.variant, self.ports, self.work, self.mbufs = scenario, variant, ports, work, mbufs
         self.prefix = "vnf-bench-l3fwd"
         # l3fwd adds (and prints) its routes one by one: a million of them take minutes.
         self.startup_s = 60 + variant.get("routes", 0) // 2000
-        self.in_ports = [i for i, p in enumerate(ports) if p.role == "in"]
-        self.out_ports = [i for i, p in enumerate(ports) if p.role == "out"]
 
     @staticmethod
     def binary():
@@ -606,11 +603,10 @@ def run_variant(args, scenario, variant, work):
         "ratio_to_ceiling": round(ours / ceiling, 3) if ours and ceiling else None,
         "ratio_to_peer": round(ours / peer, 2) if ours and peer else None,
         "rounds_detail": rounds,
+        "stage_cycles_per_packet": None,
     }
     if not args.no_micro and hasattr(scenario, "micro_args"):
         result["stage_cycles_per_packet"] = micro(scenario, variant)
-    if getattr(scenario, "PROGRAM", "") == "vswitch" and result.get("stage_cycles_per_packet") is None:
-        result["stage_cycles_per_packet"] = None
     return result
 
 
@@ -642,6 +638,56 @@ def markdown_row(r):
 
 MD_HEADER = ("| when | scenario | size | flows | ours Mpps | cycles/pkt | ceiling Mpps | of ceiling | "
              "peer | peer Mpps | vs peer | method |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+# ---------------------------------------------------------------------------- results
+# (shared with bench/lib/pktgen.py)
+
+
+def save_result(r, out_dir, name):
+    """Writes OUT_DIR/NAME-<timestamp>.json; returns r with its path."""
+    stamp = r["timestamp"].replace(":", "").replace("-", "")[:15]
+    path = os.path.join(out_dir, f"{name}-{stamp}.json")
+    with open(path, "w") as f:
+        json.dump(r, f, indent=2)
+    r["_path"] = path
+    return r
+
+
+def clean_up(work, keep):
+    """Kills what a failed run left behind and removes the work directory."""
+    for p in STARTED:
+        if p.poll() is None:
+            p.kill()
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        log(f"work directory kept: {work}")
+
+
+def publish(results, out_dir):
+    """Prints the Markdown rows and a line per result; appends the rows to results.md."""
+    print()
+    print(MD_HEADER)
+    rows = [markdown_row(r) for r in results]
+    print("\n".join(rows))
+    md = os.path.join(out_dir, "results.md")
+    new = not os.path.exists(md)
+    with open(md, "a") as f:
+        if new:
+            f.write("# Bench results (one row per run; see docs/performance.md for the method)\n\n" +
+                    MD_HEADER + "\n")
+        f.write("\n".join(rows) + "\n")
+    for r in results:
+        if r.get("method") == "in-process":
+            print(f"{r['scenario']}: {json.dumps(r['micro'])}; {r['_path']}")
+            continue
+        cycles = f" ({r['cycles_per_packet']} cycles/packet)" if r.get("cycles_per_packet") else ""
+        print(f"{r['scenario']}: ours {r['mpps']} Mpps{cycles}, "
+              f"ceiling {r['ceiling_mpps']} Mpps, peer {r['peer'] or '-'} {r['peer_mpps']} Mpps; "
+              f"{r['_path']}")
+        if r.get("stage_cycles_per_packet"):
+            print(f"  stage cycles/packet: {r['stage_cycles_per_packet']}")
 
 
 def main():
@@ -690,42 +736,11 @@ def main():
     results = []
     try:
         for v in variants:
-            r = run_variant(args, scenario, v, work)
-            stamp = r["timestamp"].replace(":", "").replace("-", "")[:15]
-            path = os.path.join(args.out_dir, f"{scenario.NAME}-{v['id']}-{stamp}.json")
-            with open(path, "w") as f:
-                json.dump(r, f, indent=2)
-            r["_path"] = path
-            results.append(r)
+            results.append(save_result(run_variant(args, scenario, v, work), args.out_dir,
+                                       f"{scenario.NAME}-{v['id']}"))
     finally:
-        for p in STARTED:
-            if p.poll() is None:
-                p.kill()
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            log(f"work directory kept: {work}")
-
-    print()
-    print(MD_HEADER)
-    rows = [markdown_row(r) for r in results]
-    print("\n".join(rows))
-    md = os.path.join(args.out_dir, "results.md")
-    new = not os.path.exists(md)
-    with open(md, "a") as f:
-        if new:
-            f.write("# Bench results (one row per run; see docs/performance.md for the method)\n\n" +
-                    MD_HEADER + "\n")
-        f.write("\n".join(rows) + "\n")
-    for r in results:
-        if r.get("method") == "in-process":
-            print(f"{r['scenario']}: {json.dumps(r['micro'])}; {r['_path']}")
-            continue
-        print(f"{r['scenario']}: ours {r['mpps']} Mpps ({r['cycles_per_packet']} cycles/packet), "
-              f"ceiling {r['ceiling_mpps']} Mpps, peer {r['peer'] or '-'} {r['peer_mpps']} Mpps; "
-              f"{r['_path']}")
-        if r.get("stage_cycles_per_packet"):
-            print(f"  stage cycles/packet: {r['stage_cycles_per_packet']}")
+        clean_up(work, args.keep)
+    publish(results, args.out_dir)
     return 0
 
 

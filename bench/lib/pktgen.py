@@ -12,7 +12,6 @@ itself caps the figures: compare ours, the ceiling and the peer of one run, not 
 import argparse
 import datetime
 import importlib.util
-import json
 import os
 import re
 import shutil
@@ -176,27 +175,10 @@ def main():
                 "ratio_to_peer": round(ours / peer, 2) if ours and peer else None,
                 "rounds_detail": rounds,
             }
-            stamp = r["timestamp"].replace(":", "").replace("-", "")[:15]
-            path = os.path.join(args.out_dir, f"{scenario.NAME}-{vid}-pktgen-{stamp}.json")
-            with open(path, "w") as f:
-                json.dump(r, f, indent=2)
-            r["_path"] = path
-            results.append(r)
+            results.append(bench.save_result(r, args.out_dir, f"{scenario.NAME}-{vid}-pktgen"))
     finally:
-        for p in bench.STARTED:
-            if p.poll() is None:
-                p.kill()
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-    print()
-    print(bench.MD_HEADER)
-    rows = [bench.markdown_row(r) for r in results]
-    print("\n".join(rows))
-    with open(os.path.join(args.out_dir, "results.md"), "a") as f:
-        f.write("\n".join(rows) + "\n")
-    for r in results:
-        print(f"{r['scenario']}: ours {r['mpps']} Mpps, ceiling {r['ceiling_mpps']} Mpps, "
-              f"peer {r['peer'] or '-'} {r['peer_mpps']} Mpps; {r['_path']}")
+        bench.clean_up(work, args.keep)
+    bench.publish(results, args.out_dir)
     return 0
 
 
