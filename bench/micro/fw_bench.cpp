@@ -31,13 +31,6 @@ namespace po = boost::program_options;
 
 namespace {
 
-uint16_t csum16(const uint8_t* d, size_t n) {
-  uint32_t s = 0;
-  for (size_t i = 0; i + 1 < n; i += 2) s += static_cast<uint32_t>(d[i] << 8 | d[i + 1]);
-  while (s >> 16) s = (s & 0xFFFF) + (s >> 16);
-  return static_cast<uint16_t>(~s);
-}
-
 // UDP 10.0.x.y:sport -> 10.128.x.y:9 for flow f (as bench/lib/genpcap.py), 60 bytes.
 void write_udp(uint8_t* f, uint32_t flow) {
   std::memset(f, 0, 60);
@@ -58,9 +51,7 @@ void write_udp(uint8_t* f, uint32_t flow) {
   ip[17] = 128;
   ip[18] = static_cast<uint8_t>(flow >> 8);
   ip[19] = static_cast<uint8_t>(flow);
-  const uint16_t c = csum16(ip, 20);
-  ip[10] = static_cast<uint8_t>(c >> 8);
-  ip[11] = static_cast<uint8_t>(c);
+  micro::set_ipv4_checksum(ip);
   uint8_t* udp = ip + 20;
   const uint16_t sport = static_cast<uint16_t>(1024 + (flow & 0x7FFF));
   udp[0] = static_cast<uint8_t>(sport >> 8);

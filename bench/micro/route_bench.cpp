@@ -42,13 +42,6 @@ namespace {
 
 constexpr uint8_t kLanMac[6] = {0x02, 0, 0, 0, 0, 0x01};
 
-uint16_t csum(const uint8_t* p, size_t n) {
-  uint32_t s = 0;
-  for (size_t i = 0; i + 1 < n; i += 2) s += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-  while (s >> 16) s = (s & 0xFFFF) + (s >> 16);
-  return static_cast<uint16_t>(~s);
-}
-
 // An Ethernet/IPv4/UDP frame of 60 bytes (64 on the wire) or Ethernet/IPv6/UDP of 74 (78).
 std::vector<uint8_t> make_frame(int family, uint64_t prefix, uint32_t host, uint16_t id) {
   std::vector<uint8_t> f(family == 4 ? 60 : 74, 0);
@@ -80,9 +73,7 @@ std::vector<uint8_t> make_frame(int family, uint64_t prefix, uint32_t host, uint
                              static_cast<uint8_t>(dst >> 8),
                              static_cast<uint8_t>(dst)};
     std::memcpy(ip, hdr, 20);
-    const uint16_t c = csum(ip, 20);
-    ip[10] = static_cast<uint8_t>(c >> 8);
-    ip[11] = static_cast<uint8_t>(c);
+    micro::set_ipv4_checksum(ip);
     uint8_t* udp = ip + 20;
     udp[0] = static_cast<uint8_t>(4 + (id >> 8));
     udp[1] = static_cast<uint8_t>(id);
