@@ -72,6 +72,11 @@ tel_get() {
   tel "$1" "$2" | "$PY" -c "import json,sys; d=json.load(sys.stdin); r=list(d.values())[0]; print($3)"
 }
 
+# show_drops PREFIX: the appliance's non-zero drop counters, by reason (for the log).
+show_drops() {
+  echo "drops by reason: $(tel_get "$1" /vnf/drops '{k: v for k, v in r.items() if v}')"
+}
+
 finish() {
   local pid
   for pid in "${APPLIANCE_PIDS[@]}"; do

@@ -99,7 +99,7 @@ check "vnfctl show interfaces lists lan1" \
   bash -c "'$TOP/scripts/vnfctl' -p $P show interfaces | grep -q '^lan1 '"
 routed=$(tel_get $P /vnf/interfaces 'r["lan2"]["routed_out_packets"]')
 check "telemetry: packets routed out of lan2 ($routed)" test "${routed:-0}" -gt 100
-echo "drops by reason: $(tel $P /vnf/drops | $PY -c 'import json,sys; d=list(json.load(sys.stdin).values())[0]; print({k:v for k,v in d.items() if v})')"
+show_drops $P
 
 # Reloads: a broken one is refused with its position, a good one adds a route.
 cp "$WORK/router.yaml" "$WORK/router.good"

@@ -156,7 +156,7 @@ fo=$(tel_get $P /vnf/router 'r["failovers"]')
 fb=$(tel_get $P /vnf/router 'r["fallbacks"]')
 check "telemetry: failovers counted ($fo: IPv4 and IPv6 default routes)" test "$fo" -eq 2
 check "telemetry: fallbacks counted ($fb)" test "$fb" -eq 2
-echo "drops by reason: $(tel $P /vnf/drops | $PY -c 'import json,sys; d=list(json.load(sys.stdin).values())[0]; print({k:v for k,v in d.items() if v})')"
+show_drops $P
 
 stop_appliance rt
 rc=$?

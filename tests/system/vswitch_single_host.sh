@@ -120,7 +120,7 @@ check_not "good reload: vm2 left core (vm1 -> vm2 fails)" ns_ping s1-vm1 10.9.0.
 check "good reload: vm2 joined info (vm3 -> vm2)" ns_ping s1-vm3 10.9.0.12
 
 drops=$(tel_get $P /vnf/drops 'sum(r.values())')
-echo "drops by reason: $(tel $P /vnf/drops | $PY -c 'import json,sys; d=list(json.load(sys.stdin).values())[0]; print({k:v for k,v in d.items() if v})')"
+show_drops $P
 
 stop_appliance sw
 rc=$?
