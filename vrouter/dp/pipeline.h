@@ -6,39 +6,16 @@
 // an untagged interface sends untagged ones. (The host vswitch uses its own L2Egress instead.)
 #pragma once
 
-#include <cstring>
-
-#include <rte_byteorder.h>
 #include <rte_mbuf.h>
 
 #include "common/burst.h"
 #include "common/parser.h"
 #include "common/rcu.h"
+#include "common/vlan_tag.h"
 #include "common/worker.h"
 #include "vrouter/dp/routing.h"
 
 namespace vrouter {
-
-// `seg_tag`: the frame's outer tag is its interface tag. tpid 0: leave untagged.
-inline bool set_vlan_tag(rte_mbuf* m, bool seg_tag, uint16_t tci_in, uint16_t vlan) noexcept {
-  uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
-  const uint16_t tci = static_cast<uint16_t>((tci_in & 0xF000) | vlan);
-  const rte_be16_t t[2] = {rte_cpu_to_be_16(vnf::kTpid8021Q), rte_cpu_to_be_16(tci)};
-  if (seg_tag) {
-    if (vlan) {
-      std::memcpy(d + 12, t, 4);
-    } else {
-      std::memmove(d + 4, d, 12);
-      rte_pktmbuf_adj(m, 4);
-    }
-  } else if (vlan) {
-    d = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, 4));
-    if (!d) return false;
-    std::memmove(d, d + 4, 12);
-    std::memcpy(d + 12, t, 4);
-  }
-  return true;
-}
 
 class RouterEgress final {
  public:
@@ -47,7 +24,9 @@ class RouterEgress final {
       if (b.next[i] >= vnf::kMaxPorts) continue;
       vnf::PacketMeta& m = vnf::meta_of(b.pkts[i]);
       const bool seg_tag = m.flags & vnf::meta_flags::kSegTag;
-      if (!set_vlan_tag(b.pkts[i], seg_tag, seg_tag ? m.outer_tci : 0, m.vlan))
+      if (!seg_tag && !m.vlan) continue;  // untagged in, untagged out: nothing to do
+      if (!vnf::set_egress_tag(b.pkts[i], seg_tag, seg_tag ? m.outer_tci : 0,
+                               m.vlan ? vnf::kTpid8021Q : 0, m.vlan))
         b.drop(i, vnf::DropReason::kNoHeadroom);
     }
   }
