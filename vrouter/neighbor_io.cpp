@@ -25,19 +25,6 @@ constexpr uint8_t kZeroMac[6] = {};
 constexpr uint8_t kAllNodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 constexpr uint8_t kAllNodesMac[6] = {0x33, 0x33, 0, 0, 0, 1};
 
-bool has_ip4(const IfaceDp& I, uint32_t a) {
-  for (unsigned k = 0; k < I.n4; ++k)
-    if (I.ip4[k] == a) return true;
-  return false;
-}
-
-bool has_ip6(const IfaceDp& I, const uint8_t* a) {
-  if (std::memcmp(I.ll6, a, 16) == 0) return true;
-  for (unsigned k = 0; k < I.n6; ++k)
-    if (std::memcmp(I.ip6[k], a, 16) == 0) return true;
-  return false;
-}
-
 bool unspecified(const uint8_t* a) {
   for (int i = 0; i < 16; ++i)
     if (a[i]) return false;

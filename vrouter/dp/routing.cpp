@@ -43,18 +43,6 @@ inline bool is_unspec6(const uint8_t* a) noexcept {
 constexpr uint8_t kLoopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 inline bool is_loop6(const uint8_t* a) noexcept { return std::memcmp(a, kLoopback6, 16) == 0; }
 
-inline bool has_ip4(const IfaceDp& I, uint32_t a) noexcept {
-  for (unsigned k = 0; k < I.n4; ++k)
-    if (I.ip4[k] == a) return true;
-  return false;
-}
-inline bool has_ip6(const IfaceDp& I, const uint8_t* a) noexcept {
-  if (std::memcmp(I.ll6, a, 16) == 0) return true;
-  for (unsigned k = 0; k < I.n6; ++k)
-    if (std::memcmp(I.ip6[k], a, 16) == 0) return true;
-  return false;
-}
-
 // The adjacency a flow uses in a path list.
 inline const AdjDp& pick(const RouteSnapshot& s, uint32_t path, const uint8_t* ip,
                          const PacketMeta& m, bool v6) noexcept {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 
 #include <rte_hash.h>
 #include <rte_ring.h>
@@ -69,6 +70,19 @@ struct alignas(64) IfaceDp {
   uint8_t ip6[kDpMaxAddrs][16];
   uint8_t ll6[16];  // link-local fe80::/64 from the MAC
 };
+
+// Whether the address (IPv4 host order; IPv6 network order, link-local included) is ours.
+inline bool has_ip4(const IfaceDp& I, uint32_t a) noexcept {
+  for (unsigned k = 0; k < I.n4; ++k)
+    if (I.ip4[k] == a) return true;
+  return false;
+}
+inline bool has_ip6(const IfaceDp& I, const uint8_t* a) noexcept {
+  if (std::memcmp(I.ll6, a, 16) == 0) return true;
+  for (unsigned k = 0; k < I.n6; ++k)
+    if (std::memcmp(I.ip6[k], a, 16) == 0) return true;
+  return false;
+}
 
 enum class AdjKind : uint8_t { kNoRoute, kNotRouted, kLocal, kBlackhole, kGateway, kOnLink };
 
