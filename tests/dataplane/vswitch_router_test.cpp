@@ -175,3 +175,24 @@ TEST(VswitchRouter, TheFirewallJudgesRoutedTrafficBySegments) {
   ASSERT_EQ(out["vm3"].size(), 1u) << "no echo reply from the gateway with the firewall on";
   EXPECT_EQ(ip_of(out["vm3"][0])[20], 0) << "not an echo reply";
 }
+
+// A reload rechecks established connections against the new rules. A routed connection's
+// source zone is its ingress segment's, not the egress segment's: the recheck must classify
+// it as the first packet was classified, or every routed connection dies at each reload.
+TEST(VswitchRouter, RoutedConnectionsSurviveAReload) {
+  SwitchHarness h(kBase + kFirewall);
+  meet_the_gateway(h, true);
+  Out out = step(h, "vm1", tcp_to(GwCore, A, "10.1.0.10", "10.2.0.20", 80));
+  ASSERT_EQ(out["vm3"].size(), 1u) << "core -> info tcp/80 is allowed by rule";
+
+  // The same policy plus one unrelated rule: a new generation, the connection still allowed.
+  h.apply_yaml(kBase + kFirewall +
+               "    - {id: core-info-dns, from: core, to: info, service: [udp/53], action: accept, "
+               "cross_segment: true}\n");
+  const uint64_t policy_drops_before = h.drops(DropReason::kFwPolicyDrop);
+  Bytes syn_ack = cat({eth(GwInfo, C, {}, 0x0800),
+                       ipv4(ip4("10.2.0.20"), ip4("10.1.0.10"), 6, tcp(80, 40000, 0x12, 1000, 2))});
+  out = step(h, "vm3", syn_ack);
+  ASSERT_EQ(out["vm1"].size(), 1u) << "the reply of a routed connection was lost after a reload";
+  EXPECT_EQ(h.drops(DropReason::kFwPolicyDrop), policy_drops_before);
+}

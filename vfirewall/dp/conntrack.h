@@ -54,7 +54,8 @@ inline constexpr uint8_t kFtpCtl = 1 << 3;   // FTP control connection: inspecte
 inline constexpr uint8_t kPolicy = 1 << 4;   // accepted by the zone-pair default policy
 }  // namespace session_flags
 
-inline constexpr uint16_t kFloodPort = 0xFFFC;  // vnf::kNextFlood: egress unknown (flooded)
+inline constexpr uint16_t kFloodPort = 0xFFFC;   // vnf::kNextFlood: egress unknown (flooded)
+inline constexpr uint8_t kSessionNoPort = 0xFF;  // Session::out_port of kFloodPort (>= 64)
 
 // 128 bytes, two cache lines (as VPP's sessions).
 struct alignas(64) Session {
@@ -65,7 +66,12 @@ struct alignas(64) Session {
   uint32_t parent;     // related: index + 1 of the control session
   uint32_t serial;     // creation number (a parent reference checks it)
   uint32_t parent_serial;
-  uint16_t in_port, out_port;  // of the first packet (out_port may be kFloodPort)
+  // Where the first packet was seen, for rechecks after a reload: classified again exactly as
+  // then, the source zone by the ingress port and segment, the destination zone by the egress
+  // port and segment (they differ for routed traffic in the host switch).
+  uint8_t in_port;
+  uint8_t out_port;  // kSessionNoPort when flooded: zones' port conditions skipped
+  uint16_t in_vlan;
   uint16_t vlan;
   uint8_t state;  // TcpState
   uint8_t flags;  // session_flags

@@ -111,6 +111,7 @@ struct FirewallStage::Pkt {
   uint32_t l4_avail;  // L4 bytes in the first segment
   uint16_t i;
   uint16_t egress;
+  uint16_t in_vlan;  // the ingress segment (b.in_vlan), for the session
   uint16_t acl_sport, acl_dport;
   uint8_t family;
   uint8_t proto;
@@ -172,6 +173,7 @@ bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexc
   p.l3 = ip;
   p.i = i;
   p.egress = egress;
+  p.in_vlan = b.in_vlan[i];
   p.family = family;
   p.proto = meta.l4_proto;
   p.icmp_type = 0;
@@ -290,8 +292,14 @@ void FirewallStage::log_decision(const CtKey& k, Action a, uint32_t rule_plus1) 
   st_.counters.log_records.add();
 }
 
+static_assert(vnf::kMaxPorts <= 64, "Session::in_port/out_port are 8 bits; zones match ports < 64");
+
 void FirewallStage::first_packet(Session& x, const Pkt& p) noexcept {
   const FwSnapshot& s = *snap_;
+  x.in_port = static_cast<uint8_t>(p.meta->in_port);
+  x.out_port = p.egress < 64 ? static_cast<uint8_t>(p.egress) : kSessionNoPort;
+  x.in_vlan = p.in_vlan;
+  x.vlan = p.meta->vlan;
   if (x.key.proto == kProtoTcp && p.l4) {
     const uint32_t doff = static_cast<uint32_t>(p.l4[12] >> 4) * 4;
     TcpSegment g{rd32(p.l4 + 4),  rd32(p.l4 + 8),
@@ -309,7 +317,7 @@ void FirewallStage::first_packet(Session& x, const Pkt& p) noexcept {
 
 bool FirewallStage::recheck(Session& x) noexcept {
   const FwSnapshot& s = *snap_;
-  const uint8_t zs = classify_zone(s, x.in_port, x.vlan, x.key.family, x.key.src);
+  const uint8_t zs = classify_zone(s, x.in_port, x.in_vlan, x.key.family, x.key.src);
   const uint8_t zd = classify_zone(s, x.out_port, x.vlan, x.key.family, x.key.dst);
   if (zs != x.key.zsrc || zd != x.key.zdst) return false;
   if (x.flags & session_flags::kRelated) {
@@ -483,9 +491,6 @@ void FirewallStage::on_new(vnf::Burst& b, Pkt& p, const CtKey& key, uint32_t res
     }
     Session& x = st_.sessions[idx];
     x.rule_slot = slot;
-    x.in_port = p.meta->in_port;
-    x.out_port = p.egress;
-    x.vlan = p.meta->vlan;
     if (!result) x.flags |= session_flags::kPolicy;
     first_packet(x, p);
     return;
@@ -577,9 +582,6 @@ void FirewallStage::process(vnf::Burst& b) noexcept {
         x.parent = parent;
         x.parent_serial = pserial;
         x.rule_slot = pi < st_.capacity ? st_.sessions[pi].rule_slot : 0;
-        x.in_port = p.meta->in_port;
-        x.out_port = p.egress;
-        x.vlan = p.meta->vlan;
         first_packet(x, p);
         x.flags &= static_cast<uint8_t>(~session_flags::kFtpCtl);
         st_.counters.related.add();
