@@ -32,9 +32,10 @@ inline bool in_ranges(const AddrRange* r, uint32_t n, u128 a) noexcept {
   return false;
 }
 
-// port: DPDK port id, or kFloodPort (the port condition is then skipped).
-inline uint8_t classify_zone(const FwSnapshot& s, uint16_t port, uint16_t vlan, uint8_t family,
-                             const uint8_t* addr) noexcept {
+// The first zone the packet side belongs to, or null. port: DPDK port id, or any value >= 64
+// (kFloodPort, kSessionNoPort) to skip the zones' port conditions.
+inline const ZoneView* find_zone(const FwSnapshot& s, uint16_t port, uint16_t vlan, uint8_t family,
+                                 const uint8_t* addr) noexcept {
   const u128 a = addr_value(family, addr);
   for (uint32_t i = 0; i < s.n_zones; ++i) {
     const ZoneView& z = s.zones[i];
@@ -42,9 +43,15 @@ inline uint8_t classify_zone(const FwSnapshot& s, uint16_t port, uint16_t vlan, 
     if (!z.any_vlan && !((z.vlans[(vlan & 0xFFF) / 64] >> (vlan % 64)) & 1)) continue;
     if (!z.any_addr && !(family == 4 ? in_ranges(z.r4, z.n4, a) : in_ranges(z.r6, z.n6, a)))
       continue;
-    return z.id;
+    return &z;
   }
-  return kZoneNone;
+  return nullptr;
+}
+
+inline uint8_t classify_zone(const FwSnapshot& s, uint16_t port, uint16_t vlan, uint8_t family,
+                             const uint8_t* addr) noexcept {
+  const ZoneView* z = find_zone(s, port, vlan, family, addr);
+  return z ? z->id : kZoneNone;
 }
 
 }  // namespace vfirewall

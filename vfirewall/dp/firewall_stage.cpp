@@ -154,18 +154,18 @@ bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexc
   // Source: where it came in (the ingress segment, even if routing moved it since);
   // destination: where it goes out (meta.vlan and the egress port).
   const uint8_t zsrc = classify_zone(s, meta.in_port, b.in_vlan[i], family, src);
-  const uint8_t zdst = classify_zone(s, egress, meta.vlan, family, dst);
-  if (zsrc == kZoneNone || zdst == kZoneNone) {
+  const ZoneView* zd = find_zone(s, egress, meta.vlan, family, dst);
+  if (zsrc == kZoneNone || !zd) {
     b.drop(i, vnf::DropReason::kFwNoZone);
     return false;
   }
+  const uint8_t zdst = zd->id;
   if (egress == kFloodPort) {
     // A flood (destination MAC not learned yet) was judged for zdst without port conditions:
-    // its copies may only reach ports whose zone is zdst, never another zone's port.
-    uint32_t mask = 0;
-    for (uint16_t port = 0; port < vnf::kMaxPorts; ++port)
-      if (classify_zone(s, port, meta.vlan, family, dst) == zdst) mask |= 1u << port;
-    b.flood_mask[i] &= mask;
+    // its copies may only reach ports whose zone is zdst, never another zone's port. The zones
+    // before zdst's failed on segment or address, which no port changes; so a port's zone is
+    // zdst exactly when zdst's own port condition takes the port.
+    if (!zd->any_port) b.flood_mask[i] &= static_cast<uint32_t>(zd->ports);
   }
   meta.zone = zsrc;
   p.m = m;
