@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -37,6 +38,13 @@ struct MacKey {
   uint8_t mac[6];
 };
 static_assert(sizeof(MacKey) == 8);
+
+// The key as one 64-bit word (exact-match caches, sets of keys).
+inline uint64_t key_bits(const MacKey& k) noexcept {
+  uint64_t v;
+  std::memcpy(&v, &k, sizeof v);
+  return v;
+}
 
 inline constexpr uint32_t kEntryValid = 1u << 31;
 inline constexpr uint32_t kEntryStatic = 1u << 30;

@@ -102,14 +102,10 @@ void Switch::sync_static_and_limits() {
     MacKey k{cfg_.segment(sm.segment)->vlan, {}};
     std::copy(sm.mac.begin(), sm.mac.end(), k.mac);
     wanted.push_back(k);
-    uint64_t bits;
-    std::memcpy(&bits, &k, sizeof bits);
-    wanted_bits.insert(bits);
+    wanted_bits.insert(key_bits(k));
   }
   macs_->remove_if([&](const MacKey& k, uint16_t, bool is_static) {
-    uint64_t bits;
-    std::memcpy(&bits, &k, sizeof bits);
-    return is_static && !wanted_bits.count(bits);
+    return is_static && !wanted_bits.count(key_bits(k));
   });
   for (size_t i = 0; i < wanted.size(); ++i) {
     if (!macs_->add_static(wanted[i], engine_.port_id(cfg_.mac.statics[i].port)))

@@ -6,21 +6,6 @@
 
 namespace vswitch {
 
-namespace {
-
-inline void make_key(MacKey& k, uint16_t vlan, const uint8_t* mac) noexcept {
-  k.vlan = vlan;
-  std::memcpy(k.mac, mac, 6);
-}
-
-inline uint64_t key_bits(const MacKey& k) noexcept {
-  uint64_t v;
-  std::memcpy(&v, &k, sizeof v);
-  return v;
-}
-
-}  // namespace
-
 void L2Lookup::request_learn(const MacKey& k, uint16_t port, uint32_t now_s) noexcept {
   const uint64_t bits = key_bits(k);
   const unsigned slot = static_cast<unsigned>((bits * 0x9E3779B97F4A7C15ULL) >> 56);
