@@ -292,6 +292,27 @@ void check_reloadable(const SwitchConfig& running, const SwitchConfig& next,
   if (running.mac.table_size != next.mac.table_size)
     next_root["mac"]["table_size"].fail(
         "mac.table_size is fixed at start-up: restart to change it");
+  // The firewall and router stages are built at start-up, with their table sizes: a reload
+  // changes their rules and routes, not whether they exist or how big their tables are.
+  const auto section_kept = [&](bool was, bool is, const char* key) {
+    if (was == is) return;
+    (is ? next_root[key] : next_root)
+        .fail(fmt::format("{} the {}: section needs a restart", is ? "adding" : "removing", key));
+  };
+  section_kept(bool(running.firewall), bool(next.firewall), "firewall");
+  section_kept(bool(running.router), bool(next.router), "router");
+  if (running.firewall && next.firewall) {
+    const auto ct = next_root["firewall"]["conntrack"];
+    if (running.firewall->conntrack.size != next.firewall->conntrack.size)
+      ct["size"].fail("firewall.conntrack.size is fixed at start-up: restart to change it");
+    if (running.firewall->conntrack.expectations != next.firewall->conntrack.expectations)
+      ct["expectations"].fail(
+          "firewall.conntrack.expectations is fixed at start-up: restart to change it");
+  }
+  if (running.router && next.router &&
+      running.router->neighbors.max_entries != next.router->neighbors.max_entries)
+    next_root["router"]["neighbors"]["max_entries"].fail(
+        "router.neighbors.max_entries is fixed at start-up: restart to change it");
 }
 
 std::vector<std::string> diff(const SwitchConfig& a, const SwitchConfig& b) {

@@ -204,6 +204,48 @@ TEST(VswitchConfig, ReloadRejectsDeviceAndEngineChanges) {
   EXPECT_EQ(d[0], "port vm1: access core -> access info");
 }
 
+// The firewall and router stages exist from start-up with fixed table sizes: a reload that
+// adds or removes them, or resizes their tables, is refused instead of silently ignored.
+TEST(VswitchConfig, ReloadRejectsStageAndTableSizeChanges) {
+  const std::string fw =
+      "firewall:\n  conntrack: {size: 4096}\n  zones:\n"
+      "    - {name: core, segments: [core]}\n    - {name: info, segments: [info]}\n";
+  const std::string rt =
+      "router:\n  interfaces:\n    - {name: gw, segment: core, ipv4: [10.1.0.1/24]}\n";
+  auto refused = [](const std::string& from, const std::string& to, const std::string& what,
+                    int line) {
+    const SwitchConfig running = load(from);
+    const auto root = ConfigNode::load_string(to, "host.yaml");
+    const SwitchConfig next = parse_switch_config(root);
+    try {
+      vswitch::check_reloadable(running, next, root);
+      ADD_FAILURE() << "reload accepted: " << what;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+      EXPECT_EQ(e.line(), line) << e.what();
+    }
+  };
+  const std::string base = kBase;
+  refused(base, base + fw, "adding the firewall: section needs a restart", 10);
+  refused(base + fw, base, "removing the firewall: section needs a restart", 1);
+  refused(base, base + rt, "adding the router: section needs a restart", 10);
+  std::string bigger = base + fw;
+  bigger.replace(bigger.find("size: 4096"), 10, "size: 8192");
+  refused(base + fw, bigger, "firewall.conntrack.size is fixed at start-up", 10);
+  refused(base + rt, base + rt + "  neighbors: {max_entries: 2048}\n",
+          "router.neighbors.max_entries is fixed at start-up", 12);
+  // Rules and routes are what reloads are for.
+  std::string more = base + fw +
+                     "  rules:\n    - {id: r1, from: core, to: info, service: [tcp/80], action: "
+                     "accept, cross_segment: true}\n";
+  const auto root = ConfigNode::load_string(more, "host.yaml");
+  try {
+    vswitch::check_reloadable(load(base + fw), parse_switch_config(root), root);
+  } catch (const ConfigError& e) {
+    ADD_FAILURE() << "a rule change refused: " << e.what();
+  }
+}
+
 // Every appliance file under rules/ must load with the program it declares in its
 // "# program: NAME" header line.
 TEST(RulesFiles, EveryVswitchFileLoads) {
