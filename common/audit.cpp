@@ -2,11 +2,11 @@
 
 #include <chrono>
 #include <ctime>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include "common/input_file.h"
 
 namespace vnf {
 
@@ -20,11 +20,11 @@ std::string content_hash(const std::string& bytes) {
 }
 
 std::string file_hash(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return content_hash(ss.str());
+  try {
+    return content_hash(read_input_file(path, kMaxConfigFileBytes));
+  } catch (const InputFileError&) {
+    return "";
+  }
 }
 
 std::string now_iso8601() {

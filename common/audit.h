@@ -28,7 +28,7 @@ struct ApplyRecord {
 };
 
 std::string content_hash(const std::string& bytes);  // FNV-1a 64, 16 hex digits
-std::string file_hash(const std::string& path);      // "" if unreadable
+std::string file_hash(const std::string& path);      // "" if unreadable or not a regular file
 std::string now_iso8601();
 
 class ConfigAudit {

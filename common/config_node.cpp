@@ -2,11 +2,16 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
+
+#include "common/audit.h"
+#include "common/input_file.h"
 
 namespace vnf::config {
 
@@ -61,10 +66,110 @@ ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file,
       path_(std::move(path)),
       mark_(mark) {}
 
+namespace {
+
+// A first pass over the parser's events, before any node is built: one document only, a
+// bounded nesting depth, and a bounded size with aliases expanded. yaml-cpp shares an aliased
+// node instead of copying it, but every loader walks it once per alias: without this bound,
+// 30 levels of "a: [*b, *b]" make a file of a few hundred bytes walk 2^30 nodes.
+class Prescan final : public YAML::EventHandler {
+ public:
+  explicit Prescan(const std::string& name) : name_(name) {}
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t a) override { leaf(m, a); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
+                const std::string&) override {
+    leaf(m, a);
+  }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t a) override {
+    const auto it = sizes_.find(a);
+    add(m, it == sizes_.end() ? 1 : it->second);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
+                       YAML::EmitterStyle::value) override {
+    open(m, a);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
+                  YAML::EmitterStyle::value) override {
+    open(m, a);
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  void fail(const YAML::Mark& m, const std::string& msg) const {
+    throw ConfigError(name_, m.line + 1, m.column + 1, "", msg);
+  }
+  void add(const YAML::Mark& m, uint64_t n) {
+    total_ = n > kMaxYamlNodes ? kMaxYamlNodes + 1 : total_ + n;
+    if (total_ > kMaxYamlNodes)
+      fail(m, fmt::format("the document expands to more than {} values (aliases counted each "
+                          "time they are used): refused",
+                          kMaxYamlNodes));
+  }
+  void leaf(const YAML::Mark& m, YAML::anchor_t a) {
+    add(m, 1);
+    if (a) sizes_[a] = 1;
+  }
+  void open(const YAML::Mark& m, YAML::anchor_t a) {
+    add(m, 1);
+    if (open_.size() >= kMaxYamlDepth)
+      fail(m, fmt::format("nested more than {} levels deep: refused", kMaxYamlDepth));
+    open_.push_back({a, total_});
+  }
+  void close() {
+    const Open o = open_.back();
+    open_.pop_back();
+    if (o.anchor) sizes_[o.anchor] = total_ - o.start + 1;
+  }
+
+  struct Open {
+    YAML::anchor_t anchor;
+    uint64_t start;
+  };
+  const std::string& name_;
+  std::vector<Open> open_;
+  std::map<YAML::anchor_t, uint64_t> sizes_;
+  uint64_t total_ = 0;
+};
+
+class SecondDocument final : public YAML::EventHandler {
+ public:
+  YAML::Mark at;
+  void OnDocumentStart(const YAML::Mark& m) override { at = m; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+void prescan(const std::string& text, const std::string& name) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  Prescan scan(name);
+  if (!parser.HandleNextDocument(scan)) return;  // empty: the loaders say what is missing
+  SecondDocument second;
+  if (parser.HandleNextDocument(second))
+    throw ConfigError(name, second.at.line + 1, second.at.column + 1, "",
+                      "a second YAML document ('---'): an appliance file holds exactly one");
+}
+
+}  // namespace
+
 ConfigNode ConfigNode::load_string(const std::string& text, const std::string& name) {
   auto file = std::make_shared<const std::string>(name);
   YAML::Node root;
   try {
+    prescan(text, name);
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw ConfigError(name, e.mark.line + 1, e.mark.column + 1, "", "YAML syntax error: " + e.msg);
@@ -74,12 +179,15 @@ ConfigNode ConfigNode::load_string(const std::string& text, const std::string& n
   return ConfigNode(root, file, "", m);
 }
 
-ConfigNode ConfigNode::load_file(const std::string& file) {
-  std::ifstream in(file);
-  if (!in) throw ConfigError(file, 1, 1, "", "cannot open file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return load_string(ss.str(), file);
+ConfigNode ConfigNode::load_file(const std::string& file, std::string* hash) {
+  std::string text;
+  try {
+    text = read_input_file(file, kMaxConfigFileBytes);
+  } catch (const InputFileError& e) {
+    throw ConfigError(file, 1, 1, "", e.what());
+  }
+  if (hash) *hash = content_hash(text);
+  return load_string(text, file);
 }
 
 void ConfigNode::fail(const std::string& msg) const {
@@ -195,18 +303,23 @@ uint32_t ConfigNode::seconds(uint32_t min, uint32_t max) const {
   const std::string s = str();
   uint64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p == s.data())
+  if ((ec != std::errc() && ec != std::errc::result_out_of_range) || p == s.data())
     fail(fmt::format("expected a duration (300, 300s, 5m, 1h), got '{}'", s));
+  if (ec == std::errc::result_out_of_range)
+    fail(fmt::format("duration '{}' is out of range [{}, {}] s", s, min, max));
   const std::string_view unit(p, s.data() + s.size() - p);
+  uint64_t scale = 1;
   if (unit == "m") {
-    v *= 60;
+    scale = 60;
   } else if (unit == "h") {
-    v *= 3600;
+    scale = 3600;
   } else if (unit == "d") {
-    v *= 86400;
+    scale = 86400;
   } else if (!unit.empty() && unit != "s") {
     fail(fmt::format("unknown duration unit '{}' (use s, m, h or d)", unit));
   }
+  if (__builtin_mul_overflow(v, scale, &v))
+    fail(fmt::format("duration '{}' is out of range [{}, {}] s", s, min, max));
   if (v < min || v > max) fail(fmt::format("{} s is out of range [{}, {}] s", v, min, max));
   return static_cast<uint32_t>(v);
 }

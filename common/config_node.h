@@ -18,6 +18,9 @@
 
 namespace vnf::config {
 
+inline constexpr unsigned kMaxYamlDepth = 64;
+inline constexpr uint64_t kMaxYamlNodes = 4'000'000;
+
 // "file:line:column: path: message" (line and column 1-based, as editors count).
 class ConfigError : public std::runtime_error {
  public:
@@ -37,7 +40,11 @@ class ConfigError : public std::runtime_error {
 class ConfigNode {
  public:
   // Parses a file or a string; YAML syntax errors become ConfigErrors with their position.
-  static ConfigNode load_file(const std::string& file);
+  // The file must be a regular file of at most kMaxConfigFileBytes (common/input_file.h);
+  // the text one YAML document of at most kMaxYamlDepth levels and kMaxYamlNodes values
+  // (aliases expanded). `hash`, when given, receives the content hash of exactly the bytes
+  // parsed (common/audit.h).
+  static ConfigNode load_file(const std::string& file, std::string* hash = nullptr);
   static ConfigNode load_string(const std::string& text, const std::string& name);
 
   // A key given with an empty or null value ("type: null") is present but not defined.

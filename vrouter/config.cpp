@@ -367,8 +367,9 @@ RouterConfig parse_router_config(const ConfigNode& root) {
 }
 
 RouterConfig load_router_config(const std::string& file) {
-  RouterConfig c = parse_router_config(ConfigNode::load_file(file));
-  c.hash = vnf::file_hash(file);
+  std::string hash;
+  RouterConfig c = parse_router_config(ConfigNode::load_file(file, &hash));
+  c.hash = hash;
   return c;
 }
 

@@ -60,9 +60,10 @@ void Router::apply(RouterConfig next, const vnf::Requester& who, uint64_t now_ms
 void Router::reload(const vnf::Requester& who) {
   RouterConfig next;
   try {
-    const auto root = vnf::config::ConfigNode::load_file(cfg_.file);
+    std::string hash;
+    const auto root = vnf::config::ConfigNode::load_file(cfg_.file, &hash);
     next = parse_router_config(root);
-    next.hash = vnf::file_hash(cfg_.file);
+    next.hash = hash;
     check_reloadable(cfg_, next, root);
     apply(std::move(next), who);
   } catch (const std::exception& e) {

@@ -4,11 +4,12 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <numeric>
 
 #include <fmt/format.h>
+
+#include "common/input_file.h"
 
 namespace vrouter {
 
@@ -163,22 +164,23 @@ RawRoute parse_yaml_route(const ConfigNode& n) {
 }
 
 std::string_view next_token(std::string_view line, size_t& pos, size_t& col) {
-  while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\t')) ++pos;
+  while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\t' || line[pos] == '\r')) ++pos;
   const size_t start = pos;
-  while (pos < line.size() && line[pos] != ' ' && line[pos] != '\t') ++pos;
+  while (pos < line.size() && line[pos] != ' ' && line[pos] != '\t' && line[pos] != '\r') ++pos;
   col = start + 1;
   return line.substr(start, pos - start);
 }
 
 // One route per line:  PREFIX (via GW)... [dev IFACE] [distance N] [cross_segment]
 //                      PREFIX blackhole [distance N]
-void load_route_file(const std::string& path, uint32_t file_idx, RouteBuilder& b) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError(path, 1, 1, "", "cannot open route file");
-  std::string line;
-  for (uint32_t ln = 1; std::getline(in, line); ++ln) {
-    const std::string_view l(line.data(),
-                             line.find('#') == std::string::npos ? line.size() : line.find('#'));
+void load_route_file(const std::string& path, const std::string& text, uint32_t file_idx,
+                     RouteBuilder& b) {
+  size_t next = 0;
+  for (uint32_t ln = 1; next < text.size(); ++ln) {
+    const size_t eol = std::min(text.find('\n', next), text.size());
+    const std::string_view line(text.data() + next, eol - next);
+    next = eol + 1;
+    const std::string_view l = line.substr(0, std::min(line.find('#'), line.size()));
     size_t pos = 0, col = 1;
     std::string_view tok = next_token(l, pos, col);
     if (tok.empty()) continue;
@@ -321,10 +323,15 @@ void load_routes(const ConfigNode& n, RouterSettings& s) {
   for (const auto& fnode : files.items()) {
     std::filesystem::path p(fnode.str());
     if (p.is_relative()) p = base / p;
-    if (!std::filesystem::exists(p)) fnode.fail(fmt::format("route file {} not found", p.string()));
+    std::string text;
+    try {
+      text = vnf::read_input_file(p.string(), vnf::kMaxRouteFileBytes);
+    } catch (const vnf::InputFileError& e) {
+      fnode.fail(fmt::format("route file {}: {}", p.string(), e.what()));
+    }
     s.route_files.push_back(p.string());
     s.files.push_back(p.string());
-    load_route_file(p.string(), static_cast<uint32_t>(s.files.size() - 1), b);
+    load_route_file(p.string(), text, static_cast<uint32_t>(s.files.size() - 1), b);
   }
   check_duplicates(s);
 }

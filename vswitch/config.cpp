@@ -263,8 +263,9 @@ SwitchConfig parse_switch_config(const ConfigNode& root) {
 }
 
 SwitchConfig load_switch_config(const std::string& file) {
-  SwitchConfig c = parse_switch_config(ConfigNode::load_file(file));
-  c.hash = vnf::file_hash(file);
+  std::string hash;
+  SwitchConfig c = parse_switch_config(ConfigNode::load_file(file, &hash));
+  c.hash = hash;
   return c;
 }
 

@@ -146,9 +146,10 @@ void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
 void Switch::reload(const vnf::Requester& who) {
   SwitchConfig next;
   try {
-    const auto root = vnf::config::ConfigNode::load_file(cfg_.file);
+    std::string hash;
+    const auto root = vnf::config::ConfigNode::load_file(cfg_.file, &hash);
     next = parse_switch_config(root);
-    next.hash = vnf::file_hash(cfg_.file);
+    next.hash = hash;
     check_reloadable(cfg_, next, root);
   } catch (const vnf::config::ConfigError& e) {
     spdlog::error("reload rejected, running config unchanged: {}", e.what());

@@ -172,9 +172,10 @@ void Firewall::apply(FirewallConfig next, const vnf::Requester& who) {
 void Firewall::reload(const vnf::Requester& who) {
   FirewallConfig next;
   try {
-    const auto root = vnf::config::ConfigNode::load_file(cfg_.file);
+    std::string hash;
+    const auto root = vnf::config::ConfigNode::load_file(cfg_.file, &hash);
     next = parse_firewall_config(root);
-    next.hash = vnf::file_hash(cfg_.file);
+    next.hash = hash;
     check_reloadable(cfg_, next, root);
     apply(std::move(next), who);
   } catch (const std::exception& e) {

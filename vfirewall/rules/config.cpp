@@ -637,8 +637,9 @@ FirewallConfig parse_firewall_config(const ConfigNode& root) {
 }
 
 FirewallConfig load_firewall_config(const std::string& file) {
-  FirewallConfig c = parse_firewall_config(ConfigNode::load_file(file));
-  c.hash = vnf::file_hash(file);
+  std::string hash;
+  FirewallConfig c = parse_firewall_config(ConfigNode::load_file(file, &hash));
+  c.hash = hash;
   return c;
 }
 
