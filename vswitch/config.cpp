@@ -98,6 +98,49 @@ SwitchPort parse_switch_port(const ConfigNode& n, const std::map<std::string, ui
   return p;
 }
 
+// A qinq port (access dot1q-tunnel, or a trunk carrying inner tags) lets a tenant's own tags
+// into its segment as payload. Wherever that segment leaves a port untagged, the tenant's tag
+// becomes the outermost one on the wire: on a trunk (the native segment) the upstream switch
+// would then deliver the frame into the VLAN the tenant chose. Refused; on an access port it
+// stays inside the segment, but the device there sees the tenant's tags: a warning.
+void check_tunnel_segments(SwitchConfig& c, const std::vector<ConfigNode>& port_nodes) {
+  std::map<std::string, std::vector<std::string>> qinq_ports;  // segment -> qinq ports in it
+  for (const auto& p : c.ports) {
+    if (!p.qinq) continue;
+    if (p.mode == PortMode::kAccess) qinq_ports[p.segment].push_back(p.name);
+    for (const auto& s : p.segments) qinq_ports[s].push_back(p.name);
+  }
+  // The first qinq port of `segment` other than `self`, or "".
+  const auto tunnel_from = [&](const std::string& segment, const std::string& self) {
+    for (const auto& q : qinq_ports[segment])
+      if (q != self) return q;
+    return std::string();
+  };
+  for (size_t i = 0; i < c.ports.size(); ++i) {
+    const SwitchPort& p = c.ports[i];
+    // A qinq trunk's own inner tags never leave by that trunk: only other qinq ports count.
+    if (p.mode == PortMode::kTrunk && !p.native.empty()) {
+      const std::string q = tunnel_from(p.native, p.name);
+      if (!q.empty())
+        port_nodes[i]["native"].fail(fmt::format(
+            "segment '{}' carries tenant-supplied VLAN tags (qinq port '{}'): untagged on this "
+            "trunk, a tenant's tag would be the outermost one on the wire and the upstream "
+            "switch would put the frame into that VLAN; carry '{}' tagged here, or remove qinq",
+            p.native, q, p.native));
+    }
+    if (p.mode == PortMode::kAccess && !p.qinq) {
+      const std::string q = tunnel_from(p.segment, p.name);
+      if (q.empty()) continue;
+      const ConfigNode& n = port_nodes[i];
+      c.warnings.push_back(fmt::format(
+          "{}:{}:{}: warning: ports[{}]: access port '{}' is in segment '{}' with qinq port "
+          "'{}': frames leave it with that tenant's VLAN tags outermost (make it qinq too if it "
+          "is the other end of the tunnel)",
+          n.file(), n.line(), n.column(), i, p.name, p.segment, q));
+    }
+  }
+}
+
 }  // namespace
 
 bool parse_mac(const std::string& s, std::array<uint8_t, 6>& out) {
@@ -192,6 +235,7 @@ SwitchConfig parse_switch_config(const ConfigNode& root) {
   if (c.ports.empty()) ports.fail("define at least one port");
   vnf::validate_port_devices(c.devices, port_nodes);
   check_key_collisions(named, "port");
+  check_tunnel_segments(c, port_nodes);
 
   const ConfigNode mac = root["mac"];
   if (mac.defined()) {

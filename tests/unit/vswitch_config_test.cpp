@@ -127,6 +127,28 @@ TEST(VswitchConfig, PortModeErrors) {
                9, 65, "tpid must be");
 }
 
+// Issue #9: a qinq port's tenants put their own tags into the segment; a trunk that sends
+// that segment untagged (native) lets a tenant's tag reach the upstream switch outermost.
+TEST(VswitchConfig, TunnelSegmentIsNeverNativeOnATrunk) {
+  // kBase: trunk 'up' carries info natively.
+  expect_error(with_port("  - {name: t1, type: ring, mode: access, segment: info, qinq: true}"), 8,
+               73, "segment 'info' carries tenant-supplied VLAN tags (qinq port 't1')");
+  // A qinq trunk carrying info brings inner tags into info just the same.
+  expect_error(with_port("  - {name: q1, type: ring, mode: trunk, segments: [info], tpid: 0x88a8, "
+                         "qinq: true}"),
+               8, 73, "(qinq port 'q1')");
+  // The qinq segment carried tagged on every trunk: accepted. An ordinary access port in the
+  // tunnel segment (vm1, and vm9 below) receives the tenants' tags outermost: a warning.
+  const SwitchConfig warn = load(with_port(
+      "  - {name: t1, type: ring, mode: access, segment: core, qinq: true}\n"
+      "  - {name: vm9, type: ring, mode: access, segment: core}"));
+  ASSERT_EQ(warn.warnings.size(), 2u);  // vm1 and vm9
+  EXPECT_NE(warn.warnings[1].find("host.yaml:10:5: warning: ports[3]: access port 'vm9' is in "
+                                  "segment 'core' with qinq port 't1'"),
+            std::string::npos)
+      << warn.warnings[1];
+}
+
 TEST(VswitchConfig, PortDeviceErrors) {
   expect_error(with_port("  - {name: vm2, type: tapp, mode: access, segment: core}"), 9, 23,
                "unknown port type 'tapp', did you mean 'tap'?");
