@@ -41,13 +41,50 @@ void check_key_collisions(const std::vector<std::pair<std::string, ConfigNode>>&
 }
 
 Segment parse_segment(const ConfigNode& n) {
-  n.allow_keys({"name", "vlan", "description"});
+  n.allow_keys({"name", "vlan", "description", "mac_limit"});
   Segment s;
   s.name = n.required("name").str();
   if (!vnf::valid_name(s.name)) n["name"].fail("segment name must match [A-Za-z0-9_.-]{1,31}");
   s.vlan = static_cast<uint16_t>(n.required("vlan").uint(1, 4094));
   s.description = n.str_or("description", "");
+  if (n.has("mac_limit")) {
+    s.mac_limit_default = false;
+    const ConfigNode l = n["mac_limit"];
+    s.mac_limit = l.str() == "unlimited" ? 0 : static_cast<uint32_t>(l.uint(1, 1u << 24));
+  }
   return s;
+}
+
+// Every segment without its own mac_limit gets an equal share of what the static entries
+// leave of the table: the shares add up to at most the table, so each segment can always
+// learn its share whatever another segment does. Limits written by hand may promise more
+// than the table holds: then that guarantee is gone, and the file says so.
+void set_segment_mac_limits(SwitchConfig& c, const ConfigNode& root) {
+  const uint32_t dynamic = c.mac.table_size - static_cast<uint32_t>(c.mac.statics.size());
+  const uint32_t share = std::max<uint32_t>(1, dynamic / static_cast<uint32_t>(c.segments.size()));
+  uint64_t promised = 0;
+  std::string unlimited;
+  const auto nodes = root["segments"].items();
+  for (size_t i = 0; i < c.segments.size(); ++i) {
+    Segment& s = c.segments[i];
+    if (s.mac_limit_default) s.mac_limit = share;
+    promised += s.mac_limit ? s.mac_limit : dynamic;
+    if (!s.mac_limit_default && s.mac_limit == 0) {
+      const ConfigNode& n = nodes[i]["mac_limit"];
+      c.warnings.push_back(fmt::format(
+          "{}:{}:{}: warning: segments[{}].mac_limit: segment '{}' may fill the whole MAC table: "
+          "a MAC flood there keeps every other segment from learning",
+          n.file(), n.line(), n.column(), i, s.name));
+    }
+  }
+  if (promised > dynamic && c.segments.size() > 1) {
+    const ConfigNode& n = root["segments"];
+    c.warnings.push_back(fmt::format(
+        "{}:{}:{}: warning: segments: the segments' MAC limits add up to {} but the table holds "
+        "{} learned MACs (mac.table_size {} minus {} static): a segment at its limit can keep "
+        "others from learning their share",
+        n.file(), n.line(), n.column(), promised, dynamic, c.mac.table_size, c.mac.statics.size()));
+  }
 }
 
 SwitchPort parse_switch_port(const ConfigNode& n, const std::map<std::string, uint16_t>& segs) {
@@ -275,6 +312,7 @@ SwitchConfig parse_switch_config(const ConfigNode& root) {
     if (c.mac.statics.size() > c.mac.table_size / 2)
       mac["static"].fail("static entries may use at most half of table_size");
   }
+  set_segment_mac_limits(c, root);
   const ConfigNode fw = root["firewall"];
   if (fw.defined()) {
     // The rule language of vfirewall; zones name this switch's ports and segments.
@@ -368,6 +406,11 @@ std::vector<std::string> diff(const SwitchConfig& a, const SwitchConfig& b) {
       out.push_back(fmt::format("segment {} added (vlan {})", s.name, s.vlan));
     else if (o->vlan != s.vlan)
       out.push_back(fmt::format("segment {}: vlan {} -> {}", s.name, o->vlan, s.vlan));
+  }
+  for (const auto& s : b.segments) {
+    const Segment* o = a.segment(s.name);
+    if (o && o->mac_limit != s.mac_limit)
+      out.push_back(fmt::format("segment {}: mac_limit {} -> {}", s.name, o->mac_limit, s.mac_limit));
   }
   for (const auto& s : a.segments)
     if (!b.segment(s.name)) out.push_back(fmt::format("segment {} removed", s.name));

@@ -27,6 +27,11 @@ struct Segment {
   std::string name;
   uint16_t vlan = 0;
   std::string description;
+  // Learned MACs the segment may hold (0: no limit). Unless configured, every segment gets an
+  // equal share of the table (after static entries), so that a MAC flood in one segment
+  // cannot keep the others from learning.
+  uint32_t mac_limit = 0;
+  bool mac_limit_default = true;
 };
 
 struct SwitchPort {

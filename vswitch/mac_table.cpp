@@ -63,6 +63,24 @@ void MacTable::set_limit(uint16_t port, uint32_t limit) {
   update_limit_flag(port);
 }
 
+void MacTable::update_vlan_flag(uint16_t vlan) {
+  const bool full = vlan_limit_[vlan] != 0 && vlan_count_[vlan] >= vlan_limit_[vlan];
+  vlan_at_limit_[vlan].store(full ? 1 : 0, std::memory_order_relaxed);
+}
+
+void MacTable::set_vlan_limit(uint16_t vlan, uint32_t limit) {
+  vlan &= 0xFFF;
+  vlan_limit_[vlan] = limit;
+  update_vlan_flag(vlan);
+}
+
+void MacTable::count_dynamic(uint16_t port, uint16_t vlan, int delta) {
+  count_[port] += static_cast<uint32_t>(delta);
+  vlan_count_[vlan & 0xFFF] += static_cast<uint32_t>(delta);
+  update_limit_flag(port);
+  update_vlan_flag(vlan & 0xFFF);
+}
+
 MacTable::Learn MacTable::learn(const MacKey& k, uint16_t port, uint32_t now_s) {
   const int32_t pos = rte_hash_lookup(h_, &k);
   if (pos >= 0) {
@@ -81,10 +99,8 @@ MacTable::Learn MacTable::learn(const MacKey& k, uint16_t port, uint32_t now_s) 
     }
     e.state.store(kEntryValid | port, std::memory_order_release);
     bump_epoch();
-    --count_[old];
-    ++count_[port];
-    update_limit_flag(old);
-    update_limit_flag(port);
+    count_dynamic(old, k.vlan, -1);
+    count_dynamic(port, k.vlan, +1);
     stats_.moved.add();
     return Learn::kMoved;
   }
@@ -92,6 +108,12 @@ MacTable::Learn MacTable::learn(const MacKey& k, uint16_t port, uint32_t now_s) 
     stats_.limit_refused.add();
     update_limit_flag(port);
     return Learn::kLimit;
+  }
+  const uint16_t vlan = k.vlan & 0xFFF;
+  if (vlan_limit_[vlan] != 0 && vlan_count_[vlan] >= vlan_limit_[vlan]) {
+    stats_.segment_limit_refused.add();
+    update_vlan_flag(vlan);
+    return Learn::kSegmentLimit;
   }
   const int32_t np = rte_hash_add_key(h_, &k);
   if (np < 0) {
@@ -102,8 +124,7 @@ MacTable::Learn MacTable::learn(const MacKey& k, uint16_t port, uint32_t now_s) 
   entries_[np].last_seen_s.store(now_s, std::memory_order_relaxed);
   entries_[np].state.store(kEntryValid | port, std::memory_order_release);
   ++size_;
-  ++count_[port];
-  update_limit_flag(port);
+  count_dynamic(port, k.vlan, +1);
   stats_.learned.add();
   return Learn::kAdded;
 }
@@ -112,10 +133,7 @@ bool MacTable::add_static(const MacKey& k, uint16_t port) {
   int32_t pos = rte_hash_lookup(h_, &k);
   if (pos >= 0) {
     const uint32_t st = entries_[pos].state.load(std::memory_order_relaxed);
-    if (!(st & kEntryStatic)) {
-      --count_[st & 0xFFFF];
-      update_limit_flag(static_cast<uint16_t>(st & 0xFFFF));
-    }
+    if (!(st & kEntryStatic)) count_dynamic(static_cast<uint16_t>(st & 0xFFFF), k.vlan, -1);
   } else {
     pos = rte_hash_add_key(h_, &k);
     if (pos < 0) {
@@ -137,11 +155,7 @@ void MacTable::erase_at(const MacKey& k, int32_t pos) {
   bump_epoch();
   rte_hash_del_key(h_, &k);
   --size_;
-  if (!(st & kEntryStatic)) {
-    const uint16_t port = static_cast<uint16_t>(st & 0xFFFF);
-    --count_[port];
-    update_limit_flag(port);
-  }
+  if (!(st & kEntryStatic)) count_dynamic(static_cast<uint16_t>(st & 0xFFFF), k.vlan, -1);
 }
 
 bool MacTable::remove(const MacKey& k) {

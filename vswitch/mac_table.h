@@ -78,10 +78,15 @@ class MacTable {
   bool at_limit(uint16_t port) const noexcept {
     return at_limit_[port].load(std::memory_order_relaxed) != 0;
   }
+  // The segment (VLAN) holds as many learned MACs as its limit allows: workers do not ask
+  // to learn more there (the frames are still forwarded, and flooded to them).
+  bool vlan_at_limit(uint16_t vlan) const noexcept {
+    return vlan_at_limit_[vlan & 0xFFF].load(std::memory_order_relaxed) != 0;
+  }
   uint32_t epoch() const noexcept { return epoch_.load(std::memory_order_acquire); }
 
   // ---- control thread (the single writer); callers hold mutex()
-  enum class Learn { kAdded, kMoved, kRefreshed, kTableFull, kLimit, kStatic };
+  enum class Learn { kAdded, kMoved, kRefreshed, kTableFull, kLimit, kSegmentLimit, kStatic };
   Learn learn(const MacKey& k, uint16_t port, uint32_t now_s);
   // Adds or re-points a static entry (never ages, never moves).
   bool add_static(const MacKey& k, uint16_t port);
@@ -92,7 +97,9 @@ class MacTable {
   // Removes every entry for which pred(key, port, is_static) is true. Returns the count.
   unsigned remove_if(const std::function<bool(const MacKey&, uint16_t, bool)>& pred);
   void set_limit(uint16_t port, uint32_t limit);
+  void set_vlan_limit(uint16_t vlan, uint32_t limit);  // 0: no limit
   uint32_t learned_on(uint16_t port) const { return count_[port]; }
+  uint32_t learned_in(uint16_t vlan) const { return vlan_count_[vlan & 0xFFF]; }
   uint32_t size() const { return size_; }
   uint32_t capacity() const { return capacity_; }
   // Visits every valid entry: f(key, port, is_static, last_seen_s).
@@ -101,12 +108,15 @@ class MacTable {
   std::mutex& mutex() const { return mu_; }
 
   struct Stats {
-    vnf::Counter learned, moved, aged, flushed, table_full, limit_refused, static_conflicts;
+    vnf::Counter learned, moved, aged, flushed, table_full, limit_refused, segment_limit_refused,
+        static_conflicts;
   };
   const Stats& stats() const { return stats_; }
 
  private:
   void update_limit_flag(uint16_t port);
+  void update_vlan_flag(uint16_t vlan);
+  void count_dynamic(uint16_t port, uint16_t vlan, int delta);
   void bump_epoch() {
     epoch_.store(epoch_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
@@ -119,6 +129,9 @@ class MacTable {
   uint32_t count_[vnf::kMaxPorts] = {};  // dynamic entries per port
   uint32_t limit_[vnf::kMaxPorts] = {};
   std::atomic<uint8_t> at_limit_[vnf::kMaxPorts] = {};
+  uint32_t vlan_count_[4096] = {};  // dynamic entries per VLAN
+  uint32_t vlan_limit_[4096] = {};
+  std::atomic<uint8_t> vlan_at_limit_[4096] = {};
   uint32_t age_cursor_ = 0;
   std::atomic<uint32_t> epoch_{1};
   Stats stats_;

@@ -112,6 +112,8 @@ void Switch::sync_static_and_limits() {
       spdlog::error("MAC table full: static entry {} not installed", format_mac(wanted[i].mac));
   }
   for (const auto& p : cfg_.ports) macs_->set_limit(engine_.port_id(p.name), p.mac_limit);
+  for (uint16_t v = 0; v < 4096; ++v) macs_->set_vlan_limit(v, 0);
+  for (const auto& seg : cfg_.segments) macs_->set_vlan_limit(seg.vlan, seg.mac_limit);
 }
 
 void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
@@ -214,6 +216,16 @@ void Switch::log_table_pressure(uint64_t now_ms) {
                  macs_->capacity(), st.table_full.get() - logged_full_);
     logged_full_ = st.table_full.get();
   }
+  const uint64_t seg_refused = segment_limit_refused();
+  if (seg_refused != logged_segment_limit_) {
+    std::string segs;
+    for (const auto& seg : cfg_.segments)
+      if (macs_->vlan_at_limit(seg.vlan)) segs += (segs.empty() ? "" : ", ") + seg.name;
+    spdlog::warn("segment MAC limits: {} new MACs not learned in the last 10 s (at their limit: "
+                 "{}; see /vnf/segments)",
+                 seg_refused - logged_segment_limit_, segs.empty() ? "none now" : segs);
+    logged_segment_limit_ = seg_refused;
+  }
   if (st.limit_refused.get() != logged_limit_) {
     spdlog::warn("port MAC limits: {} new MACs refused in the last 10 s (see /vnf/switchports)",
                  st.limit_refused.get() - logged_limit_);
@@ -236,6 +248,18 @@ uint64_t Switch::vlan_total(uint16_t vlan, int which) const {
                       : c.dropped.get();
   }
   return t;
+}
+
+uint64_t Switch::segment_limit_refused(int vlan) const {
+  uint64_t t = 0;
+  for (const auto* st : states_) {
+    if (vlan >= 0) {
+      t += st->vlan[vlan & 0xFFF].not_learned.get();
+    } else {
+      for (unsigned v = 0; v < 4096; ++v) t += st->vlan[v].not_learned.get();
+    }
+  }
+  return vlan >= 0 ? t : t + macs_->stats().segment_limit_refused.get();
 }
 
 uint64_t Switch::learn_requests() const {

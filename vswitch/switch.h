@@ -123,6 +123,9 @@ class Switch {
   vrouter::RoutingCore* router() { return rt_.get(); }
   uint64_t vlan_total(uint16_t vlan,
                       int which) const;  // 0 rx pkts, 1 rx bytes, 2 flooded, 3 dropped
+  // New MACs not learned because their segment was at its limit (workers and control
+  // thread); one segment's, or all (vlan < 0).
+  uint64_t segment_limit_refused(int vlan = -1) const;
   uint64_t learn_requests() const;
   uint64_t learn_ring_full() const;
 
@@ -141,7 +144,7 @@ class Switch {
   std::vector<std::unique_ptr<SwitchPipeline>> pipelines_;
   uint64_t next_age_ms_ = 0;
   uint64_t next_pressure_log_ms_ = 0;
-  uint64_t logged_full_ = 0, logged_limit_ = 0, logged_ring_full_ = 0;
+  uint64_t logged_full_ = 0, logged_limit_ = 0, logged_ring_full_ = 0, logged_segment_limit_ = 0;
 };
 
 }  // namespace vswitch

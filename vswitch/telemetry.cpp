@@ -45,6 +45,12 @@ void Switch::register_telemetry() {
           rte_tel_data_add_dict_int(c, "vlan", seg.vlan);
           rte_tel_data_add_dict_string(c, "ports", ports.c_str());
           rte_tel_data_add_dict_u64(c, "macs", macs[seg.vlan]);
+          rte_tel_data_add_dict_u64(c, "mac_limit", seg.mac_limit);
+          rte_tel_data_add_dict_string(c, "mac_limit_from",
+                                       seg.mac_limit_default ? "default share" : "config");
+          rte_tel_data_add_dict_string(c, "at_mac_limit",
+                                       macs_->vlan_at_limit(seg.vlan) ? "yes" : "no");
+          rte_tel_data_add_dict_u64(c, "macs_not_learned", segment_limit_refused(seg.vlan));
           rte_tel_data_add_dict_u64(c, "rx_packets", vlan_total(seg.vlan, 0));
           rte_tel_data_add_dict_u64(c, "rx_bytes", vlan_total(seg.vlan, 1));
           rte_tel_data_add_dict_u64(c, "flooded", vlan_total(seg.vlan, 2));
@@ -128,6 +134,8 @@ void Switch::register_telemetry() {
                         rte_tel_data_add_dict_u64(d, "flushed", s.flushed.get());
                         rte_tel_data_add_dict_u64(d, "table_full", s.table_full.get());
                         rte_tel_data_add_dict_u64(d, "limit_refused", s.limit_refused.get());
+                        rte_tel_data_add_dict_u64(d, "segment_limit_refused",
+                                                  segment_limit_refused());
                         rte_tel_data_add_dict_u64(d, "static_conflicts", s.static_conflicts.get());
                         rte_tel_data_add_dict_u64(d, "learn_requests", learn_requests());
                         rte_tel_data_add_dict_u64(d, "learn_queue_full", learn_ring_full());

@@ -253,6 +253,54 @@ TEST(Vswitch, PortMacLimitRefusesNewSourcesOnly) {
   EXPECT_EQ(h.exchange("vm2", frame(kBroadcast, C)).size(), 3u);
 }
 
+// Issue #9: a MAC flood on a trunk (no port limit) in one segment used to fill the shared
+// table, and new hosts in every other segment were flooded instead of learned. Each segment
+// now has an equal share of the table by default.
+TEST(Vswitch, MacFloodInOneSegmentLeavesTheOthersTheirShare) {
+  std::string yaml = kHost;
+  yaml += "mac: {table_size: 1024}\n";  // 3 segments: 341 learned MACs each
+  SwitchHarness h(yaml);
+  for (const auto& seg : h.sw().config().segments) {
+    EXPECT_EQ(seg.mac_limit, 1024u / 3) << seg.name;
+    EXPECT_TRUE(seg.mac_limit_default);
+  }
+  // 2000 new sources tagged core from the trunk: forwarded, but learned only up to the limit.
+  for (unsigned n = 0; n < 2000; ++n) {
+    Mac src = mac("02:10:00:00:00:00");
+    src[4] = static_cast<uint8_t>(n >> 8);
+    src[5] = static_cast<uint8_t>(n);
+    const Out out = h.exchange("trunk", tagged(frame(kBroadcast, src), 0x8100, 100));
+    ASSERT_EQ(out.size(), 3u) << "frames of a segment at its limit are still forwarded";
+  }
+  EXPECT_EQ(h.sw().macs().learned_in(100), 1024u / 3);
+  EXPECT_TRUE(h.sw().macs().vlan_at_limit(100));
+  EXPECT_EQ(h.sw().segment_limit_refused(100) + h.sw().macs().stats().segment_limit_refused.get(),
+            2000u - 1024u / 3);
+  // A new host in another segment is learned at once, and traffic to it is no longer flooded.
+  h.exchange("vm3", frame(kBroadcast, C));
+  ASSERT_TRUE(h.mac_on(200, "02:00:00:00:00:0c")) << "info could not learn while core was flooded";
+  const Out to_c = h.exchange("trunk", frame(C, D));  // untagged on the trunk: info (native)
+  ASSERT_EQ(to_c.size(), 1u) << dump(to_c);
+  EXPECT_EQ(to_c.count("vm3"), 1u);
+}
+
+TEST(Vswitch, SegmentMacLimitFromTheFile) {
+  std::string yaml = kHost;
+  yaml.replace(yaml.find("{name: core, vlan: 100}"), 23, "{name: core, vlan: 100, mac_limit: 2}");
+  SwitchHarness h(yaml);
+  h.exchange("vm1", frame(kBroadcast, A));
+  h.exchange("vm2", frame(kBroadcast, B));
+  const Out out = h.exchange("vm1", frame(kBroadcast, C));  // a third MAC in core
+  EXPECT_EQ(out.size(), 3u) << dump(out);
+  EXPECT_FALSE(h.mac_on(100, "02:00:00:00:00:0c"));
+  EXPECT_EQ(h.drops(DropReason::kMacLimit), 0u) << "a segment limit refuses learning, not frames";
+  // Aging (or a flush) makes room again.
+  h.sw().macs().remove_if([](const vswitch::MacKey&, uint16_t, bool) { return true; });
+  EXPECT_FALSE(h.sw().macs().vlan_at_limit(100));
+  h.exchange("vm1", frame(kBroadcast, C));
+  EXPECT_TRUE(h.mac_on(100, "02:00:00:00:00:0c"));
+}
+
 TEST(Vswitch, MacMoveRelearnsOnTheNewPortAndIsCounted) {
   SwitchHarness h(kHost);
   h.exchange("vm1", frame(kBroadcast, A));

@@ -149,6 +149,41 @@ TEST(VswitchConfig, TunnelSegmentIsNeverNativeOnATrunk) {
       << warn.warnings[1];
 }
 
+TEST(VswitchConfig, SegmentMacLimits) {
+  // Default: an equal share of the table after the static entries.
+  SwitchConfig c = load(std::string(kBase) +
+                        "mac:\n  table_size: 1024\n  static:\n"
+                        "    - {segment: core, mac: \"02:00:00:00:00:01\", port: vm1}\n"
+                        "    - {segment: core, mac: \"02:00:00:00:00:02\", port: vm1}\n");
+  EXPECT_EQ(c.segments[0].mac_limit, 511u);
+  EXPECT_EQ(c.segments[1].mac_limit, 511u);
+  EXPECT_TRUE(c.warnings.empty());
+  // Configured, within the table: no warning.
+  c = load("segments:\n  - {name: core, vlan: 100, mac_limit: 100}\n  - {name: info, vlan: 200}\n"
+           "ports: [{name: up, type: ring, mode: trunk, segments: [core, info]}]\n"
+           "mac: {table_size: 1024}\n");
+  EXPECT_EQ(c.segments[0].mac_limit, 100u);
+  EXPECT_FALSE(c.segments[0].mac_limit_default);
+  EXPECT_EQ(c.segments[1].mac_limit, 512u);
+  EXPECT_TRUE(c.warnings.empty());
+  // Unlimited, or promising more than the table holds: accepted, with a warning that says so.
+  c = load("segments:\n  - {name: core, vlan: 100, mac_limit: unlimited}\n"
+           "  - {name: info, vlan: 200}\n"
+           "ports: [{name: up, type: ring, mode: trunk, segments: [core, info]}]\n");
+  EXPECT_EQ(c.segments[0].mac_limit, 0u);
+  ASSERT_EQ(c.warnings.size(), 2u);
+  EXPECT_NE(c.warnings[0].find("host.yaml:2:40: warning: segments[0].mac_limit: segment 'core' may "
+                               "fill the whole MAC table"),
+            std::string::npos)
+      << c.warnings[0];
+  EXPECT_NE(c.warnings[1].find("add up to 98304 but the table holds 65536"), std::string::npos)
+      << c.warnings[1];
+  expect_error("segments: [{name: core, vlan: 100, mac_limit: 0}]\nports: []\n", 1, 47,
+               "out of range [1, 16777216]");
+  expect_error("segments: [{name: core, vlan: 100, mac_limit: lots}]\nports: []\n", 1, 47,
+               "expected a non-negative integer");
+}
+
 TEST(VswitchConfig, PortDeviceErrors) {
   expect_error(with_port("  - {name: vm2, type: tapp, mode: access, segment: core}"), 9, 23,
                "unknown port type 'tapp', did you mean 'tap'?");

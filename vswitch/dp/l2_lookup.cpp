@@ -155,7 +155,10 @@ void L2Lookup::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
           st_.vlan[m.vlan].dropped.add();
           continue;
         }
-        request_learn(keys[q], in, now_s);
+        if (macs_.vlan_at_limit(m.vlan))
+          st_.vlan[m.vlan].not_learned.add();  // forwarded, not learned
+        else
+          request_learn(keys[q], in, now_s);
       } else if ((st & 0xFFFF) != in) {
         if (st & kEntryStatic) {
           b.drop(i, vnf::DropReason::kStaticMacViolation);

@@ -27,6 +27,7 @@ namespace vswitch {
 
 struct VlanCounters {
   vnf::Counter rx_packets, rx_bytes, flooded, dropped;
+  vnf::Counter not_learned;  // new source MACs not learned: the segment is at its MAC limit
 };
 
 inline bool is_link_local_group(const uint8_t* dst) noexcept {
