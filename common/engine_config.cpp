@@ -1,5 +1,6 @@
 #include "common/engine_config.h"
 
+#include <algorithm>
 #include <set>
 
 #include <rte_config.h>
@@ -44,6 +45,65 @@ bool valid_mac(std::string_view s) {
     }
   }
   return true;
+}
+
+// A Linux interface name as the kernel takes it (dev_valid_name: 1-15 bytes, not "." or "..",
+// no '/', ':' or white space), narrowed to characters that cannot end or extend a driver
+// argument list ("iface=a,mac=..."): letters, digits and _ . + -.
+bool valid_ifname(std::string_view s) {
+  if (s.empty() || s.size() > 15 || s == "." || s == "..") return false;
+  for (char c : s)
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '+' && c != '-')
+      return false;
+  return true;
+}
+
+// A PCI address as the EAL takes it: [domain:]bus:device.function, hex.
+bool valid_pci(std::string_view s) {
+  auto hex = [](std::string_view x, size_t n) {
+    return x.size() == n &&
+           std::all_of(x.begin(), x.end(), [](char c) { return isxdigit(static_cast<unsigned char>(c)); });
+  };
+  if (s.size() == 12) {
+    if (s[4] != ':' || !hex(s.substr(0, 4), 4)) return false;
+    s.remove_prefix(5);
+  }
+  return s.size() == 7 && s[2] == ':' && s[5] == '.' && hex(s.substr(0, 2), 2) &&
+         hex(s.substr(3, 2), 2) && s[6] >= '0' && s[6] <= '7';
+}
+
+// Paths and names go into the EAL's device argument string, where ',' separates arguments:
+// one in a value would add an argument of its own.
+void no_devarg_separator(const ConfigNode& n, const std::string& v) {
+  if (v.find(',') != std::string::npos)
+    n.fail(fmt::format("'{}' contains ',', which would split the driver's argument list", v));
+}
+
+// A unix socket path: absolute (the appliance's working directory is nobody's business) and
+// short enough for sockaddr_un.
+std::string socket_path(const ConfigNode& n) {
+  const std::string v = n.str();
+  if (v.empty() || v[0] != '/') n.fail(fmt::format("'{}': give the socket's absolute path", v));
+  if (v.size() >= 108) n.fail("socket path longer than 107 bytes (the unix socket limit)");
+  no_devarg_separator(n, v);
+  return v;
+}
+
+std::vector<std::string_view> managed_devargs(PortKind k) {
+  switch (k) {
+    case PortKind::kTap:
+      return {"iface", "mac"};
+    case PortKind::kAfPacket:
+      return {"iface", "qpairs", "blocksz", "framesz", "framecnt", "qdisc_bypass"};
+    case PortKind::kVhost:
+      return {"iface", "client"};
+    case PortKind::kMemif:
+      return {"role", "id", "socket", "socket-abstract"};
+    case PortKind::kPcap:
+      return {"rx_pcap", "tx_pcap", "infinite_rx"};
+    default:
+      return {};
+  }
 }
 
 }  // namespace
@@ -176,27 +236,34 @@ PortDevice parse_port_device(const ConfigNode& n) {
       if (!ok && n.has(k)) n[k].fail(fmt::format("'{}' does not apply to a {} port", k, type));
     }
   };
+  auto ifname = [&](const ConfigNode& at, const std::string& v) {
+    if (!valid_ifname(v))
+      at.fail(fmt::format("'{}' is not an interface name: 1-15 characters of A-Z a-z 0-9 _ . + -",
+                          v));
+    return v;
+  };
   switch (d.kind) {
     case PortKind::kTap:
       forbid_others({"iface", "mac"});
-      d.iface = n.str_or("iface", d.name);
-      if (d.iface.size() > 15) n["iface"].fail("interface names are at most 15 characters");
+      d.iface = ifname(n.has("iface") ? n["iface"] : n["name"], n.str_or("iface", d.name));
       d.mac = n.str_or("mac", "");
       if (!d.mac.empty() && !valid_mac(d.mac))
         n["mac"].fail("expected a MAC like 02:00:00:00:00:01");
       break;
     case PortKind::kAfPacket:
       forbid_others({"iface"});
-      d.iface = need("iface");
+      d.iface = ifname(n["iface"], need("iface"));
       break;
     case PortKind::kVhost:
       forbid_others({"socket", "client"});
-      d.socket = need("socket");
+      need("socket");
+      d.socket = socket_path(n["socket"]);
       d.client = n.bool_or("client", false);
       break;
     case PortKind::kMemif:
       forbid_others({"socket", "role", "id"});
-      d.socket = need("socket");
+      need("socket");
+      d.socket = socket_path(n["socket"]);
       d.role = n.str_or("role", "server");
       if (d.role != "server" && d.role != "client") n["role"].fail("role is server or client");
       d.id = static_cast<uint32_t>(n.uint_or("id", 0, 0, UINT32_MAX));
@@ -205,6 +272,8 @@ PortDevice parse_port_device(const ConfigNode& n) {
       forbid_others({"rx_pcap", "tx_pcap", "infinite_rx"});
       d.rx_pcap = n.str_or("rx_pcap", "");
       d.tx_pcap = n.str_or("tx_pcap", "");
+      if (n.has("rx_pcap")) no_devarg_separator(n["rx_pcap"], d.rx_pcap);
+      if (n.has("tx_pcap")) no_devarg_separator(n["tx_pcap"], d.tx_pcap);
       d.infinite_rx = n.bool_or("infinite_rx", false);
       if (d.rx_pcap.empty() && d.tx_pcap.empty())
         n.fail("a pcap port needs rx_pcap, tx_pcap or both");
@@ -212,6 +281,8 @@ PortDevice parse_port_device(const ConfigNode& n) {
     case PortKind::kPci:
       forbid_others({"pci"});
       d.pci = need("pci");
+      if (!valid_pci(d.pci))
+        n["pci"].fail(fmt::format("'{}' is not a PCI address like 0000:03:00.0", d.pci));
       break;
     case PortKind::kRing:
     case PortKind::kNull:
@@ -219,6 +290,15 @@ PortDevice parse_port_device(const ConfigNode& n) {
       break;
   }
   d.devargs = n.str_or("devargs", "");
+  // Arguments the port's own keys set: given twice, which one the driver takes is its choice.
+  for (const auto& arg : managed_devargs(d.kind)) {
+    const std::string key = std::string(arg) + "=";
+    for (size_t at = 0; (at = d.devargs.find(key, at)) != std::string::npos; at += key.size())
+      if (at == 0 || d.devargs[at - 1] == ',')
+        n["devargs"].fail(fmt::format("'{}' is set by the port's own keys; it may not appear in "
+                                      "devargs",
+                                      arg));
+  }
   d.rx_desc = static_cast<uint16_t>(n.uint_or("rx_desc", d.rx_desc, 64, 32768));
   d.tx_desc = static_cast<uint16_t>(n.uint_or("tx_desc", d.tx_desc, 64, 32768));
   return d;

@@ -13,9 +13,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
+#include "common/app.h"
 #include "common/config_node.h"
 #include "common/input_file.h"
 #include "vfirewall/rules/config.h"
@@ -172,4 +174,39 @@ TEST(YamlBounds, DurationsNeverWrap) {
   const auto c = vswitch::parse_switch_config(
       ConfigNode::load_string(std::string(kSwitch) + "mac: {aging: 11d}\n", "h.yaml"));
   EXPECT_EQ(c.mac.aging_s, 11u * 86400);
+}
+
+// --pid-file: the file is created fresh, never through a link another user planted, and only
+// in a directory nobody else can write to (issue #9: it followed a link planted at FILE.tmp).
+TEST(PidFile, NeverWritesThroughAPlantedLink) {
+  TempDir d;
+  const std::string victim = d.write("victim", "precious\n");
+  const std::string pid = d / "vs.pid";
+  for (const std::string& planted :
+       {pid + ".tmp", pid + ".tmp." + std::to_string(::getpid()), pid})
+    fs::create_symlink(victim, planted);
+  vnf::write_pid_file(pid);
+  std::ifstream v(victim);
+  std::string text((std::istreambuf_iterator<char>(v)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "precious\n");
+  EXPECT_FALSE(fs::is_symlink(pid));
+  std::ifstream p(pid);
+  long got = 0;
+  p >> got;
+  EXPECT_EQ(got, ::getpid());
+  EXPECT_FALSE(fs::exists(fs::symlink_status(pid + ".tmp." + std::to_string(::getpid()))));
+}
+
+TEST(PidFile, RefusesADirectoryOthersCanWrite) {
+  TempDir d;
+  ::mkdir((d / "shared").c_str(), 01777);
+  ::chmod((d / "shared").c_str(), 01777);
+  try {
+    vnf::write_pid_file(d / "shared/vs.pid");
+    ADD_FAILURE() << "accepted a world-writable directory";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("is writable by other users"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(fs::exists(d / "shared/vs.pid"));
 }

@@ -204,6 +204,46 @@ TEST(VswitchConfig, PortDeviceErrors) {
                10, 12, "differ only in");
 }
 
+// Issue #9: device values end up in the EAL's "driver,key=value,..." string and in kernel
+// calls; each is checked where it is written.
+TEST(VswitchConfig, DeviceValuesCannotInjectOrOverflow) {
+  expect_error(with_port("  - {name: v, type: af_packet, iface: \"eth0,qpairs=4\", mode: access, "
+                         "segment: core}"),
+               9, 39, "is not an interface name");
+  expect_error(with_port("  - {name: v, type: af_packet, iface: a234567890123456, mode: access, "
+                         "segment: core}"),
+               9, 39, "'a234567890123456' is not an interface name: 1-15 characters");
+  expect_error(with_port("  - {name: v, type: af_packet, iface: ../x, mode: access, segment: core}"),
+               9, 39, "is not an interface name");
+  expect_error(with_port("  - {name: a234567890123456, type: tap, mode: access, segment: core}"), 9,
+               12, "is not an interface name");
+  expect_error(with_port("  - {name: v, type: vhost, socket: '', mode: access, segment: core}"), 9,
+               36, "'': give the socket's absolute path");
+  expect_error(with_port("  - {name: v, type: vhost, socket: v.sock, mode: access, segment: core}"),
+               9, 36, "give the socket's absolute path");
+  expect_error(with_port("  - {name: v, type: vhost, socket: \"/run/a.sock,client=1\", mode: "
+                         "access, segment: core}"),
+               9, 36, "contains ','");
+  expect_error(with_port("  - {name: v, type: memif, socket: /" + std::string(120, 'x') +
+                         ", mode: access, segment: core}"),
+               9, 36, "longer than 107 bytes");
+  expect_error(with_port("  - {name: v, type: pci, pci: eth0, mode: access, segment: core}"), 9, 31,
+               "'eth0' is not a PCI address");
+  expect_error(with_port("  - {name: v, type: pci, pci: \"0000:03:00.0,x=1\", mode: access, "
+                         "segment: core}"),
+               9, 31, "is not a PCI address");
+  expect_error(with_port("  - {name: v, type: pcap, rx_pcap: \"/tmp/a.pcap,infinite_rx=1\", mode: "
+                         "access, segment: core}"),
+               9, 36, "contains ','");
+  expect_error(with_port("  - {name: v, type: af_packet, iface: v0, devargs: \"framesz=65536\", "
+                         "mode: access, segment: core}"),
+               9, 52, "'framesz' is set by the port's own keys");
+  EXPECT_NO_THROW(load(with_port("  - {name: v, type: pci, pci: \"03:00.1\", mode: access, "
+                                 "segment: core}")));
+  EXPECT_NO_THROW(load(with_port("  - {name: v, type: af_packet, iface: eth0.100, devargs: "
+                                 "\"qdisc_bypass_x=1\", mode: access, segment: core}")));
+}
+
 TEST(VswitchConfig, MacSectionErrors) {
   expect_error(std::string(kBase) + "mac: {aging: 5}\n", 9, 14, "at least 10 seconds");
   expect_error(std::string(kBase) + "mac: {aging: 5y}\n", 9, 14, "unknown duration unit 'y'");
