@@ -131,12 +131,14 @@ int serve(const std::string& program, const ProgramOptions& opts, const Cfg& cfg
   init_logging(program, opts.log_level.empty() ? cfg.engine.log_level : opts.log_level,
                cfg.engine.log_file);
   block_signals();
+  std::vector<PortDevice> devices = cfg.devices;
   try {
-    const auto args = eal_arguments(cfg.engine, cfg.devices, opts.eal, program);
+    resolve_port_mtus(devices);
+    const auto args = eal_arguments(cfg.engine, devices, opts.eal, program);
     std::string line;
     for (const auto& a : args) line += " " + a;
     spdlog::info("starting: config {} (hash {}), EAL:{}", cfg.file, cfg.hash, line);
-    remove_stale_sockets(cfg.devices);
+    remove_stale_sockets(devices);
     eal_init(args);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
@@ -145,7 +147,7 @@ int serve(const std::string& program, const ProgramOptions& opts, const Cfg& cfg
 
   int rc = 0;
   try {
-    Engine engine(cfg.engine, cfg.devices);
+    Engine engine(cfg.engine, devices);
     auto fn = make(engine);
     fn->register_telemetry();
     write_pid_file(opts.pid_file);

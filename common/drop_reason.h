@@ -35,6 +35,8 @@ namespace vnf {
   X(kIcmp6Truncated, "icmp6_truncated", "ICMPv6 message shorter than 8 bytes") \
   X(kHeadersNotContiguous, "headers_not_contiguous", "headers span mbuf segments") \
   /* engine */ \
+  X(kFrameTooLong, "frame_too_long", "frame longer than the ingress port's MTU allows (MTU + Ethernet header + two VLAN tags), or cut short by the driver") \
+  X(kEgressTooLong, "egress_too_long", "frame longer than the egress port's MTU allows (a switch does not fragment)") \
   X(kNoMbuf, "no_mbuf", "mempool empty when a copy was needed") \
   X(kNoHeadroom, "no_headroom", "no room to push a VLAN tag") \
   X(kTxFull, "tx_full", "egress queue full") \

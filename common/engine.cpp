@@ -132,15 +132,24 @@ Engine::Engine(const EngineConfig& cfg, const std::vector<PortDevice>& ports) : 
     spdlog::warn("engine.mbufs={} is below the {} the ports' queues can hold: expect rx_nombuf",
                  cfg.mbufs, need);
 
+  // One frame per mbuf on every port: jumbo MTUs make the data room bigger (af_packet also
+  // needs room for its whole ring slot).
+  uint32_t data_room = RTE_MBUF_DEFAULT_DATAROOM;
+  for (const auto& d : ports) {
+    const uint32_t mtu = d.port_mtu();
+    uint32_t need = mtu > 1500 ? max_frame_len(mtu) + 1 : 0;
+    if (d.kind == PortKind::kAfPacket) need = af_packet_geometry(mtu, d.rx_desc).mbuf_data();
+    data_room = std::max(data_room, need);
+  }
   static std::atomic<unsigned> instance{0};  // several engines in one test process
   const std::string pool_name = fmt::format("vnf_pool_{}", instance++);
   pool_ = rte_pktmbuf_pool_create(pool_name.c_str(), nb_mbufs, kMempoolCache, kMbufPrivSize,
-                                  RTE_MBUF_DEFAULT_BUF_SIZE, socket_);
+                                  static_cast<uint16_t>(data_room + RTE_PKTMBUF_HEADROOM), socket_);
   if (!pool_)
     throw std::runtime_error(
-        fmt::format("cannot create a pool of {} mbufs: {} (raise "
+        fmt::format("cannot create a pool of {} mbufs of {} bytes: {} (raise "
                     "engine.memory_mb or lower engine.mbufs)",
-                    nb_mbufs, rte_strerror(rte_errno)));
+                    nb_mbufs, data_room, rte_strerror(rte_errno)));
 
   // RCU domain: one reader id per worker.
   const size_t sz = rte_rcu_qsbr_get_memsize(nworkers);
@@ -180,6 +189,9 @@ void Engine::setup_port(PortState& p, unsigned nworkers) {
   };
   rte_eth_dev_info info;
   if (int rc = rte_eth_dev_info_get(p.id, &info); rc != 0) fail("device info", rc);
+  p.ifindex = static_cast<int>(info.if_index);
+  const uint32_t mtu = d.port_mtu();
+  set_port_mtu(p, mtu);
   if (info.max_tx_queues < nworkers)
     throw std::runtime_error(fmt::format(
         "port '{}': the {} driver has {} tx queue(s), {} workers need one each; use fewer "
@@ -224,9 +236,23 @@ void Engine::setup_port(PortState& p, unsigned nworkers) {
     if (int rc = rte_eth_tx_queue_setup(p.id, q, nb_txd, sock, nullptr); rc != 0)
       fail(fmt::format("tx queue {}", q), rc);
 
+  if (d.kind == PortKind::kAfPacket) {
+    // The outer VLAN tag's TPID as the kernel reported it (common/af_packet.h).
+    auto ring = std::make_shared<AfPacketRing>();
+    std::string why;
+    if (p.rx_queues == 1 &&
+        map_af_packet_ring(p.ifindex, af_packet_geometry(mtu, d.rx_desc), *ring, why)) {
+      p.ring = ring;
+    } else {
+      spdlog::warn("port '{}': cannot read the driver's ring ({}): 802.1ad outer tags will "
+                   "arrive as 0x8100",
+                   d.name, p.rx_queues == 1 ? why : "more than one queue");
+    }
+  }
   for (unsigned i = 0; i < nworkers; ++i) {
     WorkerContext& w = *workers_[i];
-    if (i < p.rx_queues) w.rx[w.nb_rx++] = RxQueue{p.id, static_cast<uint16_t>(i)};
+    w.max_frame[p.id] = max_frame_len(mtu);
+    if (i < p.rx_queues) w.rx[w.nb_rx++] = RxQueue{p.id, static_cast<uint16_t>(i), p.ring.get()};
     auto* buf = static_cast<rte_eth_dev_tx_buffer*>(rte_zmalloc_socket(
         "vnf_txbuf", RTE_ETH_TX_BUFFER_SIZE(kBurstMax), RTE_CACHE_LINE_SIZE, w.socket));
     if (!buf) throw std::runtime_error("cannot allocate tx buffer");
@@ -236,11 +262,46 @@ void Engine::setup_port(PortState& p, unsigned nworkers) {
     w.txbuf[p.id] = buf;
   }
   // A switch port sees every frame. Drivers without the notion (ring, null) say ENOTSUP.
-  if (int rc = rte_eth_promiscuous_enable(p.id); rc != 0 && rc != -ENOTSUP)
+  // af_packet: a membership of our own socket instead of the driver's IFF_PROMISC, so that
+  // the kernel takes it back however the process ends (a SIGKILL included).
+  if (d.kind == PortKind::kAfPacket) {
+    p.promisc_fd = join_promiscuous(p.ifindex);
+    if (p.promisc_fd < 0)
+      spdlog::warn("port '{}': promiscuous mode: {}", d.name, std::strerror(errno));
+  } else if (int rc = rte_eth_promiscuous_enable(p.id); rc != 0 && rc != -ENOTSUP) {
     spdlog::warn("port '{}': promiscuous mode: {}", d.name, rte_strerror(-rc));
+  }
   if (int rc = rte_eth_dev_start(p.id); rc != 0) fail("start", rc);
-  spdlog::info("port '{}': {} ({}), port id {}, {} rx / {} tx queues", d.name,
-               port_kind_name(d.kind), d.device_args(), p.id, p.rx_queues, p.tx_queues);
+  spdlog::info("port '{}': {} ({}), port id {}, {} rx / {} tx queues, mtu {}", d.name,
+               port_kind_name(d.kind), d.device_args(), p.id, p.rx_queues, p.tx_queues, mtu);
+}
+
+void Engine::set_port_mtu(PortState& p, uint32_t mtu) {
+  const PortDevice& d = p.device;
+  // Kernel-backed ports: the interface itself (DPDK's af_packet and tap drivers refuse MTUs
+  // above 1500). af_packet without `mtu` took the interface's own at start-up: nothing to do.
+  if (d.kind == PortKind::kAfPacket || d.kind == PortKind::kTap) {
+    const std::string iface = d.kind == PortKind::kTap && d.iface.empty() ? d.name : d.iface;
+    const uint32_t now = interface_mtu(iface);
+    if (now == mtu) return;
+    try {
+      set_interface_mtu(iface, mtu);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(
+          fmt::format("{}:{}:{}: port '{}': {}", d.file, d.line, d.column, d.name, e.what()));
+    }
+    spdlog::info("port '{}': interface {} MTU {} -> {} (the port's mtu)", d.name, iface, now, mtu);
+    return;
+  }
+  // Other drivers: set it where the port asks for a non-default MTU; the worker enforces it
+  // in any case.
+  if (d.mtu == 0) return;
+  const int rc = rte_eth_dev_set_mtu(p.id, static_cast<uint16_t>(mtu));
+  if (rc == -ENOTSUP) return;
+  if (rc != 0)
+    throw std::runtime_error(fmt::format("{}:{}:{}: port '{}': the {} driver cannot take mtu {}: {}",
+                                         d.file, d.line, d.column, d.name,
+                                         port_kind_name(d.kind), mtu, rte_strerror(-rc)));
 }
 
 Engine::~Engine() {
@@ -265,9 +326,16 @@ void Engine::stop_ports() {
         w->txbuf[p.id]->length = 0;
       }
     }
-    rte_eth_promiscuous_disable(p.id);  // leave host interfaces as we found them
+    // Leave host interfaces as we found them.
+    if (p.promisc_fd >= 0) {
+      ::close(p.promisc_fd);
+      p.promisc_fd = -1;
+    } else if (p.device.kind != PortKind::kAfPacket) {
+      rte_eth_promiscuous_disable(p.id);
+    }
     if (int rc = rte_eth_dev_stop(p.id); rc != 0)
       spdlog::warn("port '{}': stop: {}", p.device.name, rte_strerror(-rc));
+    if (p.ring) unmap_af_packet_ring(*p.ring);
     rte_eth_dev_close(p.id);
   }
 }

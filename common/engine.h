@@ -12,6 +12,7 @@
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
 
+#include "common/af_packet.h"
 #include "common/engine_config.h"
 #include "common/worker.h"
 
@@ -44,6 +45,9 @@ struct PortState {
   bool link_up = false;
   uint32_t link_speed = 0;
   uint64_t link_changes = 0;
+  int ifindex = 0;       // af_packet, tap: the kernel interface
+  int promisc_fd = -1;   // af_packet: the socket holding PACKET_MR_PROMISC
+  std::shared_ptr<AfPacketRing> ring;  // af_packet: the driver's ring, read by the worker
 };
 
 class Engine {
@@ -80,6 +84,7 @@ class Engine {
 
  private:
   void setup_port(PortState& p, unsigned workers);
+  void set_port_mtu(PortState& p, uint32_t mtu);
   EngineConfig cfg_;
   std::vector<PortState> ports_;
   std::vector<WorkerContext*> workers_;

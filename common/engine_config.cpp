@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <set>
+#include <stdexcept>
 
 #include <rte_config.h>
 
 #include <fmt/format.h>
+
+#include "common/af_packet.h"
 
 namespace vnf {
 
@@ -13,7 +16,8 @@ using config::ConfigNode;
 
 const std::vector<std::string_view> kPortDeviceKeys = {
     "name",    "type",        "iface", "socket",  "role", "id",      "client",  "rx_pcap",
-    "tx_pcap", "infinite_rx", "pci",   "devargs", "mac",  "rx_desc", "tx_desc", "description"};
+    "tx_pcap", "infinite_rx", "pci",   "devargs", "mac",  "rx_desc", "tx_desc", "description",
+    "mtu"};
 
 namespace {
 
@@ -132,10 +136,14 @@ std::string PortDevice::device_args() const {
       add("iface", iface.empty() ? name : iface);
       add("mac", mac);
       break;
-    case PortKind::kAfPacket:
+    case PortKind::kAfPacket: {
       add("iface", iface);
       a += ",qdisc_bypass=1";
+      const AfPacketGeometry g = af_packet_geometry(port_mtu(), rx_desc);
+      a += fmt::format(",framesz={},blocksz={},framecnt={}", g.frame_size, g.block_size,
+                       g.frame_count);
       break;
+    }
     case PortKind::kVhost:
       add("iface", socket);
       if (client) a += ",client=1";
@@ -161,8 +169,31 @@ std::string PortDevice::device_args() const {
 }
 
 bool PortDevice::same_device(const PortDevice& o) const {
-  return name == o.name && kind == o.kind && device_args() == o.device_args() &&
+  // Compared as configured: a running port's resolved MTU is not a change.
+  PortDevice a = *this, b = o;
+  a.effective_mtu = b.effective_mtu = 0;
+  return name == o.name && kind == o.kind && mtu == o.mtu && a.device_args() == b.device_args() &&
          rx_desc == o.rx_desc && tx_desc == o.tx_desc;
+}
+
+void resolve_port_mtus(std::vector<PortDevice>& ports) {
+  for (auto& d : ports) {
+    if (d.kind != PortKind::kAfPacket || d.mtu) {
+      d.effective_mtu = static_cast<uint16_t>(d.port_mtu());
+      continue;
+    }
+    const uint32_t m = interface_mtu(d.iface);
+    if (m == 0)
+      throw std::runtime_error(fmt::format(
+          "{}:{}:{}: port '{}': cannot read the MTU of interface {} (does it exist?)", d.file,
+          d.line, d.column, d.name, d.iface));
+    if (m < 68 || m > 9000)
+      throw std::runtime_error(fmt::format(
+          "{}:{}:{}: port '{}': interface {} has MTU {}; an af_packet port carries 68-9000: set "
+          "the port's mtu (the appliance then sets the interface's)",
+          d.file, d.line, d.column, d.name, d.iface, m));
+    d.effective_mtu = static_cast<uint16_t>(m);
+  }
 }
 
 EngineConfig parse_engine(const ConfigNode& root) {
@@ -299,6 +330,7 @@ PortDevice parse_port_device(const ConfigNode& n) {
                                       "devargs",
                                       arg));
   }
+  d.mtu = static_cast<uint16_t>(n.uint_or("mtu", 0, 68, 9000));
   d.rx_desc = static_cast<uint16_t>(n.uint_or("rx_desc", d.rx_desc, 64, 32768));
   d.tx_desc = static_cast<uint16_t>(n.uint_or("tx_desc", d.tx_desc, 64, 32768));
   return d;

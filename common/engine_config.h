@@ -32,6 +32,12 @@ struct PortDevice {
   std::string mac;               // optional MAC for the device (tap)
   uint16_t rx_desc = 1024;
   uint16_t tx_desc = 1024;
+  // The port's MTU (68-9000) as configured; 0: the default (af_packet: the interface's MTU
+  // when the appliance starts; every other kind: 1500). Frames longer than mtu + Ethernet
+  // header + two VLAN tags are dropped on the way in (frame_too_long) and out (egress_too_long).
+  uint16_t mtu = 0;
+  // The MTU in force, resolved at start-up (resolve_port_mtus); 0 until then.
+  uint16_t effective_mtu = 0;
 
   // Where the port was defined, for errors found after loading.
   std::string file;
@@ -43,6 +49,9 @@ struct PortDevice {
   // The full EAL argument value: "--vdev <this>" for vdevs, "-a <this>" for pci.
   std::string device_args() const;
   bool same_device(const PortDevice& o) const;
+  // The MTU the engine works with: effective_mtu once resolved, else the configured or
+  // default one.
+  uint32_t port_mtu() const { return effective_mtu ? effective_mtu : (mtu ? mtu : 1500); }
 };
 
 // Keys of a port entry that belong to the device. A function's loader accepts these plus its own.
@@ -68,6 +77,10 @@ struct EngineConfig {
 EngineConfig parse_engine(const config::ConfigNode& root);
 // Parses the device keys of one `ports:` entry (the caller has checked the key set).
 PortDevice parse_port_device(const config::ConfigNode& port);
+// Before the EAL starts (which creates the devices): the MTU of every port. af_packet without
+// `mtu`: the interface's current MTU (throws if it cannot be read or is above 9000).
+void resolve_port_mtus(std::vector<PortDevice>& ports);
+
 // Checks names are unique and devices don't collide (same iface/socket twice).
 void validate_port_devices(const std::vector<PortDevice>& ports,
                            const std::vector<config::ConfigNode>& nodes);

@@ -17,6 +17,7 @@
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 
+#include "common/af_packet.h"
 #include "common/burst.h"
 #include "common/counter.h"
 #include "common/drop_reason.h"
@@ -40,6 +41,7 @@ struct alignas(64) WorkerStats {
 struct RxQueue {
   uint16_t port;
   uint16_t queue;
+  AfPacketRing* ring;  // af_packet: the driver's ring, to restore outer TPIDs (common/af_packet.h)
 };
 
 struct WorkerContext;
@@ -66,11 +68,20 @@ struct alignas(64) WorkerContext {
   uint64_t tsc_hz = 0;   // rte_get_tsc_hz(), set at start-up
   uint32_t idle_sleep_us = 0;
   uint32_t idle_polls = 0;
+  // Longest frame each port carries (its MTU + Ethernet header + two VLAN tags); 0 for ports
+  // that do not exist.
+  uint32_t max_frame[kMaxPorts] = {};
   WorkerStats stats;
 
   // Queue one packet for transmission on `port` (flushed at the end of the loop, or when
   // the buffer holds a full burst).
   void send(uint16_t port, rte_mbuf* m) noexcept {
+    if (m->pkt_len > max_frame[port]) [[unlikely]] {
+      stats.drops[static_cast<unsigned>(DropReason::kEgressTooLong)].add();
+      stats.port[port].tx_dropped.add();
+      rte_pktmbuf_free(m);
+      return;
+    }
     stats.port[port].tx_packets.add();
     stats.port[port].tx_bytes.add(m->pkt_len);
     rte_eth_tx_buffer(port, txq, txbuf[port], m);
@@ -89,11 +100,13 @@ inline void dispatch(Burst& b, WorkerContext& w) noexcept {
   if (first < kMaxPorts && w.txbuf[first]->length == 0) {
     bool same = true;
     uint64_t bytes = 0;
+    uint32_t longest = 0;
     for (uint16_t i = 0; i < b.count; ++i) {
       same &= b.next[i] == first;
       bytes += b.pkts[i]->pkt_len;
+      longest = longest > b.pkts[i]->pkt_len ? longest : b.pkts[i]->pkt_len;
     }
-    if (same) {
+    if (same && longest <= w.max_frame[first]) {
       PortCounters& pc = w.stats.port[first];
       pc.tx_packets.add(b.count);
       pc.tx_bytes.add(bytes);
@@ -123,14 +136,22 @@ inline void dispatch(Burst& b, WorkerContext& w) noexcept {
   if (nd) rte_pktmbuf_free_bulk(dropped, nd);
 }
 
-// Parses every packet of a fresh burst into its metadata; malformed ones are dropped.
+// Parses every packet of a fresh burst into its metadata; malformed ones are dropped, and so
+// are frames longer than the port carries (which a driver may also have cut: see
+// common/af_packet.h).
 inline void parse_burst(Burst& b, WorkerContext& w) noexcept {
   uint64_t bytes = 0;
+  const uint32_t max_len = w.max_frame[b.in_port];
   for (uint16_t i = 0; i < b.count; ++i) {
     if (i + 2 < b.count) rte_prefetch0(rte_pktmbuf_mtod(b.pkts[i + 2], void*));
     bytes += b.pkts[i]->pkt_len;
-    const DropReason r = parse_mbuf(b.pkts[i], b.in_port);
     b.next[i] = kNextStage;
+    if (b.pkts[i]->pkt_len > max_len) [[unlikely]] {
+      meta_of(b.pkts[i]).in_port = b.in_port;
+      b.drop(i, DropReason::kFrameTooLong);
+      continue;
+    }
+    const DropReason r = parse_mbuf(b.pkts[i], b.in_port);
     if (r != DropReason::kNone) b.drop(i, r);
   }
   w.stats.port[b.in_port].rx_packets.add(b.count);
@@ -152,7 +173,15 @@ inline unsigned poll_once(WorkerContext& w, Pipeline& pipeline) noexcept {
   for (uint16_t r = 0; r < w.nb_rx; ++r) {
     Burst b;
     b.in_port = w.rx[r].port;
-    b.count = rte_eth_rx_burst(b.in_port, w.rx[r].queue, b.pkts, kBurstMax);
+    if (AfPacketRing* ring = w.rx[r].ring) {
+      uint16_t tpid[kBurstMax];
+      const uint16_t ready = peek_tpids(*ring, kBurstMax, tpid);
+      if (ready == 0) continue;
+      b.count = rte_eth_rx_burst(b.in_port, w.rx[r].queue, b.pkts, ready);
+      restore_tpids(*ring, b.pkts, b.count, tpid);
+    } else {
+      b.count = rte_eth_rx_burst(b.in_port, w.rx[r].queue, b.pkts, kBurstMax);
+    }
     if (b.count == 0) continue;
     total += b.count;
     parse_burst(b, w);
