@@ -96,10 +96,12 @@ int run(Engine& engine, F& fn) {
   // packet waiting for the control thread waits 20 ms at most. Signals wake it at once.
   int wait_ms = 1;
   for (;;) {
-    pollfd pfd{sfd, POLLIN, 0};
-    if (::poll(&pfd, 1, wait_ms) > 0 && (pfd.revents & POLLIN)) {
+    pollfd pfd[2] = {{sfd, POLLIN, 0}, {engine.link_fd(), POLLIN, 0}};
+    const int ready = ::poll(pfd, pfd[1].fd >= 0 ? 2 : 1, wait_ms);
+    if (ready > 0 && (pfd[1].revents & POLLIN)) engine.handle_link_events();
+    if (ready > 0 && (pfd[0].revents & POLLIN)) {
       signalfd_siginfo si{};
-      if (::read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      if (::read(pfd[0].fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
         if (si.ssi_signo == SIGHUP) {
           fn.reload(Requester{si.ssi_uid, static_cast<int32_t>(si.ssi_pid), "SIGHUP"});
         } else {

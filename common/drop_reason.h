@@ -37,6 +37,7 @@ namespace vnf {
   /* engine */ \
   X(kFrameTooLong, "frame_too_long", "frame longer than the ingress port's MTU allows (MTU + Ethernet header + two VLAN tags), or cut short by the driver") \
   X(kEgressTooLong, "egress_too_long", "frame longer than the egress port's MTU allows (a switch does not fragment)") \
+  X(kLinkDown, "link_down", "the egress port's link is down") \
   X(kNoMbuf, "no_mbuf", "mempool empty when a copy was needed") \
   X(kNoHeadroom, "no_headroom", "no room to push a VLAN tag") \
   X(kTxFull, "tx_full", "egress queue full") \

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
+#include <algorithm>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -171,12 +172,23 @@ Engine::Engine(const EngineConfig& cfg, const std::vector<PortDevice>& ports) : 
     w->qsbr = qsbr_;
     w->idle_sleep_us = cfg.idle_sleep_us;
     w->tsc_hz = rte_get_tsc_hz();
+    w->port_up = port_up_;
     workers_.push_back(w);
   }
   for (auto& p : ports_) setup_port(p, nworkers);
   uint16_t max_id = 0;
   for (const auto& p : ports_) max_id = std::max<uint16_t>(max_id, p.id + 1);
   for (auto* w : workers_) w->nb_ports = max_id;
+  const bool kernel_ports = std::any_of(ports_.begin(), ports_.end(), [](const PortState& p) {
+    return p.device.kind == PortKind::kAfPacket || p.device.kind == PortKind::kTap;
+  });
+  if (kernel_ports) {
+    links_ = std::make_unique<LinkMonitor>();
+    if (links_->fd() < 0)
+      spdlog::warn("no rtnetlink link events ({}): link changes of af_packet and tap ports are "
+                   "seen by polling only (every 500 ms)",
+                   std::strerror(errno));
+  }
   poll_links();
 }
 
@@ -352,21 +364,63 @@ const PortState* Engine::port_by_id(uint16_t id) const {
   return nullptr;
 }
 
+void Engine::set_link(PortState& p, bool up, uint32_t speed, const char* source) {
+  port_up_[p.id].store(up ? 1 : 0, std::memory_order_relaxed);
+  if (up == p.link_up && (!up || speed == p.link_speed)) return;
+  const bool changed = up != p.link_up;
+  spdlog::info("port '{}': link {}{} ({})", p.device.name, up ? "up" : "down",
+               up && speed ? fmt::format(" {} Mbps", speed) : "", source);
+  p.link_up = up;
+  p.link_speed = speed;
+  if (!changed) return;
+  ++p.link_changes;
+  for (const auto& f : link_listeners_) f(p);
+}
+
 bool Engine::poll_links() {
   bool changed = false;
   for (auto& p : ports_) {
     rte_eth_link link{};
-    if (rte_eth_link_get_nowait(p.id, &link) != 0) continue;
-    const bool up = link.link_status == RTE_ETH_LINK_UP;
-    if (up != p.link_up || (up && link.link_speed != p.link_speed)) {
-      spdlog::info("port '{}': link {}{}", p.device.name, up ? "up" : "down",
-                   up ? fmt::format(" {} Mbps", link.link_speed) : "");
-      p.link_up = up;
-      p.link_speed = link.link_speed;
-      ++p.link_changes;
-      changed = true;
+    const bool known = rte_eth_link_get_nowait(p.id, &link) == 0;
+    bool up = known && link.link_status == RTE_ETH_LINK_UP;
+    const uint32_t speed = up ? link.link_speed : 0;
+    // The af_packet driver says "up" from start to stop: ask the kernel. A tap interface that
+    // left our namespace (into a VM's, in the tests) is the VM's business: its fd still
+    // carries frames.
+    if (p.device.kind == PortKind::kAfPacket) {
+      up = interface_link_up(p.device.iface).value_or(false);
+    } else if (p.device.kind == PortKind::kTap) {
+      up = interface_link_up(p.device.iface.empty() ? p.device.name : p.device.iface)
+               .value_or(true);
+    } else if (!known) {
+      continue;
     }
+    const bool before = p.link_up;
+    set_link(p, up, speed, "poll");
+    changed |= before != p.link_up;
   }
+  return changed;
+}
+
+bool Engine::handle_link_events() {
+  if (!links_) return false;
+  bool changed = false;
+  links_->drain([&](const KernelLink& l) {
+    for (auto& p : ports_) {
+      if (p.ifindex != l.ifindex) continue;
+      if (p.device.kind != PortKind::kAfPacket && p.device.kind != PortKind::kTap) continue;
+      const bool up = l.gone ? p.device.kind == PortKind::kTap : l.up;
+      const bool before = p.link_up;
+      set_link(p, up, p.link_speed, "netlink");
+      changed |= before != p.link_up;
+      if (l.mtu == 0 || l.mtu == p.kernel_mtu) continue;
+      p.kernel_mtu = l.mtu;
+      if (p.device.kind == PortKind::kAfPacket && l.mtu > p.device.port_mtu())
+        spdlog::warn("port '{}': interface {} now has MTU {}, the port's mtu is {}: longer "
+                     "frames are dropped (frame_too_long)",
+                     p.device.name, p.device.iface, l.mtu, p.device.port_mtu());
+    }
+  });
   return changed;
 }
 

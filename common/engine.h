@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 
 #include "common/af_packet.h"
 #include "common/engine_config.h"
+#include "common/link_monitor.h"
 #include "common/worker.h"
 
 namespace vnf {
@@ -47,6 +49,7 @@ struct PortState {
   uint64_t link_changes = 0;
   int ifindex = 0;       // af_packet, tap: the kernel interface
   int promisc_fd = -1;   // af_packet: the socket holding PACKET_MR_PROMISC
+  uint32_t kernel_mtu = 0;  // af_packet, tap: the interface's MTU as last reported
   std::shared_ptr<AfPacketRing> ring;  // af_packet: the driver's ring, read by the worker
 };
 
@@ -74,6 +77,18 @@ class Engine {
 
   // Link polling (control thread): logs and counts changes. Returns true if any changed.
   bool poll_links();
+  // Kernel-backed ports (af_packet, tap): link changes as rtnetlink reports them, at once.
+  // The control loop polls link_fd() (-1: none) and calls handle_link_events() when it is
+  // readable. Returns true if a port's link changed.
+  int link_fd() const { return links_ ? links_->fd() : -1; }
+  bool handle_link_events();
+  // Called on the control thread after a port's link went up or down (functions flush what
+  // was learned behind it, routers stop using next hops behind it).
+  void add_link_listener(std::function<void(const PortState&)> f) {
+    link_listeners_.push_back(std::move(f));
+  }
+  void clear_link_listeners() { link_listeners_.clear(); }
+  bool link_up(uint16_t port) const { return port_up_[port].load(std::memory_order_relaxed); }
 
   // Totals over workers.
   uint64_t drop_total(DropReason r) const;
@@ -85,6 +100,7 @@ class Engine {
  private:
   void setup_port(PortState& p, unsigned workers);
   void set_port_mtu(PortState& p, uint32_t mtu);
+  void set_link(PortState& p, bool up, uint32_t speed, const char* source);
   EngineConfig cfg_;
   std::vector<PortState> ports_;
   std::vector<WorkerContext*> workers_;
@@ -92,6 +108,10 @@ class Engine {
   rte_rcu_qsbr* qsbr_ = nullptr;
   int socket_ = 0;
   bool ports_stopped_ = false;
+  std::unique_ptr<LinkMonitor> links_;
+  std::vector<std::function<void(const PortState&)>> link_listeners_;
+  // What the workers read before sending to a port: its link is up.
+  std::atomic<uint8_t> port_up_[kMaxPorts] = {};
 };
 
 // Registers the engine's telemetry commands (/vnf/ports, /vnf/drops, /vnf/workers).

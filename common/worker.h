@@ -71,13 +71,20 @@ struct alignas(64) WorkerContext {
   // Longest frame each port carries (its MTU + Ethernet header + two VLAN tags); 0 for ports
   // that do not exist.
   uint32_t max_frame[kMaxPorts] = {};
+  // The engine's link state per port: nothing is sent to a port whose link is down (it would
+  // wait in a kernel queue and arrive seconds later, when the link comes back).
+  const std::atomic<uint8_t>* port_up = nullptr;
   WorkerStats stats;
 
+  bool can_send(uint16_t port) const noexcept {
+    return port_up[port].load(std::memory_order_relaxed) != 0;
+  }
   // Queue one packet for transmission on `port` (flushed at the end of the loop, or when
   // the buffer holds a full burst).
   void send(uint16_t port, rte_mbuf* m) noexcept {
-    if (m->pkt_len > max_frame[port]) [[unlikely]] {
-      stats.drops[static_cast<unsigned>(DropReason::kEgressTooLong)].add();
+    if (m->pkt_len > max_frame[port] || !can_send(port)) [[unlikely]] {
+      const DropReason r = can_send(port) ? DropReason::kEgressTooLong : DropReason::kLinkDown;
+      stats.drops[static_cast<unsigned>(r)].add();
       stats.port[port].tx_dropped.add();
       rte_pktmbuf_free(m);
       return;
@@ -106,7 +113,7 @@ inline void dispatch(Burst& b, WorkerContext& w) noexcept {
       bytes += b.pkts[i]->pkt_len;
       longest = longest > b.pkts[i]->pkt_len ? longest : b.pkts[i]->pkt_len;
     }
-    if (same && longest <= w.max_frame[first]) {
+    if (same && longest <= w.max_frame[first] && w.can_send(first)) {
       PortCounters& pc = w.stats.port[first];
       pc.tx_packets.add(b.count);
       pc.tx_bytes.add(bytes);

@@ -46,6 +46,16 @@ Switch::Switch(vnf::Engine& engine, SwitchConfig cfg)
     pipelines_.push_back(
         std::make_unique<SwitchPipeline>(published_, *macs_, *st, w, fw_.get(), rt_.get(), i));
   }
+  // A port whose link went down (a VM shut down or migrating away): what was learned behind
+  // it is forgotten at once, so that traffic to those MACs floods and finds them wherever
+  // they come up again (as the Linux bridge does on carrier loss).
+  engine.add_link_listener([this](const vnf::PortState& p) {
+    if (p.link_up) return;
+    std::lock_guard lock(macs_->mutex());
+    const unsigned n = macs_->remove_if(
+        [&](const MacKey&, uint16_t port, bool is_static) { return port == p.id && !is_static; });
+    if (n) spdlog::info("port '{}': link down: {} learned MACs flushed", p.device.name, n);
+  });
   std::lock_guard lock(macs_->mutex());
   published_.publish(
       build_l2_snapshot(cfg_, 1, [&](const std::string& n) { return engine_.port_id(n); }));
@@ -55,6 +65,7 @@ Switch::Switch(vnf::Engine& engine, SwitchConfig cfg)
 }
 
 Switch::~Switch() {
+  engine_.clear_link_listeners();
   for (auto* st : states_) destroy_l2_state(st);
 }
 

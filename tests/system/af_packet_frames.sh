@@ -35,11 +35,14 @@ ports:
   - {name: j1, type: af_packet, iface: afpj1, mtu: 9000, mode: access, segment: jumbo}
   - {name: j2, type: af_packet, iface: afpj2, mtu: 9000, mode: access, segment: jumbo}
   - {name: sm, type: af_packet, iface: afpsm, mode: access, segment: jumbo}
+mac:
+  static: [{segment: jumbo, mac: "02:00:00:00:30:02", port: j2}]
 YAML
 netns_host afp-acc afpacc
 netns_host afp-trk afptrk
 netns_host afp-j1 afpj1 10.30.0.1/24
 netns_host afp-j2 afpj2 10.30.0.2/24
+ip netns exec afp-j2 ip link set eth0 address 02:00:00:00:30:02
 netns_host afp-sm afpsm 10.30.0.3/24
 ip netns exec afp-j1 ip link set eth0 mtu 9000
 ip netns exec afp-j2 ip link set eth0 mtu 9000
@@ -89,6 +92,24 @@ check "cut frames: both counted as frame_too_long" test "$(($(drops frame_too_lo
 check "cut frames: none misread as ipv4_bad_total_length" test "$(drops ipv4_bad_total_length)" -eq 0
 ip link set afpacc mtu 1500
 ip netns exec afp-acc ip link set eth0 mtu 1500
+
+# --- a link going down is seen at once, and nothing is held for it
+link_of() { tel_get $P "/vnf/ports,$1" "r['$1']['link']"; }
+check "link: j2 is up" test "$(link_of j2)" = up
+ip netns exec afp-j2 ip link set eth0 down
+sleep 0.2
+check "link: j2's peer going down is seen within 200 ms" test "$(link_of j2)" = down
+held=$(frame "Ether(dst='02:00:00:00:30:02', src='02:00:00:00:30:01')/IP(src='10.30.0.1', dst='10.30.0.2')/UDP(sport=7, dport=9)/Raw(b'held-while-down')")
+before=$(drops link_down)
+ip netns exec afp-j1 $WIRE send eth0 $(for _ in $(seq 1 20); do echo "$held"; done)
+sleep 0.2
+check "link: 20 frames to the down port dropped as link_down" test "$(($(drops link_down) - before))" -eq 20
+sniff_for afp-j2 2 "$WORK/j2-back.rx"
+ip netns exec afp-j2 ip link set eth0 up
+wait $SNIFF_PID
+check_not "link: none of them arrives when the link comes back" grep -q "$(printf held-while-down | od -An -tx1 | tr -d " \n")" "$WORK/j2-back.rx"
+check "link: j2 is up again" test "$(link_of j2)" = up
+check "link: traffic flows again" ns_ping afp-j1 10.30.0.2
 show_drops $P
 
 # --- promiscuous mode, and what a SIGKILL leaves behind

@@ -10,6 +10,7 @@ frame (PACKET_AUXDATA: TCI and TPID); `sniff` puts it back with the TPID the ker
 so an 802.1ad tag reads as 88a8, not as the 8100 that a naive capture would show. Only
 frames the interface received are printed (not what this host sent).
 """
+import errno
 import select
 import socket
 import struct
@@ -27,9 +28,15 @@ TP_STATUS_VLAN_TPID_VALID = 1 << 6
 def send(iface, frames):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((iface, 0))
-    for f in frames:
-        s.send(bytes.fromhex(f))
+    failed = 0
+    for i, f in enumerate(frames):
+        try:
+            s.send(bytes.fromhex(f))
+        except OSError as e:
+            print(f"frame {i} ({len(f) // 2} bytes): {e.strerror}", file=sys.stderr)
+            failed += 1
     s.close()
+    return 1 if failed else 0
 
 
 def sniff(iface, seconds, count):
@@ -42,7 +49,13 @@ def sniff(iface, seconds, count):
         r, _, _ = select.select([s], [], [], max(0.0, deadline - time.time()))
         if not r:
             break
-        data, anc, _, addr = s.recvmsg(65536, socket.CMSG_SPACE(32))
+        try:
+            data, anc, _, addr = s.recvmsg(65536, socket.CMSG_SPACE(32))
+        except OSError as e:  # the interface went down under us (ENETDOWN): wait it out
+            if e.errno not in (errno.ENETDOWN, errno.ENXIO):
+                raise
+            time.sleep(0.05)
+            continue
         if addr[2] == PACKET_OUTGOING:
             continue
         for level, kind, cdata in anc:
@@ -60,8 +73,7 @@ def sniff(iface, seconds, count):
 
 def main():
     if len(sys.argv) >= 4 and sys.argv[1] == "send":
-        send(sys.argv[2], sys.argv[3:])
-        return 0
+        return send(sys.argv[2], sys.argv[3:])
     if len(sys.argv) >= 4 and sys.argv[1] == "sniff":
         count = int(sys.argv[5]) if len(sys.argv) >= 6 and sys.argv[4] == "--count" else 0
         sniff(sys.argv[2], float(sys.argv[3]), count)

@@ -35,7 +35,8 @@ void L2Egress::flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept {
   const uint16_t skip = m.vlan == b.in_vlan[i] ? b.in_port : 0xFFFF;
   if (seg) {
     for (uint16_t k = 0; k < seg->count; ++k)
-      if (seg->ports[k] != skip && ((mask >> seg->ports[k]) & 1)) dests[nd++] = seg->ports[k];
+      if (seg->ports[k] != skip && ((mask >> seg->ports[k]) & 1) && w_.can_send(seg->ports[k]))
+        dests[nd++] = seg->ports[k];
   }
   if (nd == 0) {
     b.drop(i, vnf::DropReason::kNoDestination);
