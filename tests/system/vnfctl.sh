@@ -345,6 +345,8 @@ check "no such instance: one-line error, non-zero" \
   expect_error 1 "no appliance 'vcnone': /var/run/dpdk/vnf-vcnone/dpdk_telemetry.v2 does not exist"
 vc -p vnf-vcnone show ports
 check "no such prefix: one-line error, non-zero" expect_error 1 "no appliance with prefix 'vnf-vcnone'"
+vc -i ../vcsw show info
+check "an instance name that is no name: usage error" expect_error 2 "-i '../vcsw': a name of"
 vc -i vcsw show bogus
 check "show of an unknown table: usage error" expect_error 2 '^vnfctl: show bogus\? \(one of: info, '
 vc -i vcsw show macs
