@@ -145,6 +145,9 @@ def frames():
     f["zero_src_mac"] = eth(src=b"\0" * 6) + ip4(17, udp())
     f["unknown_ethertype"] = eth([], 0x1234) + b"\0" * 46
     f["runt"] = eth()[:13]
+    # payload length 65535: l3_len (16 bits) would wrap if a chain longer than 64 KB arrived
+    f["ipv6_payload_65535_chained"] = eth([], 0x86DD) + struct.pack(
+        "!IHBB16s16s", 0x60000000, 65535, 17, 64, ip6_addr(1), ip6_addr(2)) + udp()
     out = {}
     for name, b in f.items():
         out[name] = b
