@@ -27,6 +27,9 @@ packages=(
   iproute2 iputils-ping traceroute iperf3 netcat-openbsd ethtool tshark python3 python3-scapy
   vsftpd curl
   procps psmisc util-linux
+  # fuzz suite: libFuzzer needs clang >= 16 here (the code captures structured bindings in
+  # lambdas, which clang 14 rejects); llvm brings llvm-symbolizer for readable stacks
+  clang-16 libclang-rt-16-dev llvm
 )
 
 missing=()
