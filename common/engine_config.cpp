@@ -1,5 +1,8 @@
 #include "common/engine_config.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <set>
 #include <stdexcept>
@@ -91,6 +94,21 @@ std::string socket_path(const ConfigNode& n) {
   if (v.size() >= 108) n.fail("socket path longer than 107 bytes (the unix socket limit)");
   no_devarg_separator(n, v);
   return v;
+}
+
+// The log is appended to by root for as long as the appliance runs: a FIFO would block the
+// start, a device swallow it, and a directory others can write lets them swap the file for a
+// link to anything root can write.
+void check_log_file(const ConfigNode& n, const std::string& path) {
+  if (path[0] != '/') n.fail(fmt::format("'{}': give the log file's absolute path", path));
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    n.fail(fmt::format("'{}' exists and is not a regular file", path));
+  const std::string dir = path.substr(0, std::max<size_t>(1, path.rfind('/')));
+  if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    n.fail(fmt::format("directory {} is writable by other users: put the log in a directory only "
+                       "root can write, e.g. /var/log/vnf",
+                       dir));
 }
 
 std::vector<std::string_view> managed_devargs(PortKind k) {
@@ -228,6 +246,7 @@ EngineConfig parse_engine(const ConfigNode& root) {
   if (!levels.count(c.log_level))
     e["log_level"].fail("log level must be one of trace, debug, info, warn, error, critical");
   c.log_file = e.str_or("log_file", "");
+  if (!c.log_file.empty()) check_log_file(e["log_file"], c.log_file);
   for (const auto& n : e["eal_args"].items()) c.eal_args.push_back(n.str());
   return c;
 }
@@ -303,7 +322,12 @@ PortDevice parse_port_device(const ConfigNode& n) {
       forbid_others({"rx_pcap", "tx_pcap", "infinite_rx"});
       d.rx_pcap = n.str_or("rx_pcap", "");
       d.tx_pcap = n.str_or("tx_pcap", "");
-      if (n.has("rx_pcap")) no_devarg_separator(n["rx_pcap"], d.rx_pcap);
+      if (n.has("rx_pcap")) {
+        no_devarg_separator(n["rx_pcap"], d.rx_pcap);
+        struct stat st {};  // a FIFO would block the driver's start-up in pcap_open_offline
+        if (::stat(d.rx_pcap.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+          n["rx_pcap"].fail(fmt::format("'{}' exists and is not a regular file", d.rx_pcap));
+      }
       if (n.has("tx_pcap")) no_devarg_separator(n["tx_pcap"], d.tx_pcap);
       d.infinite_rx = n.bool_or("infinite_rx", false);
       if (d.rx_pcap.empty() && d.tx_pcap.empty())

@@ -210,3 +210,28 @@ TEST(PidFile, RefusesADirectoryOthersCanWrite) {
   }
   EXPECT_FALSE(fs::exists(d / "shared/vs.pid"));
 }
+
+// The same class of defect in the other paths a file names: the log file and a pcap input.
+TEST(InputFile, LogFileAndPcapInputMustBeRegularFilesInSafePlaces) {
+  TempDir d;
+  ASSERT_EQ(::mkfifo((d / "log.fifo").c_str(), 0600), 0);
+  ::mkdir((d / "shared").c_str(), 0777);
+  ::chmod((d / "shared").c_str(), 01777);
+  const auto load = [](const std::string& yaml) {
+    return vswitch::parse_switch_config(ConfigNode::load_string(yaml, "h.yaml"));
+  };
+  const std::string base = "segments: [{name: core, vlan: 100}]\nports: [{name: vm1, type: ring, "
+                           "mode: access, segment: core}]\n";
+  expect_refused([&] { load("engine: {log_file: " + d / "log.fifo" + "}\n" + base); },
+                 "exists and is not a regular file");
+  expect_refused([&] { load("engine: {log_file: " + d / "shared/vs.log" + "}\n" + base); },
+                 "is writable by other users");
+  expect_refused([&] { load("engine: {log_file: vs.log}\n" + base); }, "absolute path");
+  EXPECT_NO_THROW(load("engine: {log_file: " + d / "vs.log" + "}\n" + base));
+  expect_refused(
+      [&] {
+        load("segments: [{name: core, vlan: 100}]\nports: [{name: p, type: pcap, rx_pcap: " +
+             d / "log.fifo" + ", mode: access, segment: core}]\n");
+      },
+      "exists and is not a regular file");
+}
