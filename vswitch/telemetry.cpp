@@ -2,6 +2,7 @@
 // Handlers take the MAC table's mutex, which the control thread holds while it writes the
 // table or swaps the config.
 #include <cstdlib>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -12,6 +13,7 @@ namespace vswitch {
 
 namespace {
 constexpr size_t kMacPage = 200;  // entries per /vnf/macs answer (telemetry's 16 kB limit)
+constexpr size_t kSegmentPage = 64;  // segments per /vnf/segments answer (the same limit)
 
 std::string vlan_list(const SwitchConfig& c, const SwitchPort& p) {
   std::string s;
@@ -27,13 +29,17 @@ void Switch::register_telemetry() {
   if (rt_) rt_->register_telemetry();       // /vnf/interfaces, routes, neighbors, router
 
   vnf::telemetry::add(
-      "/vnf/segments", "Segments: VLAN, ports, learned MACs, counters",
-      [this](const std::string&, rte_tel_data* d) {
+      "/vnf/segments",
+      "Segments: VLAN, ports, learned MACs, limits, counters. Params: [<offset>]; 64 a page, "
+      "next_offset when there are more",
+      [this](const std::string& params, rte_tel_data* d) {
         std::lock_guard lock(macs_->mutex());
-        std::vector<uint32_t> macs(4096, 0);
-        macs_->for_each([&](const MacKey& k, uint16_t, bool, uint32_t) { ++macs[k.vlan & 0xFFF]; });
+        const size_t offset = params.empty() ? 0 : std::strtoul(params.c_str(), nullptr, 10);
+        std::map<std::string, uint32_t> statics;  // static entries per segment
+        for (const auto& sm : cfg_.mac.statics) ++statics[sm.segment];
         rte_tel_data_start_dict(d);
-        for (const auto& seg : cfg_.segments) {
+        for (size_t i = offset; i < cfg_.segments.size() && i < offset + kSegmentPage; ++i) {
+          const Segment& seg = cfg_.segments[i];
           rte_tel_data* c = vnf::telemetry::new_dict();
           std::string ports;
           for (const auto& p : cfg_.ports) {
@@ -44,7 +50,7 @@ void Switch::register_telemetry() {
           rte_tel_data_add_dict_string(c, "name", seg.name.c_str());
           rte_tel_data_add_dict_int(c, "vlan", seg.vlan);
           rte_tel_data_add_dict_string(c, "ports", ports.c_str());
-          rte_tel_data_add_dict_u64(c, "macs", macs[seg.vlan]);
+          rte_tel_data_add_dict_u64(c, "macs", macs_->learned_in(seg.vlan) + statics[seg.name]);
           rte_tel_data_add_dict_u64(c, "mac_limit", seg.mac_limit);
           rte_tel_data_add_dict_string(c, "mac_limit_from",
                                        seg.mac_limit_default ? "default share" : "config");
@@ -57,6 +63,9 @@ void Switch::register_telemetry() {
           rte_tel_data_add_dict_u64(c, "dropped", vlan_total(seg.vlan, 3));
           rte_tel_data_add_dict_container(d, vnf::telemetry::key(seg.name).c_str(), c, 0);
         }
+        rte_tel_data_add_dict_u64(d, "count", cfg_.segments.size());
+        if (offset + kSegmentPage < cfg_.segments.size())
+          rte_tel_data_add_dict_u64(d, "next_offset", offset + kSegmentPage);
         return 0;
       });
 

@@ -418,6 +418,20 @@ kill "$fake" 2>/dev/null
 wait "$fake" 2>/dev/null
 rm -rf /var/run/dpdk/vnf-vcfake
 
+# More segments than one telemetry answer holds (16 kB): every one is listed, none lost.
+{
+  echo "# program: vswitch"
+  echo "engine: {name: vcmany, lcores: [0, 1], memory_mb: 256, idle_sleep_us: 100, hugepages: false}"
+  echo "segments:"
+  for v in $(seq 1001 1300); do echo "  - {name: seg$v, vlan: $v}"; done
+  echo "ports: [{name: sink, type: null, mode: trunk, segments: [seg1001, seg1300]}]"
+} >"$WORK/many.yaml"
+start_appliance many vswitch "$WORK/many.yaml" || exit 1
+vc -i vcmany show segments
+check "show segments: all 300 segments of a 300-segment switch (paged)" \
+  test "$(grep -cE '^seg1[0-9]{3} +1[0-9]{3} ' <<<"$OUT")" -eq 300
+stop_appliance many
+
 # An appliance that has stopped.
 stop_appliance rt
 vc -i vcrt show info
