@@ -355,14 +355,19 @@ void RoutingCore::handle_arp(unsigned w, rte_mbuf* m, uint8_t x, uint64_t now_ms
     return;
   }
   const IpAddr sip = IpAddr::v4(spa);
-  if (spa != 0 && on_link(s_.interfaces[x], sip)) {  // spa 0: an ARP probe, nothing to learn
+  // An entry exists only for an address the router resolves on this interface: a packet or a
+  // route needed it (on-link routes may lead outside the interface's subnets), or it asked us
+  // before. Its answers and updates are taken like the kernel takes them for entries it has.
+  // A new entry comes only from a request for our address by a station in one of our subnets:
+  // unsolicited ARP for any other address creates nothing. spa 0: an ARP probe, nothing to learn.
+  if (spa != 0) {
     int32_t pos = neigh_->find(make_key(x, sip));
     if (pos >= 0) {
       const NeighCtl& c = neigh_->ctl(pos);
       const bool solicited =
           op == ops::kArpReply && (c.fsm.unanswered > 0 || c.fsm.state == NeighState::kIncomplete);
       learn(pos, sha, static_cast<uint8_t>(meta.in_port), solicited, now_ms);
-    } else if (for_us && op == ops::kArpRequest) {
+    } else if (for_us && op == ops::kArpRequest && on_link(s_.interfaces[x], sip)) {
       // It will talk to us: cache it (RFC 826), STALE until confirmed.
       pos = create_neighbor(make_key(x, sip), now_ms, false);
       if (pos >= 0) learn(pos, sha, static_cast<uint8_t>(meta.in_port), false, now_ms);
@@ -414,9 +419,10 @@ void RoutingCore::handle_nd(unsigned w, rte_mbuf* m, uint8_t x, uint64_t now_ms)
       return;
     }
     const IpAddr sip = IpAddr::v6(src);
-    if (slla && on_link(s_.interfaces[x], sip)) {
+    if (slla) {  // as for ARP: entries we have learn; new ones only from our subnets
       int32_t pos = neigh_->find(make_key(x, sip));
-      if (pos < 0) pos = create_neighbor(make_key(x, sip), now_ms, false);
+      if (pos < 0 && on_link(s_.interfaces[x], sip))
+        pos = create_neighbor(make_key(x, sip), now_ms, false);
       if (pos >= 0) learn(pos, slla, static_cast<uint8_t>(meta.in_port), false, now_ms);
     }
     uint8_t f[128];

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <rte_fib.h>
+#include <rte_fib6.h>
 #include <rte_malloc.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -17,6 +19,25 @@ namespace {
 constexpr unsigned kPuntRingSize = 1024;
 constexpr unsigned kInjectRingSize = 1024;
 constexpr uint64_t kLinkPollMs = 100;
+
+// Whether the route `a` takes in (t, fib) is on-link through interface x at some distance.
+bool onlink_route_to(const RouteTable& t, const FibTables& fib, uint8_t x, const IpAddr& a) {
+  uint64_t nh = kPathNoRoute;
+  if (a.is_v4()) {
+    uint32_t ip = a.v4();
+    rte_fib_lookup_bulk(fib.v4(), &ip, &nh, 1);
+  } else {
+    uint8_t ip[1][16];
+    std::memcpy(ip[0], a.b.data(), 16);
+    rte_fib6_lookup_bulk(fib.v6(), ip, &nh, 1);
+  }
+  if (nh >= t.paths.size()) return false;
+  for (const Tier& tier : t.paths[nh].tiers)
+    for (uint32_t id : tier.adjs)
+      if (t.adjs[id].kind == AdjKind::kOnLink && t.adjs[id].iface == x) return true;
+  return false;
+}
+
 }  // namespace
 
 NeighTimers RoutingCore::timers() const {
@@ -170,9 +191,11 @@ void RoutingCore::set_selection(RouteSnapshot& snap, uint32_t p, const Selection
   snap.selection[p] = sel;
 }
 
-void RoutingCore::sync_neighbors(const RouterSettings& next, const RouteTable& t, uint64_t now_ms) {
-  // Entries the new interfaces no longer explain: removed or renumbered interfaces,
-  // addresses outside every subnet, static entries no longer configured.
+void RoutingCore::sync_neighbors(const RouterSettings& next, const RouteTable& t,
+                                 const FibTables& fib, uint64_t now_ms) {
+  // Entries the new config no longer explains: removed or renumbered interfaces, addresses
+  // outside every subnet of their interface that no on-link route leads to through it, static
+  // entries no longer configured.
   for (int32_t pos = 0; pos < static_cast<int32_t>(neigh_->slots()); ++pos) {
     NeighCtl& c = neigh_->ctl(pos);
     if (!c.in_use) continue;
@@ -185,7 +208,8 @@ void RoutingCore::sync_neighbors(const RouterSettings& next, const RouteTable& t
       bool on_link = ll;
       for (const auto& ia : a.is_v4() ? next.interfaces[x].ipv4 : next.interfaces[x].ipv6)
         on_link |= ia.subnet().contains(a);
-      keep = on_link;
+      // Outside the subnets: still a neighbour when an on-link route leads there through x.
+      keep = on_link || onlink_route_to(t, fib, x, a);
     }
     if (keep && c.is_static) {
       keep = std::any_of(next.neighbors.statics.begin(), next.neighbors.statics.end(),
@@ -253,7 +277,7 @@ void RoutingCore::apply(RouterSettings next, uint64_t now_ms) {
   if (!env_.host_mode && env_.link_up)
     for (size_t i = 0; i < next.interfaces.size(); ++i)
       iface_up_[i] = env_.link_up(env_.port_id(next.interfaces[i].port));
-  sync_neighbors(next, t, now_ms);
+  sync_neighbors(next, t, *fib, now_ms);
   s_ = std::move(next);
   auto snap = build(s_, t, std::move(fib), ++generation_);
   cur_ = snap.get();

@@ -99,7 +99,8 @@ class RoutingCore {
  private:
   std::unique_ptr<RouteSnapshot> build(const RouterSettings& s, const RouteTable& t,
                                        std::shared_ptr<FibTables> fib, uint64_t gen);
-  void sync_neighbors(const RouterSettings& next, const RouteTable& t, uint64_t now_ms);
+  void sync_neighbors(const RouterSettings& next, const RouteTable& t, const FibTables& fib,
+                      uint64_t now_ms);
   bool adj_usable(const RouteSnapshot& snap, uint32_t a) const;
   void set_selection(RouteSnapshot& snap, uint32_t p, const Selection& sel, bool keep);
   void fill_interfaces(RouteSnapshot& snap, const RouterSettings& s);
