@@ -64,6 +64,10 @@ void RoutingCore::return_drop(unsigned w, rte_mbuf* m, DropReason r) {
 
 void RoutingCore::send_frame(unsigned w, const uint8_t* frame, uint16_t len, uint16_t out,
                              uint16_t vlan, uint16_t in_port) {
+  if (!env_.host_mode && port_down(out)) {  // probes, announcements, answers: not to a down link
+    stats_.link_down_not_sent.add();
+    return;
+  }
   rte_mbuf* m = rte_pktmbuf_alloc(env_.pool);
   if (!m) {
     stats_.no_mbuf.add();
@@ -136,6 +140,10 @@ void RoutingCore::learn(int32_t pos, const uint8_t* mac, uint8_t port, bool soli
 
 void RoutingCore::release(int32_t pos) {
   NeighCtl& c = neigh_->ctl(pos);
+  if (env_.host_mode ? port_down(c.port) : !iface_up(c.key.iface)) {
+    drop_held(pos, DropReason::kLinkDown);
+    return;
+  }
   const uint64_t word = nw::kUsable | static_cast<uint64_t>(c.port) << nw::kPortShift | c.mac;
   const IfaceDp& out = cur_->iface[c.key.iface];
   for (const HeldPacket& h : c.hold) {
@@ -288,6 +296,10 @@ void RoutingCore::handle_hold(unsigned w, const PuntItem& it, uint64_t now_ms) {
   rte_mbuf* m = it.m;
   if (it.iface >= cur_->n_iface) {  // the interface went away in a reload meanwhile
     return_drop(w, m, DropReason::kNeighUnresolved);
+    return;
+  }
+  if (!env_.host_mode && !iface_up(it.iface)) {  // its link went down meanwhile
+    return_drop(w, m, DropReason::kLinkDown);
     return;
   }
   NeighKey k{};

@@ -27,6 +27,8 @@ class Router {
 
   // Control thread.
   bool tick(uint64_t now_ms);              // true if it had packets to handle
+  // A port's link changed (the engine's kernel link events): RoutingCore::on_link_change.
+  void on_link_change(uint16_t port, bool up);
   void reload(const vnf::Requester& who);  // a bad file, or tables that cannot be built: no change
   // Applies a validated config (reload() and tests). Throws std::runtime_error when the
   // tables cannot be built; the running config is unchanged then.

@@ -136,6 +136,8 @@ std::unique_ptr<RouteSnapshot> RoutingCore::build(const RouterSettings& s, const
     snap->icmp_cap = snap->icmp_cost * s.icmp.burst;
   }
   fill_interfaces(*snap, s);
+  for (size_t i = 0; i < iface_up_.size() && i < kDpMaxIfaces; ++i)
+    snap->iface_down[i].store(iface_up_[i] ? 0 : 1, std::memory_order_relaxed);
   snap->table = t;
   snap->n_adj = static_cast<uint32_t>(t.adjs.size());
   snap->adj = std::make_unique<AdjDp[]>(snap->n_adj);
@@ -273,10 +275,18 @@ void RoutingCore::apply(RouterSettings next, uint64_t now_ms) {
   }
   const RouterSettings old = s_;
   const bool first = cur_ == nullptr;
+  // Link state: what the port was last told (on_link_change) or polled; a port seen for the
+  // first time starts from the driver's state.
   iface_up_.assign(next.interfaces.size(), true);
-  if (!env_.host_mode && env_.link_up)
-    for (size_t i = 0; i < next.interfaces.size(); ++i)
-      iface_up_[i] = env_.link_up(env_.port_id(next.interfaces[i].port));
+  if (!env_.host_mode)
+    for (size_t i = 0; i < next.interfaces.size(); ++i) {
+      const uint16_t p = env_.port_id(next.interfaces[i].port);
+      if (p < polled_up_.size() && polled_up_[p] < 0 && env_.link_up) {
+        polled_up_[p] = env_.link_up(p) ? 1 : 0;
+        port_down_[p] = polled_up_[p] ? 0 : 1;
+      }
+      iface_up_[i] = !port_down(p);
+    }
   sync_neighbors(next, t, *fib, now_ms);
   s_ = std::move(next);
   auto snap = build(s_, t, std::move(fib), ++generation_);
@@ -343,17 +353,72 @@ void RoutingCore::refresh_paths() {
   }
 }
 
+// The driver's link state, as the engine refreshes it: only its changes count, so that a
+// driver that always says "up" (af_packet) never overrides what on_link_change was told.
 void RoutingCore::poll_links() {
   if (env_.host_mode || !env_.link_up) return;
-  for (size_t i = 0; i < s_.interfaces.size(); ++i) {
-    const bool up = env_.link_up(env_.port_id(s_.interfaces[i].port));
-    if (up != iface_up_[i]) {
-      iface_up_[i] = up;
-      routes_dirty_ = true;
-      spdlog::info("interface '{}': {}", s_.interfaces[i].name, up ? "up" : "down");
-      if (up) announce(static_cast<uint8_t>(i));
+  for (const Interface& itf : s_.interfaces) {
+    const uint16_t p = env_.port_id(itf.port);
+    if (p >= polled_up_.size()) continue;
+    const int8_t up = env_.link_up(p) ? 1 : 0;
+    if (up == polled_up_[p]) continue;
+    polled_up_[p] = up;
+    set_link(p, up != 0, now_ms_);
+  }
+}
+
+void RoutingCore::on_link_change(uint16_t port, bool up, uint64_t now_ms) {
+  std::lock_guard lock(mu_);
+  now_ms_ = now_ms;
+  set_link(port, up, now_ms);
+  if (routes_dirty_) refresh_paths();  // backups take over now, not at the next tick
+  flush_injects();
+}
+
+void RoutingCore::set_link(uint16_t port, bool up, uint64_t now_ms) {
+  if (port >= port_down_.size() || port_down_[port] == !up) return;
+  port_down_[port] = !up;
+  stats_.link_changes.add();
+  std::vector<uint8_t> on_port;  // appliance: the port's interfaces
+  if (!env_.host_mode)
+    for (size_t i = 0; i < s_.interfaces.size(); ++i)
+      if (env_.port_id(s_.interfaces[i].port) == port) on_port.push_back(static_cast<uint8_t>(i));
+  for (uint8_t x : on_port) {
+    iface_up_[x] = up;
+    cur_->iface_down[x].store(up ? 0 : 1, std::memory_order_relaxed);  // workers: link_down
+    spdlog::log(up ? spdlog::level::info : spdlog::level::warn, "interface '{}': link {}",
+                s_.interfaces[x].name, up ? "up" : "down");
+  }
+  // The neighbours behind the port: on its interfaces (appliance), learned on it (host).
+  const NeighTimers t = timers();
+  for (int32_t pos = 0; pos < static_cast<int32_t>(neigh_->slots()); ++pos) {
+    NeighCtl& c = neigh_->ctl(pos);
+    if (!c.in_use) continue;
+    const bool behind = env_.host_mode ? c.port == port
+                                       : std::find(on_port.begin(), on_port.end(),
+                                                   c.key.iface) != on_port.end();
+    if (!behind) continue;
+    if (!up) {
+      drop_held(pos, vnf::DropReason::kLinkDown);
+      if (c.is_static) continue;  // permanent; nothing is routed out of a down interface
+      if (!c.pins) {              // forgotten, as the kernel does on carrier loss
+        neigh_->erase(pos);
+        continue;
+      }
+      if (c.fsm.route_usable())
+        spdlog::warn("next hop {} dev {}: link down: unreachable", to_string(key_addr(c.key)),
+                     s_.interfaces[c.key.iface].name);
+      c.fsm.link_down(now_ms, t);
+      neigh_->publish(pos);
+      neigh_->schedule(pos);
+    } else if (c.pins && c.fsm.link_up(now_ms, t)) {
+      neigh_->schedule(pos);
+      send_probe(pos, false);
     }
   }
+  if (up)
+    for (uint8_t x : on_port) announce(x);
+  routes_dirty_ = true;
 }
 
 void RoutingCore::run_timers(uint64_t now_ms) {
