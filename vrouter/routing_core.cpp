@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 
 #include <rte_fib.h>
@@ -223,6 +224,7 @@ void RoutingCore::sync_neighbors(const RouterSettings& next, const RouteTable& t
     }
     if (!keep) erase_neighbor(pos, vnf::DropReason::kNeighUnresolved);
   }
+  make_room(next, t);
   // Static neighbours: permanent, with the interface's port where the appliance knows it.
   for (const auto& sn : next.neighbors.statics) {
     const NeighKey k = make_key(sn.iface, sn.ip);
@@ -261,6 +263,38 @@ void RoutingCore::sync_neighbors(const RouterSettings& next, const RouteTable& t
     c.fsm.set_monitored(c.pins > 0, now_ms);
     neigh_->schedule(pos);
   }
+}
+
+// The entries the new config needs (static neighbours, route next hops; the loader keeps them
+// within the table) always get one: when ordinary entries fill the table (traffic to many
+// unresolved addresses), the unresolved ones, then the others, make room, their held packets
+// dropped as neigh_table_full. One pass over the table; a grace period before the slots are
+// reused (the hash defers their reuse until no worker can still read them).
+void RoutingCore::make_room(const RouterSettings& next, const RouteTable& t) {
+  auto bytes = [](const NeighKey& k) {
+    return std::string(reinterpret_cast<const char*>(&k), sizeof k);
+  };
+  std::set<std::string> needed;
+  size_t missing = 0;
+  auto need = [&](const NeighKey& k) {
+    if (needed.insert(bytes(k)).second && neigh_->find(k) < 0) ++missing;
+  };
+  for (const auto& sn : next.neighbors.statics) need(make_key(sn.iface, sn.ip));
+  for (const AdjSpec& a : t.adjs)
+    if (a.kind == AdjKind::kGateway) need(make_key(a.iface, a.gw));
+  const size_t free = neigh_->capacity() - neigh_->size();
+  if (missing <= free) return;
+  size_t evict = missing - free;
+  for (const bool any_state : {false, true}) {
+    for (int32_t pos = 0; evict && pos < static_cast<int32_t>(neigh_->slots()); ++pos) {
+      const NeighCtl& c = neigh_->ctl(pos);
+      if (!c.in_use || c.is_static || needed.count(bytes(c.key))) continue;
+      if (!any_state && c.fsm.state != NeighState::kIncomplete && !c.fsm.failed()) continue;
+      erase_neighbor(pos, vnf::DropReason::kNeighTableFull);
+      --evict;
+    }
+  }
+  rte_rcu_qsbr_synchronize(env_.qsbr, RTE_QSBR_THRID_INVALID);
 }
 
 void RoutingCore::apply(RouterSettings next, uint64_t now_ms) {

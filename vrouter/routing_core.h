@@ -112,6 +112,7 @@ class RoutingCore {
                                        std::shared_ptr<FibTables> fib, uint64_t gen);
   void sync_neighbors(const RouterSettings& next, const RouteTable& t, const FibTables& fib,
                       uint64_t now_ms);
+  void make_room(const RouterSettings& next, const RouteTable& t);
   bool adj_usable(const RouteSnapshot& snap, uint32_t a) const;
   void set_selection(RouteSnapshot& snap, uint32_t p, const Selection& sel, bool keep);
   void fill_interfaces(RouteSnapshot& snap, const RouterSettings& s);

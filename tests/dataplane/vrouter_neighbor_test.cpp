@@ -395,3 +395,33 @@ TEST(VrouterNeighbor, ReloadKeepsNeighboursOfOnLinkRoutes) {
   h.apply_yaml(std::string(kRouter) + "routes:\n  - {prefix: 198.51.100.0/24, interface: lan2}\n");
   EXPECT_FALSE(has_neighbor(h, "198.51.100.7"));
 }
+
+// A station fills the neighbour table with addresses nobody answers for; a reload then adds
+// a route: its next hop still gets an entry (an unresolved ordinary one makes room), is
+// probed and carries the route, instead of staying untracked until the next reload.
+TEST(VrouterNeighbor, ReloadTracksNewNextHopsWhenTheTableIsFull) {
+  std::string cfg = kRouter;
+  cfg.replace(cfg.find("  hold_packets: 3\n"), 17, "  hold_packets: 3\n  max_entries: 64\n");
+  RouterHarness h(cfg);
+  for (int i = 0; i < 60; ++i) {  // 6 static entries + 58 fill the table; 2 are refused
+    h.send("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0." + std::to_string(100 + i)));
+    if (i % 16 == 15) h.poll();
+  }
+  h.poll();
+  h.control();
+  h.poll();
+  h.recv_all();
+  ASSERT_EQ(h.core().neighbors().size(), 64u);
+  ASSERT_EQ(h.drops(DropReason::kNeighTableFull), 2u);
+  h.apply_yaml(cfg + "routes:\n  - {prefix: 198.51.100.0/24, via: 10.3.0.254}\n");
+  const Out probes = h.run_for(20);
+  EXPECT_EQ(h.drops(DropReason::kNeighTableFull), 3u) << "one unresolved entry made room";
+  ASSERT_EQ(probes.count("p3"), 1u) << "the next hop is not probed: " << dump(probes);
+  EXPECT_EQ(count_arp_requests(probes.at("p3"), "10.3.0.254"), 1u);
+  h.exchange("p3", arp_reply(mac("02:00:00:00:03:bb"), "10.3.0.254", kR3, "10.3.0.1"));
+  const Out out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "198.51.100.7"));
+  ASSERT_EQ(ip_frames(out, "p3").size(), 1u) << dump(out);
+  EXPECT_EQ(ip_frames(out, "p3")[0],
+            udp4(mac("02:00:00:00:03:bb"), kR3, "10.1.0.2", "198.51.100.7", 63));
+  EXPECT_EQ(h.drops(DropReason::kNeighTableFull), 3u);
+}
