@@ -92,8 +92,8 @@ RouteTable build_route_table(const RouterSettings& s) {
           {r.prefix, r.distance, b.adj({AdjKind::kOnLink, r.iface, {}}), r.cross_segment, k});
     } else {
       for (const NextHop& h : s.nh_sets[r.nh_set])
-        cands.push_back({r.prefix, r.distance, b.adj({AdjKind::kGateway, h.iface, h.gw}),
-                         r.cross_segment, k});
+        cands.push_back(
+            {r.prefix, r.distance, b.adj({AdjKind::kGateway, h.iface, h.gw}), r.cross_segment, k});
     }
   }
   std::stable_sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& c) {
@@ -121,8 +121,8 @@ RouteTable build_route_table(const RouterSettings& s) {
       if (first_route == UINT32_MAX) throw;
       const Pos& at = s.routes[first_route].pos;
       throw vnf::config::ConfigError(
-          at.file < s.files.size() ? s.files[at.file] : "", static_cast<int>(at.line), static_cast<int>(at.column),
-          at.file == 0 ? fmt::format("routes[{}]", at.index) : "",
+          at.file < s.files.size() ? s.files[at.file] : "", static_cast<int>(at.line),
+          static_cast<int>(at.column), at.file == 0 ? fmt::format("routes[{}]", at.index) : "",
           fmt::format("route {}: {}", to_string(cands[i].prefix), e.what()));
     }
     (cands[i].prefix.addr.is_v4() ? t.v4 : t.v6).emplace_back(cands[i].prefix, id);

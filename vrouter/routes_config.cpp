@@ -350,8 +350,8 @@ void check_capacity(const RouterSettings& s, std::vector<std::pair<uint32_t, uin
                     uint64_t connected, uint64_t limit, const ConfigNode& key,
                     const std::string& what) {
   if (connected > limit)
-    key.fail(fmt::format("the interfaces' addresses alone need {} {}: {} is too small",
-                         connected, what, limit));
+    key.fail(fmt::format("the interfaces' addresses alone need {} {}: {} is too small", connected,
+                         what, limit));
   std::sort(firsts.begin(), firsts.end());
   uint64_t total = connected;
   for (const auto& [route, cost] : firsts) {
@@ -413,7 +413,8 @@ void check_fib_sizes(const ConfigNode& n, const RouterSettings& s,
           blocks.emplace_back(p.addr.v4() >> 8, r);
       std::sort(blocks.begin(), blocks.end());
       for (size_t i = 0; i < blocks.size(); ++i)
-        if (i == 0 || blocks[i].first != blocks[i - 1].first) firsts.emplace_back(blocks[i].second, 1);
+        if (i == 0 || blocks[i].first != blocks[i - 1].first)
+          firsts.emplace_back(blocks[i].second, 1);
       used = conn_blocks.size();
     } else {
       for (const auto& [p, r] : pre)
@@ -485,11 +486,11 @@ void load_routes(const ConfigNode& n, RouterSettings& s, const RouteLimits& limi
     try {
       text = vnf::read_input_file(path, left);
     } catch (const vnf::InputFileError& e) {
-      fnodes[i].fail(fmt::format("route file {}: {}{}", path, e.what(),
-                                 left < limits.max_route_file_bytes
-                                     ? fmt::format(" (at most {} bytes in all route files)",
-                                                   limits.max_route_file_bytes)
-                                     : ""));
+      fnodes[i].fail(fmt::format(
+          "route file {}: {}{}", path, e.what(),
+          left < limits.max_route_file_bytes
+              ? fmt::format(" (at most {} bytes in all route files)", limits.max_route_file_bytes)
+              : ""));
     }
     left -= text.size();
     s.route_files.push_back(path);

@@ -428,9 +428,9 @@ void RoutingCore::set_link(uint16_t port, bool up, uint64_t now_ms) {
   for (int32_t pos = 0; pos < static_cast<int32_t>(neigh_->slots()); ++pos) {
     NeighCtl& c = neigh_->ctl(pos);
     if (!c.in_use) continue;
-    const bool behind = env_.host_mode ? c.port == port
-                                       : std::find(on_port.begin(), on_port.end(),
-                                                   c.key.iface) != on_port.end();
+    const bool behind =
+        env_.host_mode ? c.port == port
+                       : std::find(on_port.begin(), on_port.end(), c.key.iface) != on_port.end();
     if (!behind) continue;
     if (!up) {
       drop_held(pos, vnf::DropReason::kLinkDown);

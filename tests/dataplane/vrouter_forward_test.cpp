@@ -224,8 +224,8 @@ namespace {
 const Mac kGw1 = mac("02:00:00:00:02:aa"), kGw2 = mac("02:00:00:00:03:bb");
 
 bool arp_request_for(const Bytes& f, const std::string& tpa) {
-  return f.size() >= 42 && f[12] == 0x08 && f[13] == 0x06 && vrouter::ops::rd16(f.data() + 20) == 1 &&
-         vrouter::ops::rd32(f.data() + 38) == ip4(tpa);
+  return f.size() >= 42 && f[12] == 0x08 && f[13] == 0x06 &&
+         vrouter::ops::rd16(f.data() + 20) == 1 && vrouter::ops::rd32(f.data() + 38) == ip4(tpa);
 }
 
 std::vector<Bytes> ipv4_out(const Out& out, const std::string& port) {
@@ -293,12 +293,12 @@ TEST(VrouterForward, LinkDownIsSeenAtOnce) {
   h.core().on_link_change(h.id("p2"), true, h.now());
   h.poll();
   const std::vector<Bytes> back = h.recv("p2");
-  EXPECT_TRUE(std::any_of(back.begin(), back.end(),
-                          [](const Bytes& f) { return arp_request_for(f, "10.2.0.1"); }))
-      << "no gratuitous ARP";
-  EXPECT_TRUE(std::any_of(back.begin(), back.end(),
-                          [](const Bytes& f) { return arp_request_for(f, "10.2.0.254"); }))
-      << "the next hop was not probed at once";
+  EXPECT_TRUE(std::any_of(back.begin(), back.end(), [](const Bytes& f) {
+    return arp_request_for(f, "10.2.0.1");
+  })) << "no gratuitous ARP";
+  EXPECT_TRUE(std::any_of(back.begin(), back.end(), [](const Bytes& f) {
+    return arp_request_for(f, "10.2.0.254");
+  })) << "the next hop was not probed at once";
   h.exchange("p2", arp_reply(kGw1, "10.2.0.254", kR2, "10.2.0.1"));
   out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "198.51.100.7"));
   ASSERT_EQ(ipv4_out(out, "p2").size(), 1u) << "the primary again: " << dump(out);

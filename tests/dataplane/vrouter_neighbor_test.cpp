@@ -364,9 +364,8 @@ TEST(VrouterNeighbor, UnsolicitedArpOutsideTheSubnetCreatesNothing) {
   h.exchange("p2", arp_reply(evil, "198.51.100.11", kR2, "10.2.0.1"));
   const Out answered = h.exchange("p3", arp_request_frame(evil, "198.51.100.12", "10.3.0.1"));
   EXPECT_EQ(answered.count("p3"), 1u) << "a request for our address is still answered";
-  for (const char* a :
-       {"198.51.100.8", "198.51.100.9", "198.51.100.10", "203.0.113.5", "198.51.100.11",
-        "198.51.100.12"})
+  for (const char* a : {"198.51.100.8", "198.51.100.9", "198.51.100.10", "203.0.113.5",
+                        "198.51.100.11", "198.51.100.12"})
     EXPECT_FALSE(has_neighbor(h, a)) << a;
   // Traffic to such an address still resolves it properly (the spoofed MAC is not used).
   h.send("p1", udp4(kR1, kH1, "10.1.0.2", "198.51.100.8"));
@@ -388,9 +387,9 @@ TEST(VrouterNeighbor, ReloadKeepsNeighboursOfOnLinkRoutes) {
   const Out out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "198.51.100.7"));
   ASSERT_EQ(ip_frames(out, "p3").size(), 1u) << dump(out);
   EXPECT_EQ(ip_frames(out, "p3")[0], udp4(kH5, kR3, "10.1.0.2", "198.51.100.7", 63));
-  EXPECT_EQ(count_arp_requests(out.count("p3") ? out.at("p3") : std::vector<Bytes>{},
-                               "198.51.100.7"),
-            0u);
+  EXPECT_EQ(
+      count_arp_requests(out.count("p3") ? out.at("p3") : std::vector<Bytes>{}, "198.51.100.7"),
+      0u);
   // The route now leads through another interface: the entry on 'up' is no longer explained.
   h.apply_yaml(std::string(kRouter) + "routes:\n  - {prefix: 198.51.100.0/24, interface: lan2}\n");
   EXPECT_FALSE(has_neighbor(h, "198.51.100.7"));

@@ -94,7 +94,8 @@ class TempDir {
 
 TEST(VrouterLimits, DurationsNeverWrap) {
   // (2^61 + 1) s is 1000 ms modulo 2^64: it must not pass for one second.
-  const std::string yaml = std::string(kBase) + "neighbors: {probe_interval: 2305843009213693953s}\n";
+  const std::string yaml =
+      std::string(kBase) + "neighbors: {probe_interval: 2305843009213693953s}\n";
   expect_at(refused(yaml), "r.yaml", kFirstFreeLine, 29, "out of range");
   expect_at(refused(std::string(kBase) + "neighbors: {reachable_time: 307445734561825861m}\n"),
             "r.yaml", kFirstFreeLine, 29, "out of range");
@@ -117,8 +118,8 @@ TEST(VrouterLimits, AddressesPerInterfaceNameTheFirstBeyond) {
 TEST(VrouterLimits, StaticNeighboursNameTheFirstBeyondHalfTheTable) {
   std::string yaml = std::string(kBase) + "neighbors:\n  max_entries: 64\n  static:\n";
   for (int i = 0; i < 33; ++i)
-    yaml += fmt::format("    - {{interface: lan, ip: 10.1.0.{}, mac: '02:00:00:00:00:01'}}\n",
-                        i + 10);
+    yaml +=
+        fmt::format("    - {{interface: lan, ip: 10.1.0.{}, mac: '02:00:00:00:00:01'}}\n", i + 10);
   expect_at(refused(yaml), "r.yaml", kFirstFreeLine + 3 + 32, 7, "more than 32 static neighbours");
 }
 
@@ -154,10 +155,10 @@ TEST(VrouterLimits, DistinctNextHopsFitTheNeighbourTable) {
     return fmt::format("{{prefix: 10.{}.0.0/16, via: 10.1.0.{}}}", 100 + i, 10 + i % 32);
   };
   EXPECT_NO_THROW(load(head + routes(64, route)));
-  const std::string yaml = head + routes(33, [](int i) {
-                             return fmt::format("{{prefix: 10.{}.0.0/16, via: 10.1.0.{}}}",
-                                                100 + i, 10 + i);
-                           });
+  const std::string yaml =
+      head + routes(33, [](int i) {
+        return fmt::format("{{prefix: 10.{}.0.0/16, via: 10.1.0.{}}}", 100 + i, 10 + i);
+      });
   const int line = kFirstFreeLine + 2 + 32;
   expect_at(refused(yaml), "r.yaml", line, column_of(yaml, line, "10.1.0.42"),
             "next hop 10.1.0.42 is one more than the 32 distinct next hops allowed");
@@ -167,9 +168,9 @@ TEST(VrouterLimits, DistinctNextHopsFitTheNeighbourTable) {
   for (int i = 0; i <= 4096; ++i)
     text += fmt::format("2001:db8:{:x}::/48 via 2001:db8:1::{:x}\n", 0x100 + i, 0x10 + i);
   const std::string file = d.write("hops.txt", text);
-  const ConfigError e = refused(std::string(kBase) +
-                                    "neighbors: {max_entries: 65536}\nroute_files: [hops.txt]\n",
-                                d.path("r.yaml"));
+  const ConfigError e =
+      refused(std::string(kBase) + "neighbors: {max_entries: 65536}\nroute_files: [hops.txt]\n",
+              d.path("r.yaml"));
   expect_at(e, file, 4097, column_of(text, 4097, "2001:db8:1::"), "4096 distinct next hops");
 }
 
@@ -195,11 +196,15 @@ TEST(VrouterLimits, RouteCountAndRouteFiles) {
     return ConfigError("", 0, 0, "", "");
   };
   // The route beyond max_routes, whether in the YAML file or in a route file.
-  auto route = [](int i) { return fmt::format("{{prefix: 10.{}.0.0/16, via: 10.1.0.2}}", 100 + i); };
+  auto route = [](int i) {
+    return fmt::format("{{prefix: 10.{}.0.0/16, via: 10.1.0.2}}", 100 + i);
+  };
   EXPECT_EQ(load_routes(routes(10, route)).routes.size(), 10u);
-  expect_at(refused_routes(routes(11, route)), d.path("r.yaml"), 12, 5, "more than 10 static routes");
-  const std::string five = d.write("five.txt", "10.200.0.0/16 via 10.1.0.2\n10.201.0.0/16 via "
-                                               "10.1.0.2\n10.202.0.0/16 via 10.1.0.2\n");
+  expect_at(refused_routes(routes(11, route)), d.path("r.yaml"), 12, 5,
+            "more than 10 static routes");
+  const std::string five = d.write("five.txt",
+                                   "10.200.0.0/16 via 10.1.0.2\n10.201.0.0/16 via "
+                                   "10.1.0.2\n10.202.0.0/16 via 10.1.0.2\n");
   expect_at(refused_routes(routes(8, route) + "route_files: [five.txt]\n"), five, 3, 1,
             "more than 10 static routes");
   // Route files: at most max_route_files entries...
@@ -272,8 +277,7 @@ TEST(VrouterLimits, PathListsNameARoute) {
     text += fmt::format("10.{}.{}.0/24 via 10.1.0.{} distance {}\n", 64 + i / 256, i % 256,
                         2 + i / 255 % 129, 1 + i % 255);
   const std::string file = d.write("combos.txt", text);
-  const RouterConfig c =
-      load(std::string(kBase) + "route_files: [combos.txt]\n", d.path("r.yaml"));
+  const RouterConfig c = load(std::string(kBase) + "route_files: [combos.txt]\n", d.path("r.yaml"));
   try {
     vrouter::build_route_table(c.settings);
     ADD_FAILURE() << "32001 path lists accepted";
@@ -282,8 +286,8 @@ TEST(VrouterLimits, PathListsNameARoute) {
     ASSERT_GE(e.line(), 31990);
     EXPECT_EQ(e.column(), 1);
     const int i = e.line() - 1;
-    EXPECT_NE(std::string(e.what()).find(fmt::format("route 10.{}.{}.0/24: more than 32000",
-                                                     64 + i / 256, i % 256)),
+    EXPECT_NE(std::string(e.what()).find(
+                  fmt::format("route 10.{}.{}.0/24: more than 32000", 64 + i / 256, i % 256)),
               std::string::npos)
         << e.what();
   }
