@@ -96,7 +96,8 @@ namespace vnf {
   X(kNeighTableFull, "neigh_table_full", "neighbour table full: a new neighbour could not be resolved") \
   X(kPuntQueueFull, "punt_queue_full", "queue to the control thread full (ARP/ND/held packets)") \
   X(kLocalNoService, "local_no_service", "to a router address but not ICMP echo (UDP: port unreachable sent)") \
-  X(kIcmpRateLimited, "icmp_rate_limited", "echo request to the router not answered: ICMP rate limit")
+  X(kIcmpRateLimited, "icmp_rate_limited", "echo request to the router not answered: ICMP rate limit") \
+  X(kLinkDown, "link_down", "egress interface's link is down (packets routed there, packets held for its neighbours)")
 
 #define VNF_DROP_REASONS(X) \
   VNF_DROP_REASONS_ENGINE(X) \

@@ -43,6 +43,8 @@ void parse_addrs(const ConfigNode& list, Family fam, Interface& itf) {
     items.push_back(l);  // a single address may be written without brackets
   }
   for (const auto& n : items) {
+    if (out.size() == kMaxAddrsPerFamily)
+      n.fail(fmt::format("at most {} addresses per family on one interface", kMaxAddrsPerFamily));
     std::string err;
     const auto a = parse_ifaddr(n.str(), err);
     if (!a) n.fail(err);
@@ -72,8 +74,6 @@ void parse_addrs(const ConfigNode& list, Family fam, Interface& itf) {
     }
     out.push_back(*a);
   }
-  if (out.size() > kMaxAddrsPerFamily)
-    l.fail(fmt::format("at most {} addresses per family on one interface", kMaxAddrsPerFamily));
 }
 
 Interface parse_interface(const ConfigNode& n, const std::vector<std::string>& ports,
@@ -143,6 +143,9 @@ void parse_neighbors(const ConfigNode& n, RouterSettings& s) {
   ns.hold_total = static_cast<uint32_t>(n.uint_or("hold_total", ns.hold_total, 1, 65536));
   std::set<std::pair<uint8_t, IpAddr>> seen;
   for (const auto& e : n["static"].items()) {
+    if (ns.statics.size() == ns.max_entries / 2)
+      e.fail(fmt::format("more than {} static neighbours (at most half of max_entries)",
+                         ns.max_entries / 2));
     e.allow_keys({"interface", "ip", "mac"});
     StaticNeighbor sn;
     const std::string ifn = e.required("interface").str();
@@ -169,8 +172,6 @@ void parse_neighbors(const ConfigNode& n, RouterSettings& s) {
       e["ip"].fail(fmt::format("{} on '{}' is listed twice", to_string(*ip), ifn));
     ns.statics.push_back(sn);
   }
-  if (ns.statics.size() > ns.max_entries / 2)
-    n["static"].fail("static neighbours may use at most half of max_entries");
 }
 
 void parse_policy(const ConfigNode& n, RouterSettings& s) {
@@ -231,17 +232,21 @@ uint32_t parse_millis(const ConfigNode& n, uint32_t min_ms, uint32_t max_ms) {
   const std::string s = n.str();
   uint64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p == s.data())
+  if ((ec != std::errc() && ec != std::errc::result_out_of_range) || p == s.data())
     n.fail(fmt::format("expected a duration (200ms, 2s, 1m), got '{}'", s));
   const std::string_view unit(p, s.data() + s.size() - p);
+  uint64_t scale = 1;
   if (unit == "ms") {
   } else if (unit.empty() || unit == "s") {
-    v *= 1000;
+    scale = 1000;
   } else if (unit == "m") {
-    v *= 60000;
+    scale = 60000;
   } else {
     n.fail(fmt::format("unknown duration unit '{}' (use ms, s or m)", unit));
   }
+  if (ec == std::errc::result_out_of_range || v > max_ms / scale + 1)  // checked: never wraps
+    n.fail(fmt::format("'{}' is out of range [{}, {}] ms", s, min_ms, max_ms));
+  v *= scale;
   if (v < min_ms || v > max_ms)
     n.fail(fmt::format("{} ms is out of range [{}, {}] ms", v, min_ms, max_ms));
   return static_cast<uint32_t>(v);

@@ -27,6 +27,15 @@ inline constexpr unsigned kMaxSegments = 64;
 inline constexpr uint8_t kNoIface = 0xFF;
 inline constexpr unsigned kMaxAddrsPerFamily = 4;  // addresses of one family per interface
 
+// What one file may ask of a running router (docs/router.md, "File limits"). Each is checked
+// while loading, before anything is applied; the error names the first item beyond the limit.
+inline constexpr uint32_t kMaxStaticRoutes = 4'000'000;  // `routes:` and all route files
+inline constexpr unsigned kMaxEcmp = 16;                 // next hops of one prefix at one distance
+// Distinct (gateway, interface) pairs of all routes; also at most neighbors.max_entries / 2.
+inline constexpr uint32_t kMaxNextHops = 4096;
+// route_files entries; together at most vnf::kMaxRouteFileBytes.
+inline constexpr unsigned kMaxRouteFiles = 64;
+
 using Mac = std::array<uint8_t, 6>;
 
 struct Interface {

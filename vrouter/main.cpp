@@ -4,6 +4,7 @@
 
 #include "common/app.h"
 #include "vrouter/config.h"
+#include "vrouter/route_table.h"
 #include "vrouter/router.h"
 
 int main(int argc, char** argv) {
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   vrouter::RouterConfig cfg;
   try {
     cfg = vrouter::load_router_config(opts->config);
+    if (opts->check) vrouter::build_route_table(cfg.settings);  // the path-list limit too
   } catch (const vnf::config::ConfigError& e) {
     std::cerr << "vrouter: config error: " << e.what() << "\n";
     return 2;

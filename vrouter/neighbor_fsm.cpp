@@ -48,6 +48,20 @@ void NeighFsm::set_monitored(bool on, uint64_t now) {
   }
 }
 
+void NeighFsm::link_down(uint64_t now, const NeighTimers& t) {
+  if (state == NeighState::kPermanent) return;
+  state = NeighState::kFailed;
+  if (unanswered < t.probe_misses) unanswered = static_cast<uint8_t>(t.probe_misses);
+  next_ms = now + t.probe_interval_ms;
+}
+
+bool NeighFsm::link_up(uint64_t now, const NeighTimers& t) {
+  if (!monitored || state != NeighState::kFailed) return false;
+  next_ms = now + t.probe_interval_ms;  // this probe is sent now, the next one then
+  if (unanswered < 255) ++unanswered;
+  return true;
+}
+
 bool NeighFsm::usable() const {
   if (!has_mac) return false;
   return state != NeighState::kFailed && state != NeighState::kIncomplete;

@@ -52,6 +52,12 @@ struct NeighFsm {
   void make_permanent();
   // Starts or stops continuous probing (the entry became / stopped being a route's next hop).
   void set_monitored(bool on, uint64_t now);
+  // The link to a monitored next hop went down: it fails at once (its routes give way) and
+  // keeps being probed every interval (probes to a down link are not sent).
+  void link_down(uint64_t now, const NeighTimers& t);
+  // The link came back: true when the entry should be probed now (a failed monitored entry);
+  // its first answer makes it usable again.
+  bool link_up(uint64_t now, const NeighTimers& t);
 
   // Information from the neighbour. `solicited`: an answer to our probe (ARP reply to a
   // request we sent, NA with the S flag); otherwise an unsolicited hint (a request it sent

@@ -64,6 +64,10 @@ void RoutingCore::return_drop(unsigned w, rte_mbuf* m, DropReason r) {
 
 void RoutingCore::send_frame(unsigned w, const uint8_t* frame, uint16_t len, uint16_t out,
                              uint16_t vlan, uint16_t in_port) {
+  if (!env_.host_mode && port_down(out)) {  // probes, announcements, answers: not to a down link
+    stats_.link_down_not_sent.add();
+    return;
+  }
   rte_mbuf* m = rte_pktmbuf_alloc(env_.pool);
   if (!m) {
     stats_.no_mbuf.add();
@@ -136,6 +140,10 @@ void RoutingCore::learn(int32_t pos, const uint8_t* mac, uint8_t port, bool soli
 
 void RoutingCore::release(int32_t pos) {
   NeighCtl& c = neigh_->ctl(pos);
+  if (env_.host_mode ? port_down(c.port) : !iface_up(c.key.iface)) {
+    drop_held(pos, DropReason::kLinkDown);
+    return;
+  }
   const uint64_t word = nw::kUsable | static_cast<uint64_t>(c.port) << nw::kPortShift | c.mac;
   const IfaceDp& out = cur_->iface[c.key.iface];
   for (const HeldPacket& h : c.hold) {
@@ -290,6 +298,10 @@ void RoutingCore::handle_hold(unsigned w, const PuntItem& it, uint64_t now_ms) {
     return_drop(w, m, DropReason::kNeighUnresolved);
     return;
   }
+  if (!env_.host_mode && !iface_up(it.iface)) {  // its link went down meanwhile
+    return_drop(w, m, DropReason::kLinkDown);
+    return;
+  }
   NeighKey k{};
   k.iface = it.iface;
   k.family = it.family;
@@ -355,14 +367,19 @@ void RoutingCore::handle_arp(unsigned w, rte_mbuf* m, uint8_t x, uint64_t now_ms
     return;
   }
   const IpAddr sip = IpAddr::v4(spa);
-  if (spa != 0 && on_link(s_.interfaces[x], sip)) {  // spa 0: an ARP probe, nothing to learn
+  // An entry exists only for an address the router resolves on this interface: a packet or a
+  // route needed it (on-link routes may lead outside the interface's subnets), or it asked us
+  // before. Its answers and updates are taken like the kernel takes them for entries it has.
+  // A new entry comes only from a request for our address by a station in one of our subnets:
+  // unsolicited ARP for any other address creates nothing. spa 0: an ARP probe, nothing to learn.
+  if (spa != 0) {
     int32_t pos = neigh_->find(make_key(x, sip));
     if (pos >= 0) {
       const NeighCtl& c = neigh_->ctl(pos);
       const bool solicited =
           op == ops::kArpReply && (c.fsm.unanswered > 0 || c.fsm.state == NeighState::kIncomplete);
       learn(pos, sha, static_cast<uint8_t>(meta.in_port), solicited, now_ms);
-    } else if (for_us && op == ops::kArpRequest) {
+    } else if (for_us && op == ops::kArpRequest && on_link(s_.interfaces[x], sip)) {
       // It will talk to us: cache it (RFC 826), STALE until confirmed.
       pos = create_neighbor(make_key(x, sip), now_ms, false);
       if (pos >= 0) learn(pos, sha, static_cast<uint8_t>(meta.in_port), false, now_ms);
@@ -414,9 +431,10 @@ void RoutingCore::handle_nd(unsigned w, rte_mbuf* m, uint8_t x, uint64_t now_ms)
       return;
     }
     const IpAddr sip = IpAddr::v6(src);
-    if (slla && on_link(s_.interfaces[x], sip)) {
+    if (slla) {  // as for ARP: entries we have learn; new ones only from our subnets
       int32_t pos = neigh_->find(make_key(x, sip));
-      if (pos < 0) pos = create_neighbor(make_key(x, sip), now_ms, false);
+      if (pos < 0 && on_link(s_.interfaces[x], sip))
+        pos = create_neighbor(make_key(x, sip), now_ms, false);
       if (pos >= 0) learn(pos, slla, static_cast<uint8_t>(meta.in_port), false, now_ms);
     }
     uint8_t f[128];

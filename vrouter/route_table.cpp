@@ -54,6 +54,7 @@ struct Cand {
   uint8_t distance;
   uint32_t adj;
   bool cross;
+  uint32_t route = UINT32_MAX;  // index in RouterSettings::routes (UINT32_MAX: connected)
 };
 
 }  // namespace
@@ -82,16 +83,17 @@ RouteTable build_route_table(const RouterSettings& s) {
     }
   }
   const uint32_t blackhole = b.adj({AdjKind::kBlackhole, kNoIface, {}});
-  for (const RouteSpec& r : s.routes) {
+  for (uint32_t k = 0; k < s.routes.size(); ++k) {
+    const RouteSpec& r = s.routes[k];
     if (r.blackhole) {
-      cands.push_back({r.prefix, r.distance, blackhole, r.cross_segment});
+      cands.push_back({r.prefix, r.distance, blackhole, r.cross_segment, k});
     } else if (r.nh_set == 0) {
       cands.push_back(
-          {r.prefix, r.distance, b.adj({AdjKind::kOnLink, r.iface, {}}), r.cross_segment});
+          {r.prefix, r.distance, b.adj({AdjKind::kOnLink, r.iface, {}}), r.cross_segment, k});
     } else {
       for (const NextHop& h : s.nh_sets[r.nh_set])
         cands.push_back(
-            {r.prefix, r.distance, b.adj({AdjKind::kGateway, h.iface, h.gw}), r.cross_segment});
+            {r.prefix, r.distance, b.adj({AdjKind::kGateway, h.iface, h.gw}), r.cross_segment, k});
     }
   }
   std::stable_sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& c) {
@@ -102,15 +104,27 @@ RouteTable build_route_table(const RouterSettings& s) {
   for (size_t i = 0; i < cands.size();) {
     size_t j = i;
     PathListSpec p;
+    uint32_t first_route = UINT32_MAX;
     while (j < cands.size() && cands[j].prefix == cands[i].prefix) {
       if (p.tiers.empty() || p.tiers.back().distance != cands[j].distance)
         p.tiers.push_back(Tier{cands[j].distance, {}});
       auto& adjs = p.tiers.back().adjs;
       if (adjs.empty() || adjs.back() != cands[j].adj) adjs.push_back(cands[j].adj);
       p.cross_segment |= cands[j].cross;
+      first_route = std::min(first_route, cands[j].route);
       ++j;
     }
-    const uint32_t id = b.path(p);
+    uint32_t id = 0;
+    try {
+      id = b.path(p);
+    } catch (const std::runtime_error& e) {  // name a route that needs one path list too many
+      if (first_route == UINT32_MAX) throw;
+      const Pos& at = s.routes[first_route].pos;
+      throw vnf::config::ConfigError(
+          at.file < s.files.size() ? s.files[at.file] : "", static_cast<int>(at.line),
+          static_cast<int>(at.column), at.file == 0 ? fmt::format("routes[{}]", at.index) : "",
+          fmt::format("route {}: {}", to_string(cands[i].prefix), e.what()));
+    }
     (cands[i].prefix.addr.is_v4() ? t.v4 : t.v6).emplace_back(cands[i].prefix, id);
     i = j;
   }

@@ -70,7 +70,8 @@ struct RouteTable {
 };
 
 // Connected subnets (on-link), our addresses (local), subnet broadcast addresses (not
-// routed) and the static routes. Throws std::runtime_error past kMaxPathLists.
+// routed) and the static routes. Past kMaxPathLists throws vnf::config::ConfigError naming
+// (file:line:column) the first route of the prefix that needed one path list too many.
 RouteTable build_route_table(const RouterSettings& s);
 
 struct Selection {

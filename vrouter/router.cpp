@@ -72,6 +72,10 @@ void Router::reload(const vnf::Requester& who) {
   }
 }
 
+void Router::on_link_change(uint16_t port, bool up) {
+  core_->on_link_change(port, up, vnf::monotonic_ms());
+}
+
 bool Router::tick(uint64_t now_ms) {
   const bool busy = core_->tick(now_ms);
   if (now_ms < next_pressure_log_ms_) return busy;

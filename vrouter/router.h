@@ -26,6 +26,8 @@ class Router {
   Pipeline& pipeline(unsigned worker) { return *pipelines_[worker]; }
 
   // Control thread.
+  // A port's link changed (the engine's kernel link events): RoutingCore::on_link_change.
+  void on_link_change(uint16_t port, bool up);
   bool tick(uint64_t now_ms);              // true if it had packets to handle
   void reload(const vnf::Requester& who);  // a bad file, or tables that cannot be built: no change
   // Applies a validated config (reload() and tests). Throws std::runtime_error when the

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <numeric>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -36,14 +37,21 @@ bool link_local(const IpAddr& a) { return !a.is_v4() && a.b[0] == 0xfe && (a.b[1
 // with the position of that field.
 class RouteBuilder {
  public:
-  explicit RouteBuilder(RouterSettings& s) : s_(s) {
-    for (size_t i = 0; i < s_.nh_sets.size(); ++i)
+  RouteBuilder(RouterSettings& s, uint32_t max_routes)
+      : s_(s),
+        max_routes_(max_routes),
+        max_hops_(std::min(kMaxNextHops, s.neighbors.max_entries / 2)) {
+    for (size_t i = 0; i < s_.nh_sets.size(); ++i) {
       sets_.emplace(s_.nh_sets[i], static_cast<uint32_t>(i));
+      hops_.insert(s_.nh_sets[i].begin(), s_.nh_sets[i].end());
+    }
   }
 
   template <class Fail>
   void add(const RawRoute& r, Pos pos, Fail&& fail) {
     const Family fam = r.prefix.addr.family;
+    if (s_.routes.size() >= max_routes_)
+      fail(Field::kRoute, 0, fmt::format("more than {} static routes", max_routes_));
     if (r.blackhole && (!r.via.empty() || r.has_iface))
       fail(Field::kRoute, 0, "a blackhole route has no 'via' and no 'interface'");
     if (!r.blackhole && r.via.empty() && !r.has_iface)
@@ -65,6 +73,8 @@ class RouteBuilder {
     std::vector<NextHop> hops;
     for (size_t i = 0; i < r.via.size(); ++i) {
       const IpAddr& gw = r.via[i];
+      if (i == kMaxEcmp)
+        fail(Field::kVia, i, fmt::format("more than {} next hops in one route", kMaxEcmp));
       if (gw.family != fam)
         fail(Field::kVia, i,
              fmt::format("next hop {} is {} but the prefix is {}", to_string(gw),
@@ -91,8 +101,16 @@ class RouteBuilder {
       const NextHop nh{gw, idx};
       if (std::find(hops.begin(), hops.end(), nh) != hops.end())
         fail(Field::kVia, i, fmt::format("next hop {} listed twice", to_string(gw)));
+      // Every next hop is a neighbour entry probed every probe_interval: their number is
+      // bounded, and they always fit in the neighbour table.
+      if (!hops_.count(nh) && hops_.size() >= max_hops_)
+        fail(Field::kVia, i,
+             fmt::format("next hop {} is one more than the {} distinct next hops allowed (at most "
+                         "{}, and at most half of neighbors.max_entries {})",
+                         to_string(gw), max_hops_, kMaxNextHops, s_.neighbors.max_entries));
       hops.push_back(nh);
     }
+    hops_.insert(hops.begin(), hops.end());
     if (hops.empty() && given != kNoIface) {
       if (fam == Family::kV4 && s_.interfaces[given].ipv4.empty())
         fail(Field::kIface, 0,
@@ -132,6 +150,9 @@ class RouteBuilder {
  private:
   RouterSettings& s_;
   std::map<std::vector<NextHop>, uint32_t> sets_;
+  std::set<NextHop> hops_;  // distinct next hops so far
+  uint32_t max_routes_;
+  uint32_t max_hops_;
 };
 
 RawRoute parse_yaml_route(const ConfigNode& n) {
@@ -216,6 +237,7 @@ void load_route_file(const std::string& path, const std::string& text, uint32_t 
         } else {
           uint32_t d = 0;
           auto [q, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+          if (ec == std::errc::result_out_of_range) err(col, "distance is out of range [1, 255]");
           if (ec != std::errc() || q != v.data() + v.size()) err(col, "distance is a number");
           r.distance = d;
           dist_col = col;
@@ -251,8 +273,10 @@ std::string describe(const RouterSettings& s, const RouteSpec& r) {
 }
 
 // Two routes for one prefix at one distance are merged into one ECMP group; they may not
-// repeat a next hop nor mix a blackhole or an on-link interface with gateways.
-void check_duplicates(const RouterSettings& s) {
+// repeat a next hop nor mix a blackhole or an on-link interface with gateways, and together
+// have at most kMaxEcmp next hops. Returns the route indexes sorted by (prefix, distance),
+// file order within a group.
+std::vector<uint32_t> check_duplicates(const RouterSettings& s) {
   std::vector<uint32_t> idx(s.routes.size());
   std::iota(idx.begin(), idx.end(), 0u);
   std::stable_sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t b) {
@@ -261,8 +285,18 @@ void check_duplicates(const RouterSettings& s) {
     if (x.prefix != y.prefix) return x.prefix < y.prefix;
     return x.distance < y.distance;
   });
-  for (size_t i = 1; i < idx.size(); ++i) {
+  size_t members = 0;  // next hops of the group so far (bounds the pairwise checks below)
+  for (size_t i = 0; i < idx.size(); ++i) {
     const RouteSpec& cur = s.routes[idx[i]];
+    if (i == 0 || s.routes[idx[i - 1]].prefix != cur.prefix ||
+        s.routes[idx[i - 1]].distance != cur.distance)
+      members = 0;
+    members += std::max<size_t>(1, s.nh_sets[cur.nh_set].size());
+    if (members > kMaxEcmp)
+      fail_at(s, cur.pos,
+              fmt::format("route {} distance {}: more than {} next hops for one prefix at one "
+                          "distance (ECMP group)",
+                          to_string(cur.prefix), cur.distance, kMaxEcmp));
     for (size_t j = i; j-- > 0;) {
       const RouteSpec& prev = s.routes[idx[j]];
       if (prev.prefix != cur.prefix || prev.distance != cur.distance) break;
@@ -288,12 +322,116 @@ void check_duplicates(const RouterSettings& s) {
       }
     }
   }
+  return idx;
+}
+
+// The prefixes the interfaces' addresses make (connected subnet, local address, IPv4 subnet
+// broadcast), as build_route_table() makes them; sorted, distinct.
+std::vector<Prefix> connected_prefixes(const RouterSettings& s) {
+  std::vector<Prefix> v;
+  for (const Interface& itf : s.interfaces)
+    for (const auto* list : {&itf.ipv4, &itf.ipv6})
+      for (const IfAddr& a : *list) {
+        const unsigned host = a.addr.bits();
+        if (a.len < host) v.push_back(a.subnet());
+        v.push_back(Prefix{a.addr, static_cast<uint8_t>(host)});
+        if (a.addr.is_v4() && a.len <= 30)
+          v.push_back(Prefix{IpAddr::v4(a.addr.v4() | ((1u << (32 - a.len)) - 1)), 32});
+      }
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+// Items a FIB holds (a prefix, a tbl8 group), each with the first route that needs it, in file
+// order. `cost` is what the connected prefixes use; the first route whose item brings the
+// total past `limit` is refused.
+void check_capacity(const RouterSettings& s, std::vector<std::pair<uint32_t, uint64_t>> firsts,
+                    uint64_t connected, uint64_t limit, const ConfigNode& key,
+                    const std::string& what) {
+  if (connected > limit)
+    key.fail(fmt::format("the interfaces' addresses alone need {} {}: {} is too small", connected,
+                         what, limit));
+  std::sort(firsts.begin(), firsts.end());
+  uint64_t total = connected;
+  for (const auto& [route, cost] : firsts) {
+    total += cost;
+    if (total > limit)
+      fail_at(s, s.routes[route].pos,
+              fmt::format("route {}: {} {} in all, beyond {} ({})",
+                          to_string(s.routes[route].prefix), total, what, key.path(), limit));
+  }
+}
+
+// fib.ipv4_max_routes and friends, when set: refused at load, naming the first route beyond,
+// rather than when the FIB is built (which would name nothing).
+void check_fib_sizes(const ConfigNode& n, const RouterSettings& s,
+                     const std::vector<uint32_t>& idx) {
+  const FibSettings& f = s.fib;
+  if (!f.ipv4_max_routes && !f.ipv6_max_routes && !f.ipv4_tbl8_groups && !f.ipv6_tbl8_groups)
+    return;
+  const std::vector<Prefix> conn = connected_prefixes(s);
+  auto connected = [&](const Prefix& p) { return std::binary_search(conn.begin(), conn.end(), p); };
+  // Distinct route prefixes that the interfaces do not make already, with their first route.
+  std::vector<std::pair<Prefix, uint32_t>> pre;
+  for (size_t i = 0; i < idx.size(); ++i) {
+    const Prefix& p = s.routes[idx[i]].prefix;
+    if (!pre.empty() && pre.back().first == p) {
+      pre.back().second = std::min(pre.back().second, idx[i]);
+    } else if (!connected(p)) {
+      pre.emplace_back(p, idx[i]);
+    }
+  }
+  auto tbl8_v6 = [](const Prefix& p) -> uint64_t {  // as tbl8_groups_v6() counts them
+    return p.len > 24 ? (static_cast<unsigned>(p.len) + 7) / 8 - 3 : 0;
+  };
+  const ConfigNode fn = n["fib"];
+  for (const bool v4 : {true, false}) {
+    const uint32_t max_routes = v4 ? f.ipv4_max_routes : f.ipv6_max_routes;
+    const uint32_t groups = v4 ? f.ipv4_tbl8_groups : f.ipv6_tbl8_groups;
+    const char* fam = v4 ? "IPv4" : "IPv6";
+    if (max_routes) {
+      std::vector<std::pair<uint32_t, uint64_t>> firsts;
+      for (const auto& [p, r] : pre)
+        if (p.addr.is_v4() == v4) firsts.emplace_back(r, 1);
+      const auto nconn = static_cast<uint64_t>(std::count_if(
+          conn.begin(), conn.end(), [&](const Prefix& p) { return p.addr.is_v4() == v4; }));
+      check_capacity(s, std::move(firsts), nconn, max_routes,
+                     fn[v4 ? "ipv4_max_routes" : "ipv6_max_routes"],
+                     fmt::format("{} prefixes", fam));
+    }
+    if (!groups) continue;
+    std::vector<std::pair<uint32_t, uint64_t>> firsts;
+    uint64_t used = 0;
+    if (v4) {  // one group per /24 block holding prefixes longer than /24
+      std::vector<std::pair<uint32_t, uint32_t>> blocks;  // (block, first route)
+      std::set<uint32_t> conn_blocks;
+      for (const Prefix& p : conn)
+        if (p.addr.is_v4() && p.len > 24) conn_blocks.insert(p.addr.v4() >> 8);
+      for (const auto& [p, r] : pre)
+        if (p.addr.is_v4() && p.len > 24 && !conn_blocks.count(p.addr.v4() >> 8))
+          blocks.emplace_back(p.addr.v4() >> 8, r);
+      std::sort(blocks.begin(), blocks.end());
+      for (size_t i = 0; i < blocks.size(); ++i)
+        if (i == 0 || blocks[i].first != blocks[i - 1].first)
+          firsts.emplace_back(blocks[i].second, 1);
+      used = conn_blocks.size();
+    } else {
+      for (const auto& [p, r] : pre)
+        if (!p.addr.is_v4() && tbl8_v6(p)) firsts.emplace_back(r, tbl8_v6(p));
+      for (const Prefix& p : conn)
+        if (!p.addr.is_v4()) used += tbl8_v6(p);
+    }
+    check_capacity(s, std::move(firsts), used, groups,
+                   fn[v4 ? "ipv4_tbl8_groups" : "ipv6_tbl8_groups"],
+                   fmt::format("{} tbl8 groups", fam));
+  }
 }
 
 }  // namespace
 
-void load_routes(const ConfigNode& n, RouterSettings& s) {
-  RouteBuilder b(s);
+void load_routes(const ConfigNode& n, RouterSettings& s, const RouteLimits& limits) {
+  RouteBuilder b(s, limits.max_routes);
   const ConfigNode routes = n["routes"];
   if (routes.defined()) routes.expect_seq();
   uint32_t k = 0;
@@ -320,20 +458,46 @@ void load_routes(const ConfigNode& n, RouterSettings& s) {
   }
   const ConfigNode files = n["route_files"];
   const std::filesystem::path base = std::filesystem::path(n.file()).parent_path();
-  for (const auto& fnode : files.items()) {
+  const auto fnodes = files.items();
+  // All route files together are read within one budget: their sizes are checked before any
+  // is read (a reload never reads gigabytes to refuse them), and each read is capped by what
+  // is left (a file that grows meanwhile is refused too).
+  std::vector<std::filesystem::path> paths;
+  uint64_t total = 0;
+  for (size_t i = 0; i < fnodes.size(); ++i) {
+    const ConfigNode& fnode = fnodes[i];
+    if (i == limits.max_route_files)
+      fnode.fail(fmt::format("more than {} route files", limits.max_route_files));
     std::filesystem::path p(fnode.str());
     if (p.is_relative()) p = base / p;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(p, ec)) {
+      total += std::filesystem::file_size(p, ec);
+      if (!ec && total > limits.max_route_file_bytes)
+        fnode.fail(fmt::format("route file {}: the route files together exceed {} bytes",
+                               p.string(), limits.max_route_file_bytes));
+    }
+    paths.push_back(p);
+  }
+  size_t left = limits.max_route_file_bytes;
+  for (size_t i = 0; i < fnodes.size(); ++i) {
+    const std::string path = paths[i].string();
     std::string text;
     try {
-      text = vnf::read_input_file(p.string(), vnf::kMaxRouteFileBytes);
+      text = vnf::read_input_file(path, left);
     } catch (const vnf::InputFileError& e) {
-      fnode.fail(fmt::format("route file {}: {}", p.string(), e.what()));
+      fnodes[i].fail(fmt::format(
+          "route file {}: {}{}", path, e.what(),
+          left < limits.max_route_file_bytes
+              ? fmt::format(" (at most {} bytes in all route files)", limits.max_route_file_bytes)
+              : ""));
     }
-    s.route_files.push_back(p.string());
-    s.files.push_back(p.string());
-    load_route_file(p.string(), text, static_cast<uint32_t>(s.files.size() - 1), b);
+    left -= text.size();
+    s.route_files.push_back(path);
+    s.files.push_back(path);
+    load_route_file(path, text, static_cast<uint32_t>(s.files.size() - 1), b);
   }
-  check_duplicates(s);
+  check_fib_sizes(n, s, check_duplicates(s));
 }
 
 uint64_t route_fingerprint(const RouterSettings& s) {

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 
+#include <rte_fib.h>
+#include <rte_fib6.h>
 #include <rte_malloc.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -17,6 +20,25 @@ namespace {
 constexpr unsigned kPuntRingSize = 1024;
 constexpr unsigned kInjectRingSize = 1024;
 constexpr uint64_t kLinkPollMs = 100;
+
+// Whether the route `a` takes in (t, fib) is on-link through interface x at some distance.
+bool onlink_route_to(const RouteTable& t, const FibTables& fib, uint8_t x, const IpAddr& a) {
+  uint64_t nh = kPathNoRoute;
+  if (a.is_v4()) {
+    uint32_t ip = a.v4();
+    rte_fib_lookup_bulk(fib.v4(), &ip, &nh, 1);
+  } else {
+    uint8_t ip[1][16];
+    std::memcpy(ip[0], a.b.data(), 16);
+    rte_fib6_lookup_bulk(fib.v6(), ip, &nh, 1);
+  }
+  if (nh >= t.paths.size()) return false;
+  for (const Tier& tier : t.paths[nh].tiers)
+    for (uint32_t id : tier.adjs)
+      if (t.adjs[id].kind == AdjKind::kOnLink && t.adjs[id].iface == x) return true;
+  return false;
+}
+
 }  // namespace
 
 NeighTimers RoutingCore::timers() const {
@@ -115,6 +137,8 @@ std::unique_ptr<RouteSnapshot> RoutingCore::build(const RouterSettings& s, const
     snap->icmp_cap = snap->icmp_cost * s.icmp.burst;
   }
   fill_interfaces(*snap, s);
+  for (size_t i = 0; i < iface_up_.size() && i < kDpMaxIfaces; ++i)
+    snap->iface_down[i].store(iface_up_[i] ? 0 : 1, std::memory_order_relaxed);
   snap->table = t;
   snap->n_adj = static_cast<uint32_t>(t.adjs.size());
   snap->adj = std::make_unique<AdjDp[]>(snap->n_adj);
@@ -170,9 +194,11 @@ void RoutingCore::set_selection(RouteSnapshot& snap, uint32_t p, const Selection
   snap.selection[p] = sel;
 }
 
-void RoutingCore::sync_neighbors(const RouterSettings& next, const RouteTable& t, uint64_t now_ms) {
-  // Entries the new interfaces no longer explain: removed or renumbered interfaces,
-  // addresses outside every subnet, static entries no longer configured.
+void RoutingCore::sync_neighbors(const RouterSettings& next, const RouteTable& t,
+                                 const FibTables& fib, uint64_t now_ms) {
+  // Entries the new config no longer explains: removed or renumbered interfaces, addresses
+  // outside every subnet of their interface that no on-link route leads to through it, static
+  // entries no longer configured.
   for (int32_t pos = 0; pos < static_cast<int32_t>(neigh_->slots()); ++pos) {
     NeighCtl& c = neigh_->ctl(pos);
     if (!c.in_use) continue;
@@ -185,7 +211,8 @@ void RoutingCore::sync_neighbors(const RouterSettings& next, const RouteTable& t
       bool on_link = ll;
       for (const auto& ia : a.is_v4() ? next.interfaces[x].ipv4 : next.interfaces[x].ipv6)
         on_link |= ia.subnet().contains(a);
-      keep = on_link;
+      // Outside the subnets: still a neighbour when an on-link route leads there through x.
+      keep = on_link || onlink_route_to(t, fib, x, a);
     }
     if (keep && c.is_static) {
       keep = std::any_of(next.neighbors.statics.begin(), next.neighbors.statics.end(),
@@ -197,6 +224,7 @@ void RoutingCore::sync_neighbors(const RouterSettings& next, const RouteTable& t
     }
     if (!keep) erase_neighbor(pos, vnf::DropReason::kNeighUnresolved);
   }
+  make_room(next, t);
   // Static neighbours: permanent, with the interface's port where the appliance knows it.
   for (const auto& sn : next.neighbors.statics) {
     const NeighKey k = make_key(sn.iface, sn.ip);
@@ -237,6 +265,38 @@ void RoutingCore::sync_neighbors(const RouterSettings& next, const RouteTable& t
   }
 }
 
+// The entries the new config needs (static neighbours, route next hops; the loader keeps them
+// within the table) always get one: when ordinary entries fill the table (traffic to many
+// unresolved addresses), the unresolved ones, then the others, make room, their held packets
+// dropped as neigh_table_full. One pass over the table; a grace period before the slots are
+// reused (the hash defers their reuse until no worker can still read them).
+void RoutingCore::make_room(const RouterSettings& next, const RouteTable& t) {
+  auto bytes = [](const NeighKey& k) {
+    return std::string(reinterpret_cast<const char*>(&k), sizeof k);
+  };
+  std::set<std::string> needed;
+  size_t missing = 0;
+  auto need = [&](const NeighKey& k) {
+    if (needed.insert(bytes(k)).second && neigh_->find(k) < 0) ++missing;
+  };
+  for (const auto& sn : next.neighbors.statics) need(make_key(sn.iface, sn.ip));
+  for (const AdjSpec& a : t.adjs)
+    if (a.kind == AdjKind::kGateway) need(make_key(a.iface, a.gw));
+  const size_t free = neigh_->capacity() - neigh_->size();
+  if (missing <= free) return;
+  size_t evict = missing - free;
+  for (const bool any_state : {false, true}) {
+    for (int32_t pos = 0; evict && pos < static_cast<int32_t>(neigh_->slots()); ++pos) {
+      const NeighCtl& c = neigh_->ctl(pos);
+      if (!c.in_use || c.is_static || needed.count(bytes(c.key))) continue;
+      if (!any_state && c.fsm.state != NeighState::kIncomplete && !c.fsm.failed()) continue;
+      erase_neighbor(pos, vnf::DropReason::kNeighTableFull);
+      --evict;
+    }
+  }
+  rte_rcu_qsbr_synchronize(env_.qsbr, RTE_QSBR_THRID_INVALID);
+}
+
 void RoutingCore::apply(RouterSettings next, uint64_t now_ms) {
   now_ms_ = now_ms;
   RouteTable t = build_route_table(next);  // may throw: nothing changed yet
@@ -249,11 +309,19 @@ void RoutingCore::apply(RouterSettings next, uint64_t now_ms) {
   }
   const RouterSettings old = s_;
   const bool first = cur_ == nullptr;
+  // Link state: what the port was last told (on_link_change) or polled; a port seen for the
+  // first time starts from the driver's state.
   iface_up_.assign(next.interfaces.size(), true);
-  if (!env_.host_mode && env_.link_up)
-    for (size_t i = 0; i < next.interfaces.size(); ++i)
-      iface_up_[i] = env_.link_up(env_.port_id(next.interfaces[i].port));
-  sync_neighbors(next, t, now_ms);
+  if (!env_.host_mode)
+    for (size_t i = 0; i < next.interfaces.size(); ++i) {
+      const uint16_t p = env_.port_id(next.interfaces[i].port);
+      if (p < polled_up_.size() && polled_up_[p] < 0 && env_.link_up) {
+        polled_up_[p] = env_.link_up(p) ? 1 : 0;
+        port_down_[p] = polled_up_[p] ? 0 : 1;
+      }
+      iface_up_[i] = !port_down(p);
+    }
+  sync_neighbors(next, t, *fib, now_ms);
   s_ = std::move(next);
   auto snap = build(s_, t, std::move(fib), ++generation_);
   cur_ = snap.get();
@@ -319,17 +387,72 @@ void RoutingCore::refresh_paths() {
   }
 }
 
+// The driver's link state, as the engine refreshes it: only its changes count, so that a
+// driver that always says "up" (af_packet) never overrides what on_link_change was told.
 void RoutingCore::poll_links() {
   if (env_.host_mode || !env_.link_up) return;
-  for (size_t i = 0; i < s_.interfaces.size(); ++i) {
-    const bool up = env_.link_up(env_.port_id(s_.interfaces[i].port));
-    if (up != iface_up_[i]) {
-      iface_up_[i] = up;
-      routes_dirty_ = true;
-      spdlog::info("interface '{}': {}", s_.interfaces[i].name, up ? "up" : "down");
-      if (up) announce(static_cast<uint8_t>(i));
+  for (const Interface& itf : s_.interfaces) {
+    const uint16_t p = env_.port_id(itf.port);
+    if (p >= polled_up_.size()) continue;
+    const int8_t up = env_.link_up(p) ? 1 : 0;
+    if (up == polled_up_[p]) continue;
+    polled_up_[p] = up;
+    set_link(p, up != 0, now_ms_);
+  }
+}
+
+void RoutingCore::on_link_change(uint16_t port, bool up, uint64_t now_ms) {
+  std::lock_guard lock(mu_);
+  now_ms_ = now_ms;
+  set_link(port, up, now_ms);
+  if (routes_dirty_) refresh_paths();  // backups take over now, not at the next tick
+  flush_injects();
+}
+
+void RoutingCore::set_link(uint16_t port, bool up, uint64_t now_ms) {
+  if (port >= port_down_.size() || port_down_[port] == !up) return;
+  port_down_[port] = !up;
+  stats_.link_changes.add();
+  std::vector<uint8_t> on_port;  // appliance: the port's interfaces
+  if (!env_.host_mode)
+    for (size_t i = 0; i < s_.interfaces.size(); ++i)
+      if (env_.port_id(s_.interfaces[i].port) == port) on_port.push_back(static_cast<uint8_t>(i));
+  for (uint8_t x : on_port) {
+    iface_up_[x] = up;
+    cur_->iface_down[x].store(up ? 0 : 1, std::memory_order_relaxed);  // workers: link_down
+    spdlog::log(up ? spdlog::level::info : spdlog::level::warn, "interface '{}': link {}",
+                s_.interfaces[x].name, up ? "up" : "down");
+  }
+  // The neighbours behind the port: on its interfaces (appliance), learned on it (host).
+  const NeighTimers t = timers();
+  for (int32_t pos = 0; pos < static_cast<int32_t>(neigh_->slots()); ++pos) {
+    NeighCtl& c = neigh_->ctl(pos);
+    if (!c.in_use) continue;
+    const bool behind =
+        env_.host_mode ? c.port == port
+                       : std::find(on_port.begin(), on_port.end(), c.key.iface) != on_port.end();
+    if (!behind) continue;
+    if (!up) {
+      drop_held(pos, vnf::DropReason::kLinkDown);
+      if (c.is_static) continue;  // permanent; nothing is routed out of a down interface
+      if (!c.pins) {              // forgotten, as the kernel does on carrier loss
+        neigh_->erase(pos);
+        continue;
+      }
+      if (c.fsm.route_usable())
+        spdlog::warn("next hop {} dev {}: link down: unreachable", to_string(key_addr(c.key)),
+                     s_.interfaces[c.key.iface].name);
+      c.fsm.link_down(now_ms, t);
+      neigh_->publish(pos);
+      neigh_->schedule(pos);
+    } else if (c.pins && c.fsm.link_up(now_ms, t)) {
+      neigh_->schedule(pos);
+      send_probe(pos, false);
     }
   }
+  if (up)
+    for (uint8_t x : on_port) announce(x);
+  routes_dirty_ = true;
 }
 
 void RoutingCore::run_timers(uint64_t now_ms) {

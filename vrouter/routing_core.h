@@ -46,6 +46,7 @@ struct CoreStats {
   vnf::Counter failovers, fallbacks;  // tier changes to a worse / better tier
   vnf::Counter address_conflicts, invalid_control;
   vnf::Counter inject_deferred, inject_lost, no_mbuf;
+  vnf::Counter link_changes, link_down_not_sent;  // frames not sent: their port was down
 };
 
 class RoutingCore {
@@ -75,6 +76,16 @@ class RoutingCore {
   void poll_links();
   void flush_injects();
 
+  // A port's link went down or came up: the engine calls this on a kernel link event (af_packet
+  // ports never report one themselves); poll_links() calls it when the driver's own link state
+  // changes. Idempotent. On the control thread; takes mutex(). Appliance: the port's interfaces
+  // route nothing out (link_down) and their next hops fail at once, so backup routes take over
+  // before this returns; their neighbours' held packets are dropped (link_down), ordinary
+  // neighbours forgotten, and nothing the control thread generates goes to the port. When it
+  // comes back: addresses announced, next hops probed at once (usable at their first answer).
+  // Host deployment: the same for the neighbours learned on that port.
+  void on_link_change(uint16_t port, bool up, uint64_t now_ms);
+
   std::mutex& mutex() const { return mu_; }
   const RouterSettings& settings() const { return s_; }
   const RouteSnapshot& snapshot() const { return *cur_; }
@@ -99,7 +110,9 @@ class RoutingCore {
  private:
   std::unique_ptr<RouteSnapshot> build(const RouterSettings& s, const RouteTable& t,
                                        std::shared_ptr<FibTables> fib, uint64_t gen);
-  void sync_neighbors(const RouterSettings& next, const RouteTable& t, uint64_t now_ms);
+  void sync_neighbors(const RouterSettings& next, const RouteTable& t, const FibTables& fib,
+                      uint64_t now_ms);
+  void make_room(const RouterSettings& next, const RouteTable& t);
   bool adj_usable(const RouteSnapshot& snap, uint32_t a) const;
   void set_selection(RouteSnapshot& snap, uint32_t p, const Selection& sel, bool keep);
   void fill_interfaces(RouteSnapshot& snap, const RouterSettings& s);
@@ -123,6 +136,8 @@ class RoutingCore {
   void inject(unsigned w, rte_mbuf* m);
   void return_drop(unsigned w, rte_mbuf* m, vnf::DropReason r);
   uint16_t out_port(uint8_t x, const NeighCtl* c) const;
+  void set_link(uint16_t port, bool up, uint64_t now_ms);  // callers hold mutex()
+  bool port_down(uint16_t port) const { return port < port_down_.size() && port_down_[port]; }
   void log_conflict(const std::string& what);
   NeighTimers timers() const;
 
@@ -134,6 +149,10 @@ class RoutingCore {
   std::vector<RouterWorkerState*> states_;
   std::vector<std::deque<rte_mbuf*>> pending_;  // per worker: inject ring was full
   std::vector<bool> iface_up_;
+  // Appliance: per DPDK port, its link as last told (on_link_change) and as last polled from
+  // the driver (-1: not yet); a reload keeps what it was told.
+  std::vector<uint8_t> port_down_ = std::vector<uint8_t>(vnf::kMaxPorts, 0);
+  std::vector<int8_t> polled_up_ = std::vector<int8_t>(vnf::kMaxPorts, -1);
   std::vector<std::string> path_example_;  // per path list: a prefix using it (for logs)
   std::vector<uint32_t> path_prefixes_;    // per path list: how many prefixes use it
   uint64_t generation_ = 0;

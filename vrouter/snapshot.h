@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -59,6 +60,9 @@ struct RouteSnapshot {
   std::unique_ptr<AdjDp[]> adj;
   std::unique_ptr<PathDp[]> path;
   uint32_t n_adj = 0, n_path = 0;
+  // Appliance: 1 while the interface's port link is down (nothing is routed out of it). Like
+  // the buckets, written in place by the control thread (RoutingCore::on_link_change).
+  std::array<std::atomic<uint8_t>, kDpMaxIfaces> iface_down{};
 
   // Control thread only.
   std::shared_ptr<FibTables> fib;

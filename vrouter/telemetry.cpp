@@ -136,6 +136,8 @@ void RoutingCore::register_telemetry() {
         u("icmp_sent", worker_total(&RouterWorkerState::icmp_sent));
         u("icmp_rate_limited", worker_total(&RouterWorkerState::icmp_suppressed));
         u("no_mbuf", stats_.no_mbuf.get());
+        u("link_changes", stats_.link_changes.get());
+        u("link_down_not_sent", stats_.link_down_not_sent.get());
         return 0;
       });
 }

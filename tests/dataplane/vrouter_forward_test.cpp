@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -213,4 +214,102 @@ TEST(VrouterForward, LargeRouteFilesLoadAndRoute) {
   out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "100.220.63.8"));
   ASSERT_EQ(out.count("p1"), 1u) << "ICMP unreachable expected: " << dump(out);
   EXPECT_EQ(h.drops(DropReason::kNoRoute), 1u);
+}
+
+// ---- a link going down is seen at once (issue #9): RoutingCore::on_link_change, as the
+// engine calls it on a kernel link event (ring ports have no link of their own).
+
+namespace {
+
+const Mac kGw1 = mac("02:00:00:00:02:aa"), kGw2 = mac("02:00:00:00:03:bb");
+
+bool arp_request_for(const Bytes& f, const std::string& tpa) {
+  return f.size() >= 42 && f[12] == 0x08 && f[13] == 0x06 &&
+         vrouter::ops::rd16(f.data() + 20) == 1 && vrouter::ops::rd32(f.data() + 38) == ip4(tpa);
+}
+
+std::vector<Bytes> ipv4_out(const Out& out, const std::string& port) {
+  std::vector<Bytes> v;
+  if (out.count(port))
+    for (const auto& f : out.at(port))
+      if (f[12] == 0x08 && f[13] == 0x00) v.push_back(f);
+  return v;
+}
+
+}  // namespace
+
+TEST(VrouterForward, LinkDownIsSeenAtOnce) {
+  RouterHarness h(std::string(kRouter) + R"(routes:
+  - {prefix: 0.0.0.0/0, via: 10.2.0.254}
+  - {prefix: 0.0.0.0/0, via: 10.3.0.254, distance: 10}
+)");
+  h.run_for(20);  // both next hops probed; both answer
+  h.exchange("p2", arp_reply(kGw1, "10.2.0.254", kR2, "10.2.0.1"));
+  h.exchange("p3", arp_reply(kGw2, "10.3.0.254", kR3, "10.3.0.1"));
+  Out out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "198.51.100.7"));
+  ASSERT_EQ(ipv4_out(out, "p2").size(), 1u) << "the primary first: " << dump(out);
+  // A packet waits for an unresolved neighbour behind lan2 (p2).
+  h.send("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0.77"));
+  h.poll();
+  h.control();
+  h.poll();
+  h.recv_all();
+  ASSERT_EQ(h.core().held_packets(), 1u);
+
+  // p2's link goes down. Nothing waits for a probe or a timer: the same instant,
+  h.core().on_link_change(h.id("p2"), false, h.now());
+  h.poll();
+  // the held packet is dropped under its reason,
+  EXPECT_EQ(h.core().held_packets(), 0u);
+  EXPECT_EQ(h.drops(DropReason::kLinkDown), 1u);
+  // the backup carries the default route,
+  out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "198.51.100.7"));
+  ASSERT_EQ(ipv4_out(out, "p3").size(), 1u) << "the backup: " << dump(out);
+  EXPECT_EQ(ipv4_out(out, "p3")[0], udp4(kGw2, kR3, "10.1.0.2", "198.51.100.7", 63));
+  {
+    std::lock_guard lock(h.core().mutex());
+    const auto lines = h.core().route_lines(0, 1000, nullptr);
+    EXPECT_NE(std::find(lines.begin(), lines.end(),
+                        "0.0.0.0/0 via 10.2.0.254 dev lan2 distance 1 static down"),
+              lines.end());
+    EXPECT_NE(std::find(lines.begin(), lines.end(),
+                        "0.0.0.0/0 via 10.3.0.254 dev up distance 10 static active"),
+              lines.end());
+  }
+  // and traffic into lan2 itself (a static neighbour, an unresolved one, IPv6) is dropped as
+  // link_down rather than sent, held or resolved.
+  out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0.2"));
+  out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0.78"));
+  out = h.exchange("p1", udp6(kR1, kH1, "2001:db8:1::2", "2001:db8:2::2"));
+  EXPECT_EQ(h.drops(DropReason::kLinkDown), 4u);
+  EXPECT_EQ(h.core().held_packets(), 0u);
+  // Nothing at all goes to the down port meanwhile: no probes, no announcements, no packets.
+  const Out later = h.run_for(1000, 50);
+  EXPECT_EQ(later.count("p2"), 0u) << later.at("p2").size() << " frames sent to a down link";
+  EXPECT_EQ(h.recv("p2").size(), 0u);
+
+  // The link comes back: the addresses are announced and the next hop probed at once; its
+  // answer gives the primary the route again.
+  h.core().on_link_change(h.id("p2"), true, h.now());
+  h.poll();
+  const std::vector<Bytes> back = h.recv("p2");
+  EXPECT_TRUE(std::any_of(back.begin(), back.end(), [](const Bytes& f) {
+    return arp_request_for(f, "10.2.0.1");
+  })) << "no gratuitous ARP";
+  EXPECT_TRUE(std::any_of(back.begin(), back.end(), [](const Bytes& f) {
+    return arp_request_for(f, "10.2.0.254");
+  })) << "the next hop was not probed at once";
+  h.exchange("p2", arp_reply(kGw1, "10.2.0.254", kR2, "10.2.0.1"));
+  out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "198.51.100.7"));
+  ASSERT_EQ(ipv4_out(out, "p2").size(), 1u) << "the primary again: " << dump(out);
+  EXPECT_EQ(ipv4_out(out, "p2")[0], udp4(kGw1, kR2, "10.1.0.2", "198.51.100.7", 63));
+  out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0.2"));
+  EXPECT_EQ(ipv4_out(out, "p2").size(), 1u) << "the static neighbour again: " << dump(out);
+  // A reload meanwhile keeps the link state it was told (the ring port's own link is "up").
+  h.core().on_link_change(h.id("p2"), false, h.now());
+  h.apply_yaml(std::string(kRouter) + "routes:\n  - {prefix: 0.0.0.0/0, via: 10.3.0.254}\n");
+  out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0.2"));
+  EXPECT_TRUE(ipv4_out(out, "p2").empty()) << "sent to a down link after a reload";
+  h.core().on_link_change(h.id("p2"), false, h.now());  // no change: nothing happens
+  EXPECT_EQ(h.drops(DropReason::kLinkDown), 5u);
 }

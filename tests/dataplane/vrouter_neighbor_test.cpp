@@ -298,3 +298,129 @@ TEST(VrouterNeighbor, ReloadsAndFailoversNeverPauseForwarding) {
   for (uint32_t i = 0; i < kFrames; ++i) ASSERT_EQ(seqs[i], i) << "reordered at " << i;
   EXPECT_EQ(h.drops(DropReason::kTxFull), 0u);
 }
+
+// ---- on-link routes to addresses outside every subnet of the interface (issue #9)
+
+namespace {
+
+// kRouter plus an on-link route to 198.51.100.0/24 through 'up' (subnet 10.3.0.0/24).
+const std::string kOnLinkRouter = std::string(kRouter) + R"(routes:
+  - {prefix: 198.51.100.0/24, interface: up}
+)";
+
+bool has_neighbor(RouterHarness& h, const std::string& addr) {
+  std::lock_guard lock(h.core().mutex());
+  for (const auto& l : h.core().neighbor_lines(h.now()))
+    if (l.rfind(addr + " ", 0) == 0) return true;
+  return false;
+}
+
+// Resolves 198.51.100.7 (kH5 on p3) the way a packet to it does, and checks it was delivered.
+void resolve_onlink_host(RouterHarness& h) {
+  h.send("p1", udp4(kR1, kH1, "10.1.0.2", "198.51.100.7"));
+  h.poll();
+  h.control();
+  h.poll();
+  Out out = h.recv_all();
+  ASSERT_EQ(out.count("p3"), 1u) << dump(out);
+  ASSERT_EQ(count_arp_requests(out.at("p3"), "198.51.100.7"), 1u);
+  // The request goes out from the interface's own address, like the kernel's.
+  EXPECT_EQ(ops::rd32(out.at("p3")[0].data() + 28), ip4("10.3.0.1"));
+  EXPECT_EQ(h.core().held_packets(), 1u);
+  out = h.exchange("p3", arp_reply(kH5, "198.51.100.7", kR3, "10.3.0.1"));
+  ASSERT_EQ(ip_frames(out, "p3").size(), 1u) << "the held packet was not released: " << dump(out);
+  EXPECT_EQ(ip_frames(out, "p3")[0], udp4(kH5, kR3, "10.1.0.2", "198.51.100.7", 63));
+  EXPECT_EQ(h.core().held_packets(), 0u);
+}
+
+}  // namespace
+
+// The router asks for a host outside the interface's subnets (an on-link route points there):
+// the host's answer is accepted and the held packet delivered; the next one goes at once.
+TEST(VrouterNeighbor, OnLinkRouteOutsideTheSubnetResolvesIpv4) {
+  RouterHarness h(kOnLinkRouter);
+  resolve_onlink_host(h);
+  EXPECT_TRUE(has_neighbor(h, "198.51.100.7"));
+  const Out out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "198.51.100.7"));
+  ASSERT_EQ(ip_frames(out, "p3").size(), 1u) << dump(out);
+  EXPECT_EQ(ip_frames(out, "p3")[0], udp4(kH5, kR3, "10.1.0.2", "198.51.100.7", 63));
+  EXPECT_EQ(h.drops(DropReason::kNeighUnresolved), 0u);
+}
+
+// ARP the router did not ask for, for addresses outside the interface's subnets, creates no
+// entry: gratuitous ARP (request and reply form) and unsolicited replies, inside the on-link
+// prefix or not, and a request for our address from such a sender. (A hostile station cannot
+// fill the cache or pre-empt a resolution with them.)
+TEST(VrouterNeighbor, UnsolicitedArpOutsideTheSubnetCreatesNothing) {
+  RouterHarness h(kOnLinkRouter);
+  const Mac evil = mac("02:00:00:00:0e:01");
+  auto garp_request = [&](const std::string& a) {
+    return cat({eth(kBroadcast, evil, {}, 0x0806), arp_request(evil, ip4(a), ip4(a))});
+  };
+  h.exchange("p3", arp_reply(evil, "198.51.100.8", kR3, "10.3.0.1"));
+  h.exchange("p3", arp_reply(evil, "198.51.100.9", kBroadcast, "198.51.100.9"));
+  h.exchange("p3", garp_request("198.51.100.10"));
+  h.exchange("p3", arp_reply(evil, "203.0.113.5", kR3, "10.3.0.1"));
+  h.exchange("p2", arp_reply(evil, "198.51.100.11", kR2, "10.2.0.1"));
+  const Out answered = h.exchange("p3", arp_request_frame(evil, "198.51.100.12", "10.3.0.1"));
+  EXPECT_EQ(answered.count("p3"), 1u) << "a request for our address is still answered";
+  for (const char* a : {"198.51.100.8", "198.51.100.9", "198.51.100.10", "203.0.113.5",
+                        "198.51.100.11", "198.51.100.12"})
+    EXPECT_FALSE(has_neighbor(h, a)) << a;
+  // Traffic to such an address still resolves it properly (the spoofed MAC is not used).
+  h.send("p1", udp4(kR1, kH1, "10.1.0.2", "198.51.100.8"));
+  h.poll();
+  h.control();
+  h.poll();
+  Out out = h.recv_all();
+  EXPECT_TRUE(ip_frames(out, "p3").empty()) << "sent to an unconfirmed MAC";
+  EXPECT_EQ(count_arp_requests(out["p3"], "198.51.100.8"), 1u);
+}
+
+// A reload keeps neighbours still reachable through an on-link route (no new resolution, no
+// packet held), and flushes them once no route explains them any more.
+TEST(VrouterNeighbor, ReloadKeepsNeighboursOfOnLinkRoutes) {
+  RouterHarness h(kOnLinkRouter);
+  resolve_onlink_host(h);
+  h.apply_yaml(kOnLinkRouter + "  - {prefix: 10.99.0.0/16, via: 10.2.0.2}\n");
+  EXPECT_TRUE(has_neighbor(h, "198.51.100.7")) << "flushed by the reload";
+  const Out out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "198.51.100.7"));
+  ASSERT_EQ(ip_frames(out, "p3").size(), 1u) << dump(out);
+  EXPECT_EQ(ip_frames(out, "p3")[0], udp4(kH5, kR3, "10.1.0.2", "198.51.100.7", 63));
+  EXPECT_EQ(
+      count_arp_requests(out.count("p3") ? out.at("p3") : std::vector<Bytes>{}, "198.51.100.7"),
+      0u);
+  // The route now leads through another interface: the entry on 'up' is no longer explained.
+  h.apply_yaml(std::string(kRouter) + "routes:\n  - {prefix: 198.51.100.0/24, interface: lan2}\n");
+  EXPECT_FALSE(has_neighbor(h, "198.51.100.7"));
+}
+
+// A station fills the neighbour table with addresses nobody answers for; a reload then adds
+// a route: its next hop still gets an entry (an unresolved ordinary one makes room), is
+// probed and carries the route, instead of staying untracked until the next reload.
+TEST(VrouterNeighbor, ReloadTracksNewNextHopsWhenTheTableIsFull) {
+  std::string cfg = kRouter;
+  cfg.replace(cfg.find("  hold_packets: 3\n"), 17, "  hold_packets: 3\n  max_entries: 64\n");
+  RouterHarness h(cfg);
+  for (int i = 0; i < 60; ++i) {  // 6 static entries + 58 fill the table; 2 are refused
+    h.send("p1", udp4(kR1, kH1, "10.1.0.2", "10.2.0." + std::to_string(100 + i)));
+    if (i % 16 == 15) h.poll();
+  }
+  h.poll();
+  h.control();
+  h.poll();
+  h.recv_all();
+  ASSERT_EQ(h.core().neighbors().size(), 64u);
+  ASSERT_EQ(h.drops(DropReason::kNeighTableFull), 2u);
+  h.apply_yaml(cfg + "routes:\n  - {prefix: 198.51.100.0/24, via: 10.3.0.254}\n");
+  const Out probes = h.run_for(20);
+  EXPECT_EQ(h.drops(DropReason::kNeighTableFull), 3u) << "one unresolved entry made room";
+  ASSERT_EQ(probes.count("p3"), 1u) << "the next hop is not probed: " << dump(probes);
+  EXPECT_EQ(count_arp_requests(probes.at("p3"), "10.3.0.254"), 1u);
+  h.exchange("p3", arp_reply(mac("02:00:00:00:03:bb"), "10.3.0.254", kR3, "10.3.0.1"));
+  const Out out = h.exchange("p1", udp4(kR1, kH1, "10.1.0.2", "198.51.100.7"));
+  ASSERT_EQ(ip_frames(out, "p3").size(), 1u) << dump(out);
+  EXPECT_EQ(ip_frames(out, "p3")[0],
+            udp4(mac("02:00:00:00:03:bb"), kR3, "10.1.0.2", "198.51.100.7", 63));
+  EXPECT_EQ(h.drops(DropReason::kNeighTableFull), 3u);
+}

@@ -6,6 +6,8 @@
 #   - iperf3 (TCP) across it, throughput printed;
 #   - a host behind a VLAN interface (802.1Q from scapy: this kernel has no VLAN subinterfaces)
 #     gets tagged ARP and echo replies;
+#   - a host outside every subnet of the router, behind an on-link route (`interface: lan4`,
+#     no `via`), is resolved and answers pings through the router, and a reload keeps it;
 #   - telemetry shows neighbours, routes and interface counters;
 #   - a bad reload is refused with file:line:column, a good one adds a route; SIGTERM is clean.
 source "$(dirname "$0")/lib.sh"
@@ -17,16 +19,24 @@ ports:
   - {name: p1, type: af_packet, iface: rtb1}
   - {name: p2, type: af_packet, iface: rtb2}
   - {name: p3, type: af_packet, iface: rtb3}
+  - {name: p4, type: af_packet, iface: rtb4}
 interfaces:
   - {name: lan1, port: p1, ipv4: [10.61.1.1/24], ipv6: ["2001:db8:61:1::1/64"]}
   - {name: lan2, port: p2, ipv4: [10.61.2.1/24], ipv6: ["2001:db8:61:2::1/64"]}
   - {name: vlan300, port: p3, vlan: 300, ipv4: [10.61.3.1/24]}
+  - {name: lan4, port: p4, ipv4: [10.61.4.1/24]}
 neighbors: {probe_interval: 500ms}
+routes:
+  # on-link, outside lan4's subnet: the router resolves each destination itself
+  - {prefix: 192.0.2.0/24, interface: lan4}
 YAML
 
 netns_host rtb-h1 rtb1 10.61.1.2/24 2001:db8:61:1::2/64
 netns_host rtb-h2 rtb2 10.61.2.2/24 2001:db8:61:2::2/64
 netns_host rtb-h3 rtb3
+# h4 sits outside every subnet of the router: 192.0.2.10/24, its way back on-link to 10.61.4.1.
+netns_host rtb-h4 rtb4 192.0.2.10/24
+ip netns exec rtb-h4 ip route add default via 10.61.4.1 dev eth0 onlink
 for n in 1 2; do
   ip netns exec "rtb-h$n" ip route add default via "10.61.$n.1"
   ip netns exec "rtb-h$n" ip -6 route add default via "2001:db8:61:$n::1"
@@ -42,6 +52,9 @@ check "ping across subnets, IPv4 (h2 -> h1)" ns_ping rtb-h2 10.61.1.2
 check "ping the router, IPv6 (h1 -> 2001:db8:61:1::1)" ns_ping rtb-h1 2001:db8:61:1::1
 check "ping across subnets, IPv6 (h1 -> h2)" ns_ping rtb-h1 2001:db8:61:2::2
 check "ping across subnets, IPv6 (h2 -> h1)" ns_ping rtb-h2 2001:db8:61:1::2
+check "on-link route outside the interface's subnets: h1 -> 192.0.2.10 (h4 on lan4)" \
+  ns_ping rtb-h1 192.0.2.10
+check "on-link route outside the interface's subnets: h4 -> h1" ns_ping rtb-h4 10.61.1.2
 rt_ll=$(tel_get $P /vnf/interfaces 'r["lan2"]["link_local"]')
 check "ping the router's link-local address from h2 ($rt_ll)" ns_ping rtb-h2 "$rt_ll%eth0"
 
@@ -103,20 +116,23 @@ show_drops $P
 
 # Reloads: a broken one is refused with its position, a good one adds a route.
 cp "$WORK/router.yaml" "$WORK/router.good"
-printf 'routes:\n  - {prefix: 10.99.0.0/16, via: 10.77.0.1}\n' >>"$WORK/router.yaml"
+printf '  - {prefix: 10.99.0.0/16, via: 10.77.0.1}\n' >>"$WORK/router.yaml"
 kill -HUP "$(cat "$WORK/rt.pid")"
 sleep 0.5
 check "bad reload: rejected with file:line:column (next hop on no interface)" \
-  grep -qE "reload rejected, running config unchanged: .*router.yaml:13:33: routes\[0\].via: next hop 10.77.0.1 is on no interface" "$WORK/rt.log"
+  grep -qE "reload rejected, running config unchanged: .*router.yaml:17:33: routes\[1\].via: next hop 10.77.0.1 is on no interface" "$WORK/rt.log"
 gen=$(tel_get $P /vnf/config 'r["generation"]')
 check "bad reload: still config generation 1 ($gen)" test "$gen" = 1
 cp "$WORK/router.good" "$WORK/router.yaml"
-printf 'routes:\n  - {prefix: 10.99.0.0/16, via: 10.61.2.2}\n' >>"$WORK/router.yaml"
+printf '  - {prefix: 10.99.0.0/16, via: 10.61.2.2}\n' >>"$WORK/router.yaml"
 ip netns exec rtb-h2 ip addr add 10.99.0.9/32 dev lo
 kill -HUP "$(cat "$WORK/rt.pid")"
 sleep 0.5
 gen=$(tel_get $P /vnf/config 'r["generation"]')
 check "good reload: config generation 2 ($gen)" test "$gen" = 2
+nb=$(tel $P /vnf/neighbors)
+check "good reload: the on-link neighbour outside lan4's subnet is kept (192.0.2.10)" \
+  grep -q '192.0.2.10 .* dev lan4 ' <<<"$nb"
 check "good reload: the new route works (h1 -> 10.99.0.9 via h2)" ns_ping rtb-h1 10.99.0.9
 check "good reload: traffic on existing routes continues (h1 -> h2)" ns_ping rtb-h1 10.61.2.2
 

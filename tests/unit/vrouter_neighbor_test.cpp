@@ -149,3 +149,36 @@ TEST(NeighborFsm, PermanentEntriesNeverChange) {
   EXPECT_EQ(at(f, 1000000, true), NeighAction::kNone);
   EXPECT_EQ(f.state, NeighState::kPermanent);
 }
+
+// A monitored next hop whose link goes down fails at once, without waiting for probe_misses
+// probes; when the link comes back it is probed at once and usable at its first answer.
+TEST(NeighborFsm, LinkDownFailsAMonitoredNextHopAtOnce) {
+  const auto t = timers();
+  NeighFsm f;
+  f.state = NeighState::kIncomplete;
+  f.next_ms = 0;
+  f.set_monitored(true, 0);
+  EXPECT_EQ(at(f, 0), NeighAction::kProbeBroadcast);
+  f.confirm(true, false, 5, t);
+  ASSERT_TRUE(f.usable());
+  f.link_down(50, t);
+  EXPECT_FALSE(f.route_usable());
+  EXPECT_FALSE(f.usable());
+  EXPECT_TRUE(f.failed());
+  // Still probed every interval meanwhile (the caller does not send them to a down link).
+  EXPECT_EQ(at(f, 150), NeighAction::kProbeBroadcast);
+  EXPECT_FALSE(f.route_usable());
+  // The link comes back: probe now, the next one an interval later; the answer counts.
+  EXPECT_TRUE(f.link_up(170, t));
+  EXPECT_EQ(f.next_ms, 270u);
+  EXPECT_TRUE(f.confirm(f.unanswered > 0, false, 171, t));
+  EXPECT_TRUE(f.route_usable());
+  EXPECT_EQ(f.state, NeighState::kReachable);
+  EXPECT_FALSE(f.link_up(180, t)) << "a usable entry needs no extra probe";
+  // Permanent entries and unmonitored ones are not touched by link_up.
+  NeighFsm p;
+  p.make_permanent();
+  p.link_down(10, t);
+  EXPECT_EQ(p.state, NeighState::kPermanent);
+  EXPECT_FALSE(p.link_up(20, t));
+}

@@ -467,6 +467,10 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
     drop(b, i, x, DropReason::kBlackhole);
     return;
   }
+  if (s.iface_down[a.iface].load(std::memory_order_relaxed)) {
+    drop(b, i, x, DropReason::kLinkDown);
+    return;
+  }
   const IfaceDp& O = s.iface[a.iface];
   if ((s.apart[s.iface[x].seg] >> O.seg & 1) && !cross_allowed(s, path, ip, false)) {
     drop(b, i, x, DropReason::kSegmentPolicy);
@@ -534,6 +538,10 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
       return;
     default:
       break;
+  }
+  if (s.iface_down[a.iface].load(std::memory_order_relaxed)) {
+    drop(b, i, x, DropReason::kLinkDown);
+    return;
   }
   const IfaceDp& O = s.iface[a.iface];
   if ((s.apart[s.iface[x].seg] >> O.seg & 1) && !cross_allowed(s, path, ip, true)) {
