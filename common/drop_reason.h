@@ -37,7 +37,7 @@ namespace vnf {
   /* engine */ \
   X(kFrameTooLong, "frame_too_long", "frame longer than the ingress port's MTU allows (MTU + Ethernet header + two VLAN tags), or cut short by the driver") \
   X(kEgressTooLong, "egress_too_long", "frame longer than the egress port's MTU allows (a switch does not fragment)") \
-  X(kLinkDown, "link_down", "the egress port's link is down") \
+  X(kLinkDown, "link_down", "the egress port's link is down (nothing is queued for it; router: also packets routed out of that interface and packets held for its neighbours)") \
   X(kNoMbuf, "no_mbuf", "mempool empty when a copy was needed") \
   X(kNoHeadroom, "no_headroom", "no room to push a VLAN tag") \
   X(kTxFull, "tx_full", "egress queue full") \
@@ -96,8 +96,7 @@ namespace vnf {
   X(kNeighTableFull, "neigh_table_full", "neighbour table full: a new neighbour could not be resolved") \
   X(kPuntQueueFull, "punt_queue_full", "queue to the control thread full (ARP/ND/held packets)") \
   X(kLocalNoService, "local_no_service", "to a router address but not ICMP echo (UDP: port unreachable sent)") \
-  X(kIcmpRateLimited, "icmp_rate_limited", "echo request to the router not answered: ICMP rate limit") \
-  X(kLinkDown, "link_down", "egress interface's link is down (packets routed there, packets held for its neighbours)")
+  X(kIcmpRateLimited, "icmp_rate_limited", "echo request to the router not answered: ICMP rate limit")
 
 #define VNF_DROP_REASONS(X) \
   VNF_DROP_REASONS_ENGINE(X) \

@@ -33,6 +33,9 @@ Router::Router(vnf::Engine& engine, RouterConfig cfg) : engine_(engine), cfg_(st
     return p == nullptr || p->link_up;
   };
   core_ = std::make_unique<RoutingCore>(std::move(env), cfg_.settings, vnf::monotonic_ms());
+  // The engine's link events (rtnetlink for af_packet and tap): next hops behind a port that
+  // went down fail over at once instead of at the next poll.
+  engine.add_link_listener([this](const vnf::PortState& p) { on_link_change(p.id, p.link_up); });
   for (unsigned i = 0; i < engine.worker_count(); ++i)
     pipelines_.push_back(std::make_unique<RouterPipeline>(
         core_->published(), core_->neigh_view(), core_->worker_state(i), engine.worker(i)));
@@ -43,7 +46,7 @@ Router::Router(vnf::Engine& engine, RouterConfig cfg) : engine_(engine), cfg_(st
                              core_->snapshot().table.v4.size(), core_->snapshot().table.v6.size()));
 }
 
-Router::~Router() = default;
+Router::~Router() { engine_.clear_link_listeners(); }
 
 void Router::apply(RouterConfig next, const vnf::Requester& who, uint64_t now_ms) {
   std::lock_guard lock(core_->mutex());

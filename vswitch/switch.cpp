@@ -50,6 +50,7 @@ Switch::Switch(vnf::Engine& engine, SwitchConfig cfg)
   // it is forgotten at once, so that traffic to those MACs floods and finds them wherever
   // they come up again (as the Linux bridge does on carrier loss).
   engine.add_link_listener([this](const vnf::PortState& p) {
+    if (rt_) rt_->on_link_change(p.id, p.link_up, vnf::monotonic_ms());
     if (p.link_up) return;
     std::lock_guard lock(macs_->mutex());
     const unsigned n = macs_->remove_if(

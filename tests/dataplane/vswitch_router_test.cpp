@@ -196,3 +196,29 @@ TEST(VswitchRouter, RoutedConnectionsSurviveAReload) {
   ASSERT_EQ(out["vm1"].size(), 1u) << "the reply of a routed connection was lost after a reload";
   EXPECT_EQ(h.drops(DropReason::kFwPolicyDrop), policy_drops_before);
 }
+
+// Issue #9: from a qinq (dot1q-tunnel) port a tenant's frame keeps its own VLAN tag as
+// payload. Routed, it carried that tag into the other segment: on info's access port the
+// frame arrived tagged 300, and a trunk with info native would have sent tag 300 outermost.
+// Such frames belong to the tenant's tunnelled network and are never routed.
+TEST(VswitchRouter, TenantTaggedFramesFromAQinqPortAreNeverRouted) {
+  std::string yaml = kBase;
+  yaml.replace(yaml.find("segment: core}"), 14, "segment: core, qinq: true}");
+  SwitchHarness h(yaml);
+  meet_the_gateway(h, true);
+  // Untagged from the tunnel port: routed as usual (vm3 resolved, or resolved now).
+  Out out = step(h, "vm1", udp_to(GwCore, A, "10.1.0.10", "10.2.0.20"));
+  if (out["vm3"].size() == 1 && out["vm3"][0][12] == 0x08 && out["vm3"][0][13] == 0x06)
+    out = step(h, "vm3", arp_reply(C, "10.2.0.20", GwInfo, "10.2.0.1"));
+  ASSERT_EQ(out["vm3"].size(), 1u) << "the untagged packet was not routed";
+  EXPECT_EQ(out["vm3"][0][12], 0x08);
+  // The same packet under the tenant's tag 300: not routed, and nothing reaches info.
+  const Bytes plain = udp_to(GwCore, A, "10.1.0.10", "10.2.0.20");
+  Bytes tagged(plain.begin(), plain.begin() + 12);
+  for (uint8_t b : {0x81, 0x00, 0x01, 0x2c}) tagged.push_back(b);
+  tagged.insert(tagged.end(), plain.begin() + 12, plain.end());
+  out = step(h, "vm1", tagged);
+  EXPECT_EQ(out.count("vm3"), 0u) << "a tenant-tagged frame was routed into info";
+  for (const auto& f : out["trunk"])
+    EXPECT_EQ((f[14] << 8 | f[15]) & 0xFFF, 100) << "left the trunk outside core";
+}

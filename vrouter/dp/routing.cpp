@@ -294,6 +294,11 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
   if (s.host_mode) {
     x = s.iface_of[0][m.vlan & 0xFFF];
     if (x == kDpNoIface) return;  // a segment without a gateway: the switch's business
+    // A tenant's own VLAN tag under (or instead of) the segment's, from a qinq port: the
+    // frame belongs to the tenant's tunnelled network, not to the segment's IP network. Routed,
+    // it would carry that tag into another segment, where a trunk might send it outermost.
+    if (m.tags > ((m.flags & mf::kSegTag) ? 1 : 0)) [[unlikely]]
+      return;
   } else {
     uint16_t vid = 0;
     if (m.tags) {
