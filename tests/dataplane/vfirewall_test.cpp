@@ -11,7 +11,10 @@
 #include "tests/dataplane/fw_harness.h"
 
 using namespace testing_frames;
+using dptest::expect_drop;
+using dptest::expect_pass;
 using dptest::FwHarness;
+using dptest::Out;
 using vnf::DropReason;
 
 namespace {
@@ -77,31 +80,6 @@ Bytes icmp6_echo_frame(bool a_to_b, bool reply) {
   if (reply) e[0] = 129;
   return cat({eth(a_to_b ? B : A, a_to_b ? A : B, {}, 0x86DD),
               ipv6(a_to_b ? kA6 : kB6, a_to_b ? kB6 : kA6, 58, e)});
-}
-
-using Out = std::map<std::string, std::vector<Bytes>>;
-
-std::string dump(const Out& out) {
-  std::string s;
-  for (const auto& [port, frames] : out) s += port + ":" + std::to_string(frames.size()) + " ";
-  return s.empty() ? "(nothing)" : s;
-}
-
-// Expects `f` sent on `in` to come out unchanged on `out_port` and nowhere else.
-void expect_pass(FwHarness& h, const std::string& in, const std::string& out_port, const Bytes& f,
-                 const char* what) {
-  const Out out = h.exchange(in, f);
-  ASSERT_EQ(out.size(), 1u) << what << ": " << dump(out);
-  ASSERT_EQ(out.count(out_port), 1u) << what << ": " << dump(out);
-  EXPECT_EQ(out.at(out_port), std::vector<Bytes>{f}) << what;
-}
-
-void expect_drop(FwHarness& h, const std::string& in, const Bytes& f, DropReason r,
-                 const char* what) {
-  const uint64_t before = h.drops(r);
-  const Out out = h.exchange(in, f);
-  EXPECT_TRUE(out.empty()) << what << " leaked: " << dump(out);
-  EXPECT_EQ(h.drops(r), before + 1) << what << ": expected " << vnf::drop_reason_name(r);
 }
 
 // Opens a TCP connection office -> servers (SYN, SYN-ACK, ACK); client ISN 1000, server 5000.
@@ -209,7 +187,7 @@ TEST(Vfirewall, RejectSendsAByteExactTcpReset) {
   FwHarness h(kBase);
   const Bytes syn = tcp4(true, 40010, 82, SYN, 7777, 0);
   const Out out = h.exchange("pa", syn);
-  ASSERT_EQ(out.size(), 1u) << dump(out);
+  ASSERT_EQ(out.size(), 1u) << dptest::describe(out);
   ASSERT_EQ(out.count("pa"), 1u) << "the RST goes back out of the ingress port";
   ASSERT_EQ(out.at("pa").size(), 1u);
   EXPECT_EQ(h.drops(DropReason::kFwRuleReject), 1u);
@@ -237,7 +215,7 @@ TEST(Vfirewall, RejectSendsByteExactIcmpUnreachable) {
   FwHarness h(kBase);
   const Bytes q = udp4(true, 5555, 82);
   const Out out = h.exchange("pa", q);
-  ASSERT_EQ(out.count("pa"), 1u) << dump(out);
+  ASSERT_EQ(out.count("pa"), 1u) << dptest::describe(out);
   // IPv4 header (id 0, DF, TTL 64, proto 1) + ICMP 3/13 + original IP header + 8 bytes.
   Bytes icmp = {3, 13, 0, 0, 0, 0, 0, 0};
   icmp.insert(icmp.end(), q.begin() + 14, q.begin() + 14 + 28);
@@ -254,7 +232,7 @@ TEST(Vfirewall, RejectSendsByteExactIcmpUnreachable) {
   // IPv6: ICMPv6 1/1 quoting the whole (short) packet, checksum over the pseudo-header.
   const Bytes q6 = cat({eth(B, A, {}, 0x86DD), ipv6(kA6, kB6, 17, udp(5555, 82, Bytes(4, 1)))});
   const Out out6 = h.exchange("pa", q6);
-  ASSERT_EQ(out6.count("pa"), 1u) << dump(out6);
+  ASSERT_EQ(out6.count("pa"), 1u) << dptest::describe(out6);
   Bytes m6 = {1, 1, 0, 0, 0, 0, 0, 0};
   m6.insert(m6.end(), q6.begin() + 14, q6.end());
   Bytes pseudo(kB6.begin(), kB6.end());
@@ -374,6 +352,40 @@ TEST(Vfirewall, ReloadRechecksEstablishedConnections) {
       "");
   k.apply_yaml(keep2);
   expect_pass(k, "pa", "pb", tcp4(true, 43000, 22, ACK | PSH, 1001, 5001, Bytes(5, 's')), "kept");
+}
+
+// A reload whose rules would compile to more ACL entries than the limit (here one rule of
+// 600 x 600 hosts) is refused before anything is built: the running rules and connections
+// stay as they are. (Before: it was compiled, 360000 entries, and applied.)
+TEST(Vfirewall, ReloadBeyondTheRuleSetLimitsChangesNothing) {
+  FwHarness h(kBase);
+  handshake(h, 42100, 80);
+  std::string many_a, many_b;
+  for (unsigned k = 0; k < 600; ++k) {
+    many_a += (k ? ", 10.50." : "10.50.") + std::to_string(k / 100) + "." + std::to_string(2 * (k % 100));
+    many_b += (k ? ", 10.60." : "10.60.") + std::to_string(k / 100) + "." + std::to_string(2 * (k % 100));
+  }
+  std::string bad = kBase;
+  bad.replace(bad.find("addresses:\n"), 11,
+              "addresses:\n  - {name: ma, prefixes: [" + many_a + "]}\n  - {name: mb, prefixes: [" +
+                  many_b + "]}\n");
+  bad.replace(bad.find("rules:\n"), 7,
+              "rules:\n  - {id: mesh, from: office, to: servers, source: [ma], destination: [mb], "
+              "action: accept}\n");
+  try {
+    h.apply_yaml(bad);
+    ADD_FAILURE() << "a rule set of 360000 ACL entries was applied";
+  } catch (const vnf::config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("rule 'mesh' compiles to 360000 ACL entries"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(h.fw().snapshot().generation, 1u);
+  expect_pass(h, "pa", "pb", tcp4(true, 42100, 80, ACK | PSH, 1001, 5001, Bytes(5, 'w')),
+              "the open connection goes on");
+  expect_pass(h, "pa", "pb", tcp4(true, 42101, 80, SYN, 1, 0), "the old rules still decide");
+  expect_drop(h, "pa", tcp4(true, 42102, 8080, SYN, 1, 0), DropReason::kFwPolicyDrop,
+              "and still refuse what they refused");
 }
 
 TEST(Vfirewall, FtpDataConnectionsAreRelatedActiveAndPassive) {

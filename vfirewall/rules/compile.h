@@ -75,6 +75,13 @@ struct IdRegistry {
   uint32_t get(const std::string& name);  // assigns on first use; 0 when exhausted
 };
 
+// The ACL entries a rule compiles to (as compile_with_ports makes them): zones x services x
+// (IPv4 source ranges x destination ranges + IPv6 source prefixes x destination prefixes).
+// Saturates instead of overflowing. The loader bounds the sum over a rule set by
+// kMaxAclEntries.
+uint64_t acl_entry_count(const Rule& r, const AddrSet& src, const AddrSet& dst,
+                         const std::vector<ServiceEntry>& services);
+
 // port_id: config port name -> DPDK port id.
 template <class PortId>
 Compiled compile(const FirewallConfig& c, IdRegistry& zone_ids, IdRegistry& rule_slots,

@@ -1,5 +1,7 @@
 #include "vfirewall/rules/lint.h"
 
+#include "vfirewall/rules/shadow.h"
+
 #include <algorithm>
 #include <functional>
 #include <set>
@@ -20,33 +22,6 @@ void throw_on_lint_errors(const std::vector<Finding>& findings) {
 }
 
 namespace {
-
-bool zones_cover(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-  if (std::find(a.begin(), a.end(), "any") != a.end()) return true;
-  if (std::find(b.begin(), b.end(), "any") != b.end()) return false;
-  return std::all_of(b.begin(), b.end(), [&](const std::string& z) {
-    return std::find(a.begin(), a.end(), z) != a.end();
-  });
-}
-
-bool service_covers(const ServiceEntry& a, const ServiceEntry& e) {
-  if (a.proto == 0) return true;
-  if (a.proto != e.proto) return false;
-  if (!a.icmp && a.lo == 0 && a.hi == 0xFFFF) return true;  // the whole protocol
-  return a.icmp == e.icmp && a.lo <= e.lo && e.hi <= a.hi;
-}
-
-bool services_cover(const std::vector<ServiceEntry>& a, const std::vector<ServiceEntry>& b) {
-  return std::all_of(b.begin(), b.end(), [&](const ServiceEntry& e) {
-    return std::any_of(a.begin(), a.end(),
-                       [&](const ServiceEntry& x) { return service_covers(x, e); });
-  });
-}
-
-struct Resolved {
-  AddrSet src, dst;
-  std::vector<ServiceEntry> services;
-};
 
 // Segments a rule side may be in: explicit only when every zone named is bound to segments.
 std::set<std::string> explicit_segments(const FirewallConfig& c,
@@ -71,14 +46,15 @@ std::vector<Finding> lint(const FirewallConfig& c) {
   auto warn = [&](const Pos& p, std::string m) {
     out.push_back({Finding::Severity::kWarning, p, std::move(m)});
   };
-  std::vector<Resolved> res;
+  Resolver res(c);  // each object once
+  std::vector<RuleSets> sets;
+  sets.reserve(c.rules.size());
   for (const auto& r : c.rules)
-    res.push_back({resolve_addresses(c, r.source), resolve_addresses(c, r.destination),
-                   resolve_services(c, r.service)});
+    sets.push_back({res.addresses(r.source), res.addresses(r.destination), res.services(r.service)});
 
+  std::vector<bool> never(c.rules.size());
   for (size_t j = 0; j < c.rules.size(); ++j) {
-    const Rule& rj = c.rules[j];
-    const Resolved& b = res[j];
+    const RuleSets& b = sets[j];
     const bool v4 = !b.src.v4.empty() && !b.dst.v4.empty() &&
                     std::any_of(b.services.begin(), b.services.end(),
                                 [](const ServiceEntry& s) { return s.proto != kProtoIcmp6; });
@@ -86,38 +62,24 @@ std::vector<Finding> lint(const FirewallConfig& c) {
                     std::any_of(b.services.begin(), b.services.end(),
                                 [](const ServiceEntry& s) { return s.proto != kProtoIcmp; });
     if (!v4 && !v6) {
-      warn(rj.pos, fmt::format("rule '{}' can never match: its source, destination and services "
-                               "share no address family",
-                               rj.id));
-      continue;
-    }
-    for (size_t i = 0; i < j; ++i) {
-      const Rule& ri = c.rules[i];
-      const Resolved& a = res[i];
-      if (zones_cover(ri.from, rj.from) && zones_cover(ri.to, rj.to) && a.src.covers(b.src) &&
-          a.dst.covers(b.dst) && services_cover(a.services, b.services)) {
-        warn(rj.pos, fmt::format("rule '{}' is shadowed by rule '{}' (line {}): it can never "
-                                 "match{}",
-                                 rj.id, ri.id, ri.pos.line,
-                                 ri.action != rj.action
-                                     ? fmt::format(", and '{}' {}s what it would {}", ri.id,
-                                                   action_name(ri.action), action_name(rj.action))
-                                     : ""));
-        break;
-      }
+      never[j] = true;
+      warn(c.rules[j].pos, fmt::format("rule '{}' can never match: its source, destination and "
+                                       "services share no address family",
+                                       c.rules[j].id));
     }
   }
+  find_shadowed(c, sets, never, out);
 
   // Objects nobody uses.
   std::set<std::string> used_addr, used_svc;
   std::function<void(const std::string&)> use_addr = [&](const std::string& n) {
     if (!used_addr.insert(n).second) return;
-    if (const AddressObject* o = c.address(n))
+    if (const AddressObject* o = res.address(n))
       for (const auto& m : o->members) use_addr(m);
   };
   std::function<void(const std::string&)> use_svc = [&](const std::string& n) {
     if (!used_svc.insert(n).second) return;
-    if (const ServiceObject* o = c.service(n))
+    if (const ServiceObject* o = res.service(n))
       for (const auto& m : o->members) use_svc(m);
   };
   for (const auto& r : c.rules) {
