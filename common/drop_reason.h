@@ -69,7 +69,7 @@ namespace vnf {
   X(kFwInvalid, "fw_invalid", "firewall: a reply with no request (e.g. echo reply without echo request)") \
   X(kFwIcmpUnrelated, "fw_icmp_unrelated", "firewall: ICMP error whose inner header matches no connection") \
   X(kFwTableFull, "fw_table_full", "firewall: connection table full, new connection refused") \
-  X(kFwZoneLimit, "fw_zone_limit", "firewall: the source zone reached its conn_limit, new connection refused") \
+  X(kFwZoneLimit, "fw_zone_limit", "firewall: the source zone reached its connection limit (conn_limit, by default its share of the table), new connection refused") \
   X(kFwRecheckClosed, "fw_recheck_closed", "firewall: the connection was closed because reloaded rules no longer allow it")
 
 // vrouter (issue #5) adds its reasons here.

@@ -1,5 +1,6 @@
 #include "vfirewall/snapshot.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <stdexcept>
@@ -146,7 +147,9 @@ std::unique_ptr<FwSnapshot> build_snapshot(
     s->zone_names[z.id] = z.name;
     ZoneSettings& zs = s->zone[z.id];
     zs.timeouts = z.timeouts;
-    zs.conn_limit = z.conn_limit ? (z.conn_limit + workers - 1) / workers : 0;
+    // Each worker has its own table: the zone's limit is divided between them.
+    const uint64_t share = z.conn_limit ? (z.conn_limit + workers - 1) / workers : 0;
+    zs.conn_limit = static_cast<uint32_t>(std::min<uint64_t>(share, UINT32_MAX));
     zs.window_check = z.window_check;
   }
   s->zones = s->zone_store.data();

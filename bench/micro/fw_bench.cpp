@@ -62,15 +62,17 @@ void write_udp(uint8_t* f, uint32_t flow) {
   udp[5] = 26;
 }
 
-std::string config_yaml(unsigned rules, uint32_t conns, unsigned sources) {
+// conn_mode: every connection comes from `inside`, which may then take the whole table (the
+// default share would be half of it).
+std::string config_yaml(unsigned rules, uint32_t conns, bool conn_mode, unsigned sources) {
   std::string y = fmt::format(
       "engine: {{name: fwbench, lcores: [1, 0], memory_mb: 1024}}\n"
       "ports:\n  - {{name: in0, type: null, devargs: \"no-rx=1\"}}\n"
       "  - {{name: out0, type: null, devargs: \"no-rx=1\"}}\n"
       "wires:\n  - [in0, out0]\n"
-      "zones:\n  - {{name: inside, ports: [in0]}}\n  - {{name: outside, ports: [out0]}}\n"
+      "zones:\n  - {{name: inside, ports: [in0]{}}}\n  - {{name: outside, ports: [out0]}}\n"
       "conntrack: {{size: {}}}\nrules:\n",
-      conns);
+      conn_mode ? ", conn_limit: unlimited" : "", conns);
   for (unsigned i = 0; i + 1 < rules; ++i) {
     std::string src = fmt::format("'172.{}.{}.{}/32'", 16 + (i >> 16), (i >> 8) & 0xff, i & 0xff);
     for (unsigned k = 1; k < sources; ++k)  // more hosts, not adjacent: one ACL entry each
@@ -112,7 +114,7 @@ int main(int argc, char** argv) {
   vfirewall::FirewallConfig cfg;
   try {
     cfg = vfirewall::parse_firewall_config(
-        vnf::config::ConfigNode::load_string(config_yaml(rules, table, sources),
+        vnf::config::ConfigNode::load_string(config_yaml(rules, table, conn_mode, sources),
                                              "fw_bench.yaml"));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
@@ -175,6 +177,7 @@ int main(int argc, char** argv) {
     }
     rte_rcu_qsbr_thread_offline(w.qsbr, w.id);
     const uint64_t dropped = engine.drop_total(vnf::DropReason::kFwTableFull) +
+                             engine.drop_total(vnf::DropReason::kFwZoneLimit) +
                              engine.drop_total(vnf::DropReason::kFwPolicyDrop);
     if (!chunks.empty()) {
       const double best = chunks.best(0), med = chunks.median(0);

@@ -100,7 +100,7 @@ Compiled compile_with_ports(const FirewallConfig& c, IdRegistry& zone_ids, IdReg
     m.any_addr = z.networks.empty();
     if (!m.any_addr) m.networks = res.addresses(z.networks);
     m.timeouts = z.timeouts;
-    m.conn_limit = z.conn_limit;
+    m.conn_limit = effective_conn_limit(c, z);
     m.window_check = z.window_check;
     out.zones.push_back(std::move(m));
   }

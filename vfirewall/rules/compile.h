@@ -47,7 +47,7 @@ struct ZoneMatch {
   std::bitset<4096> vlans;  // 0 = untagged
   AddrSet networks;
   Timeouts timeouts;
-  uint32_t conn_limit = 0;
+  uint64_t conn_limit = 0;  // all workers together (effective_conn_limit); 0: none
   bool window_check = true;
   std::string name;
 };

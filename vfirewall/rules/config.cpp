@@ -215,6 +215,24 @@ const ServiceObject* FirewallConfig::service(const std::string& n) const {
   return nullptr;
 }
 
+uint64_t table_capacity(const FirewallConfig& c) {
+  return uint64_t(c.conntrack.size) * std::max(1u, c.engine.workers());
+}
+
+uint64_t effective_conn_limit(const FirewallConfig& c, const Zone& z) {
+  const uint64_t cap = table_capacity(c);
+  switch (z.conn_limit.kind) {
+    case ConnLimit::Kind::kUnlimited:
+      return 0;
+    case ConnLimit::Kind::kCount:
+      return z.conn_limit.value;
+    case ConnLimit::Kind::kPercent:
+      return std::max<uint64_t>(1, cap * z.conn_limit.value / 10000);
+    default:
+      return std::max<uint64_t>(1, cap / std::max<size_t>(1, c.zones.size()));
+  }
+}
+
 void normalize_services(std::vector<ServiceEntry>& v) {
   if (std::any_of(v.begin(), v.end(), [](const ServiceEntry& e) { return e.proto == 0; })) {
     v.assign(1, ServiceEntry{});
@@ -353,6 +371,45 @@ std::vector<ServiceEntry> resolve_services(const FirewallConfig& c,
 }
 
 namespace {
+
+// conn_limit: a number, a share of the table ("10%", "2.5%"), or `unlimited` (0 too).
+ConnLimit parse_conn_limit(const ConfigNode& n) {
+  ConnLimit l;
+  if (!n.present()) return l;
+  const std::string s = n.str();
+  const std::string bad = fmt::format(
+      "conn_limit must be a number of connections, a share of the table like 10%, or "
+      "'unlimited', got '{}'",
+      s);
+  if (s == "unlimited") {
+    l.kind = ConnLimit::Kind::kUnlimited;
+  } else if (!s.empty() && s.back() == '%') {
+    // Up to two decimals: hundredths of a percent.
+    const std::string num = s.substr(0, s.size() - 1);
+    const auto dot = num.find('.');
+    const std::string whole = num.substr(0, dot);
+    const std::string frac = dot == std::string::npos ? "" : num.substr(dot + 1);
+    auto digits = [](const std::string& x) {
+      return std::all_of(x.begin(), x.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (whole.empty() || whole.size() > 3 || !digits(whole) || frac.size() > 2 || !digits(frac) ||
+        (dot != std::string::npos && frac.empty()))
+      n.fail(bad);
+    const std::string hundredths = frac + std::string(2 - frac.size(), '0');
+    const auto v = static_cast<uint32_t>(std::stoul(whole) * 100 + std::stoul(hundredths));
+    if (v == 0 || v > 10000)
+      n.fail(fmt::format("conn_limit '{}': a share must be above 0% and at most 100%", s));
+    l.kind = ConnLimit::Kind::kPercent;
+    l.value = v;
+  } else {
+    if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      n.fail(bad);
+    const uint64_t v = n.uint(0, 1u << 28);
+    l.kind = v == 0 ? ConnLimit::Kind::kUnlimited : ConnLimit::Kind::kCount;
+    l.value = static_cast<uint32_t>(v);
+  }
+  return l;
+}
 
 class Loader {
  public:
@@ -496,7 +553,8 @@ class Loader {
         z.networks.push_back(address_ref(a, node));
       if (n.has("intra_zone")) z.intra_zone = parse_action(n["intra_zone"]);
       z.intra_zone_log = n.bool_or("intra_zone_log", false);
-      z.conn_limit = static_cast<uint32_t>(n.uint_or("conn_limit", 0, 0, 1u << 28));
+      z.conn_limit = parse_conn_limit(n["conn_limit"]);
+      z.limit_pos = n["conn_limit"].present() ? pos_of(n["conn_limit"]) : z.pos;
       z.window_check = n.bool_or("window_check", true);
       z.timeouts = defaults;
       parse_timeouts(n["timeouts"], z.timeouts);

@@ -79,6 +79,18 @@ struct ServiceObject {
   Pos pos;
 };
 
+// How many connections a zone may open at once (all workers together).
+struct ConnLimit {
+  enum class Kind : uint8_t {
+    kDefaultShare,  // not written: the table's capacity divided equally between the zones
+    kCount,         // a number of connections
+    kPercent,       // a share of the table's capacity
+    kUnlimited,     // `unlimited` (or 0): the zone may fill the table
+  };
+  Kind kind = Kind::kDefaultShare;
+  uint32_t value = 0;  // kCount: connections; kPercent: hundredths of a percent (1..10000)
+};
+
 struct Zone {
   std::string name;
   std::vector<std::string> ports;       // empty: any port
@@ -86,11 +98,12 @@ struct Zone {
   std::vector<std::string> networks;    // address references; empty: any address
   Action intra_zone = Action::kAccept;  // default for traffic within the zone
   bool intra_zone_log = false;
-  uint32_t conn_limit = 0;  // 0: no limit
+  ConnLimit conn_limit;
   bool window_check = true;
   Timeouts timeouts;
   std::string description;
-  Pos pos;
+  Pos pos;        // the name
+  Pos limit_pos;  // conn_limit (the name when left out)
 };
 
 struct Rule {
@@ -152,6 +165,12 @@ struct FirewallConfig {
   const AddressObject* address(const std::string& name) const;  // linear: see Resolver
   const ServiceObject* service(const std::string& name) const;
 };
+
+// Connections the whole table holds: conntrack.size per worker, times the workers.
+uint64_t table_capacity(const FirewallConfig& c);
+// A zone's limit for all workers together: its conn_limit, or by default its equal share of
+// the table (table_capacity / zones); 0: none (`unlimited`).
+uint64_t effective_conn_limit(const FirewallConfig& c, const Zone& z);
 
 
 // Throws vnf::config::ConfigError (file:line:column: path: message).

@@ -39,6 +39,47 @@ std::set<std::string> explicit_segments(const FirewallConfig& c,
   return out;
 }
 
+void warn_at(std::vector<Finding>& out, const Pos& p, std::string m) {
+  out.push_back({Finding::Severity::kWarning, p, std::move(m)});
+}
+
+// Every zone has a connection limit by default (its share of the table); a zone without
+// one, or limits that add up to more than the table, take that guarantee away.
+void lint_conn_limits(const FirewallConfig& c, std::vector<Finding>& out) {
+  const uint64_t cap = table_capacity(c);
+  uint64_t sum = 0, default_share = 0;
+  std::vector<const Zone*> configured;
+  for (const auto& z : c.zones) {
+    if (z.conn_limit.kind == ConnLimit::Kind::kUnlimited) {
+      warn_at(out, z.limit_pos,
+              fmt::format("zone '{}' has no connection limit: it can fill the connection table and "
+                          "refuse every other zone's new connections",
+                          z.name));
+      continue;
+    }
+    const uint64_t l = effective_conn_limit(c, z);
+    sum += l;
+    if (z.conn_limit.kind == ConnLimit::Kind::kDefaultShare) {
+      default_share = l;
+    } else {
+      configured.push_back(&z);
+    }
+  }
+  if (sum <= cap || configured.empty()) return;
+  std::string who;
+  for (const Zone* z : configured)
+    who += fmt::format("{}'{}' ({})", who.empty() ? "" : ", ", z->name, effective_conn_limit(c, *z));
+  const unsigned workers = std::max(1u, c.engine.workers());
+  warn_at(out, configured.front()->limit_pos,
+          fmt::format("the zones' connection limits add up to {}, more than the table holds ({}: "
+                      "conntrack.size {} x {} worker{}), so a zone may be refused before it reaches "
+                      "its limit: {}{}; lower them or raise conntrack.size",
+                      sum, cap, c.conntrack.size, workers, workers == 1 ? "" : "s", who,
+                      default_share ? fmt::format(", the others {} each (default share)",
+                                                  default_share)
+                                    : ""));
+}
+
 }  // namespace
 
 std::vector<Finding> lint(const FirewallConfig& c) {
@@ -96,6 +137,8 @@ std::vector<Finding> lint(const FirewallConfig& c) {
   for (const auto& s : c.services)
     if (!used_svc.count(s.name))
       warn(s.pos, fmt::format("service '{}' is not used by any rule or group", s.name));
+
+  lint_conn_limits(c, out);
 
   // Cross-segment reachability.
   for (const auto& r : c.rules) {
