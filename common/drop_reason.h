@@ -70,7 +70,8 @@ namespace vnf {
   X(kFwIcmpUnrelated, "fw_icmp_unrelated", "firewall: ICMP error whose inner header matches no connection") \
   X(kFwTableFull, "fw_table_full", "firewall: connection table full, new connection refused") \
   X(kFwZoneLimit, "fw_zone_limit", "firewall: the source zone reached its connection limit (conn_limit, by default its share of the table), new connection refused") \
-  X(kFwRecheckClosed, "fw_recheck_closed", "firewall: the connection was closed because reloaded rules no longer allow it")
+  X(kFwRecheckClosed, "fw_recheck_closed", "firewall: the connection was closed because reloaded rules no longer allow it") \
+  X(kFwSpoofedSource, "fw_spoofed_source", "firewall: source address belongs to a zone that lives on another port or segment")
 
 // vrouter (issue #5) adds its reasons here.
 #define VNF_DROP_REASONS_VROUTER(X) \

@@ -134,6 +134,7 @@ std::unique_ptr<FwSnapshot> build_snapshot(
     v.any_port = z.any_port;
     v.any_vlan = z.any_vlan;
     v.any_addr = z.any_addr;
+    v.claims = z.claims;
     v.ports = z.ports.to_ullong();
     for (unsigned b = 0; b < 4096; ++b)
       if (z.vlans.test(b)) v.vlans[b / 64] |= uint64_t(1) << (b % 64);
@@ -154,6 +155,12 @@ std::unique_ptr<FwSnapshot> build_snapshot(
   }
   s->zones = s->zone_store.data();
   s->n_zones = static_cast<uint32_t>(s->zone_store.size());
+  s->claimed4_store = comp.claimed.v4;
+  s->claimed6_store = comp.claimed.v6;
+  s->claimed4 = s->claimed4_store.data();
+  s->n_claimed4 = static_cast<uint32_t>(s->claimed4_store.size());
+  s->claimed6 = s->claimed6_store.data();
+  s->n_claimed6 = static_cast<uint32_t>(s->claimed6_store.size());
   for (size_t i = 0; i < comp.policy.size(); ++i) s->policy[i] = comp.policy[i];
 
   for (auto& p : s->peer) p = kNoPeer;

@@ -113,3 +113,66 @@ TEST(VfirewallZoneLimits, LintWarnsWhereTheGuaranteeDoesNotHold) {
       << f->message;
   EXPECT_EQ(f->pos.line, kHeadLines + 2);
 }
+
+// Anti-spoofing: an empty zone key is refused (it used to mean "any").
+TEST(VfirewallZoneBinding, AnEmptyZoneListIsRefusedNotAny) {
+  const std::string segs = "segments: [{name: s1, vlan: 10}]\nzones:\n";
+  const int line = kHeadLines + 3;
+  expect_refused(segs + "  - {name: a, ports: []}\n", line, 22,
+                 "an empty list would match every port; remove the key to mean any port, or "
+                 "name the ports");
+  expect_refused(segs + "  - {name: a, segments: []}\n", line, 25,
+                 "an empty list would match every segment; remove the key to mean any segment, "
+                 "or name the segments");
+  expect_refused(segs + "  - {name: a, ports: [in], networks: []}\n", line, 38,
+                 "an empty list would match every address; remove the key");
+  // A key with no value at all, as a template may leave it.
+  try {
+    load(segs + "  - name: a\n    ports:\n    networks: [10.0.0.0/8]\n");
+    ADD_FAILURE() << "ports: with no value was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.line(), kHeadLines + 3) << e.what();  // the zone's
+    EXPECT_NE(std::string(e.what()).find("'ports' has no value: an empty list would match every port"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(VfirewallZoneBinding, LintSaysWhereTheBindingCannotProtect) {
+  const auto c = load(R"(segments:
+  - {name: core, vlan: 100}
+  - {name: dmz, vlan: 200}
+zones:
+  - {name: addr-only, networks: [10.50.0.0/16]}
+  - {name: tax, ports: [in], segments: [core], networks: [10.31.0.0/24]}
+  - {name: pension, ports: [in], networks: [10.32.0.0/24]}
+  - {name: web, segments: [dmz], networks: [10.40.0.0/24]}
+  - {name: web2, ports: [out], segments: [core], networks: [10.40.0.128/25]}
+  - {name: rest, ports: [out], segments: [dmz]}
+  - {name: catch-all}
+)");
+  auto at = [&](const std::string& text) -> int {
+    for (const auto& f : c.findings)
+      if (f.message.find(text) != std::string::npos) return f.pos.line;
+    return -1;
+  };
+  const int z = kHeadLines + 5;  // the first zone's line
+  EXPECT_EQ(at("zone 'addr-only' is told apart by address only: any port can use its addresses; "
+               "name its ports or segments"),
+            z);
+  // tax (in, core) and pension (in, any segment) meet on port in, segment core.
+  EXPECT_EQ(at("zones 'tax' and 'pension' share port 'in' and segment 'core': a host there can "
+               "use the other's addresses"),
+            z + 2);
+  // pension (in, any) and web (any port, dmz) meet on port in, segment dmz.
+  EXPECT_EQ(at("zones 'pension' and 'web' share port 'in' and segment 'dmz'"), z + 3);
+  // web (dmz) and web2 (out, core) live apart but both claim 10.40.0.128/25.
+  EXPECT_EQ(at("zones 'web' and 'web2' both claim 10.40.0.128/25 but live in different places"),
+            z + 4);
+  // rest (out, dmz) has no networks but shares out/dmz with web: web's addresses usable there.
+  EXPECT_EQ(at("zones 'web' and 'rest' share port 'out' and segment 'dmz'"), z + 5);
+  // Zones that differ by place only, and a catch-all, say nothing.
+  EXPECT_EQ(at("'catch-all'"), -1);
+  EXPECT_EQ(at("zones 'tax' and 'web2'"), -1);
+  for (const auto& f : c.findings) EXPECT_EQ(f.severity, Finding::Severity::kWarning) << f.str();
+}

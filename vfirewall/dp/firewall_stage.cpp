@@ -153,12 +153,20 @@ bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexc
   const uint16_t egress = b.next[i] == vnf::kNextFlood ? kFloodPort : b.next[i];
   // Source: where it came in (the ingress segment, even if routing moved it since);
   // destination: where it goes out (meta.vlan and the egress port).
-  const uint8_t zsrc = classify_zone(s, meta.in_port, b.in_vlan[i], family, src);
+  const u128 src_a = addr_value(family, src);
+  const ZoneView* zs = find_zone_at(s, meta.in_port, b.in_vlan[i], family, src_a);
+  // Another zone's address from a place where no zone claiming it lives: every packet, new
+  // or not (a session's key holds zones, but a zone that spans both places would share it).
+  if (spoofed_source(s, zs, meta.in_port, b.in_vlan[i], family, src_a)) {
+    b.drop(i, vnf::DropReason::kFwSpoofedSource);
+    return false;
+  }
   const ZoneView* zd = find_zone(s, egress, meta.vlan, family, dst);
-  if (zsrc == kZoneNone || !zd) {
+  if (!zs || !zd) {
     b.drop(i, vnf::DropReason::kFwNoZone);
     return false;
   }
+  const uint8_t zsrc = zs->id;
   const uint8_t zdst = zd->id;
   if (egress == kFloodPort) {
     // A flood (destination MAC not learned yet) was judged for zdst without port conditions:
@@ -317,7 +325,11 @@ void FirewallStage::first_packet(Session& x, const Pkt& p) noexcept {
 
 bool FirewallStage::recheck(Session& x) noexcept {
   const FwSnapshot& s = *snap_;
-  const uint8_t zs = classify_zone(s, x.in_port, x.in_vlan, x.key.family, x.key.src);
+  const u128 src_a = addr_value(x.key.family, x.key.src);
+  const ZoneView* zsv = find_zone_at(s, x.in_port, x.in_vlan, x.key.family, src_a);
+  // The new config may bind the originator's address to another place.
+  if (spoofed_source(s, zsv, x.in_port, x.in_vlan, x.key.family, src_a)) return false;
+  const uint8_t zs = zsv ? zsv->id : kZoneNone;
   const uint8_t zd = classify_zone(s, x.out_port, x.vlan, x.key.family, x.key.dst);
   if (zs != x.key.zsrc || zd != x.key.zdst) return false;
   if (x.flags & session_flags::kRelated) {

@@ -99,6 +99,8 @@ Compiled compile_with_ports(const FirewallConfig& c, IdRegistry& zone_ids, IdReg
     for (const auto& s : z.segments) m.vlans.set(seg_vlan.at(s));
     m.any_addr = z.networks.empty();
     if (!m.any_addr) m.networks = res.addresses(z.networks);
+    m.claims = z.claims_addresses();
+    if (m.claims) out.claimed.merge(m.networks);
     m.timeouts = z.timeouts;
     m.conn_limit = effective_conn_limit(c, z);
     m.window_check = z.window_check;

@@ -43,6 +43,7 @@ struct CompiledRule {
 struct ZoneMatch {
   uint8_t id = 0;
   bool any_port = true, any_vlan = true, any_addr = true;
+  bool claims = false;      // lives somewhere and has networks: binds them there (anti-spoofing)
   std::bitset<64> ports;    // DPDK port ids
   std::bitset<4096> vlans;  // 0 = untagged
   AddrSet networks;
@@ -61,6 +62,7 @@ struct Compiled {
   std::vector<CompiledRule> rules;
   std::vector<AclEntry> v4, v6;
   std::vector<ZoneMatch> zones;  // in classification order (config order)
+  AddrSet claimed;               // every address some zone claims (union, normalised)
   // [src zone id][dst zone id]
   std::vector<PairPolicy> policy = std::vector<PairPolicy>(kMaxZoneIds * kMaxZoneIds);
   PairPolicy& pair(uint8_t s, uint8_t d) { return policy[s * kMaxZoneIds + d]; }

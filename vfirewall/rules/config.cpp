@@ -532,6 +532,19 @@ class Loader {
       z.pos = pos_of(n["name"]);
       if (z.name == "any") n["name"].fail("'any' is reserved");
       if (c_.zone(z.name)) n["name"].fail(fmt::format("duplicate zone '{}'", z.name));
+      // An empty list is not "any": a template that left a tenant's list empty must not
+      // turn its zone into every port.
+      for (const auto& [key, what] : {std::pair{"ports", "port"}, std::pair{"segments", "segment"},
+                                      std::pair{"networks", "address"}}) {
+        const ConfigNode v = n[key];
+        if (!v.present() || !names_of(v).empty()) continue;
+        const std::string msg = fmt::format(
+            "an empty list would match every {0}; remove the key to mean any {0}, or name the {1}",
+            what, key);
+        // A key with no value has no position of its own (YAML marks the next token): the zone's.
+        if (!v.defined()) n.fail(fmt::format("'{}' has no value: {}", key, msg));
+        v.fail(msg);
+      }
       for (const auto& [p, node] : names_of(n["ports"])) {
         if (std::none_of(c_.devices.begin(), c_.devices.end(),
                          [&](const vnf::PortDevice& d) { return d.name == p; })) {

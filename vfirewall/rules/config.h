@@ -93,7 +93,7 @@ struct ConnLimit {
 
 struct Zone {
   std::string name;
-  std::vector<std::string> ports;       // empty: any port
+  std::vector<std::string> ports;       // empty: any port (the key left out)
   std::vector<std::string> segments;    // empty: any segment
   std::vector<std::string> networks;    // address references; empty: any address
   Action intra_zone = Action::kAccept;  // default for traffic within the zone
@@ -104,6 +104,11 @@ struct Zone {
   std::string description;
   Pos pos;        // the name
   Pos limit_pos;  // conn_limit (the name when left out)
+  // Anti-spoofing: a zone "lives" where its ports and segments say, and "claims" the
+  // addresses of its networks when it lives somewhere. A packet from a claimed address must
+  // arrive where a zone claiming it lives (vfirewall/README.md, docs/firewall.md).
+  bool lives_somewhere() const { return !ports.empty() || !segments.empty(); }
+  bool claims_addresses() const { return lives_somewhere() && !networks.empty(); }
 };
 
 struct Rule {

@@ -43,6 +43,12 @@ void warn_at(std::vector<Finding>& out, const Pos& p, std::string m) {
   out.push_back({Finding::Severity::kWarning, p, std::move(m)});
 }
 
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "'" : ", '") + x + "'";
+  return s;
+}
+
 // Every zone has a connection limit by default (its share of the table); a zone without
 // one, or limits that add up to more than the table, take that guarantee away.
 void lint_conn_limits(const FirewallConfig& c, std::vector<Finding>& out) {
@@ -78,6 +84,88 @@ void lint_conn_limits(const FirewallConfig& c, std::vector<Finding>& out) {
                       default_share ? fmt::format(", the others {} each (default share)",
                                                   default_share)
                                     : ""));
+}
+
+// Where two zones both live: the ports and segments they share ("" when nowhere).
+std::string shared_place(const Zone& a, const Zone& b) {
+  auto common = [](const std::vector<std::string>& x, const std::vector<std::string>& y,
+                   bool& overlap) {
+    overlap = true;
+    if (x.empty()) return y;  // any port (segment) and these: these
+    if (y.empty()) return x;
+    std::vector<std::string> r;
+    for (const auto& v : x)
+      if (std::find(y.begin(), y.end(), v) != y.end()) r.push_back(v);
+    overlap = !r.empty();
+    return r;
+  };
+  bool po = false, so = false;
+  const auto ports = common(a.ports, b.ports, po);
+  const auto segs = common(a.segments, b.segments, so);
+  if (!po || !so) return "";
+  std::string d;
+  if (!ports.empty()) d = fmt::format("port{} {}", ports.size() > 1 ? "s" : "", join(ports));
+  if (!segs.empty())
+    d += fmt::format("{}segment{} {}", d.empty() ? "" : " and ", segs.size() > 1 ? "s" : "",
+                     join(segs));
+  return d;
+}
+
+std::string first_common(const AddrSet& a, const AddrSet& b) {
+  for (const auto* pair : {&a.v4, &a.v6}) {
+    const auto& x = *pair;
+    const auto& y = pair == &a.v4 ? b.v4 : b.v6;
+    size_t i = 0, j = 0;
+    while (i < x.size() && j < y.size()) {
+      if (x[i].hi < y[j].lo) {
+        ++i;
+      } else if (y[j].hi < x[i].lo) {
+        ++j;
+      } else {
+        return format_range(
+            {x[i].family, std::max(x[i].lo, y[j].lo), std::min(x[i].hi, y[j].hi)});
+      }
+    }
+  }
+  return "";
+}
+
+// Anti-spoofing: a zone's addresses are bound to where it lives. Findings where the binding
+// cannot protect.
+void lint_zone_binding(const FirewallConfig& c, Resolver& res, std::vector<Finding>& out) {
+  std::vector<AddrSet> nets(c.zones.size());
+  for (size_t i = 0; i < c.zones.size(); ++i) {
+    const Zone& z = c.zones[i];
+    if (z.networks.empty()) continue;
+    nets[i] = res.addresses(z.networks);
+    if (!z.lives_somewhere())
+      warn_at(out, z.pos,
+              fmt::format("zone '{}' is told apart by address only: any port can use its "
+                          "addresses; name its ports or segments",
+                          z.name));
+  }
+  for (size_t j = 0; j < c.zones.size(); ++j) {
+    const Zone& b = c.zones[j];
+    for (size_t i = 0; i < j; ++i) {
+      const Zone& a = c.zones[i];
+      if (!a.lives_somewhere() || !b.lives_somewhere()) continue;
+      if (a.networks.empty() && b.networks.empty()) continue;  // not told apart by address
+      const std::string place = shared_place(a, b);
+      if (!place.empty()) {
+        warn_at(out, b.pos,
+                fmt::format("zones '{}' and '{}' share {}: a host there can use the other's "
+                            "addresses; give each zone its own port or segment",
+                            a.name, b.name, place));
+      } else if (a.claims_addresses() && b.claims_addresses()) {
+        const std::string common = first_common(nets[i], nets[j]);
+        if (!common.empty())
+          warn_at(out, b.pos,
+                  fmt::format("zones '{}' and '{}' both claim {} but live in different places: "
+                              "hosts in either place can use those addresses",
+                              a.name, b.name, common));
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -139,6 +227,7 @@ std::vector<Finding> lint(const FirewallConfig& c) {
       warn(s.pos, fmt::format("service '{}' is not used by any rule or group", s.name));
 
   lint_conn_limits(c, out);
+  lint_zone_binding(c, res, out);
 
   // Cross-segment reachability.
   for (const auto& r : c.rules) {
