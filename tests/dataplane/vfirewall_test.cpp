@@ -562,3 +562,113 @@ zones:
   FwHarness h(yaml + "options: {ndp: rules}\n");
   expect_drop(h, "pa", ns_frame, DropReason::kFwNoZone, "ndp: rules sends ND through the zones");
 }
+
+namespace {
+
+// Any ICMP message (type, code, bytes 4-7 = identifier, sequence) between office and servers.
+Bytes icmp_msg(bool a_to_b, bool v6, uint8_t type, uint16_t id, Bytes rest = {}) {
+  Bytes m = {type, 0, 0, 0, static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0, 1};
+  m.insert(m.end(), rest.begin(), rest.end());
+  if (!v6) put16(m, 2, csum(m, 0, m.size()));
+  const Mac& dst = a_to_b ? B : A;
+  const Mac& src = a_to_b ? A : B;
+  if (v6)
+    return cat({eth(dst, src, {}, 0x86DD), ipv6(a_to_b ? kA6 : kB6, a_to_b ? kB6 : kA6, 58, m)});
+  return cat({eth(dst, src, {}, 0x0800), ipv4(a_to_b ? kA : kB, a_to_b ? kB : kA, 1, m)});
+}
+
+// Every ICMP type may pass from office to servers, and back: the tracking, not the rules,
+// must tell replies and misdirected errors apart.
+std::string all_icmp() {
+  std::string y = kBase;
+  const std::string ping = "service: [icmp/echo-request, icmp6/echo-request], action: accept}";
+  y.replace(y.find(ping), ping.size(), "service: [icmp, icmp6], action: accept}");
+  const std::string ftp = "service: [tcp/21], action: accept}\n";
+  y.insert(y.find(ftp) + ftp.size(),
+           "  - {id: ping-back, from: servers, to: office, service: [icmp/echo-request], "
+           "action: drop}\n");
+  return y;
+}
+
+}  // namespace
+
+// The kernel's conntrack is the reference. (Before: an echo *request* servers -> office
+// with the identifier of office's ping passed as established.)
+TEST(Vfirewall, IcmpKeyHoldsTheQueryTypeAndOnlyTheMatchingReplyReturns) {
+  FwHarness h(all_icmp());
+  for (const bool v6 : {false, true}) {
+    const uint8_t req = v6 ? 128 : 8, rep = v6 ? 129 : 0;
+    const char* fam = v6 ? "IPv6" : "IPv4";
+    expect_pass(h, "pa", "pb", icmp_msg(true, v6, req, 4242), fam);
+    // The same identifier, the other way, as a request: a new connection, which no rule
+    // allows from servers to office (ping-back drops IPv4; IPv6 falls to the default).
+    expect_drop(h, "pb", icmp_msg(false, v6, req, 4242),
+                v6 ? DropReason::kFwPolicyDrop : DropReason::kFwRuleDrop, fam);
+    // The office host asking again with the *reply* type, or the server replying with
+    // another query type: neither is the reply the connection expects.
+    expect_drop(h, "pa", icmp_msg(true, v6, rep, 4242), DropReason::kFwInvalid, fam);
+    expect_pass(h, "pb", "pa", icmp_msg(false, v6, rep, 4242), fam);
+  }
+  // Timestamp (IPv4) and node information (IPv6) are queries too: request, then reply.
+  expect_pass(h, "pa", "pb", icmp_msg(true, false, 13, 7, Bytes(12, 0)), "timestamp request");
+  expect_pass(h, "pb", "pa", icmp_msg(false, false, 14, 7, Bytes(12, 0)), "timestamp reply");
+  expect_pass(h, "pa", "pb", icmp_msg(true, true, 139, 3, Bytes(8, 0)), "node information query");
+  expect_pass(h, "pb", "pa", icmp_msg(false, true, 140, 3, Bytes(8, 0)), "node information reply");
+  EXPECT_EQ(h.fw().sessions_in_use(), 4u);
+}
+
+// (Before: a timestamp reply or a node-information reply with no query was judged by the
+// rules, and the rule accepting all ICMP let it in and opened a connection for it.)
+TEST(Vfirewall, AnIcmpReplyWithoutItsQueryIsInvalidWhateverTheRules) {
+  FwHarness h(all_icmp());
+  for (const uint8_t t : {0, 14, 16, 18})
+    expect_drop(h, "pa", icmp_msg(true, false, t, 99, Bytes(12, 0)), DropReason::kFwInvalid,
+                ("IPv4 reply type " + std::to_string(t)).c_str());
+  for (const uint8_t t : {129, 140})
+    expect_drop(h, "pa", icmp_msg(true, true, t, 99, Bytes(8, 0)), DropReason::kFwInvalid,
+                ("IPv6 reply type " + std::to_string(t)).c_str());
+  EXPECT_EQ(h.fw().sessions_in_use(), 0u);
+  // ICMP that is neither query nor error (router advertisement) passes by the rule, but
+  // opens no connection: the same message back is judged by the rules (none: dropped).
+  expect_pass(h, "pa", "pb", icmp_msg(true, false, 9, 0, Bytes(8, 0)), "router advertisement");
+  EXPECT_EQ(h.fw().sessions_in_use(), 0u);
+  expect_drop(h, "pb", icmp_msg(false, false, 9, 0, Bytes(8, 0)), DropReason::kFwPolicyDrop,
+              "no connection for it");
+}
+
+// (Before: an error quoting office's packet passed as related whatever host it was sent to,
+// so a server could aim "related" ICMP at any office host.)
+TEST(Vfirewall, AnIcmpErrorMustGoToTheSenderOfThePacketItQuotes) {
+  FwHarness h(kBase);
+  const uint32_t kOther = ip4("10.1.0.99");
+  const auto kOther6 = ip6("2001:db8:1::99");
+  const Bytes query = udp4(true, 33001, 53);
+  expect_pass(h, "pa", "pb", query, "DNS query");
+  auto err4 = [&](uint32_t to) {
+    Bytes e = {3, 3, 0, 0, 0, 0, 0, 0};
+    e.insert(e.end(), query.begin() + 14, query.begin() + 14 + 28);
+    put16(e, 2, csum(e, 0, e.size()));
+    return cat({eth(A, B, {}, 0x0800), ipv4(kB, to, 1, e)});
+  };
+  expect_drop(h, "pb", err4(kOther), DropReason::kFwIcmpMisdirected, "to another office host");
+  expect_pass(h, "pb", "pa", err4(kA), "to the query's sender");
+  expect_pass(h, "pa", "pb", tcp6(true, 40100, 80, SYN, 1, 0), "IPv6 SYN");
+  const Bytes quoted6 = tcp6(true, 40100, 80, SYN, 1, 0);
+  auto ptb = [&](const std::array<uint8_t, 16>& to) {
+    Bytes m = {2, 0, 0, 0, 0, 0, 0x05, 0x00};
+    m.insert(m.end(), quoted6.begin() + 14, quoted6.end());
+    return cat({eth(A, B, {}, 0x86DD), ipv6(kB6, to, 58, m)});
+  };
+  expect_drop(h, "pb", ptb(kOther6), DropReason::kFwIcmpMisdirected, "IPv6, another host");
+  expect_pass(h, "pb", "pa", ptb(kA6), "IPv6, the sender");
+  // An error about office's echo request, to the sender: related (the key holds the type).
+  expect_pass(h, "pa", "pb", icmp_msg(true, false, 8, 5150), "echo request");
+  const Bytes echo = icmp_msg(true, false, 8, 5150);
+  Bytes e = {11, 0, 0, 0, 0, 0, 0, 0};
+  e.insert(e.end(), echo.begin() + 14, echo.begin() + 14 + 28);
+  put16(e, 2, csum(e, 0, e.size()));
+  expect_pass(h, "pb", "pa", cat({eth(A, B, {}, 0x0800), ipv4(kB, kA, 1, e)}),
+              "time exceeded for the echo request");
+  EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::related), 3u);
+  EXPECT_EQ(h.drops(DropReason::kFwIcmpMisdirected), 2u);
+}

@@ -58,7 +58,7 @@ std::string format_key(const CtKey& k) {
                               endpoint(k.family, k.src, k.sport, ports),
                               endpoint(k.family, k.dst, k.dport, ports));
   if (!ports && (k.proto == kProtoIcmp || k.proto == kProtoIcmp6))
-    s += fmt::format(" id {}", k.sport);
+    s += fmt::format(" id {} type {}", k.sport, k.dport);
   return s;
 }
 
