@@ -69,11 +69,13 @@ namespace vnf {
   X(kFwPolicyReject, "fw_policy_reject", "firewall: no rule matched and the zone pair's default policy rejects") \
   X(kFwTcpInvalid, "fw_tcp_invalid", "firewall: TCP segment invalid in the connection's state (e.g. no SYN to open it)") \
   X(kFwTcpWindow, "fw_tcp_window", "firewall: TCP segment outside the connection's sequence window") \
-  X(kFwInvalid, "fw_invalid", "firewall: a reply with no request (e.g. echo reply without echo request)") \
+  X(kFwInvalid, "fw_invalid", "firewall: an ICMP reply with no query (echo, timestamp, information, address mask or node information reply)") \
   X(kFwIcmpUnrelated, "fw_icmp_unrelated", "firewall: ICMP error whose inner header matches no connection") \
+  X(kFwIcmpMisdirected, "fw_icmp_misdirected", "firewall: ICMP error sent to another host than the source of the packet it quotes") \
   X(kFwTableFull, "fw_table_full", "firewall: connection table full, new connection refused") \
-  X(kFwZoneLimit, "fw_zone_limit", "firewall: the source zone reached its conn_limit, new connection refused") \
-  X(kFwRecheckClosed, "fw_recheck_closed", "firewall: the connection was closed because reloaded rules no longer allow it")
+  X(kFwZoneLimit, "fw_zone_limit", "firewall: the source zone reached its connection limit (conn_limit, by default its share of the table), new connection refused") \
+  X(kFwRecheckClosed, "fw_recheck_closed", "firewall: the connection was closed because reloaded rules no longer allow it") \
+  X(kFwSpoofedSource, "fw_spoofed_source", "firewall: source address belongs to a zone that lives on another port or segment")
 
 // vrouter (issue #5) adds its reasons here.
 #define VNF_DROP_REASONS_VROUTER(X) \

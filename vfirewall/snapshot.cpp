@@ -1,5 +1,6 @@
 #include "vfirewall/snapshot.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <stdexcept>
@@ -133,6 +134,7 @@ std::unique_ptr<FwSnapshot> build_snapshot(
     v.any_port = z.any_port;
     v.any_vlan = z.any_vlan;
     v.any_addr = z.any_addr;
+    v.claims = z.claims;
     v.ports = z.ports.to_ullong();
     for (unsigned b = 0; b < 4096; ++b)
       if (z.vlans.test(b)) v.vlans[b / 64] |= uint64_t(1) << (b % 64);
@@ -146,11 +148,19 @@ std::unique_ptr<FwSnapshot> build_snapshot(
     s->zone_names[z.id] = z.name;
     ZoneSettings& zs = s->zone[z.id];
     zs.timeouts = z.timeouts;
-    zs.conn_limit = z.conn_limit ? (z.conn_limit + workers - 1) / workers : 0;
+    // Each worker has its own table: the zone's limit is divided between them.
+    const uint64_t share = z.conn_limit ? (z.conn_limit + workers - 1) / workers : 0;
+    zs.conn_limit = static_cast<uint32_t>(std::min<uint64_t>(share, UINT32_MAX));
     zs.window_check = z.window_check;
   }
   s->zones = s->zone_store.data();
   s->n_zones = static_cast<uint32_t>(s->zone_store.size());
+  s->claimed4_store = comp.claimed.v4;
+  s->claimed6_store = comp.claimed.v6;
+  s->claimed4 = s->claimed4_store.data();
+  s->n_claimed4 = static_cast<uint32_t>(s->claimed4_store.size());
+  s->claimed6 = s->claimed6_store.data();
+  s->n_claimed6 = static_cast<uint32_t>(s->claimed6_store.size());
   for (size_t i = 0; i < comp.policy.size(); ++i) s->policy[i] = comp.policy[i];
 
   for (auto& p : s->peer) p = kNoPeer;

@@ -49,6 +49,7 @@ struct RuleInfo {
 struct ZoneView {
   uint8_t id;
   uint8_t any_port, any_vlan, any_addr;
+  uint8_t claims;  // lives on its ports/segments and claims its networks there
   uint64_t ports;
   uint64_t vlans[64];
   const AddrRange* r4;
@@ -71,6 +72,11 @@ struct FwSnapshot {
   uint32_t n_rules = 0;
   const ZoneView* zones = nullptr;
   uint32_t n_zones = 0;
+  // Every address some zone claims, sorted and disjoint, per family (anti-spoofing).
+  const AddrRange* claimed4 = nullptr;
+  uint32_t n_claimed4 = 0;
+  const AddrRange* claimed6 = nullptr;
+  uint32_t n_claimed6 = 0;
   ZoneSettings zone[kMaxZoneIds] = {};
   PairPolicy policy[kMaxZoneIds * kMaxZoneIds] = {};
   uint16_t peer[vnf::kMaxPorts] = {};  // wire peer of each port (kNoPeer: none)
@@ -87,6 +93,7 @@ struct FwSnapshot {
   std::vector<RuleInfo> rule_store;
   std::vector<ZoneView> zone_store;
   std::vector<std::vector<AddrRange>> range_store;
+  std::vector<AddrRange> claimed4_store, claimed6_store;
   std::vector<std::string> rule_ids;    // by rule index, for logs and telemetry
   std::vector<std::string> zone_names;  // by zone id
   size_t acl4_entries = 0, acl6_entries = 0;

@@ -4,6 +4,8 @@
 //
 //   fw_bench --rules 1000 --flows 10000            established: cycles/packet
 //   fw_bench --rules 1000 --new-connections 400000 new connections: per second, cycles each
+//   fw_bench --rules 1000 --sources 1000 --bursts 1 each rule with 1000 source hosts (1 M
+//                                                    ACL entries): the rule set's build time
 // Bursts are built like a driver builds them (not timed); parse, the firewall pipeline and
 // dispatch to net_null are timed with rte_rdtsc. Prints a summary and, last, one JSON line.
 #include <rte_cycles.h>
@@ -60,20 +62,26 @@ void write_udp(uint8_t* f, uint32_t flow) {
   udp[5] = 26;
 }
 
-std::string config_yaml(unsigned rules, uint32_t conns) {
+// conn_mode: every connection comes from `inside`, which may then take the whole table (the
+// default share would be half of it).
+std::string config_yaml(unsigned rules, uint32_t conns, bool conn_mode, unsigned sources) {
   std::string y = fmt::format(
       "engine: {{name: fwbench, lcores: [1, 0], memory_mb: 1024}}\n"
       "ports:\n  - {{name: in0, type: null, devargs: \"no-rx=1\"}}\n"
       "  - {{name: out0, type: null, devargs: \"no-rx=1\"}}\n"
       "wires:\n  - [in0, out0]\n"
-      "zones:\n  - {{name: inside, ports: [in0]}}\n  - {{name: outside, ports: [out0]}}\n"
+      "zones:\n  - {{name: inside, ports: [in0]{}}}\n  - {{name: outside, ports: [out0]}}\n"
       "conntrack: {{size: {}}}\nrules:\n",
-      conns);
-  for (unsigned i = 0; i + 1 < rules; ++i)
+      conn_mode ? ", conn_limit: unlimited" : "", conns);
+  for (unsigned i = 0; i + 1 < rules; ++i) {
+    std::string src = fmt::format("'172.{}.{}.{}/32'", 16 + (i >> 16), (i >> 8) & 0xff, i & 0xff);
+    for (unsigned k = 1; k < sources; ++k)  // more hosts, not adjacent: one ACL entry each
+      src += fmt::format(", '192.{}.{}.{}'", 168 + (k >> 15), (k >> 7) & 0xff, (k & 0x7f) * 2);
     y += fmt::format(
-        "  - {{id: r{}, from: inside, to: outside, source: ['172.{}.{}.{}/32'], service: "
-        "['tcp/{}'], action: accept}}\n",
-        i, 16 + (i >> 16), (i >> 8) & 0xff, i & 0xff, 1 + i % 60000);
+        "  - {{id: r{}, from: inside, to: outside, source: [{}], service: ['tcp/{}'], action: "
+        "accept}}\n",
+        i, src, 1 + i % 60000);
+  }
   y += "  - {id: bulk-udp, from: inside, to: outside, service: [udp], action: accept}\n";
   return y;
 }
@@ -85,14 +93,17 @@ int main(int argc, char** argv) {
   uint32_t flows = 10000;
   uint64_t new_conns = 0;
   uint64_t bursts = 100000;
+  unsigned sources = 1;
   po::options_description desc("fw_bench options");
   desc.add_options()("rules", po::value(&rules))("flows", po::value(&flows))(
-      "new-connections", po::value(&new_conns))("bursts", po::value(&bursts))("help", "help");
+      "new-connections", po::value(&new_conns))("bursts", po::value(&bursts))(
+      "sources", po::value(&sources))("help", "help");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, desc), vm);
   po::notify(vm);
   if (vm.count("help")) {
-    std::printf("fw_bench --rules N [--flows N | --new-connections N] [--bursts N]\n");
+    std::printf(
+        "fw_bench --rules N [--flows N | --new-connections N] [--bursts N] [--sources N]\n");
     return 0;
   }
   spdlog::set_level(spdlog::level::warn);
@@ -103,7 +114,8 @@ int main(int argc, char** argv) {
   vfirewall::FirewallConfig cfg;
   try {
     cfg = vfirewall::parse_firewall_config(
-        vnf::config::ConfigNode::load_string(config_yaml(rules, table), "fw_bench.yaml"));
+        vnf::config::ConfigNode::load_string(config_yaml(rules, table, conn_mode, sources),
+                                             "fw_bench.yaml"));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
@@ -116,7 +128,12 @@ int main(int argc, char** argv) {
   int rc = 0;
   {
     vnf::Engine engine(cfg.engine, cfg.devices);
+    const uint64_t build0 = rte_rdtsc();
     vfirewall::Firewall fw(engine, cfg);
+    const vfirewall::FwSnapshot& snap = fw.snapshot();
+    std::printf("rule set: %u rules, %zu IPv4 + %zu IPv6 ACL entries, compiled and built in %.2f s\n",
+                rules, snap.acl4_entries, snap.acl6_entries,
+                static_cast<double>(rte_rdtsc() - build0) / static_cast<double>(rte_get_tsc_hz()));
     vnf::WorkerContext& w = engine.worker(0);
     rte_rcu_qsbr_thread_register(w.qsbr, w.id);
     rte_rcu_qsbr_thread_online(w.qsbr, w.id);
@@ -160,6 +177,7 @@ int main(int argc, char** argv) {
     }
     rte_rcu_qsbr_thread_offline(w.qsbr, w.id);
     const uint64_t dropped = engine.drop_total(vnf::DropReason::kFwTableFull) +
+                             engine.drop_total(vnf::DropReason::kFwZoneLimit) +
                              engine.drop_total(vnf::DropReason::kFwPolicyDrop);
     if (!chunks.empty()) {
       const double best = chunks.best(0), med = chunks.median(0);

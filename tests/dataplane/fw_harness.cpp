@@ -5,6 +5,8 @@
 
 #include <rte_mbuf.h>
 
+#include <gtest/gtest.h>
+
 #include <fmt/format.h>
 
 #include "common/config_node.h"
@@ -73,6 +75,28 @@ uint32_t FwHarness::flush(const vfirewall::SessionFilter& f) {
   if (!fw_->run_request(vfirewall::Request::kFlush, f, 0, out, found, [this] { poll(); }))
     throw std::runtime_error("flush timed out");
   return found;
+}
+
+std::string describe(const Out& out) {
+  std::string s;
+  for (const auto& [port, frames] : out) s += port + ":" + std::to_string(frames.size()) + " ";
+  return s.empty() ? "(nothing)" : s;
+}
+
+void expect_pass(FwHarness& h, const std::string& in, const std::string& out_port, const Bytes& f,
+                 const char* what) {
+  const Out out = h.exchange(in, f);
+  ASSERT_EQ(out.size(), 1u) << what << ": " << describe(out);
+  ASSERT_EQ(out.count(out_port), 1u) << what << ": " << describe(out);
+  EXPECT_EQ(out.at(out_port), std::vector<Bytes>{f}) << what;
+}
+
+void expect_drop(FwHarness& h, const std::string& in, const Bytes& f, vnf::DropReason r,
+                 const char* what) {
+  const uint64_t before = h.drops(r);
+  const Out out = h.exchange(in, f);
+  EXPECT_TRUE(out.empty()) << what << " leaked: " << describe(out);
+  EXPECT_EQ(h.drops(r), before + 1) << what << ": expected " << vnf::drop_reason_name(r);
 }
 
 }  // namespace dptest

@@ -49,4 +49,14 @@ class FwHarness {
   std::unique_ptr<vfirewall::Firewall> fw_;
 };
 
+using Out = std::map<std::string, std::vector<Bytes>>;
+std::string describe(const Out& out);  // "pb:1 " per port, or "(nothing)"
+
+// Expects `f` sent on `in` to come out unchanged on `out_port` and nowhere else.
+void expect_pass(FwHarness& h, const std::string& in, const std::string& out_port, const Bytes& f,
+                 const char* what);
+// Expects `f` sent on `in` to come out nowhere, counted once under `r`.
+void expect_drop(FwHarness& h, const std::string& in, const Bytes& f, vnf::DropReason r,
+                 const char* what);
+
 }  // namespace dptest

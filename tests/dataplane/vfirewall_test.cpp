@@ -11,7 +11,10 @@
 #include "tests/dataplane/fw_harness.h"
 
 using namespace testing_frames;
+using dptest::expect_drop;
+using dptest::expect_pass;
 using dptest::FwHarness;
+using dptest::Out;
 using vnf::DropReason;
 
 namespace {
@@ -77,31 +80,6 @@ Bytes icmp6_echo_frame(bool a_to_b, bool reply) {
   if (reply) e[0] = 129;
   return cat({eth(a_to_b ? B : A, a_to_b ? A : B, {}, 0x86DD),
               ipv6(a_to_b ? kA6 : kB6, a_to_b ? kB6 : kA6, 58, e)});
-}
-
-using Out = std::map<std::string, std::vector<Bytes>>;
-
-std::string dump(const Out& out) {
-  std::string s;
-  for (const auto& [port, frames] : out) s += port + ":" + std::to_string(frames.size()) + " ";
-  return s.empty() ? "(nothing)" : s;
-}
-
-// Expects `f` sent on `in` to come out unchanged on `out_port` and nowhere else.
-void expect_pass(FwHarness& h, const std::string& in, const std::string& out_port, const Bytes& f,
-                 const char* what) {
-  const Out out = h.exchange(in, f);
-  ASSERT_EQ(out.size(), 1u) << what << ": " << dump(out);
-  ASSERT_EQ(out.count(out_port), 1u) << what << ": " << dump(out);
-  EXPECT_EQ(out.at(out_port), std::vector<Bytes>{f}) << what;
-}
-
-void expect_drop(FwHarness& h, const std::string& in, const Bytes& f, DropReason r,
-                 const char* what) {
-  const uint64_t before = h.drops(r);
-  const Out out = h.exchange(in, f);
-  EXPECT_TRUE(out.empty()) << what << " leaked: " << dump(out);
-  EXPECT_EQ(h.drops(r), before + 1) << what << ": expected " << vnf::drop_reason_name(r);
 }
 
 // Opens a TCP connection office -> servers (SYN, SYN-ACK, ACK); client ISN 1000, server 5000.
@@ -209,7 +187,7 @@ TEST(Vfirewall, RejectSendsAByteExactTcpReset) {
   FwHarness h(kBase);
   const Bytes syn = tcp4(true, 40010, 82, SYN, 7777, 0);
   const Out out = h.exchange("pa", syn);
-  ASSERT_EQ(out.size(), 1u) << dump(out);
+  ASSERT_EQ(out.size(), 1u) << dptest::describe(out);
   ASSERT_EQ(out.count("pa"), 1u) << "the RST goes back out of the ingress port";
   ASSERT_EQ(out.at("pa").size(), 1u);
   EXPECT_EQ(h.drops(DropReason::kFwRuleReject), 1u);
@@ -237,7 +215,7 @@ TEST(Vfirewall, RejectSendsByteExactIcmpUnreachable) {
   FwHarness h(kBase);
   const Bytes q = udp4(true, 5555, 82);
   const Out out = h.exchange("pa", q);
-  ASSERT_EQ(out.count("pa"), 1u) << dump(out);
+  ASSERT_EQ(out.count("pa"), 1u) << dptest::describe(out);
   // IPv4 header (id 0, DF, TTL 64, proto 1) + ICMP 3/13 + original IP header + 8 bytes.
   Bytes icmp = {3, 13, 0, 0, 0, 0, 0, 0};
   icmp.insert(icmp.end(), q.begin() + 14, q.begin() + 14 + 28);
@@ -254,7 +232,7 @@ TEST(Vfirewall, RejectSendsByteExactIcmpUnreachable) {
   // IPv6: ICMPv6 1/1 quoting the whole (short) packet, checksum over the pseudo-header.
   const Bytes q6 = cat({eth(B, A, {}, 0x86DD), ipv6(kA6, kB6, 17, udp(5555, 82, Bytes(4, 1)))});
   const Out out6 = h.exchange("pa", q6);
-  ASSERT_EQ(out6.count("pa"), 1u) << dump(out6);
+  ASSERT_EQ(out6.count("pa"), 1u) << dptest::describe(out6);
   Bytes m6 = {1, 1, 0, 0, 0, 0, 0, 0};
   m6.insert(m6.end(), q6.begin() + 14, q6.end());
   Bytes pseudo(kB6.begin(), kB6.end());
@@ -293,6 +271,9 @@ TEST(Vfirewall, IcmpErrorsPassOnlyWhenTheyQuoteATrackedConnection) {
 TEST(Vfirewall, FullTableRefusesNewConnectionsAndKeepsEstablishedOnes) {
   std::string yaml = kBase;
   yaml.replace(yaml.find("size: 256"), 9, "size: 64");
+  // office may fill the table (by default it would stop at its share, a quarter).
+  yaml.replace(yaml.find("{name: office, ports: [pa]}"), 27,
+               "{name: office, ports: [pa], conn_limit: unlimited}");
   FwHarness h(yaml);
   for (uint16_t i = 0; i < 64; ++i) expect_pass(h, "pa", "pb", udp4(true, 20000 + i, 53), "fill");
   expect_drop(h, "pa", udp4(true, 21000, 53), DropReason::kFwTableFull, "65th connection");
@@ -374,6 +355,40 @@ TEST(Vfirewall, ReloadRechecksEstablishedConnections) {
       "");
   k.apply_yaml(keep2);
   expect_pass(k, "pa", "pb", tcp4(true, 43000, 22, ACK | PSH, 1001, 5001, Bytes(5, 's')), "kept");
+}
+
+// A reload whose rules would compile to more ACL entries than the limit (here one rule of
+// 600 x 600 hosts) is refused before anything is built: the running rules and connections
+// stay as they are. (Before: it was compiled, 360000 entries, and applied.)
+TEST(Vfirewall, ReloadBeyondTheRuleSetLimitsChangesNothing) {
+  FwHarness h(kBase);
+  handshake(h, 42100, 80);
+  std::string many_a, many_b;
+  for (unsigned k = 0; k < 600; ++k) {
+    many_a += (k ? ", 10.50." : "10.50.") + std::to_string(k / 100) + "." + std::to_string(2 * (k % 100));
+    many_b += (k ? ", 10.60." : "10.60.") + std::to_string(k / 100) + "." + std::to_string(2 * (k % 100));
+  }
+  std::string bad = kBase;
+  bad.replace(bad.find("addresses:\n"), 11,
+              "addresses:\n  - {name: ma, prefixes: [" + many_a + "]}\n  - {name: mb, prefixes: [" +
+                  many_b + "]}\n");
+  bad.replace(bad.find("rules:\n"), 7,
+              "rules:\n  - {id: mesh, from: office, to: servers, source: [ma], destination: [mb], "
+              "action: accept}\n");
+  try {
+    h.apply_yaml(bad);
+    ADD_FAILURE() << "a rule set of 360000 ACL entries was applied";
+  } catch (const vnf::config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("rule 'mesh' compiles to 360000 ACL entries"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(h.fw().snapshot().generation, 1u);
+  expect_pass(h, "pa", "pb", tcp4(true, 42100, 80, ACK | PSH, 1001, 5001, Bytes(5, 'w')),
+              "the open connection goes on");
+  expect_pass(h, "pa", "pb", tcp4(true, 42101, 80, SYN, 1, 0), "the old rules still decide");
+  expect_drop(h, "pa", tcp4(true, 42102, 8080, SYN, 1, 0), DropReason::kFwPolicyDrop,
+              "and still refuse what they refused");
 }
 
 TEST(Vfirewall, FtpDataConnectionsAreRelatedActiveAndPassive) {
@@ -546,4 +561,114 @@ zones:
   }
   FwHarness h(yaml + "options: {ndp: rules}\n");
   expect_drop(h, "pa", ns_frame, DropReason::kFwNoZone, "ndp: rules sends ND through the zones");
+}
+
+namespace {
+
+// Any ICMP message (type, code, bytes 4-7 = identifier, sequence) between office and servers.
+Bytes icmp_msg(bool a_to_b, bool v6, uint8_t type, uint16_t id, Bytes rest = {}) {
+  Bytes m = {type, 0, 0, 0, static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0, 1};
+  m.insert(m.end(), rest.begin(), rest.end());
+  if (!v6) put16(m, 2, csum(m, 0, m.size()));
+  const Mac& dst = a_to_b ? B : A;
+  const Mac& src = a_to_b ? A : B;
+  if (v6)
+    return cat({eth(dst, src, {}, 0x86DD), ipv6(a_to_b ? kA6 : kB6, a_to_b ? kB6 : kA6, 58, m)});
+  return cat({eth(dst, src, {}, 0x0800), ipv4(a_to_b ? kA : kB, a_to_b ? kB : kA, 1, m)});
+}
+
+// Every ICMP type may pass from office to servers, and back: the tracking, not the rules,
+// must tell replies and misdirected errors apart.
+std::string all_icmp() {
+  std::string y = kBase;
+  const std::string ping = "service: [icmp/echo-request, icmp6/echo-request], action: accept}";
+  y.replace(y.find(ping), ping.size(), "service: [icmp, icmp6], action: accept}");
+  const std::string ftp = "service: [tcp/21], action: accept}\n";
+  y.insert(y.find(ftp) + ftp.size(),
+           "  - {id: ping-back, from: servers, to: office, service: [icmp/echo-request], "
+           "action: drop}\n");
+  return y;
+}
+
+}  // namespace
+
+// The kernel's conntrack is the reference. (Before: an echo *request* servers -> office
+// with the identifier of office's ping passed as established.)
+TEST(Vfirewall, IcmpKeyHoldsTheQueryTypeAndOnlyTheMatchingReplyReturns) {
+  FwHarness h(all_icmp());
+  for (const bool v6 : {false, true}) {
+    const uint8_t req = v6 ? 128 : 8, rep = v6 ? 129 : 0;
+    const char* fam = v6 ? "IPv6" : "IPv4";
+    expect_pass(h, "pa", "pb", icmp_msg(true, v6, req, 4242), fam);
+    // The same identifier, the other way, as a request: a new connection, which no rule
+    // allows from servers to office (ping-back drops IPv4; IPv6 falls to the default).
+    expect_drop(h, "pb", icmp_msg(false, v6, req, 4242),
+                v6 ? DropReason::kFwPolicyDrop : DropReason::kFwRuleDrop, fam);
+    // The office host asking again with the *reply* type, or the server replying with
+    // another query type: neither is the reply the connection expects.
+    expect_drop(h, "pa", icmp_msg(true, v6, rep, 4242), DropReason::kFwInvalid, fam);
+    expect_pass(h, "pb", "pa", icmp_msg(false, v6, rep, 4242), fam);
+  }
+  // Timestamp (IPv4) and node information (IPv6) are queries too: request, then reply.
+  expect_pass(h, "pa", "pb", icmp_msg(true, false, 13, 7, Bytes(12, 0)), "timestamp request");
+  expect_pass(h, "pb", "pa", icmp_msg(false, false, 14, 7, Bytes(12, 0)), "timestamp reply");
+  expect_pass(h, "pa", "pb", icmp_msg(true, true, 139, 3, Bytes(8, 0)), "node information query");
+  expect_pass(h, "pb", "pa", icmp_msg(false, true, 140, 3, Bytes(8, 0)), "node information reply");
+  EXPECT_EQ(h.fw().sessions_in_use(), 4u);
+}
+
+// (Before: a timestamp reply or a node-information reply with no query was judged by the
+// rules, and the rule accepting all ICMP let it in and opened a connection for it.)
+TEST(Vfirewall, AnIcmpReplyWithoutItsQueryIsInvalidWhateverTheRules) {
+  FwHarness h(all_icmp());
+  for (const uint8_t t : {0, 14, 16, 18})
+    expect_drop(h, "pa", icmp_msg(true, false, t, 99, Bytes(12, 0)), DropReason::kFwInvalid,
+                ("IPv4 reply type " + std::to_string(t)).c_str());
+  for (const uint8_t t : {129, 140})
+    expect_drop(h, "pa", icmp_msg(true, true, t, 99, Bytes(8, 0)), DropReason::kFwInvalid,
+                ("IPv6 reply type " + std::to_string(t)).c_str());
+  EXPECT_EQ(h.fw().sessions_in_use(), 0u);
+  // ICMP that is neither query nor error (router advertisement) passes by the rule, but
+  // opens no connection: the same message back is judged by the rules (none: dropped).
+  expect_pass(h, "pa", "pb", icmp_msg(true, false, 9, 0, Bytes(8, 0)), "router advertisement");
+  EXPECT_EQ(h.fw().sessions_in_use(), 0u);
+  expect_drop(h, "pb", icmp_msg(false, false, 9, 0, Bytes(8, 0)), DropReason::kFwPolicyDrop,
+              "no connection for it");
+}
+
+// (Before: an error quoting office's packet passed as related whatever host it was sent to,
+// so a server could aim "related" ICMP at any office host.)
+TEST(Vfirewall, AnIcmpErrorMustGoToTheSenderOfThePacketItQuotes) {
+  FwHarness h(kBase);
+  const uint32_t kOther = ip4("10.1.0.99");
+  const auto kOther6 = ip6("2001:db8:1::99");
+  const Bytes query = udp4(true, 33001, 53);
+  expect_pass(h, "pa", "pb", query, "DNS query");
+  auto err4 = [&](uint32_t to) {
+    Bytes e = {3, 3, 0, 0, 0, 0, 0, 0};
+    e.insert(e.end(), query.begin() + 14, query.begin() + 14 + 28);
+    put16(e, 2, csum(e, 0, e.size()));
+    return cat({eth(A, B, {}, 0x0800), ipv4(kB, to, 1, e)});
+  };
+  expect_drop(h, "pb", err4(kOther), DropReason::kFwIcmpMisdirected, "to another office host");
+  expect_pass(h, "pb", "pa", err4(kA), "to the query's sender");
+  expect_pass(h, "pa", "pb", tcp6(true, 40100, 80, SYN, 1, 0), "IPv6 SYN");
+  const Bytes quoted6 = tcp6(true, 40100, 80, SYN, 1, 0);
+  auto ptb = [&](const std::array<uint8_t, 16>& to) {
+    Bytes m = {2, 0, 0, 0, 0, 0, 0x05, 0x00};
+    m.insert(m.end(), quoted6.begin() + 14, quoted6.end());
+    return cat({eth(A, B, {}, 0x86DD), ipv6(kB6, to, 58, m)});
+  };
+  expect_drop(h, "pb", ptb(kOther6), DropReason::kFwIcmpMisdirected, "IPv6, another host");
+  expect_pass(h, "pb", "pa", ptb(kA6), "IPv6, the sender");
+  // An error about office's echo request, to the sender: related (the key holds the type).
+  expect_pass(h, "pa", "pb", icmp_msg(true, false, 8, 5150), "echo request");
+  const Bytes echo = icmp_msg(true, false, 8, 5150);
+  Bytes e = {11, 0, 0, 0, 0, 0, 0, 0};
+  e.insert(e.end(), echo.begin() + 14, echo.begin() + 14 + 28);
+  put16(e, 2, csum(e, 0, e.size()));
+  expect_pass(h, "pb", "pa", cat({eth(A, B, {}, 0x0800), ipv4(kB, kA, 1, e)}),
+              "time exceeded for the echo request");
+  EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::related), 3u);
+  EXPECT_EQ(h.drops(DropReason::kFwIcmpMisdirected), 2u);
 }

@@ -117,3 +117,29 @@ TEST(VswitchFirewall, ReloadClosesConnectionsTheNewRulesForbid) {
             std::string::npos)
       << h.sw().audit().last().detail;
 }
+
+// Anti-spoofing in the host switch: db lives on vm2 and claims 10.1.0.2. A web VM using the
+// database's address is dropped (fw_spoofed_source) instead of getting db's rights; the real
+// database answers as before. (Before: vm1 sending from 10.1.0.2 was classified web and its
+// frame reached vm3, web's intra-zone traffic.)
+TEST(VswitchFirewall, AVmCannotUseAnotherZonesAddress) {
+  std::string host = kHost;
+  host.replace(host.find("    - {name: db, ports: [vm2]}"), 30,
+               "    - {name: db, ports: [vm2], networks: [10.1.0.2]}");
+  SwitchHarness h(host);
+  learn_all(h);
+  // web -> db and the reply: the real addresses.
+  ASSERT_EQ(
+      h.exchange("vm1", tcp4(B, A, "10.1.0.1", "10.1.0.2", 40000, 5432, 0x02, 1000, 0)).size(), 1u);
+  Out out = h.exchange("vm2", tcp4(A, B, "10.1.0.2", "10.1.0.1", 5432, 40000, 0x12, 7000, 1001));
+  EXPECT_EQ(out.count("vm1"), 1u) << "the database's reply";
+  // vm1, then vm3, pretend to be the database towards the other web VM (intra-zone accept).
+  out = h.exchange("vm1", tcp4(C, A, "10.1.0.2", "10.1.0.3", 5432, 41000, 0x02, 1, 0));
+  EXPECT_TRUE(out.empty()) << "a frame from db's address left vm1";
+  out = h.exchange("vm3", tcp4(A, C, "10.1.0.2", "10.1.0.1", 5432, 22, 0x02, 1, 0));
+  EXPECT_TRUE(out.empty()) << "a frame from db's address left vm3";
+  EXPECT_EQ(h.drops(DropReason::kFwSpoofedSource), 2u);
+  // vm3 with its own address is unaffected.
+  out = h.exchange("vm3", tcp4(A, C, "10.1.0.3", "10.1.0.1", 42000, 8080, 0x02, 9, 0));
+  EXPECT_EQ(out.count("vm1"), 1u);
+}

@@ -243,7 +243,8 @@ vc -i vcfw show rules
 check "vfirewall show rules: hits of the ping rule" expect 0 '^1 +a-ping +accept +[1-9]'
 vc -i vcfw show zones
 check "vfirewall show zones: created connections, the limit" \
-  expect 0 '^za +[0-9]+ +[1-9][0-9]* +0 ' '^zb +[0-9]+ +[0-9]+ +100 '
+  expect 0 '^za +[0-9]+ +[1-9][0-9]* +[1-9][0-9]* +default_share ' \
+  '^zb +[0-9]+ +[0-9]+ +100 +configured '
 vc -i vcfw show conns zone=za
 check "vfirewall show conns zone=za" expect 0 '^[1-9][0-9]* connections$' '10\.73\.0\.1.*10\.73\.0\.2'
 vc -i vcfw show drops

@@ -2,6 +2,8 @@
 // all match. The destination side of a flooded frame has no egress port yet: its port
 // condition is skipped (segment and address still apply), and the stage then narrows the
 // flood (Burst::flood_mask) to the ports whose zone is that destination zone.
+// Anti-spoofing: a source address claimed by a zone (it names ports or segments and networks)
+// is accepted only where such a zone lives (spoofed_source).
 #pragma once
 
 #include <cstdint>
@@ -32,26 +34,57 @@ inline bool in_ranges(const AddrRange* r, uint32_t n, u128 a) noexcept {
   return false;
 }
 
+inline bool zone_at(const ZoneView& z, uint16_t port, uint16_t vlan) noexcept {
+  if (!z.any_port && port < 64 && !((z.ports >> port) & 1)) return false;
+  return z.any_vlan || ((z.vlans[(vlan & 0xFFF) / 64] >> (vlan % 64)) & 1);
+}
+
+inline bool zone_has(const ZoneView& z, uint8_t family, u128 a) noexcept {
+  return z.any_addr || (family == 4 ? in_ranges(z.r4, z.n4, a) : in_ranges(z.r6, z.n6, a));
+}
+
 // The first zone the packet side belongs to, or null. port: DPDK port id, or any value >= 64
 // (kFloodPort, kSessionNoPort) to skip the zones' port conditions.
+inline const ZoneView* find_zone_at(const FwSnapshot& s, uint16_t port, uint16_t vlan,
+                                    uint8_t family, u128 a) noexcept {
+  for (uint32_t i = 0; i < s.n_zones; ++i)
+    if (zone_at(s.zones[i], port, vlan) && zone_has(s.zones[i], family, a)) return &s.zones[i];
+  return nullptr;
+}
+
 inline const ZoneView* find_zone(const FwSnapshot& s, uint16_t port, uint16_t vlan, uint8_t family,
                                  const uint8_t* addr) noexcept {
-  const u128 a = addr_value(family, addr);
-  for (uint32_t i = 0; i < s.n_zones; ++i) {
-    const ZoneView& z = s.zones[i];
-    if (!z.any_port && port < 64 && !((z.ports >> port) & 1)) continue;
-    if (!z.any_vlan && !((z.vlans[(vlan & 0xFFF) / 64] >> (vlan % 64)) & 1)) continue;
-    if (!z.any_addr && !(family == 4 ? in_ranges(z.r4, z.n4, a) : in_ranges(z.r6, z.n6, a)))
-      continue;
-    return &z;
-  }
-  return nullptr;
+  return find_zone_at(s, port, vlan, family, addr_value(family, addr));
 }
 
 inline uint8_t classify_zone(const FwSnapshot& s, uint16_t port, uint16_t vlan, uint8_t family,
                              const uint8_t* addr) noexcept {
   const ZoneView* z = find_zone(s, port, vlan, family, addr);
   return z ? z->id : kZoneNone;
+}
+
+// Anti-spoofing, the rare part: `a` is claimed by some zone; is one of the zones claiming it
+// living on (port, vlan)? At most one pass over the zones.
+[[gnu::cold]] inline bool claimed_elsewhere(const FwSnapshot& s, uint16_t port, uint16_t vlan,
+                                            uint8_t family, u128 a) noexcept {
+  for (uint32_t i = 0; i < s.n_zones; ++i) {
+    const ZoneView& z = s.zones[i];
+    if (z.claims && zone_at(z, port, vlan) && zone_has(z, family, a)) return false;
+  }
+  return true;
+}
+
+// A source address that some zone claims (the zone lives on ports / segments and names the
+// address in its networks) may only arrive where a zone claiming it lives; anything else is
+// spoofed. `src_zone`: the packet's source zone (first match), null if none. Free when that
+// zone claims the source itself (it matched here, so it lives here); otherwise one binary
+// search of the claimed addresses, and only a claimed address costs a pass over the zones.
+inline bool spoofed_source(const FwSnapshot& s, const ZoneView* src_zone, uint16_t port,
+                           uint16_t vlan, uint8_t family, u128 a) noexcept {
+  if (src_zone && src_zone->claims) return false;
+  const bool claimed = family == 4 ? in_ranges(s.claimed4, s.n_claimed4, a)
+                                   : in_ranges(s.claimed6, s.n_claimed6, a);
+  return claimed && claimed_elsewhere(s, port, vlan, family, a);
 }
 
 }  // namespace vfirewall

@@ -19,7 +19,9 @@ namespace vfirewall {
 
 // The tuple of one direction, keyed per zone: the same addresses in two zones (two tenants
 // with overlapping address plans) are two connections. IPv4 uses the first 4 address bytes.
-// ICMP echo uses (identifier, 0) as ports in both directions.
+// ICMP queries (echo, timestamp, ...) use the identifier as sport and the packet's type as
+// dport: the originator's direction holds the query type, the reply direction only the
+// matching reply type (an echo *request* the other way is another connection).
 struct CtKey {
   uint8_t src[16];
   uint8_t dst[16];
@@ -30,6 +32,36 @@ struct CtKey {
 };
 static_assert(sizeof(CtKey) == 40);
 
+// ICMP messages that open a connection and the reply each expects, as the kernel's conntrack
+// has them: echo, timestamp, information and address mask; ICMPv6 echo and node information.
+inline constexpr uint8_t kNoIcmpType = 0xFF;  // not a query (255 is reserved in both)
+inline uint8_t icmp_reply_type(uint8_t proto, uint8_t query) noexcept {
+  if (proto == kProtoIcmp) {
+    switch (query) {
+      case 8:
+        return 0;  // echo
+      case 13:
+        return 14;  // timestamp
+      case 15:
+        return 16;  // information
+      case 17:
+        return 18;  // address mask
+      default:
+        return kNoIcmpType;
+    }
+  }
+  if (query == 128) return 129;  // echo
+  if (query == 139) return 140;  // node information
+  return kNoIcmpType;
+}
+inline bool is_icmp_query(uint8_t proto, uint8_t type) noexcept {
+  return icmp_reply_type(proto, type) != kNoIcmpType;
+}
+inline bool is_icmp_reply(uint8_t proto, uint8_t type) noexcept {
+  if (proto == kProtoIcmp) return type == 0 || type == 14 || type == 16 || type == 18;
+  return type == 129 || type == 140;
+}
+
 inline CtKey reverse_key(const CtKey& k) noexcept {
   CtKey r;
   for (int i = 0; i < 16; ++i) {
@@ -38,7 +70,10 @@ inline CtKey reverse_key(const CtKey& k) noexcept {
   }
   const bool icmp = k.proto == kProtoIcmp || k.proto == kProtoIcmp6;
   r.sport = icmp ? k.sport : k.dport;
-  r.dport = icmp ? k.dport : k.sport;
+  r.dport = icmp ? (is_icmp_query(k.proto, static_cast<uint8_t>(k.dport))
+                        ? icmp_reply_type(k.proto, static_cast<uint8_t>(k.dport))
+                        : k.dport)
+                 : k.sport;
   r.proto = k.proto;
   r.family = k.family;
   r.zsrc = k.zdst;

@@ -22,11 +22,9 @@ inline uint32_t rd32(const uint8_t* p) noexcept {
          static_cast<uint32_t>(p[2]) << 8 | p[3];
 }
 
-inline bool is_echo(uint8_t proto, uint8_t type) noexcept {
-  return proto == kProtoIcmp ? (type == 8 || type == 0) : (type == 128 || type == 129);
-}
-inline bool is_echo_reply(uint8_t proto, uint8_t type) noexcept {
-  return proto == kProtoIcmp ? type == 0 : type == 129;
+// A query or its reply: tracked by (identifier, type), vfirewall/dp/conntrack.h.
+inline bool is_icmp_tracked(uint8_t proto, uint8_t type) noexcept {
+  return is_icmp_query(proto, type) || is_icmp_reply(proto, type);
 }
 inline bool is_icmp_error(uint8_t proto, uint8_t type) noexcept {
   if (proto == kProtoIcmp) return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
@@ -63,10 +61,11 @@ inline void acl6_key(AclKey6& a, const CtKey& k, uint16_t sport, uint16_t dport)
 
 // One key's ACL result (0: no rule), for rechecks.
 uint32_t classify_one(const FwSnapshot& s, const CtKey& k) noexcept {
-  // An ICMP session was opened by an echo request; other sessions carry their ports.
+  // An ICMP session was opened by a query whose type its key holds (code 0, as every query
+  // has); other sessions carry their ports.
   uint16_t sport = k.sport, dport = k.dport;
   if (k.proto == kProtoIcmp || k.proto == kProtoIcmp6) {
-    sport = static_cast<uint16_t>((k.proto == kProtoIcmp ? 8 : 128) << 8);
+    sport = static_cast<uint16_t>(k.dport << 8);
     dport = 0;
   }
   uint32_t res = 0;
@@ -153,12 +152,20 @@ bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexc
   const uint16_t egress = b.next[i] == vnf::kNextFlood ? kFloodPort : b.next[i];
   // Source: where it came in (the ingress segment, even if routing moved it since);
   // destination: where it goes out (meta.vlan and the egress port).
-  const uint8_t zsrc = classify_zone(s, meta.in_port, b.in_vlan[i], family, src);
+  const u128 src_a = addr_value(family, src);
+  const ZoneView* zs = find_zone_at(s, meta.in_port, b.in_vlan[i], family, src_a);
+  // Another zone's address from a place where no zone claiming it lives: every packet, new
+  // or not (a session's key holds zones, but a zone that spans both places would share it).
+  if (spoofed_source(s, zs, meta.in_port, b.in_vlan[i], family, src_a)) {
+    b.drop(i, vnf::DropReason::kFwSpoofedSource);
+    return false;
+  }
   const ZoneView* zd = find_zone(s, egress, meta.vlan, family, dst);
-  if (zsrc == kZoneNone || !zd) {
+  if (!zs || !zd) {
     b.drop(i, vnf::DropReason::kFwNoZone);
     return false;
   }
+  const uint8_t zsrc = zs->id;
   const uint8_t zdst = zd->id;
   if (egress == kFloodPort) {
     // A flood (destination MAC not learned yet) was judged for zdst without port conditions:
@@ -188,15 +195,24 @@ bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexc
     if (p.proto == kProtoIcmp || p.proto == kProtoIcmp6) {
       p.icmp_type = p.l4[0];
       if (is_icmp_error(p.proto, p.icmp_type)) {
-        if (related_icmp_error(p, zsrc, zdst)) {
-          st_.counters.related.add();
-        } else {
-          b.drop(i, vnf::DropReason::kFwIcmpUnrelated);
+        switch (related_icmp_error(p, zsrc, zdst)) {
+          case IcmpError::kRelated:
+            st_.counters.related.add();
+            break;
+          case IcmpError::kMisdirected:
+            b.drop(i, vnf::DropReason::kFwIcmpMisdirected);
+            break;
+          case IcmpError::kUnrelated:
+            b.drop(i, vnf::DropReason::kFwIcmpUnrelated);
+            break;
         }
         return false;
       }
-      p.acl_sport = meta.sport;                               // type << 8 | code
-      if (is_echo(p.proto, p.icmp_type)) sport = meta.dport;  // identifier
+      p.acl_sport = meta.sport;  // type << 8 | code
+      if (is_icmp_tracked(p.proto, p.icmp_type)) {
+        sport = meta.dport;  // identifier
+        dport = p.icmp_type;
+      }
     } else if (has_ports(p.proto)) {
       sport = p.acl_sport = meta.sport;
       dport = p.acl_dport = meta.dport;
@@ -214,23 +230,24 @@ bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexc
   return true;
 }
 
-bool FirewallStage::related_icmp_error(const Pkt& p, uint8_t zsrc, uint8_t zdst) noexcept {
-  if (!p.l4 || p.l4_avail < 8) return false;
+FirewallStage::IcmpError FirewallStage::related_icmp_error(const Pkt& p, uint8_t zsrc,
+                                                           uint8_t zdst) noexcept {
+  if (!p.l4 || p.l4_avail < 8) return IcmpError::kUnrelated;
   const uint8_t* in = p.l4 + 8;
   const uint32_t avail = p.l4_avail - 8;
   CtKey k;
   std::memset(&k, 0, sizeof k);
   const uint8_t* l4;
   if (p.family == 4) {
-    if (avail < 20 || (in[0] >> 4) != 4) return false;
+    if (avail < 20 || (in[0] >> 4) != 4) return IcmpError::kUnrelated;
     const uint32_t ihl = (in[0] & 0x0F) * 4u;
-    if (ihl < 20 || avail < ihl + 8) return false;
+    if (ihl < 20 || avail < ihl + 8) return IcmpError::kUnrelated;
     k.proto = in[9];
     std::memcpy(k.src, in + 12, 4);
     std::memcpy(k.dst, in + 16, 4);
     l4 = in + ihl;
   } else {
-    if (avail < 48 || (in[0] >> 4) != 6) return false;
+    if (avail < 48 || (in[0] >> 4) != 6) return IcmpError::kUnrelated;
     k.proto = in[6];
     std::memcpy(k.src, in + 8, 16);
     std::memcpy(k.dst, in + 24, 16);
@@ -242,13 +259,19 @@ bool FirewallStage::related_icmp_error(const Pkt& p, uint8_t zsrc, uint8_t zdst)
   if (has_ports(k.proto)) {
     k.sport = rd16(l4);
     k.dport = rd16(l4 + 2);
-  } else if ((k.proto == kProtoIcmp || k.proto == kProtoIcmp6) && is_echo(k.proto, l4[0])) {
+  } else if ((k.proto == kProtoIcmp || k.proto == kProtoIcmp6) && is_icmp_tracked(k.proto, l4[0])) {
     k.sport = rd16(l4 + 4);
+    k.dport = l4[0];
   }
   void* data = nullptr;
-  if (rte_hash_lookup_data(st_.hash, &k, &data) < 0) return false;
+  if (rte_hash_lookup_data(st_.hash, &k, &data) < 0) return IcmpError::kUnrelated;
   const Session& x = st_.sessions[reinterpret_cast<uintptr_t>(data) >> 1];
-  return static_cast<int32_t>(x.expires_s - now_s_) >= 0;
+  if (static_cast<int32_t>(x.expires_s - now_s_) < 0) return IcmpError::kUnrelated;
+  // The error goes back to whoever sent the quoted packet (the kernel: "outer daddr !=
+  // inner saddr" is invalid); anything else aims a connection's error at a third host.
+  const uint8_t* outer_dst = p.family == 4 ? p.l3 + 16 : p.l3 + 24;
+  if (std::memcmp(outer_dst, k.src, p.family == 4 ? 4 : 16) != 0) return IcmpError::kMisdirected;
+  return IcmpError::kRelated;
 }
 
 void FirewallStage::count_rule(uint32_t slot, uint32_t bytes, bool hit) noexcept {
@@ -317,7 +340,11 @@ void FirewallStage::first_packet(Session& x, const Pkt& p) noexcept {
 
 bool FirewallStage::recheck(Session& x) noexcept {
   const FwSnapshot& s = *snap_;
-  const uint8_t zs = classify_zone(s, x.in_port, x.in_vlan, x.key.family, x.key.src);
+  const u128 src_a = addr_value(x.key.family, x.key.src);
+  const ZoneView* zsv = find_zone_at(s, x.in_port, x.in_vlan, x.key.family, src_a);
+  // The new config may bind the originator's address to another place.
+  if (spoofed_source(s, zsv, x.in_port, x.in_vlan, x.key.family, src_a)) return false;
+  const uint8_t zs = zsv ? zsv->id : kZoneNone;
   const uint8_t zd = classify_zone(s, x.out_port, x.vlan, x.key.family, x.key.dst);
   if (zs != x.key.zsrc || zd != x.key.zdst) return false;
   if (x.flags & session_flags::kRelated) {
@@ -483,6 +510,12 @@ void FirewallStage::on_new(vnf::Burst& b, Pkt& p, const CtKey& key, uint32_t res
   if (log) log_decision(key, a, result);
   if (slot) count_rule(slot, p.m->pkt_len, true);
   if (a == Action::kAccept) {
+    // ICMP that is neither a query nor an error (router advertisements, ICMPv6 link
+    // messages under options.ndp: rules, ...) opens no connection, as in the kernel: each
+    // packet is judged by the rules.
+    if ((key.proto == kProtoIcmp || key.proto == kProtoIcmp6) && p.l4 &&
+        !is_icmp_query(key.proto, p.icmp_type))
+      return;
     vnf::DropReason why = vnf::DropReason::kNone;
     const int32_t idx = ct::create(st_, s, key, now_s_, why);
     if (idx < 0) {
@@ -588,7 +621,7 @@ void FirewallStage::process(vnf::Burst& b) noexcept {
         continue;
       }
     } else if ((k.proto == kProtoIcmp || k.proto == kProtoIcmp6) && p.l4 &&
-               is_echo_reply(k.proto, p.icmp_type)) {
+               is_icmp_reply(k.proto, p.icmp_type)) {
       b.drop(p.i, vnf::DropReason::kFwInvalid);  // a reply nobody asked for
       continue;
     }

@@ -41,7 +41,8 @@ class FirewallStage final {
   bool prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexcept;
   void on_session(vnf::Burst& b, Pkt& p, uint32_t idx, int dir) noexcept;
   void on_new(vnf::Burst& b, Pkt& p, const CtKey& key, uint32_t result) noexcept;
-  bool related_icmp_error(const Pkt& p, uint8_t zsrc, uint8_t zdst) noexcept;
+  enum class IcmpError : uint8_t { kRelated, kUnrelated, kMisdirected };
+  IcmpError related_icmp_error(const Pkt& p, uint8_t zsrc, uint8_t zdst) noexcept;
   bool take_expectation(const CtKey& k, uint32_t& parent, uint32_t& parent_serial) noexcept;
   void add_expectation(const Session& ctl, int dir, const uint8_t* payload, uint32_t len) noexcept;
   bool recheck(Session& x) noexcept;

@@ -58,7 +58,7 @@ std::string format_key(const CtKey& k) {
                               endpoint(k.family, k.src, k.sport, ports),
                               endpoint(k.family, k.dst, k.dport, ports));
   if (!ports && (k.proto == kProtoIcmp || k.proto == kProtoIcmp6))
-    s += fmt::format(" id {}", k.sport);
+    s += fmt::format(" id {} type {}", k.sport, k.dport);
   return s;
 }
 
@@ -67,9 +67,9 @@ Firewall::Firewall(vnf::Engine& engine, FirewallConfig cfg)
   zone_ids_.limit = kMaxZoneIds - 1;
   rule_slots_.limit = kMaxRuleSlots - 1;
   tsc_hz_ = rte_get_tsc_hz();
-  findings_ = lint(cfg_);
+  // The loader linted the file once and the program that loaded it showed the findings.
+  findings_ = cfg_.linted ? cfg_.findings : lint(cfg_);
   throw_on_lint_errors(findings_);
-  for (const auto& f : findings_) spdlog::warn("{}", f.str());
 
   static std::atomic<unsigned> instance{0};
   const unsigned inst = instance++;
@@ -152,7 +152,7 @@ std::unique_ptr<FwSnapshot> Firewall::build(const FirewallConfig& c, uint64_t ge
 
 void Firewall::apply(FirewallConfig next, const vnf::Requester& who) {
   std::lock_guard lock(mu_);
-  auto f = lint(next);
+  auto f = next.linted ? next.findings : lint(next);
   throw_on_lint_errors(f);
   const uint64_t gen = audit_.next_generation();
   auto snap = build(next, gen);  // throws before anything changed

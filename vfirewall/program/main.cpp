@@ -17,8 +17,8 @@ int main(int argc, char** argv) {
   vfirewall::FirewallConfig cfg;
   std::vector<vfirewall::Finding> findings;
   try {
-    cfg = vfirewall::load_firewall_config(opts->config);
-    findings = vfirewall::lint(cfg);
+    cfg = vfirewall::load_firewall_config(opts->config);  // linted once, here
+    findings = cfg.findings;
     vfirewall::throw_on_lint_errors(findings);
   } catch (const vnf::config::ConfigError& e) {
     std::cerr << "vfirewall: config error: " << e.what() << "\n";
@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  for (const auto& f : findings) std::cerr << f.str() << "\n";  // reloads log theirs
   return vnf::serve("vfirewall", *opts, cfg, [&](vnf::Engine& engine) {
     return std::make_unique<vfirewall::Firewall>(engine, cfg);
   });

@@ -111,7 +111,9 @@ void Firewall::register_telemetry(bool with_program_commands) {
       });
 
   vnf::telemetry::add(
-      "/vnf/fw/zones", "Zones: active connections, created, limit (all workers)",
+      "/vnf/fw/zones",
+      "Zones: active connections, created, conn_limit in force (all workers; 0: none) and its "
+      "origin (default_share, configured, configured_share, unlimited)",
       [this](const std::string&, rte_tel_data* d) {
         std::lock_guard lock(mu_);
         rte_tel_data_start_dict(d);
@@ -123,7 +125,13 @@ void Firewall::register_telemetry(bool with_program_commands) {
           rte_tel_data_add_dict_string(c, "name", z.name.c_str());
           rte_tel_data_add_dict_u64(c, "active", active(z.name));
           rte_tel_data_add_dict_u64(c, "created", created);
-          rte_tel_data_add_dict_u64(c, "conn_limit", z.conn_limit);
+          // The limit in force (all workers; 0: none) and where it comes from.
+          rte_tel_data_add_dict_u64(c, "conn_limit", effective_conn_limit(cfg_, z));
+          const char* kind = "default_share";
+          if (z.conn_limit.kind == ConnLimit::Kind::kUnlimited) kind = "unlimited";
+          if (z.conn_limit.kind == ConnLimit::Kind::kCount) kind = "configured";
+          if (z.conn_limit.kind == ConnLimit::Kind::kPercent) kind = "configured_share";
+          rte_tel_data_add_dict_string(c, "limit", kind);
           rte_tel_data_add_dict_string(c, "window_check", z.window_check ? "yes" : "no");
           rte_tel_data_add_dict_container(d, vnf::telemetry::key(z.name).c_str(), c, 0);
         }

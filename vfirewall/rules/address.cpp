@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -26,12 +27,34 @@ void normalize_list(std::vector<AddrRange>& v) {
   v = std::move(out);
 }
 
+std::vector<AddrRange> merge_lists(const std::vector<AddrRange>& a,
+                                   const std::vector<AddrRange>& b) {
+  std::vector<AddrRange> m;
+  m.reserve(a.size() + b.size());
+  std::merge(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(m),
+             [](const AddrRange& x, const AddrRange& y) { return x.lo < y.lo; });
+  std::vector<AddrRange> out;
+  out.reserve(m.size());
+  for (const auto& r : m) {
+    if (!out.empty() && (r.lo <= out.back().hi ||
+                         (out.back().hi != max_of(r.family) && r.lo == out.back().hi + 1))) {
+      out.back().hi = std::max(out.back().hi, r.hi);
+    } else {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
 bool list_covers(const std::vector<AddrRange>& a, const std::vector<AddrRange>& b) {
-  // a and b normalised: each range of b must lie inside one range of a.
-  size_t i = 0;
+  // a and b normalised: each range of b must lie inside one range of a (the last one that
+  // starts at or before it). O(|b| log |a|): the lint compares a few ranges with many.
   for (const auto& r : b) {
-    while (i < a.size() && a[i].hi < r.lo) ++i;
-    if (i == a.size() || a[i].lo > r.lo || a[i].hi < r.hi) return false;
+    auto it = std::upper_bound(a.begin(), a.end(), r.lo,
+                               [](u128 lo, const AddrRange& x) { return lo < x.lo; });
+    if (it == a.begin()) return false;
+    --it;
+    if (it->hi < r.hi) return false;
   }
   return true;
 }
@@ -93,6 +116,11 @@ void AddrSet::normalize() {
   normalize_list(v6);
 }
 
+void AddrSet::merge(const AddrSet& o) {
+  if (!o.v4.empty()) v4 = v4.empty() ? o.v4 : merge_lists(v4, o.v4);
+  if (!o.v6.empty()) v6 = v6.empty() ? o.v6 : merge_lists(v6, o.v6);
+}
+
 bool AddrSet::covers(const AddrSet& o) const {
   return list_covers(v4, o.v4) && list_covers(v6, o.v6);
 }
@@ -107,23 +135,42 @@ bool AddrSet::contains(uint8_t family, u128 a) const {
   return false;
 }
 
-std::vector<Prefix> range_to_prefixes(u128 lo, u128 hi, unsigned bits) {
-  std::vector<Prefix> out;
+namespace {
+
+// Walks the minimal prefixes of [lo, hi]; `emit(addr, len)` for each.
+template <class Emit>
+void walk_prefixes(u128 lo, u128 hi, unsigned bits, Emit&& emit) {
   const u128 top = bits == 128 ? ~u128(0) : ((u128(1) << bits) - 1);
-  if (lo > hi || hi > top) return out;
-  if (lo == 0 && hi == top) return {{0, 0}};
+  if (lo > hi || hi > top) return;
+  if (lo == 0 && hi == top) {
+    emit(u128(0), 0u);
+    return;
+  }
   for (;;) {
     // The largest block aligned at lo that does not pass hi (never the whole space here).
     unsigned size = 0;
     while (size + 1 < bits && ((lo >> size) & 1) == 0) ++size;
     if (lo == 0) size = bits - 1;
     while (size > 0 && lo + ((u128(1) << size) - 1) > hi) --size;
-    out.push_back({lo, bits - size});
+    emit(lo, bits - size);
     const u128 last = lo + ((u128(1) << size) - 1);
     if (last >= hi) break;
     lo = last + 1;
   }
+}
+
+}  // namespace
+
+std::vector<Prefix> range_to_prefixes(u128 lo, u128 hi, unsigned bits) {
+  std::vector<Prefix> out;
+  walk_prefixes(lo, hi, bits, [&](u128 a, unsigned len) { out.push_back({a, len}); });
   return out;
+}
+
+size_t range_prefix_count(u128 lo, u128 hi, unsigned bits) {
+  size_t n = 0;
+  walk_prefixes(lo, hi, bits, [&](u128, unsigned) { ++n; });
+  return n;
 }
 
 std::optional<std::string> parse_address(const std::string& text, AddrRange& out) {

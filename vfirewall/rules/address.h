@@ -24,6 +24,9 @@ struct AddrSet {
   void add(const AddrRange& r);
   void add(const AddrSet& s);
   void normalize();
+  // Union with another normalised set, linear; stays normalised.
+  void merge(const AddrSet& o);
+  size_t size() const { return v4.size() + v6.size(); }
   bool empty() const { return v4.empty() && v6.empty(); }
   bool covers(const AddrSet& o) const;  // every address of o is in this set
   bool intersects(const AddrSet& o) const;
@@ -37,6 +40,8 @@ struct Prefix {
 
 // The minimal list of prefixes covering exactly [lo, hi] in a space of `bits` bits.
 std::vector<Prefix> range_to_prefixes(u128 lo, u128 hi, unsigned bits);
+// How many prefixes range_to_prefixes would return, without building them.
+size_t range_prefix_count(u128 lo, u128 hi, unsigned bits);
 
 // "10.0.0.0/8", "10.0.0.1", "10.0.0.1-10.0.0.9", "2001:db8::/32", "2001:db8::1-2001:db8::ff".
 // Returns an error message, or nullopt and fills `out`.

@@ -1,5 +1,6 @@
 #include "vfirewall/rules/compile.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -43,7 +44,33 @@ void add_service_fields(AclEntry& e, const ServiceEntry& s) {
   }
 }
 
+size_t zone_count(const std::vector<std::string>& names) {
+  return std::find(names.begin(), names.end(), "any") != names.end() ? 1 : names.size();
+}
+
+uint64_t sat_mul(uint64_t a, uint64_t b) {
+  if (a == 0 || b == 0) return 0;
+  return a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
 }  // namespace
+
+uint64_t acl_entry_count(const Rule& r, const AddrSet& src, const AddrSet& dst,
+                         const std::vector<ServiceEntry>& services) {
+  uint64_t p6s = 0, p6d = 0;
+  for (const auto& a : src.v6) p6s = sat_add(p6s, range_prefix_count(a.lo, a.hi, 128));
+  for (const auto& b : dst.v6) p6d = sat_add(p6d, range_prefix_count(b.lo, b.hi, 128));
+  const uint64_t per4 = sat_mul(src.v4.size(), dst.v4.size());
+  const uint64_t per6 = sat_mul(p6s, p6d);
+  uint64_t per_zone_pair = 0;
+  for (const auto& s : services) {
+    if (s.proto != kProtoIcmp6) per_zone_pair = sat_add(per_zone_pair, per4);
+    if (s.proto != kProtoIcmp) per_zone_pair = sat_add(per_zone_pair, per6);
+  }
+  return sat_mul(sat_mul(zone_count(r.from), zone_count(r.to)), per_zone_pair);
+}
 
 Compiled compile_with_ports(const FirewallConfig& c, IdRegistry& zone_ids, IdRegistry& rule_slots,
                             const std::map<std::string, uint16_t>& port_ids) {
@@ -57,6 +84,8 @@ Compiled compile_with_ports(const FirewallConfig& c, IdRegistry& zone_ids, IdReg
     zid[z.name] = static_cast<uint8_t>(id);
   }
 
+  Resolver res(c);  // each object resolved once for the whole rule set
+
   // Zone classifier, in config order.
   std::map<std::string, uint16_t> seg_vlan;
   for (const auto& s : c.segments) seg_vlan[s.name] = s.vlan;
@@ -69,9 +98,11 @@ Compiled compile_with_ports(const FirewallConfig& c, IdRegistry& zone_ids, IdReg
     m.any_vlan = z.segments.empty();
     for (const auto& s : z.segments) m.vlans.set(seg_vlan.at(s));
     m.any_addr = z.networks.empty();
-    if (!m.any_addr) m.networks = resolve_addresses(c, z.networks);
+    if (!m.any_addr) m.networks = res.addresses(z.networks);
+    m.claims = z.claims_addresses();
+    if (m.claims) out.claimed.merge(m.networks);
     m.timeouts = z.timeouts;
-    m.conn_limit = z.conn_limit;
+    m.conn_limit = effective_conn_limit(c, z);
     m.window_check = z.window_check;
     out.zones.push_back(std::move(m));
   }
@@ -85,6 +116,7 @@ Compiled compile_with_ports(const FirewallConfig& c, IdRegistry& zone_ids, IdReg
   }
   for (const auto& p : c.policies) out.pair(zid[p.from], zid[p.to]) = PairPolicy{p.action, p.log};
 
+  uint64_t total = 0;
   for (size_t ri = 0; ri < c.rules.size(); ++ri) {
     const Rule& r = c.rules[ri];
     CompiledRule cr;
@@ -100,9 +132,21 @@ Compiled compile_with_ports(const FirewallConfig& c, IdRegistry& zone_ids, IdReg
 
     const auto from = zone_sels(r.from, zid);
     const auto to = zone_sels(r.to, zid);
-    const AddrSet src = resolve_addresses(c, r.source);
-    const AddrSet dst = resolve_addresses(c, r.destination);
-    const auto services = resolve_services(c, r.service);
+    const AddrSet src = res.addresses(r.source);
+    const AddrSet dst = res.addresses(r.destination);
+    const auto services = res.services(r.service);
+    // The loader refused any rule set past kMaxAclEntries; a config built another way is
+    // refused here, before anything is allocated for it.
+    total = std::min(sat_add(total, acl_entry_count(r, src, dst, services)), kMaxAclEntries + 1);
+    if (total > kMaxAclEntries)
+      throw std::runtime_error(fmt::format("{}: rule '{}': the rule set compiles to more than {} ACL "
+                                           "entries",
+                                           r.pos.str(), r.id, kMaxAclEntries));
+    std::vector<Prefix> src6, dst6;  // IPv6 ranges as prefixes, once per rule
+    for (const auto& a : src.v6)
+      for (const auto& p : range_to_prefixes(a.lo, a.hi, 128)) src6.push_back(p);
+    for (const auto& b : dst.v6)
+      for (const auto& p : range_to_prefixes(b.lo, b.hi, 128)) dst6.push_back(p);
     const uint32_t prio = kAclMaxPriority - static_cast<uint32_t>(ri);
     for (const auto& fz : from) {
       for (const auto& tz : to) {
@@ -127,17 +171,15 @@ Compiled compile_with_ports(const FirewallConfig& c, IdRegistry& zone_ids, IdReg
               }
           }
           if (s.proto != kProtoIcmp) {
-            for (const auto& a : src.v6)
-              for (const auto& pa : range_to_prefixes(a.lo, a.hi, 128))
-                for (const auto& b : dst.v6)
-                  for (const auto& pb : range_to_prefixes(b.lo, b.hi, 128)) {
-                    AclEntry e = base;
-                    e.src = pa.addr;
-                    e.src_len = static_cast<uint8_t>(pa.len);
-                    e.dst = pb.addr;
-                    e.dst_len = static_cast<uint8_t>(pb.len);
-                    out.v6.push_back(e);
-                  }
+            for (const auto& pa : src6)
+              for (const auto& pb : dst6) {
+                AclEntry e = base;
+                e.src = pa.addr;
+                e.src_len = static_cast<uint8_t>(pa.len);
+                e.dst = pb.addr;
+                e.dst_len = static_cast<uint8_t>(pb.len);
+                out.v6.push_back(e);
+              }
           }
         }
       }

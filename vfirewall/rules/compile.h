@@ -43,11 +43,12 @@ struct CompiledRule {
 struct ZoneMatch {
   uint8_t id = 0;
   bool any_port = true, any_vlan = true, any_addr = true;
+  bool claims = false;      // lives somewhere and has networks: binds them there (anti-spoofing)
   std::bitset<64> ports;    // DPDK port ids
   std::bitset<4096> vlans;  // 0 = untagged
   AddrSet networks;
   Timeouts timeouts;
-  uint32_t conn_limit = 0;
+  uint64_t conn_limit = 0;  // all workers together (effective_conn_limit); 0: none
   bool window_check = true;
   std::string name;
 };
@@ -61,6 +62,7 @@ struct Compiled {
   std::vector<CompiledRule> rules;
   std::vector<AclEntry> v4, v6;
   std::vector<ZoneMatch> zones;  // in classification order (config order)
+  AddrSet claimed;               // every address some zone claims (union, normalised)
   // [src zone id][dst zone id]
   std::vector<PairPolicy> policy = std::vector<PairPolicy>(kMaxZoneIds * kMaxZoneIds);
   PairPolicy& pair(uint8_t s, uint8_t d) { return policy[s * kMaxZoneIds + d]; }
@@ -74,6 +76,13 @@ struct IdRegistry {
   uint32_t limit = 0;                     // ids are 1..limit
   uint32_t get(const std::string& name);  // assigns on first use; 0 when exhausted
 };
+
+// The ACL entries a rule compiles to (as compile_with_ports makes them): zones x services x
+// (IPv4 source ranges x destination ranges + IPv6 source prefixes x destination prefixes).
+// Saturates instead of overflowing. The loader bounds the sum over a rule set by
+// kMaxAclEntries.
+uint64_t acl_entry_count(const Rule& r, const AddrSet& src, const AddrSet& dst,
+                         const std::vector<ServiceEntry>& services);
 
 // port_id: config port name -> DPDK port id.
 template <class PortId>

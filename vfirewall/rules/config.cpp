@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <functional>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
 #include "common/audit.h"
+#include "vfirewall/rules/compile.h"
+#include "vfirewall/rules/lint.h"
 #include "common/telemetry.h"
 
 namespace vfirewall {
@@ -212,53 +215,201 @@ const ServiceObject* FirewallConfig::service(const std::string& n) const {
   return nullptr;
 }
 
-AddrSet resolve_addresses(const FirewallConfig& c, const std::vector<std::string>& refs) {
-  AddrSet s;
-  if (refs.empty()) return AddrSet::any();
-  std::function<void(const std::string&, int)> add = [&](const std::string& r, int depth) {
-    if (r == "any") {
-      s.add(AddrSet::any());
-      return;
+uint64_t table_capacity(const FirewallConfig& c) {
+  return uint64_t(c.conntrack.size) * std::max(1u, c.engine.workers());
+}
+
+uint64_t effective_conn_limit(const FirewallConfig& c, const Zone& z) {
+  const uint64_t cap = table_capacity(c);
+  switch (z.conn_limit.kind) {
+    case ConnLimit::Kind::kUnlimited:
+      return 0;
+    case ConnLimit::Kind::kCount:
+      return z.conn_limit.value;
+    case ConnLimit::Kind::kPercent:
+      return std::max<uint64_t>(1, cap * z.conn_limit.value / 10000);
+    default:
+      return std::max<uint64_t>(1, cap / std::max<size_t>(1, c.zones.size()));
+  }
+}
+
+void normalize_services(std::vector<ServiceEntry>& v) {
+  if (std::any_of(v.begin(), v.end(), [](const ServiceEntry& e) { return e.proto == 0; })) {
+    v.assign(1, ServiceEntry{});
+    return;
+  }
+  std::sort(v.begin(), v.end(), [](const ServiceEntry& a, const ServiceEntry& b) {
+    return std::tie(a.proto, a.icmp, a.lo, a.hi) < std::tie(b.proto, b.icmp, b.lo, b.hi);
+  });
+  std::vector<ServiceEntry> out;
+  out.reserve(v.size());
+  for (const auto& e : v) {
+    if (!out.empty() && out.back().proto == e.proto) {
+      ServiceEntry& b = out.back();
+      // A whole protocol (not by type, all ports) sorts first and absorbs the rest of it.
+      if (!b.icmp && b.lo == 0 && b.hi == 0xFFFF) continue;
+      if (b.icmp == e.icmp && uint32_t(e.lo) <= uint32_t(b.hi) + 1) {
+        b.hi = std::max(b.hi, e.hi);
+        continue;
+      }
     }
-    if (const AddressObject* o = c.address(r)) {
-      for (const auto& x : o->ranges) s.add(x);
-      if (depth < 32)
-        for (const auto& m : o->members) add(m, depth + 1);
-      return;
+    out.push_back(e);
+  }
+  v = std::move(out);
+}
+
+Resolver::Resolver(const FirewallConfig& c, size_t range_cap, size_t service_cap)
+    : c_(c),
+      range_cap_(range_cap),
+      service_cap_(service_cap),
+      addr_(c.addresses.size()),
+      svc_(c.services.size()),
+      addr_busy_(c.addresses.size()),
+      svc_busy_(c.services.size()) {
+  for (size_t i = 0; i < c.addresses.size(); ++i) addr_idx_.emplace(c.addresses[i].name, i);
+  for (size_t i = 0; i < c.services.size(); ++i) svc_idx_.emplace(c.services[i].name, i);
+}
+
+std::optional<size_t> Resolver::address_index(const std::string& name) const {
+  auto it = addr_idx_.find(name);
+  return it == addr_idx_.end() ? std::nullopt : std::optional<size_t>(it->second);
+}
+std::optional<size_t> Resolver::service_index(const std::string& name) const {
+  auto it = svc_idx_.find(name);
+  return it == svc_idx_.end() ? std::nullopt : std::optional<size_t>(it->second);
+}
+const AddressObject* Resolver::address(const std::string& name) const {
+  const auto i = address_index(name);
+  return i ? &c_.addresses[*i] : nullptr;
+}
+const ServiceObject* Resolver::service(const std::string& name) const {
+  const auto i = service_index(name);
+  return i ? &c_.services[*i] : nullptr;
+}
+
+const AddrSet& Resolver::address_object(size_t i) {
+  static const AddrSet kNothing;
+  if (addr_[i]) return *addr_[i];
+  if (addr_busy_[i]) return kNothing;  // a cycle (never in a loaded config)
+  addr_busy_[i] = 1;
+  const AddressObject& o = c_.addresses[i];
+  AddrSet s;
+  for (const auto& r : o.ranges) s.add(r);
+  s.normalize();
+  for (const auto& m : o.members) {
+    if (s.size() > range_cap_) break;  // refused by the loader: stop growing
+    if (const auto j = address_index(m)) s.merge(address_object(*j));
+  }
+  addr_busy_[i] = 0;
+  addr_[i] = std::move(s);
+  return *addr_[i];
+}
+
+const std::vector<ServiceEntry>& Resolver::service_object(size_t i) {
+  static const std::vector<ServiceEntry> kNothing;
+  if (svc_[i]) return *svc_[i];
+  if (svc_busy_[i]) return kNothing;
+  svc_busy_[i] = 1;
+  const ServiceObject& o = c_.services[i];
+  std::vector<ServiceEntry> v = o.entries;
+  normalize_services(v);
+  for (const auto& m : o.members) {
+    if (v.size() > service_cap_) break;
+    if (const auto j = service_index(m)) {
+      const auto& x = service_object(*j);
+      v.insert(v.end(), x.begin(), x.end());
+      normalize_services(v);
+    }
+  }
+  svc_busy_[i] = 0;
+  svc_[i] = std::move(v);
+  return *svc_[i];
+}
+
+AddrSet Resolver::addresses(const std::vector<std::string>& refs) {
+  if (refs.empty()) return AddrSet::any();
+  AddrSet s, literals;
+  for (const auto& r : refs) {
+    if (r == "any") return AddrSet::any();
+    if (const auto i = address_index(r)) {
+      if (s.size() <= range_cap_) s.merge(address_object(*i));
+      continue;
     }
     AddrRange x;
-    if (!parse_address(r, x)) s.add(x);
-  };
-  for (const auto& r : refs) add(r, 0);
-  s.normalize();
+    if (!parse_address(r, x)) literals.add(x);
+  }
+  literals.normalize();
+  s.merge(literals);
   return s;
+}
+
+std::vector<ServiceEntry> Resolver::services(const std::vector<std::string>& refs) {
+  if (refs.empty()) return {ServiceEntry{}};
+  std::vector<ServiceEntry> out;
+  for (const auto& r : refs) {
+    if (r == "any") return {ServiceEntry{}};
+    if (const auto i = service_index(r)) {
+      if (out.size() > service_cap_) continue;
+      const auto& x = service_object(*i);
+      out.insert(out.end(), x.begin(), x.end());
+      normalize_services(out);
+      continue;
+    }
+    parse_service_literal(r, out);
+  }
+  normalize_services(out);
+  return out;
+}
+
+AddrSet resolve_addresses(const FirewallConfig& c, const std::vector<std::string>& refs) {
+  return Resolver(c).addresses(refs);
 }
 
 std::vector<ServiceEntry> resolve_services(const FirewallConfig& c,
                                            const std::vector<std::string>& refs) {
-  std::vector<ServiceEntry> out;
-  if (refs.empty()) return {ServiceEntry{}};
-  std::function<void(const std::string&, int)> add = [&](const std::string& r, int depth) {
-    if (r == "any") {
-      out.push_back(ServiceEntry{});
-      return;
-    }
-    if (const ServiceObject* o = c.service(r)) {
-      out.insert(out.end(), o->entries.begin(), o->entries.end());
-      if (depth < 32)
-        for (const auto& m : o->members) add(m, depth + 1);
-      return;
-    }
-    parse_service_literal(r, out);
-  };
-  for (const auto& r : refs) add(r, 0);
-  std::vector<ServiceEntry> uniq;
-  for (const auto& e : out)
-    if (std::find(uniq.begin(), uniq.end(), e) == uniq.end()) uniq.push_back(e);
-  return uniq;
+  return Resolver(c).services(refs);
 }
 
 namespace {
+
+// conn_limit: a number, a share of the table ("10%", "2.5%"), or `unlimited` (0 too).
+ConnLimit parse_conn_limit(const ConfigNode& n) {
+  ConnLimit l;
+  if (!n.present()) return l;
+  const std::string s = n.str();
+  const std::string bad = fmt::format(
+      "conn_limit must be a number of connections, a share of the table like 10%, or "
+      "'unlimited', got '{}'",
+      s);
+  if (s == "unlimited") {
+    l.kind = ConnLimit::Kind::kUnlimited;
+  } else if (!s.empty() && s.back() == '%') {
+    // Up to two decimals: hundredths of a percent.
+    const std::string num = s.substr(0, s.size() - 1);
+    const auto dot = num.find('.');
+    const std::string whole = num.substr(0, dot);
+    const std::string frac = dot == std::string::npos ? "" : num.substr(dot + 1);
+    auto digits = [](const std::string& x) {
+      return std::all_of(x.begin(), x.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (whole.empty() || whole.size() > 3 || !digits(whole) || frac.size() > 2 || !digits(frac) ||
+        (dot != std::string::npos && frac.empty()))
+      n.fail(bad);
+    const std::string hundredths = frac + std::string(2 - frac.size(), '0');
+    const auto v = static_cast<uint32_t>(std::stoul(whole) * 100 + std::stoul(hundredths));
+    if (v == 0 || v > 10000)
+      n.fail(fmt::format("conn_limit '{}': a share must be above 0% and at most 100%", s));
+    l.kind = ConnLimit::Kind::kPercent;
+    l.value = v;
+  } else {
+    if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      n.fail(bad);
+    const uint64_t v = n.uint(0, 1u << 28);
+    l.kind = v == 0 ? ConnLimit::Kind::kUnlimited : ConnLimit::Kind::kCount;
+    l.value = static_cast<uint32_t>(v);
+  }
+  return l;
+}
 
 class Loader {
  public:
@@ -285,7 +436,8 @@ class Loader {
       o.name = name_of(n.required("name"), "address object");
       o.pos = pos_of(n["name"]);
       if (o.name == "any") n["name"].fail("'any' is reserved");
-      if (c_.address(o.name)) n["name"].fail(fmt::format("duplicate address object '{}'", o.name));
+      if (!addr_idx_.emplace(o.name, c_.addresses.size()).second)
+        n["name"].fail(fmt::format("duplicate address object '{}'", o.name));
       for (const auto& [text, node] : names_of(n["prefixes"])) {
         AddrRange r;
         if (auto err = parse_address(text, r)) node.fail(*err);
@@ -298,17 +450,19 @@ class Loader {
       c_.addresses.push_back(o);
       address_nodes_.push_back(n);
     }
-    // Members must exist; groups must not contain themselves.
+    // Members must exist; groups must not contain themselves nor nest too deep.
+    std::vector<std::vector<size_t>> members(c_.addresses.size());
     for (size_t i = 0; i < c_.addresses.size(); ++i) {
       for (const auto& [m, node] : names_of(address_nodes_[i]["members"])) {
-        if (!c_.address(m))
+        auto it = addr_idx_.find(m);
+        if (it == addr_idx_.end())
           node.fail(fmt::format("unknown address object '{}'{}", m, suggest(m, address_names())));
+        members[i].push_back(it->second);
       }
-      check_cycle(c_.addresses[i].name, address_nodes_[i], [&](const std::string& x) {
-        const AddressObject* o = c_.address(x);
-        return o ? o->members : std::vector<std::string>{};
-      });
     }
+    address_order_ = check_groups(members, address_nodes_, [&](size_t i) -> const std::string& {
+      return c_.addresses[i].name;
+    });
   }
 
   void services(const ConfigNode& list) {
@@ -318,7 +472,8 @@ class Loader {
       o.name = name_of(n.required("name"), "service");
       o.pos = pos_of(n["name"]);
       if (o.name == "any") n["name"].fail("'any' is reserved");
-      if (c_.service(o.name)) n["name"].fail(fmt::format("duplicate service '{}'", o.name));
+      if (!svc_idx_.emplace(o.name, c_.services.size()).second)
+        n["name"].fail(fmt::format("duplicate service '{}'", o.name));
       if (n.has("protocol")) {
         ServiceEntry base;
         const std::string p = n["protocol"].str();
@@ -354,15 +509,18 @@ class Loader {
       c_.services.push_back(o);
       service_nodes_.push_back(n);
     }
+    std::vector<std::vector<size_t>> members(c_.services.size());
     for (size_t i = 0; i < c_.services.size(); ++i) {
-      for (const auto& [m, node] : names_of(service_nodes_[i]["members"]))
-        if (!c_.service(m))
+      for (const auto& [m, node] : names_of(service_nodes_[i]["members"])) {
+        auto it = svc_idx_.find(m);
+        if (it == svc_idx_.end())
           node.fail(fmt::format("unknown service '{}'{}", m, suggest(m, service_names())));
-      check_cycle(c_.services[i].name, service_nodes_[i], [&](const std::string& x) {
-        const ServiceObject* o = c_.service(x);
-        return o ? o->members : std::vector<std::string>{};
-      });
+        members[i].push_back(it->second);
+      }
     }
+    service_order_ = check_groups(members, service_nodes_, [&](size_t i) -> const std::string& {
+      return c_.services[i].name;
+    });
   }
 
   void zones(const ConfigNode& list, const Timeouts& defaults) {
@@ -374,6 +532,19 @@ class Loader {
       z.pos = pos_of(n["name"]);
       if (z.name == "any") n["name"].fail("'any' is reserved");
       if (c_.zone(z.name)) n["name"].fail(fmt::format("duplicate zone '{}'", z.name));
+      // An empty list is not "any": a template that left a tenant's list empty must not
+      // turn its zone into every port.
+      for (const auto& [key, what] : {std::pair{"ports", "port"}, std::pair{"segments", "segment"},
+                                      std::pair{"networks", "address"}}) {
+        const ConfigNode v = n[key];
+        if (!v.present() || !names_of(v).empty()) continue;
+        const std::string msg = fmt::format(
+            "an empty list would match every {0}; remove the key to mean any {0}, or name the {1}",
+            what, key);
+        // A key with no value has no position of its own (YAML marks the next token): the zone's.
+        if (!v.defined()) n.fail(fmt::format("'{}' has no value: {}", key, msg));
+        v.fail(msg);
+      }
       for (const auto& [p, node] : names_of(n["ports"])) {
         if (std::none_of(c_.devices.begin(), c_.devices.end(),
                          [&](const vnf::PortDevice& d) { return d.name == p; })) {
@@ -395,12 +566,14 @@ class Loader {
         z.networks.push_back(address_ref(a, node));
       if (n.has("intra_zone")) z.intra_zone = parse_action(n["intra_zone"]);
       z.intra_zone_log = n.bool_or("intra_zone_log", false);
-      z.conn_limit = static_cast<uint32_t>(n.uint_or("conn_limit", 0, 0, 1u << 28));
+      z.conn_limit = parse_conn_limit(n["conn_limit"]);
+      z.limit_pos = n["conn_limit"].present() ? pos_of(n["conn_limit"]) : z.pos;
       z.window_check = n.bool_or("window_check", true);
       z.timeouts = defaults;
       parse_timeouts(n["timeouts"], z.timeouts);
       z.description = n.str_or("description", "");
       c_.zones.push_back(z);
+      zone_nodes_.push_back(n);
     }
     if (c_.zones.size() > 250) list.fail("at most 250 zones");
     if (c_.zones.empty()) list.fail("define at least one zone");
@@ -429,6 +602,7 @@ class Loader {
       r.cross_segment = n.bool_or("cross_segment", false);
       r.comment = n.str_or("comment", "");
       c_.rules.push_back(r);
+      rule_nodes_.push_back(n);
     }
     if (c_.rules.size() > 60000) list.fail("at most 60000 rules");
   }
@@ -449,8 +623,62 @@ class Loader {
     }
   }
 
+  // What the objects, zones and rules expand to, with the limits of config.h: each object
+  // once (members first, memoised), then every zone's networks and every rule, counting the
+  // ACL entries the compiler will make. Nothing here grows much past a limit before it is
+  // refused.
+  void check_expansion() {
+    Resolver res(c_);
+    auto too_many_ranges = [](bool plural) {
+      return fmt::format("expand{} to more than {} address ranges (the most after merging "
+                         "overlapping and adjacent ones): split {}, or use wider prefixes",
+                         plural ? "" : "s", kMaxObjectRanges, plural ? "them" : "it");
+    };
+    auto too_many_services = [](bool plural) {
+      return fmt::format("expand{} to more than {} service entries (ports, port ranges, ICMP "
+                         "types, after merging): split {}",
+                         plural ? "" : "s", kMaxObjectServices, plural ? "them" : "it");
+    };
+    for (size_t i : address_order_)
+      if (res.address_object(i).size() > kMaxObjectRanges)
+        address_nodes_[i].fail(
+            fmt::format("address object '{}' {}", c_.addresses[i].name, too_many_ranges(false)));
+    for (size_t i : service_order_)
+      if (res.service_object(i).size() > kMaxObjectServices)
+        service_nodes_[i].fail(
+            fmt::format("service '{}' {}", c_.services[i].name, too_many_services(false)));
+    for (size_t i = 0; i < c_.zones.size(); ++i)
+      if (res.addresses(c_.zones[i].networks).size() > kMaxObjectRanges)
+        zone_nodes_[i]["networks"].fail(
+            fmt::format("zone '{}': its networks {}", c_.zones[i].name, too_many_ranges(true)));
+    uint64_t total = 0;
+    for (size_t i = 0; i < c_.rules.size(); ++i) {
+      const Rule& r = c_.rules[i];
+      const ConfigNode& n = rule_nodes_[i];
+      const AddrSet src = res.addresses(r.source);
+      if (src.size() > kMaxObjectRanges)
+        n["source"].fail(fmt::format("rule '{}': its sources {}", r.id, too_many_ranges(true)));
+      const AddrSet dst = res.addresses(r.destination);
+      if (dst.size() > kMaxObjectRanges)
+        n["destination"].fail(
+            fmt::format("rule '{}': its destinations {}", r.id, too_many_ranges(true)));
+      const auto svc = res.services(r.service);
+      if (svc.size() > kMaxObjectServices)
+        n["service"].fail(fmt::format("rule '{}': its services {}", r.id, too_many_services(true)));
+      const uint64_t entries = acl_entry_count(r, src, dst, svc);
+      total = entries > kMaxAclEntries ? kMaxAclEntries + 1 : total + entries;
+      if (total > kMaxAclEntries)
+        n["id"].fail(fmt::format(
+            "rule '{}' compiles to {} ACL entries (zones x sources x destinations x services, "
+            "IPv6 ranges as prefixes), which takes the rule set past its limit of {}: narrow it, "
+            "or split it into rules with fewer combinations",
+            r.id, entries == UINT64_MAX ? std::string("too many") : std::to_string(entries),
+            kMaxAclEntries));
+    }
+  }
+
   std::string address_ref(const std::string& a, const ConfigNode& node) {
-    if (a == "any" || c_.address(a)) return a;
+    if (a == "any" || addr_idx_.count(a)) return a;
     AddrRange r;
     const auto err = parse_address(a, r);
     if (!err) return a;
@@ -459,7 +687,7 @@ class Loader {
   }
 
   std::string service_ref(const std::string& s, const ConfigNode& node) {
-    if (s == "any" || c_.service(s)) return s;
+    if (s == "any" || svc_idx_.count(s)) return s;
     std::vector<ServiceEntry> tmp;
     const std::string err = parse_service_literal(s, tmp);
     if (err.empty()) return s;
@@ -505,20 +733,53 @@ class Loader {
     return v;
   }
 
-  template <class Members>
-  void check_cycle(const std::string& start, const ConfigNode& node, Members&& members) {
-    std::set<std::string> seen;
-    std::function<void(const std::string&)> walk = [&](const std::string& x) {
-      for (const auto& m : members(x)) {
-        if (m == start) node.fail(fmt::format("'{}' contains itself (through '{}')", start, x));
-        if (seen.insert(m).second) walk(m);
+  // One depth-first walk over all groups (iterative: a long chain cannot exhaust the stack):
+  // a group that contains itself, or nests deeper than kMaxGroupDepth, is refused at its
+  // position. Returns the objects members-first, the order the expansion check uses.
+  template <class Name>
+  std::vector<size_t> check_groups(const std::vector<std::vector<size_t>>& members,
+                                   const std::vector<ConfigNode>& nodes, Name&& name) {
+    enum : uint8_t { kWhite, kGrey, kBlack };
+    const size_t n = members.size();
+    std::vector<uint8_t> color(n, kWhite);
+    std::vector<unsigned> depth(n, 0);
+    std::vector<size_t> order;
+    order.reserve(n);
+    std::vector<std::pair<size_t, size_t>> stack;  // (object, next member)
+    for (size_t root = 0; root < n; ++root) {
+      if (color[root] != kWhite) continue;
+      stack.emplace_back(root, 0);
+      color[root] = kGrey;
+      while (!stack.empty()) {
+        auto& [v, k] = stack.back();
+        if (k < members[v].size()) {
+          const size_t m = members[v][k++];
+          if (color[m] == kGrey)
+            nodes[m].fail(fmt::format("'{}' contains itself (through '{}')", name(m), name(v)));
+          if (color[m] == kWhite) {
+            color[m] = kGrey;
+            stack.emplace_back(m, 0);
+          }
+          continue;
+        }
+        unsigned d = 0;
+        for (size_t m : members[v]) d = std::max(d, depth[m] + 1);
+        if (d > kMaxGroupDepth)
+          nodes[v].fail(fmt::format("group '{}' nests groups {} levels deep (at most {})", name(v), d,
+                                    kMaxGroupDepth));
+        depth[v] = d;
+        color[v] = kBlack;
+        order.push_back(v);
+        stack.pop_back();
       }
-    };
-    walk(start);
+    }
+    return order;
   }
 
   FirewallConfig& c_;
-  std::vector<ConfigNode> address_nodes_, service_nodes_;
+  std::vector<ConfigNode> address_nodes_, service_nodes_, zone_nodes_, rule_nodes_;
+  std::unordered_map<std::string, size_t> addr_idx_, svc_idx_;
+  std::vector<size_t> address_order_, service_order_;  // members first
 };
 
 void check_key_collisions(const std::vector<std::pair<std::string, ConfigNode>>& named,
@@ -579,6 +840,9 @@ void parse_policy_sections(const ConfigNode& root, FirewallConfig& c) {
   l.zones(root.required("zones"), defaults);
   l.rules(root["rules"]);
   l.policies(root["policies"]);
+  l.check_expansion();
+  c.findings = lint(c);
+  c.linted = true;
   named.clear();
   for (const auto& r : root["rules"].items()) named.emplace_back(r["id"].str(), r["id"]);
   check_key_collisions(named, "rule id");

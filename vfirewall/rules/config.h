@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/config_node.h"
@@ -16,6 +18,17 @@
 #include "vfirewall/rules/address.h"
 
 namespace vfirewall {
+
+// Limits of one rule set, checked when the file is loaded (a file beyond them is refused with
+// the position of what crosses the limit, before anything is built; docs/firewall.md
+// "Limits"). Generous for real rule sets, small enough that a careless or hostile file costs a
+// running appliance a refused reload, never its memory.
+inline constexpr unsigned kMaxGroupDepth = 16;      // groups of groups of ...: 16 levels
+inline constexpr size_t kMaxObjectRanges = 65536;   // address ranges of one object / rule side,
+                                                    // after merging overlapping and adjacent ones
+inline constexpr size_t kMaxObjectServices = 4096;  // entries of one service object / rule
+inline constexpr uint64_t kMaxAclEntries = 262144;  // ACL entries the whole rule set compiles to
+                                                    // (measured: ~3 s and ~300 MB to build)
 
 enum class Action : uint8_t { kAccept, kDrop, kReject };
 const char* action_name(Action a);
@@ -26,6 +39,15 @@ struct Pos {
   int line = 0;
   int column = 0;
   std::string str() const;
+};
+
+// A lint finding (vfirewall/rules/lint.h): what, where, how bad.
+struct Finding {
+  enum class Severity { kWarning, kError };
+  Severity severity = Severity::kWarning;
+  Pos pos;
+  std::string message;
+  std::string str() const;  // "file:line:column: warning|error: message"
 };
 
 struct FwSegment {
@@ -57,18 +79,36 @@ struct ServiceObject {
   Pos pos;
 };
 
+// How many connections a zone may open at once (all workers together).
+struct ConnLimit {
+  enum class Kind : uint8_t {
+    kDefaultShare,  // not written: the table's capacity divided equally between the zones
+    kCount,         // a number of connections
+    kPercent,       // a share of the table's capacity
+    kUnlimited,     // `unlimited` (or 0): the zone may fill the table
+  };
+  Kind kind = Kind::kDefaultShare;
+  uint32_t value = 0;  // kCount: connections; kPercent: hundredths of a percent (1..10000)
+};
+
 struct Zone {
   std::string name;
-  std::vector<std::string> ports;       // empty: any port
+  std::vector<std::string> ports;       // empty: any port (the key left out)
   std::vector<std::string> segments;    // empty: any segment
   std::vector<std::string> networks;    // address references; empty: any address
   Action intra_zone = Action::kAccept;  // default for traffic within the zone
   bool intra_zone_log = false;
-  uint32_t conn_limit = 0;  // 0: no limit
+  ConnLimit conn_limit;
   bool window_check = true;
   Timeouts timeouts;
   std::string description;
-  Pos pos;
+  Pos pos;        // the name
+  Pos limit_pos;  // conn_limit (the name when left out)
+  // Anti-spoofing: a zone "lives" where its ports and segments say, and "claims" the
+  // addresses of its networks when it lives somewhere. A packet from a claimed address must
+  // arrive where a zone claiming it lives (vfirewall/README.md, docs/firewall.md).
+  bool lives_somewhere() const { return !ports.empty() || !segments.empty(); }
+  bool claims_addresses() const { return lives_somewhere() && !networks.empty(); }
 };
 
 struct Rule {
@@ -119,12 +159,24 @@ struct FirewallConfig {
   bool non_ip_accept = true;      // ARP and other non-IP frames pass (an L2 firewall)
   bool ndp_accept = true;         // IPv6 neighbour/router discovery passes without rules
   bool fragments_accept = false;  // non-first fragments (no ports to match)
+  // The lint of this config, made once by the loader (parse_policy_sections) so that the
+  // programs, the reload and the host switch neither repeat it nor print it twice. Errors
+  // among them refuse the config where it is used (throw_on_lint_errors).
+  std::vector<Finding> findings;
+  bool linted = false;
 
   const Zone* zone(const std::string& name) const;
   const FwSegment* segment(const std::string& name) const;
-  const AddressObject* address(const std::string& name) const;
+  const AddressObject* address(const std::string& name) const;  // linear: see Resolver
   const ServiceObject* service(const std::string& name) const;
 };
+
+// Connections the whole table holds: conntrack.size per worker, times the workers.
+uint64_t table_capacity(const FirewallConfig& c);
+// A zone's limit for all workers together: its conn_limit, or by default its equal share of
+// the table (table_capacity / zones); 0: none (`unlimited`).
+uint64_t effective_conn_limit(const FirewallConfig& c, const Zone& z);
+
 
 // Throws vnf::config::ConfigError (file:line:column: path: message).
 FirewallConfig load_firewall_config(const std::string& file);
@@ -141,8 +193,43 @@ void check_reloadable(const FirewallConfig& running, const FirewallConfig& next,
                       const vnf::config::ConfigNode& next_root);
 std::vector<std::string> diff(const FirewallConfig& a, const FirewallConfig& b);
 
-// Resolution helpers shared by the compiler and the linter (the loader has checked every
-// reference, so these do not fail on a loaded config).
+// Resolves address and service references, each object once (memoised), so a DAG of groups
+// with shared members costs O(objects + edges), not one walk per path. Shared by the loader
+// (which checks the limits above with it), the compiler and the linter. A loaded config has
+// no unknown reference, no cycle and no group deeper than kMaxGroupDepth; on other input the
+// resolver does not loop (a cycle or too deep a group resolves to what was reached).
+// A set that passes `cap` ranges / entries stops growing there (the loader refuses it), so
+// no intermediate result is ever much larger than the limit.
+class Resolver {
+ public:
+  explicit Resolver(const FirewallConfig& c, size_t range_cap = kMaxObjectRanges,
+                    size_t service_cap = kMaxObjectServices);
+
+  // refs: object names, literals, "any"; empty: any address / any service.
+  AddrSet addresses(const std::vector<std::string>& refs);
+  std::vector<ServiceEntry> services(const std::vector<std::string>& refs);
+  const AddrSet& address_object(size_t index);  // index into c.addresses
+  const std::vector<ServiceEntry>& service_object(size_t index);
+
+  const AddressObject* address(const std::string& name) const;  // O(1)
+  const ServiceObject* service(const std::string& name) const;
+  std::optional<size_t> address_index(const std::string& name) const;
+  std::optional<size_t> service_index(const std::string& name) const;
+
+ private:
+  const FirewallConfig& c_;
+  size_t range_cap_, service_cap_;
+  std::unordered_map<std::string, size_t> addr_idx_, svc_idx_;
+  std::vector<std::optional<AddrSet>> addr_;
+  std::vector<std::optional<std::vector<ServiceEntry>>> svc_;
+  std::vector<uint8_t> addr_busy_, svc_busy_;  // on the resolution path (cycle guard)
+};
+
+// Merges service entries: one `any` stands for all; a whole protocol absorbs its ports or
+// types; overlapping and adjacent ranges of one protocol become one. Sorted.
+void normalize_services(std::vector<ServiceEntry>& v);
+
+// One-shot helpers (a fresh Resolver each call: fine for one rule, use a Resolver for many).
 AddrSet resolve_addresses(const FirewallConfig& c, const std::vector<std::string>& refs);
 std::vector<ServiceEntry> resolve_services(const FirewallConfig& c,
                                            const std::vector<std::string>& refs);

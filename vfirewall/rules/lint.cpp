@@ -1,5 +1,7 @@
 #include "vfirewall/rules/lint.h"
 
+#include "vfirewall/rules/shadow.h"
+
 #include <algorithm>
 #include <functional>
 #include <set>
@@ -21,33 +23,6 @@ void throw_on_lint_errors(const std::vector<Finding>& findings) {
 
 namespace {
 
-bool zones_cover(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-  if (std::find(a.begin(), a.end(), "any") != a.end()) return true;
-  if (std::find(b.begin(), b.end(), "any") != b.end()) return false;
-  return std::all_of(b.begin(), b.end(), [&](const std::string& z) {
-    return std::find(a.begin(), a.end(), z) != a.end();
-  });
-}
-
-bool service_covers(const ServiceEntry& a, const ServiceEntry& e) {
-  if (a.proto == 0) return true;
-  if (a.proto != e.proto) return false;
-  if (!a.icmp && a.lo == 0 && a.hi == 0xFFFF) return true;  // the whole protocol
-  return a.icmp == e.icmp && a.lo <= e.lo && e.hi <= a.hi;
-}
-
-bool services_cover(const std::vector<ServiceEntry>& a, const std::vector<ServiceEntry>& b) {
-  return std::all_of(b.begin(), b.end(), [&](const ServiceEntry& e) {
-    return std::any_of(a.begin(), a.end(),
-                       [&](const ServiceEntry& x) { return service_covers(x, e); });
-  });
-}
-
-struct Resolved {
-  AddrSet src, dst;
-  std::vector<ServiceEntry> services;
-};
-
 // Segments a rule side may be in: explicit only when every zone named is bound to segments.
 std::set<std::string> explicit_segments(const FirewallConfig& c,
                                         const std::vector<std::string>& zones, bool& is_explicit) {
@@ -64,6 +39,135 @@ std::set<std::string> explicit_segments(const FirewallConfig& c,
   return out;
 }
 
+void warn_at(std::vector<Finding>& out, const Pos& p, std::string m) {
+  out.push_back({Finding::Severity::kWarning, p, std::move(m)});
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "'" : ", '") + x + "'";
+  return s;
+}
+
+// Every zone has a connection limit by default (its share of the table); a zone without
+// one, or limits that add up to more than the table, take that guarantee away.
+void lint_conn_limits(const FirewallConfig& c, std::vector<Finding>& out) {
+  const uint64_t cap = table_capacity(c);
+  uint64_t sum = 0, default_share = 0;
+  std::vector<const Zone*> configured;
+  for (const auto& z : c.zones) {
+    if (z.conn_limit.kind == ConnLimit::Kind::kUnlimited) {
+      warn_at(out, z.limit_pos,
+              fmt::format("zone '{}' has no connection limit: it can fill the connection table and "
+                          "refuse every other zone's new connections",
+                          z.name));
+      continue;
+    }
+    const uint64_t l = effective_conn_limit(c, z);
+    sum += l;
+    if (z.conn_limit.kind == ConnLimit::Kind::kDefaultShare) {
+      default_share = l;
+    } else {
+      configured.push_back(&z);
+    }
+  }
+  if (sum <= cap || configured.empty()) return;
+  std::string who;
+  for (const Zone* z : configured)
+    who += fmt::format("{}'{}' ({})", who.empty() ? "" : ", ", z->name, effective_conn_limit(c, *z));
+  const unsigned workers = std::max(1u, c.engine.workers());
+  warn_at(out, configured.front()->limit_pos,
+          fmt::format("the zones' connection limits add up to {}, more than the table holds ({}: "
+                      "conntrack.size {} x {} worker{}), so a zone may be refused before it reaches "
+                      "its limit: {}{}; lower them or raise conntrack.size",
+                      sum, cap, c.conntrack.size, workers, workers == 1 ? "" : "s", who,
+                      default_share ? fmt::format(", the others {} each (default share)",
+                                                  default_share)
+                                    : ""));
+}
+
+// Where two zones both live: the ports and segments they share ("" when nowhere).
+std::string shared_place(const Zone& a, const Zone& b) {
+  auto common = [](const std::vector<std::string>& x, const std::vector<std::string>& y,
+                   bool& overlap) {
+    overlap = true;
+    if (x.empty()) return y;  // any port (segment) and these: these
+    if (y.empty()) return x;
+    std::vector<std::string> r;
+    for (const auto& v : x)
+      if (std::find(y.begin(), y.end(), v) != y.end()) r.push_back(v);
+    overlap = !r.empty();
+    return r;
+  };
+  bool po = false, so = false;
+  const auto ports = common(a.ports, b.ports, po);
+  const auto segs = common(a.segments, b.segments, so);
+  if (!po || !so) return "";
+  std::string d;
+  if (!ports.empty()) d = fmt::format("port{} {}", ports.size() > 1 ? "s" : "", join(ports));
+  if (!segs.empty())
+    d += fmt::format("{}segment{} {}", d.empty() ? "" : " and ", segs.size() > 1 ? "s" : "",
+                     join(segs));
+  return d;
+}
+
+std::string first_common(const AddrSet& a, const AddrSet& b) {
+  for (const auto* pair : {&a.v4, &a.v6}) {
+    const auto& x = *pair;
+    const auto& y = pair == &a.v4 ? b.v4 : b.v6;
+    size_t i = 0, j = 0;
+    while (i < x.size() && j < y.size()) {
+      if (x[i].hi < y[j].lo) {
+        ++i;
+      } else if (y[j].hi < x[i].lo) {
+        ++j;
+      } else {
+        return format_range(
+            {x[i].family, std::max(x[i].lo, y[j].lo), std::min(x[i].hi, y[j].hi)});
+      }
+    }
+  }
+  return "";
+}
+
+// Anti-spoofing: a zone's addresses are bound to where it lives. Findings where the binding
+// cannot protect.
+void lint_zone_binding(const FirewallConfig& c, Resolver& res, std::vector<Finding>& out) {
+  std::vector<AddrSet> nets(c.zones.size());
+  for (size_t i = 0; i < c.zones.size(); ++i) {
+    const Zone& z = c.zones[i];
+    if (z.networks.empty()) continue;
+    nets[i] = res.addresses(z.networks);
+    if (!z.lives_somewhere())
+      warn_at(out, z.pos,
+              fmt::format("zone '{}' is told apart by address only: any port can use its "
+                          "addresses; name its ports or segments",
+                          z.name));
+  }
+  for (size_t j = 0; j < c.zones.size(); ++j) {
+    const Zone& b = c.zones[j];
+    for (size_t i = 0; i < j; ++i) {
+      const Zone& a = c.zones[i];
+      if (!a.lives_somewhere() || !b.lives_somewhere()) continue;
+      if (a.networks.empty() && b.networks.empty()) continue;  // not told apart by address
+      const std::string place = shared_place(a, b);
+      if (!place.empty()) {
+        warn_at(out, b.pos,
+                fmt::format("zones '{}' and '{}' share {}: a host there can use the other's "
+                            "addresses; give each zone its own port or segment",
+                            a.name, b.name, place));
+      } else if (a.claims_addresses() && b.claims_addresses()) {
+        const std::string common = first_common(nets[i], nets[j]);
+        if (!common.empty())
+          warn_at(out, b.pos,
+                  fmt::format("zones '{}' and '{}' both claim {} but live in different places: "
+                              "hosts in either place can use those addresses",
+                              a.name, b.name, common));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<Finding> lint(const FirewallConfig& c) {
@@ -71,14 +175,15 @@ std::vector<Finding> lint(const FirewallConfig& c) {
   auto warn = [&](const Pos& p, std::string m) {
     out.push_back({Finding::Severity::kWarning, p, std::move(m)});
   };
-  std::vector<Resolved> res;
+  Resolver res(c);  // each object once
+  std::vector<RuleSets> sets;
+  sets.reserve(c.rules.size());
   for (const auto& r : c.rules)
-    res.push_back({resolve_addresses(c, r.source), resolve_addresses(c, r.destination),
-                   resolve_services(c, r.service)});
+    sets.push_back({res.addresses(r.source), res.addresses(r.destination), res.services(r.service)});
 
+  std::vector<bool> never(c.rules.size());
   for (size_t j = 0; j < c.rules.size(); ++j) {
-    const Rule& rj = c.rules[j];
-    const Resolved& b = res[j];
+    const RuleSets& b = sets[j];
     const bool v4 = !b.src.v4.empty() && !b.dst.v4.empty() &&
                     std::any_of(b.services.begin(), b.services.end(),
                                 [](const ServiceEntry& s) { return s.proto != kProtoIcmp6; });
@@ -86,38 +191,24 @@ std::vector<Finding> lint(const FirewallConfig& c) {
                     std::any_of(b.services.begin(), b.services.end(),
                                 [](const ServiceEntry& s) { return s.proto != kProtoIcmp; });
     if (!v4 && !v6) {
-      warn(rj.pos, fmt::format("rule '{}' can never match: its source, destination and services "
-                               "share no address family",
-                               rj.id));
-      continue;
-    }
-    for (size_t i = 0; i < j; ++i) {
-      const Rule& ri = c.rules[i];
-      const Resolved& a = res[i];
-      if (zones_cover(ri.from, rj.from) && zones_cover(ri.to, rj.to) && a.src.covers(b.src) &&
-          a.dst.covers(b.dst) && services_cover(a.services, b.services)) {
-        warn(rj.pos, fmt::format("rule '{}' is shadowed by rule '{}' (line {}): it can never "
-                                 "match{}",
-                                 rj.id, ri.id, ri.pos.line,
-                                 ri.action != rj.action
-                                     ? fmt::format(", and '{}' {}s what it would {}", ri.id,
-                                                   action_name(ri.action), action_name(rj.action))
-                                     : ""));
-        break;
-      }
+      never[j] = true;
+      warn(c.rules[j].pos, fmt::format("rule '{}' can never match: its source, destination and "
+                                       "services share no address family",
+                                       c.rules[j].id));
     }
   }
+  find_shadowed(c, sets, never, out);
 
   // Objects nobody uses.
   std::set<std::string> used_addr, used_svc;
   std::function<void(const std::string&)> use_addr = [&](const std::string& n) {
     if (!used_addr.insert(n).second) return;
-    if (const AddressObject* o = c.address(n))
+    if (const AddressObject* o = res.address(n))
       for (const auto& m : o->members) use_addr(m);
   };
   std::function<void(const std::string&)> use_svc = [&](const std::string& n) {
     if (!used_svc.insert(n).second) return;
-    if (const ServiceObject* o = c.service(n))
+    if (const ServiceObject* o = res.service(n))
       for (const auto& m : o->members) use_svc(m);
   };
   for (const auto& r : c.rules) {
@@ -134,6 +225,9 @@ std::vector<Finding> lint(const FirewallConfig& c) {
   for (const auto& s : c.services)
     if (!used_svc.count(s.name))
       warn(s.pos, fmt::format("service '{}' is not used by any rule or group", s.name));
+
+  lint_conn_limits(c, out);
+  lint_zone_binding(c, res, out);
 
   // Cross-segment reachability.
   for (const auto& r : c.rules) {

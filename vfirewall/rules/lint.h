@@ -15,14 +15,6 @@
 
 namespace vfirewall {
 
-struct Finding {
-  enum class Severity { kWarning, kError };
-  Severity severity = Severity::kWarning;
-  Pos pos;
-  std::string message;
-  std::string str() const;  // "file:line:column: warning|error: message"
-};
-
 std::vector<Finding> lint(const FirewallConfig& c);
 
 // Throws vnf::config::ConfigError for the first error finding.
