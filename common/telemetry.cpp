@@ -2,7 +2,9 @@
 
 #include <map>
 #include <mutex>
+#include <stdexcept>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 namespace vnf::telemetry {
@@ -45,11 +47,23 @@ void add(const std::string& cmd, const std::string& help, Handler h) {
   // rte_telemetry keeps the callback forever; registering twice would fail, so only once.
   static std::map<std::string, std::string> registered;
   if (fresh && !registered.count(cmd)) {
-    registered[cmd] = help;
+    registered[cmd] = fit_help(help);
     if (rte_telemetry_register_cmd(registered.find(cmd)->first.c_str(), trampoline,
-                                   registered[cmd].c_str()) != 0)
-      spdlog::warn("telemetry: cannot register {}", cmd);
+                                   registered[cmd].c_str()) != 0) {
+      // A command that is not there is a defect, never a warning nobody reads (a help text
+      // too long for rte_telemetry once hid /vnf/fw/zones).
+      registered.erase(cmd);
+      throw std::runtime_error(fmt::format("telemetry: cannot register {}", cmd));
+    }
   }
+}
+
+std::string fit_help(const std::string& help) {
+  constexpr size_t kMax = RTE_TEL_MAX_STRING_LEN - 1;  // rte_telemetry refuses longer ones
+  if (help.size() <= kMax) return help;
+  size_t cut = help.rfind(' ', kMax - 3);
+  if (cut == std::string::npos || cut == 0) cut = kMax - 3;
+  return help.substr(0, cut) + "...";
 }
 
 void clear() {

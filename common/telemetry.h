@@ -13,8 +13,11 @@ namespace vnf::telemetry {
 // Handler: fill `d`; return 0, or a negative errno (the client then sees null).
 using Handler = std::function<int(const std::string& params, rte_tel_data* d)>;
 
-// Registers (or replaces) a command. Safe before and after rte_eal_init.
+// Registers cmd (once per process; later calls replace the handler); safe before and after
+// rte_eal_init. Throws when
+// rte_telemetry refuses it. help longer than rte_telemetry takes is cut (fit_help).
 void add(const std::string& cmd, const std::string& help, Handler h);
+std::string fit_help(const std::string& help);  // at most RTE_TEL_MAX_STRING_LEN - 1 bytes
 // Removes every handler (tests build and destroy several appliances in one process).
 void clear();
 
