@@ -176,3 +176,25 @@ zones:
   EXPECT_EQ(at("zones 'tax' and 'web2'"), -1);
   for (const auto& f : c.findings) EXPECT_EQ(f.severity, Finding::Severity::kWarning) << f.str();
 }
+
+// The same for a rule's source, destination and service, and a service object's ports and
+// types: an empty list used to mean "any", so a template that left a rule's source empty made
+// it accept from every address.
+TEST(VfirewallZoneBinding, AnEmptyRuleOrServiceListIsRefusedNotAny) {
+  const std::string zones = "zones:\n  - {name: a, ports: [in]}\n  - {name: b, ports: [out]}\n";
+  const int rule_line = kHeadLines + 5;  // zones: 3 lines, rules: 1, then the rule
+  const std::string rule = "  - {id: r, from: a, to: b, ";
+  expect_refused(zones + "rules:\n" + rule + "source: [], service: [tcp/22], action: accept}\n",
+                 rule_line, 37, "rules[0].source: an empty list would match every address");
+  expect_refused(zones + "rules:\n" + rule + "destination: [], action: accept}\n", rule_line, 42,
+                 "rules[0].destination: an empty list would match every address");
+  expect_refused(zones + "rules:\n" + rule + "service: [], action: accept}\n", rule_line, 38,
+                 "rules[0].service: an empty list would match every service");
+  const int svc_line = kHeadLines + 5;
+  expect_refused(zones + "services:\n  - {name: s, protocol: tcp, ports: []}\n", svc_line, 37,
+                 "services[0].ports: an empty list would match every port");
+  expect_refused(zones + "services:\n  - {name: s, protocol: icmp, types: []}\n", svc_line, 38,
+                 "services[0].types: an empty list would match every type");
+  // Leaving the key out still means any.
+  EXPECT_NO_THROW(load(zones + "rules:\n" + rule + "service: [tcp/22], action: accept}\n"));
+}

@@ -429,6 +429,20 @@ class Loader {
     }
   }
 
+  // A key whose absence means "any" may not hold an empty list (`[]`, or no value): a
+  // template that left a list empty must not turn a zone into every port or a rule into
+  // every address or service.
+  static void refuse_empty(const ConfigNode& n, const char* key, const char* what) {
+    const ConfigNode v = n[key];
+    if (!v.present() || !names_of(v).empty()) return;
+    const std::string msg = fmt::format(
+        "an empty list would match every {0}; remove the key to mean any {0}, or name the {1}",
+        what, key);
+    // A key with no value has no position of its own (YAML marks the next token): the map's.
+    if (!v.defined()) n.fail(fmt::format("'{}' has no value: {}", key, msg));
+    v.fail(msg);
+  }
+
   void addresses(const ConfigNode& list) {
     for (const auto& n : list.items()) {
       n.allow_keys({"name", "prefixes", "members", "description"});
@@ -483,6 +497,8 @@ class Loader {
         const bool icmp = base.proto == 1 || base.proto == 58;
         if (n.has("ports") && !ports_ok) n["ports"].fail("only tcp, udp and sctp have ports");
         if (n.has("types") && !icmp) n["types"].fail("only icmp and icmp6 have types");
+        refuse_empty(n, "ports", "port");
+        refuse_empty(n, "types", "type");
         if (n.has("ports")) {
           for (const auto& [text, node] : names_of(n["ports"])) {
             ServiceEntry e = base;
@@ -534,17 +550,9 @@ class Loader {
       if (c_.zone(z.name)) n["name"].fail(fmt::format("duplicate zone '{}'", z.name));
       // An empty list is not "any": a template that left a tenant's list empty must not
       // turn its zone into every port.
-      for (const auto& [key, what] : {std::pair{"ports", "port"}, std::pair{"segments", "segment"},
-                                      std::pair{"networks", "address"}}) {
-        const ConfigNode v = n[key];
-        if (!v.present() || !names_of(v).empty()) continue;
-        const std::string msg = fmt::format(
-            "an empty list would match every {0}; remove the key to mean any {0}, or name the {1}",
-            what, key);
-        // A key with no value has no position of its own (YAML marks the next token): the zone's.
-        if (!v.defined()) n.fail(fmt::format("'{}' has no value: {}", key, msg));
-        v.fail(msg);
-      }
+      refuse_empty(n, "ports", "port");
+      refuse_empty(n, "segments", "segment");
+      refuse_empty(n, "networks", "address");
       for (const auto& [p, node] : names_of(n["ports"])) {
         if (std::none_of(c_.devices.begin(), c_.devices.end(),
                          [&](const vnf::PortDevice& d) { return d.name == p; })) {
@@ -592,6 +600,9 @@ class Loader {
         n["id"].fail(fmt::format("rule id '{}' is reserved (telemetry uses it)", r.id));
       r.from = zone_refs(n.required("from"));
       r.to = zone_refs(n.required("to"));
+      refuse_empty(n, "source", "address");
+      refuse_empty(n, "destination", "address");
+      refuse_empty(n, "service", "service");
       for (const auto& [a, node] : names_of(n["source"])) r.source.push_back(address_ref(a, node));
       for (const auto& [a, node] : names_of(n["destination"]))
         r.destination.push_back(address_ref(a, node));
