@@ -275,6 +275,20 @@ check "check vfirewall (invalid): status 2, file:line:column" expect 2 "fw\.yaml
 fw_yaml "" >"$WORK/fw.yaml"
 vc check vfirewall "$WORK/fw.yaml"
 check "check vfirewall (valid): status 0, OK" expect 0 'fw\.yaml: OK \(2 zones, 1 rules'
+# 150 more zones (one per segment): more than one telemetry answer holds (16 kB); show zones
+# follows the pages (50 a page) and lists all 152.
+{
+  fw_yaml "" | awk '{ print } /^zones:$/ { for (i = 1; i <= 150; i++) printf "  - {name: zs%d, segments: [s%d]}\n", i, i }'
+  echo "segments:"
+  for i in $(seq 1 150); do echo "  - {name: s$i, vlan: $((1000 + i))}"; done
+} >"$WORK/fw.yaml"
+vc -i vcfw reload
+check "vfirewall reload (150 more zones): applied, generation 3" expect 0 '^applied: generation 3 '
+vc -i vcfw show zones
+check "vfirewall show zones: zones of the first and the last page" \
+  expect 0 '^zs1 +0 +0 +[1-9]' '^zs150 +0 +0 +[1-9]' '^zb +[0-9]+ +[0-9]+ +100 +configured '
+check "vfirewall show zones: all 152 zones over 4 pages" \
+  test "$(grep -cE '^z[a-z0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ ' <<<"$OUT")" -eq 152
 
 # ---------------------------------------------------------------- the vrouter
 rt_yaml() {  # rt_yaml EXTRA_ROUTE_LINE

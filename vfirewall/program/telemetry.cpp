@@ -17,6 +17,7 @@ namespace vfirewall {
 namespace {
 
 constexpr size_t kRulePage = 50;
+constexpr size_t kZonePage = 50;
 constexpr uint32_t kConnPage = 100;
 
 std::map<std::string, std::string> kv(const std::string& params) {
@@ -112,12 +113,16 @@ void Firewall::register_telemetry(bool with_program_commands) {
 
   vnf::telemetry::add(
       "/vnf/fw/zones",
-      "Zones: active connections, created, conn_limit in force (all workers; 0: none) and its "
-      "origin (default_share, configured, configured_share, unlimited)",
-      [this](const std::string&, rte_tel_data* d) {
+      "Zones: active and created connections, conn_limit in force and its origin. Param: offset "
+      "(50 per page)",
+      [this](const std::string& params, rte_tel_data* d) {
         std::lock_guard lock(mu_);
+        // 250 zones would not fit one answer (16 kB): pages, as the rules.
+        const size_t offset = params.empty() ? 0 : std::strtoul(params.c_str(), nullptr, 10);
         rte_tel_data_start_dict(d);
-        for (const auto& z : cfg_.zones) {
+        rte_tel_data_add_dict_u64(d, "offset", offset);
+        for (size_t zi = offset; zi < cfg_.zones.size() && zi < offset + kZonePage; ++zi) {
+          const Zone& z = cfg_.zones[zi];
           const uint8_t id = zone_id(z.name);
           uint64_t created = 0;
           for (const auto* st : states_) created += st->counters.zone_created[id].get();
@@ -135,6 +140,8 @@ void Firewall::register_telemetry(bool with_program_commands) {
           rte_tel_data_add_dict_string(c, "window_check", z.window_check ? "yes" : "no");
           rte_tel_data_add_dict_container(d, vnf::telemetry::key(z.name).c_str(), c, 0);
         }
+        if (offset + kZonePage < cfg_.zones.size())
+          rte_tel_data_add_dict_u64(d, "next_offset", offset + kZonePage);
         return 0;
       });
 
