@@ -381,6 +381,34 @@ void check_engine_unchanged(const EngineConfig& a, const EngineConfig& b, const 
   }
 }
 
+void check_restart_only(const EngineConfig& running_engine,
+                        const std::vector<PortDevice>& running_ports,
+                        const EngineConfig& next_engine, const std::vector<PortDevice>& next_ports,
+                        const ConfigNode& root, const std::vector<FixedAtStart>& fixed) {
+  check_engine_unchanged(running_engine, next_engine, root);
+  const auto items = root["ports"].items();
+  for (size_t i = 0; i < next_ports.size(); ++i) {
+    const PortDevice& d = next_ports[i];
+    const auto it = std::find_if(running_ports.begin(), running_ports.end(),
+                                 [&](const PortDevice& r) { return r.name == d.name; });
+    const ConfigNode at = i < items.size() ? items[i] : root["ports"];
+    if (it == running_ports.end())
+      at["name"].fail(fmt::format("new port '{}': adding ports needs a restart", d.name));
+    if (!it->same_device(d))
+      at.fail(fmt::format("port '{}': its device changed ({} -> {}): that needs a restart", d.name,
+                          it->device_args(), d.device_args()));
+  }
+  for (const auto& r : running_ports) {
+    const bool kept = std::any_of(next_ports.begin(), next_ports.end(),
+                                  [&](const PortDevice& d) { return d.name == r.name; });
+    if (!kept)
+      root["ports"].fail(
+          fmt::format("port '{}' was removed: removing ports needs a restart", r.name));
+  }
+  for (const auto& f : fixed)
+    if (!f.same) f.at.fail(fmt::format("{} is fixed at start-up: restart to change it", f.what));
+}
+
 void validate_port_devices(const std::vector<PortDevice>& ports,
                            const std::vector<ConfigNode>& nodes) {
   std::set<std::string> names, ifaces, sockets;

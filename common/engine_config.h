@@ -90,6 +90,22 @@ void validate_port_devices(const std::vector<PortDevice>& ports,
 void check_engine_unchanged(const EngineConfig& running, const EngineConfig& next,
                             const config::ConfigNode& next_root);
 
+// A value fixed at start-up (a table size...): `same` false refuses the reload at `at`.
+struct FixedAtStart {
+  bool same;
+  config::ConfigNode at;
+  std::string what;  // "mac.table_size"
+};
+
+// The one restart-only check of every program: the engine section (check_engine_unchanged),
+// the ports (one added, removed, or with another device needs a restart), then the
+// program's own values fixed at start-up. Throws ConfigError at the first difference.
+void check_restart_only(const EngineConfig& running_engine,
+                        const std::vector<PortDevice>& running_ports,
+                        const EngineConfig& next_engine, const std::vector<PortDevice>& next_ports,
+                        const config::ConfigNode& next_root,
+                        const std::vector<FixedAtStart>& fixed = {});
+
 bool valid_name(std::string_view s);  // [A-Za-z0-9_.-]{1,31}, starts with a letter or digit
 
 }  // namespace vnf

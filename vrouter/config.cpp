@@ -380,31 +380,12 @@ RouterConfig load_router_config(const std::string& file) {
 
 void check_reloadable(const RouterConfig& running, const RouterConfig& next,
                       const ConfigNode& next_root) {
-  const auto& a = running.engine;
-  const auto& b = next.engine;
-  if (a.name != b.name || a.lcores != b.lcores || a.hugepages != b.hugepages ||
-      a.memory_mb != b.memory_mb || a.mbufs != b.mbufs || a.file_prefix != b.file_prefix ||
-      a.eal_args != b.eal_args) {
-    const ConfigNode e = next_root["engine"];
-    (e.defined() ? e : next_root)
-        .fail("the engine section changed: that needs a restart, not a reload");
-  }
-  const auto items = next_root["ports"].items();
-  for (size_t i = 0; i < next.devices.size(); ++i) {
-    const auto& d = next.devices[i];
-    const auto it = std::find_if(running.devices.begin(), running.devices.end(),
-                                 [&](const vnf::PortDevice& r) { return r.name == d.name; });
-    if (it == running.devices.end())
-      items[i]["name"].fail(fmt::format("new port '{}': adding ports needs a restart", d.name));
-    if (!it->same_device(d))
-      items[i].fail(fmt::format("port '{}': its device changed ({} -> {}): that needs a restart",
-                                d.name, it->device_args(), d.device_args()));
-  }
-  if (running.devices.size() != next.devices.size())
-    next_root["ports"].fail("a port was removed: removing ports needs a restart");
-  if (running.settings.neighbors.max_entries != next.settings.neighbors.max_entries)
-    next_root["neighbors"]["max_entries"].fail(
-        "neighbors.max_entries is fixed at start-up: restart to change it");
+  // The shared check: this one used to compare the engine section itself and missed
+  // idle_sleep_us, log_level and log_file (such a reload was silently ignored).
+  vnf::check_restart_only(running.engine, running.devices, next.engine, next.devices, next_root,
+                          {{running.settings.neighbors.max_entries ==
+                                next.settings.neighbors.max_entries,
+                            next_root["neighbors"]["max_entries"], "neighbors.max_entries"}});
 }
 
 std::vector<std::string> diff(const RouterSettings& a, const RouterSettings& b) {

@@ -353,28 +353,23 @@ SwitchConfig load_switch_config(const std::string& file) {
 
 void check_reloadable(const SwitchConfig& running, const SwitchConfig& next,
                       const ConfigNode& next_root) {
-  vnf::check_engine_unchanged(running.engine, next.engine, next_root);
-  const auto items = next_root["ports"].items();
-  for (size_t i = 0; i < next.devices.size(); ++i) {
-    const auto& d = next.devices[i];
-    const auto it = std::find_if(running.devices.begin(), running.devices.end(),
-                                 [&](const vnf::PortDevice& r) { return r.name == d.name; });
-    if (it == running.devices.end())
-      items[i]["name"].fail(fmt::format("new port '{}': adding ports needs a restart", d.name));
-    if (!it->same_device(d))
-      items[i].fail(fmt::format("port '{}': its device changed ({} -> {}): that needs a restart",
-                                d.name, it->device_args(), d.device_args()));
+  std::vector<vnf::FixedAtStart> fixed = {
+      {running.mac.table_size == next.mac.table_size, next_root["mac"]["table_size"],
+       "mac.table_size"}};
+  if (running.firewall && next.firewall) {
+    const auto ct = next_root["firewall"]["conntrack"];
+    fixed.push_back({running.firewall->conntrack.size == next.firewall->conntrack.size,
+                     ct["size"], "firewall.conntrack.size"});
+    fixed.push_back(
+        {running.firewall->conntrack.expectations == next.firewall->conntrack.expectations,
+         ct["expectations"], "firewall.conntrack.expectations"});
   }
-  for (const auto& r : running.devices) {
-    const bool kept = std::any_of(next.devices.begin(), next.devices.end(),
-                                  [&](const vnf::PortDevice& d) { return d.name == r.name; });
-    if (!kept)
-      next_root["ports"].fail(
-          fmt::format("port '{}' was removed: removing ports needs a restart", r.name));
-  }
-  if (running.mac.table_size != next.mac.table_size)
-    next_root["mac"]["table_size"].fail(
-        "mac.table_size is fixed at start-up: restart to change it");
+  if (running.router && next.router)
+    fixed.push_back(
+        {running.router->neighbors.max_entries == next.router->neighbors.max_entries,
+         next_root["router"]["neighbors"]["max_entries"], "router.neighbors.max_entries"});
+  vnf::check_restart_only(running.engine, running.devices, next.engine, next.devices, next_root,
+                          fixed);
   // The firewall and router stages are built at start-up, with their table sizes: a reload
   // changes their rules and routes, not whether they exist or how big their tables are.
   const auto section_kept = [&](bool was, bool is, const char* key) {
@@ -384,18 +379,6 @@ void check_reloadable(const SwitchConfig& running, const SwitchConfig& next,
   };
   section_kept(bool(running.firewall), bool(next.firewall), "firewall");
   section_kept(bool(running.router), bool(next.router), "router");
-  if (running.firewall && next.firewall) {
-    const auto ct = next_root["firewall"]["conntrack"];
-    if (running.firewall->conntrack.size != next.firewall->conntrack.size)
-      ct["size"].fail("firewall.conntrack.size is fixed at start-up: restart to change it");
-    if (running.firewall->conntrack.expectations != next.firewall->conntrack.expectations)
-      ct["expectations"].fail(
-          "firewall.conntrack.expectations is fixed at start-up: restart to change it");
-  }
-  if (running.router && next.router &&
-      running.router->neighbors.max_entries != next.router->neighbors.max_entries)
-    next_root["router"]["neighbors"]["max_entries"].fail(
-        "router.neighbors.max_entries is fixed at start-up: restart to change it");
 }
 
 std::vector<std::string> diff(const SwitchConfig& a, const SwitchConfig& b) {

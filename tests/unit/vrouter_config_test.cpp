@@ -345,3 +345,37 @@ TEST(Docs, RouterReferenceListsEveryKey) {
     EXPECT_NE(doc.find("`" + std::string(k) + "`"), std::string::npos)
         << k << " is not in docs/router.md";
 }
+
+// Every program's reload runs the same restart-only check (issue #10). vrouter had its own
+// copy that missed idle_sleep_us, log_level and log_file: such a reload was "applied" and
+// silently ignored.
+TEST(VrouterConfig, ReloadRefusesWhatNeedsARestartLikeEveryProgram) {
+  const RouterConfig running = load(kBase);
+  auto refused = [&](const std::string& yaml, const std::string& what) {
+    const auto root = ConfigNode::load_string(yaml, "r.yaml");
+    try {
+      vrouter::check_reloadable(running, parse_router_config(root), root);
+      ADD_FAILURE() << "reload accepted, expected '" << what << "'\n" << yaml;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  std::string base = kBase;
+  for (const char* key : {"idle_sleep_us: 50", "log_level: debug", "log_file: /var/log/r.log"}) {
+    std::string y = base;
+    y.replace(y.find("{name: t}"), 9, std::string("{name: t, ") + key + "}");
+    const std::string k(key, std::string(key).find(':'));
+    refused(y, "engine." + k + " changed: the engine section needs a restart");
+  }
+  std::string moved = base;
+  moved.replace(moved.find("{name: p2, type: ring}"), 22, "{name: p2, type: tap, iface: rt9}");
+  refused(moved, "port 'p2': its device changed");
+  std::string added = base;
+  added.replace(added.find("interfaces:"), 11, "  - {name: p3, type: ring}\ninterfaces:");
+  refused(added, "new port 'p3': adding ports needs a restart");
+  // An interface change is a reload.
+  std::string mtu = base;
+  mtu.replace(mtu.find("segment: wan}"), 13, "segment: wan, mtu: 1400}");
+  const auto root = ConfigNode::load_string(mtu, "r.yaml");
+  EXPECT_NO_THROW(vrouter::check_reloadable(running, parse_router_config(root), root));
+}

@@ -920,17 +920,12 @@ FirewallConfig load_firewall_config(const std::string& file) {
 
 void check_reloadable(const FirewallConfig& running, const FirewallConfig& next,
                       const ConfigNode& root) {
-  vnf::check_engine_unchanged(running.engine, next.engine, root);
-  bool same_ports = running.devices.size() == next.devices.size();
-  for (size_t i = 0; same_ports && i < next.devices.size(); ++i)
-    same_ports = running.devices[i].name == next.devices[i].name &&
-                 running.devices[i].same_device(next.devices[i]);
-  if (!same_ports) root["ports"].fail("the ports changed: that needs a restart, not a reload");
-  if (running.conntrack.size != next.conntrack.size)
-    root["conntrack"]["size"].fail("conntrack.size is fixed at start-up: restart to change it");
-  if (running.conntrack.expectations != next.conntrack.expectations)
-    root["conntrack"]["expectations"].fail(
-        "conntrack.expectations is fixed at start-up: restart to change it");
+  vnf::check_restart_only(
+      running.engine, running.devices, next.engine, next.devices, root,
+      {{running.conntrack.size == next.conntrack.size, root["conntrack"]["size"],
+        "conntrack.size"},
+       {running.conntrack.expectations == next.conntrack.expectations,
+        root["conntrack"]["expectations"], "conntrack.expectations"}});
 }
 
 std::vector<std::string> diff(const FirewallConfig& a, const FirewallConfig& b) {
