@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/app.h"
+#include "common/reload.h"
 #include "common/telemetry.h"
 
 namespace vrouter {
@@ -61,18 +62,10 @@ void Router::apply(RouterConfig next, const vnf::Requester& who, uint64_t now_ms
 }
 
 void Router::reload(const vnf::Requester& who) {
-  RouterConfig next;
-  try {
-    std::string hash;
-    const auto root = vnf::config::ConfigNode::load_file(cfg_.file, &hash);
-    next = parse_router_config(root);
-    next.hash = hash;
-    check_reloadable(cfg_, next, root);
-    apply(std::move(next), who);
-  } catch (const std::exception& e) {
-    spdlog::error("reload rejected, running config unchanged: {}", e.what());
-    audit_.rejected(cfg_.file, vnf::file_hash(cfg_.file), who, e.what());
-  }
+  vnf::reload_file<RouterConfig>(
+      cfg_.file, audit_, who, parse_router_config,
+      [&](const RouterConfig& next, const auto& root) { check_reloadable(cfg_, next, root); },
+      [&](RouterConfig next) { apply(std::move(next), who); });
 }
 
 void Router::on_link_change(uint16_t port, bool up) {

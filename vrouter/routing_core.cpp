@@ -297,16 +297,24 @@ void RoutingCore::make_room(const RouterSettings& next, const RouteTable& t) {
   rte_rcu_qsbr_synchronize(env_.qsbr, RTE_QSBR_THRID_INVALID);
 }
 
-void RoutingCore::apply(RouterSettings next, uint64_t now_ms) {
-  now_ms_ = now_ms;
-  RouteTable t = build_route_table(next);  // may throw: nothing changed yet
-  std::shared_ptr<FibTables> fib;
-  if (cur_ && cur_->table.same_fib(t)) {
-    fib = cur_->fib;  // a million routes are not rebuilt for an MTU change
+RoutingCore::Staged RoutingCore::prepare(RouterSettings next) {
+  Staged st;
+  st.table = build_route_table(next);  // may throw: nothing changed yet
+  if (cur_ && cur_->table.same_fib(st.table)) {
+    st.fib = cur_->fib;  // a million routes are not rebuilt for an MTU change
   } else {
-    fib = std::make_shared<FibTables>(fmt::format("{}_f{}_", env_.name, fib_serial_++), t, next.fib,
-                                      env_.socket);
+    st.fib = std::make_shared<FibTables>(fmt::format("{}_f{}_", env_.name, fib_serial_++),
+                                         st.table, next.fib, env_.socket);
   }
+  st.settings = std::move(next);
+  return st;
+}
+
+void RoutingCore::commit(Staged st, uint64_t now_ms) {
+  now_ms_ = now_ms;
+  RouterSettings next = std::move(st.settings);
+  const RouteTable& t = st.table;
+  std::shared_ptr<FibTables> fib = std::move(st.fib);
   const RouterSettings old = s_;
   const bool first = cur_ == nullptr;
   // Link state: what the port was last told (on_link_change) or polled; a port seen for the

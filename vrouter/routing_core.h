@@ -67,8 +67,16 @@ class RoutingCore {
   bool tick(uint64_t now_ms);  // takes mutex(); true if packets were punted or injected
   // Applies validated settings: new tables are built first (std::runtime_error if they cannot
   // be, with nothing changed), then published; neighbours that no longer fit are flushed.
-  // Callers hold mutex().
-  void apply(RouterSettings next, uint64_t now_ms);
+  // Callers hold mutex(). apply() = commit(prepare()): a host switch prepares every part of a
+  // reload before it commits any (nothing is published unless every part compiled).
+  struct Staged {
+    RouterSettings settings;
+    RouteTable table;
+    std::shared_ptr<FibTables> fib;
+  };
+  Staged prepare(RouterSettings next);  // throws; changes nothing
+  void commit(Staged st, uint64_t now_ms);
+  void apply(RouterSettings next, uint64_t now_ms) { commit(prepare(std::move(next)), now_ms); }
   // The pieces of tick(), callers hold mutex() (tests drive them one by one).
   unsigned drain_punts(uint64_t now_ms, unsigned budget_per_worker = 256);
   void run_timers(uint64_t now_ms);

@@ -1,6 +1,7 @@
 #include "vswitch/switch.h"
 
 #include "common/app.h"
+#include "common/reload.h"
 
 #include <algorithm>
 #include <cstring>
@@ -129,18 +130,26 @@ void Switch::sync_static_and_limits() {
 }
 
 void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
-  // The router first: it builds its new tables before changing anything and throws if it
-  // cannot, which leaves the whole host as it was.
+  // Every part compiles before any is published: the router's tables, the firewall's rules,
+  // the L2 snapshot. A part that throws leaves the whole host as it was (the log's "running
+  // config unchanged" is then true); only then are they published, router, L2, firewall.
+  std::unique_lock<std::mutex> rlock;
+  std::optional<vrouter::RoutingCore::Staged> rs;
   if (rt_ && next.router) {
-    std::lock_guard rlock(rt_->mutex());
-    rt_->apply(*next.router, vnf::monotonic_ms());
+    rlock = std::unique_lock<std::mutex>(rt_->mutex());
+    rs = rt_->prepare(*next.router);
   }
+  std::optional<vfirewall::Firewall::Staged> fs;
+  if (fw_ && next.firewall) fs = fw_->prepare(*next.firewall);
   std::lock_guard lock(macs_->mutex());
   const uint64_t gen = audit_.next_generation();
+  auto l2 = build_l2_snapshot(next, gen, [&](const std::string& n) { return engine_.port_id(n); });
+
+  if (rs) rt_->commit(std::move(*rs), vnf::monotonic_ms());
+  if (rlock.owns_lock()) rlock.unlock();
   const auto changes = diff(cfg_, next);
   cfg_ = std::move(next);
-  published_.publish(
-      build_l2_snapshot(cfg_, gen, [&](const std::string& n) { return engine_.port_id(n); }));
+  published_.publish(std::move(l2));
   // The workers now use the new tables. Entries learned on ports that no longer carry their
   // segment would send traffic where it may not go: flush them now.
   const L2Snapshot& s = *published_.get();
@@ -148,9 +157,9 @@ void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
     return !is_static && !s.port[port].allowed.test(k.vlan);
   });
   sync_static_and_limits();
-  // The firewall's new rules, compiled and published by its own RCU swap; established
-  // connections are rechecked (recheck_established). Validated (lint) when the file loaded.
-  if (fw_ && cfg_.firewall) fw_->apply(*cfg_.firewall, who);
+  // The firewall's new rules, compiled above, published by its own RCU swap; established
+  // connections are rechecked (recheck_established).
+  if (fs) fw_->commit(std::move(*fs), who);
   std::string detail = changes.empty() ? "no changes" : "";
   for (const auto& c : changes) detail += (detail.empty() ? "" : "; ") + c;
   if (flushed) detail += fmt::format("; {} learned MACs flushed", flushed);
@@ -158,24 +167,10 @@ void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
 }
 
 void Switch::reload(const vnf::Requester& who) {
-  SwitchConfig next;
-  try {
-    std::string hash;
-    const auto root = vnf::config::ConfigNode::load_file(cfg_.file, &hash);
-    next = parse_switch_config(root);
-    next.hash = hash;
-    check_reloadable(cfg_, next, root);
-  } catch (const vnf::config::ConfigError& e) {
-    spdlog::error("reload rejected, running config unchanged: {}", e.what());
-    audit_.rejected(cfg_.file, vnf::file_hash(cfg_.file), who, e.what());
-    return;
-  }
-  try {
-    apply(std::move(next), who);
-  } catch (const std::runtime_error& e) {  // the router could not build its tables
-    spdlog::error("reload rejected, running config unchanged: {}", e.what());
-    audit_.rejected(cfg_.file, vnf::file_hash(cfg_.file), who, e.what());
-  }
+  vnf::reload_file<SwitchConfig>(
+      cfg_.file, audit_, who, parse_switch_config,
+      [&](const SwitchConfig& next, const auto& root) { check_reloadable(cfg_, next, root); },
+      [&](SwitchConfig next) { apply(std::move(next), who); });
 }
 
 unsigned Switch::drain_learn_events(unsigned budget) {

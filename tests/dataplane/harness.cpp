@@ -2,8 +2,12 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
+
+#include <gtest/gtest.h>
 
 #include <rte_eal.h>
 #include <rte_launch.h>
@@ -34,7 +38,9 @@ void init_eal_once() {
 SwitchHarness::SwitchHarness(const std::string& yaml) {
   init_eal_once();
   cfg_ = vswitch::parse_switch_config(vnf::config::ConfigNode::load_string(yaml, "test.yaml"));
-  cfg_.file = "test.yaml";
+  static unsigned serial = 0;
+  file_ = fmt::format("/tmp/vnf-dptest-{}-{}.yaml", getpid(), serial++);
+  cfg_.file = file_;
   ports_ = std::make_unique<RingPorts>(cfg_.devices);
   engine_ = std::make_unique<vnf::Engine>(cfg_.engine, cfg_.devices);
   sw_ = std::make_unique<vswitch::Switch>(*engine_, cfg_);
@@ -44,6 +50,7 @@ SwitchHarness::~SwitchHarness() {
   stop_worker();
   recv_all();
   sw_.reset();
+  std::remove(file_.c_str());
   engine_->stop_ports();
   engine_.reset();
   ports_.reset();
@@ -85,9 +92,20 @@ bool SwitchHarness::mac_on(uint16_t vlan, const std::string& mac, std::string* p
 void SwitchHarness::apply_yaml(const std::string& yaml) {
   auto root = vnf::config::ConfigNode::load_string(yaml, "test.yaml");
   auto next = vswitch::parse_switch_config(root);
-  next.file = "test.yaml";
+  next.file = file_;
   vswitch::check_reloadable(sw_->config(), next, root);
   sw_->apply(std::move(next), vnf::Requester{0, 0, "test"});
+}
+
+bool SwitchHarness::reload_yaml(const std::string& yaml) {
+  {
+    std::ofstream f(file_, std::ios::trunc);
+    f << yaml;
+  }
+  const uint64_t before = sw_->audit().attempts();
+  sw_->reload(vnf::Requester{0, 0, "test"});
+  EXPECT_EQ(sw_->audit().attempts(), before + 1) << "the reload left no audit record";
+  return sw_->audit().last().ok;
 }
 
 void SwitchHarness::start_worker() { worker_.start(engine_->worker(0), sw_->pipeline(0)); }

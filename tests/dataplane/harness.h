@@ -42,6 +42,9 @@ class SwitchHarness {
   uint16_t id(const std::string& port) const { return engine_->port_id(port); }
 
   void apply_yaml(const std::string& yaml);  // a reload, as SIGHUP would do it
+  // The real reload path (Switch::reload, as on SIGHUP): yaml is written to the switch's
+  // config file first. True when applied; the audit trail says what happened.
+  bool reload_yaml(const std::string& yaml);
 
   void start_worker();
   void stop_worker();
@@ -56,6 +59,7 @@ class SwitchHarness {
   std::unique_ptr<vnf::Engine> engine_;
   std::unique_ptr<vswitch::Switch> sw_;
   WorkerThread worker_;
+  std::string file_;  // the switch's config file (a temporary file)
 };
 
 }  // namespace dptest

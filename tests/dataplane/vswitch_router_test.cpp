@@ -222,3 +222,61 @@ TEST(VswitchRouter, TenantTaggedFramesFromAQinqPortAreNeverRouted) {
   for (const auto& f : out["trunk"])
     EXPECT_EQ((f[14] << 8 | f[15]) & 0xFFF, 100) << "left the trunk outside core";
 }
+
+// Issue #10: a host-switch reload compiles every part before it publishes any. Here the
+// firewall part cannot compile (its zone numbers, never reused, ran out over earlier reloads)
+// while the same file moves vm1 into the info segment and the core gateway to another
+// address: none of it may be published, and the audit trail says "rejected". (Before: the
+// router's and the L2 tables were published, then the firewall threw, and the log said
+// "running config unchanged" with half of the new file live.)
+TEST(VswitchRouter, AReloadWhoseFirewallCannotCompilePublishesNothing) {
+  SwitchHarness h(kBase + kFirewall);
+  meet_the_gateway(h, true);
+  auto with_zones = [](const std::string& base, const char* prefix) {
+    std::string fw = kFirewall, extra;
+    for (int i = 0; i < 248; ++i)
+      extra += "    - {name: " + std::string(prefix) + std::to_string(i) + ", segments: [core]}\n";
+    fw.insert(fw.find("  rules:"), extra);
+    return base + fw;
+  };
+  // 248 more zones (250, the most a file may have): zone numbers 1..250 are taken.
+  ASSERT_TRUE(h.reload_yaml(with_zones(kBase, "a"))) << h.sw().audit().last().detail;
+  ASSERT_EQ(h.sw().audit().generation(), 2u);
+  std::string moved = kBase;
+  const std::string vm1 = "{name: vm1, type: ring, mode: access, segment: core}";
+  moved.replace(moved.find(vm1), vm1.size(), "{name: vm1, type: ring, mode: access, segment: info}");
+  moved.replace(moved.find("ipv4: [10.1.0.1/24]"), 19, "ipv4: [10.1.0.254/24]");
+  EXPECT_FALSE(h.reload_yaml(with_zones(moved, "b")));
+  const auto rec = h.sw().audit().last();
+  EXPECT_FALSE(rec.ok);
+  EXPECT_NE(rec.detail.find("no zone number left"), std::string::npos) << rec.detail;
+  EXPECT_EQ(h.sw().audit().generation(), 2u);
+  EXPECT_EQ(h.sw().config().port("vm1")->segment, "core");
+
+  // L2 unchanged: vm1's broadcast stays in core (the trunk tags it 100; vm3 sees nothing).
+  Out out = step(
+      h, "vm1",
+      cat({eth(kBroadcast, A, {}, 0x0806), arp_request(A, ip4("10.1.0.10"), ip4("10.1.0.99"))}));
+  EXPECT_EQ(out.count("vm3"), 0u) << "vm1's broadcast reached the info segment";
+  ASSERT_EQ(out["trunk"].size(), 1u);
+  EXPECT_EQ((out["trunk"][0][14] << 8 | out["trunk"][0][15]) & 0xFFF, 100);
+  // The router unchanged: 10.1.0.1 answers, 10.1.0.254 (the rejected file's) does not.
+  out = step(
+      h, "vm1",
+      cat({eth(kBroadcast, A, {}, 0x0806), arp_request(A, ip4("10.1.0.10"), ip4("10.1.0.1"))}));
+  ASSERT_EQ(out["vm1"].size(), 1u) << "the core gateway 10.1.0.1 no longer answers";
+  out = step(h, "vm1",
+             cat({eth(kBroadcast, A, {}, 0x0806),
+                  arp_request(A, ip4("10.1.0.10"), ip4("10.1.0.254"))}));
+  EXPECT_EQ(out.count("vm1"), 0u) << "the rejected file's gateway address answers";
+  // The firewall unchanged too: routed core -> info web traffic passes as before.
+  // (delivered at once if the router knows vm3, else after vm3 answers its ARP request)
+  out = step(h, "vm1", tcp_to(GwCore, A, "10.1.0.10", "10.2.0.20", 80));
+  size_t tcp_at_vm3 = 0;
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& f : out["vm3"])
+      if (f.size() > 23 && f[12] == 0x08 && f[13] == 0x00 && f[23] == 6) ++tcp_at_vm3;
+    out = step(h, "vm3", arp_reply(C, "10.2.0.20", GwInfo, "10.2.0.1"));
+  }
+  EXPECT_EQ(tcp_at_vm3, 1u) << "core -> info web traffic no longer passes";
+}

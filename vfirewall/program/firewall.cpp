@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/reload.h"
+
 namespace vfirewall {
 
 namespace {
@@ -150,17 +152,30 @@ std::unique_ptr<FwSnapshot> Firewall::build(const FirewallConfig& c, uint64_t ge
   return build_snapshot(c, comp, generation, engine_.worker_count(), engine_.socket(), wires);
 }
 
-void Firewall::apply(FirewallConfig next, const vnf::Requester& who) {
+Firewall::Staged Firewall::prepare(FirewallConfig next) {
   std::lock_guard lock(mu_);
-  auto f = next.linted ? next.findings : lint(next);
-  throw_on_lint_errors(f);
-  const uint64_t gen = audit_.next_generation();
-  auto snap = build(next, gen);  // throws before anything changed
-  const auto changes = diff(cfg_, next);
-  cfg_ = std::move(next);
-  findings_ = std::move(f);
+  Staged st;
+  st.findings = next.linted ? next.findings : lint(next);
+  throw_on_lint_errors(st.findings);
+  st.generation = audit_.next_generation();
+  st.snap = build(next, st.generation);  // throws before anything changed
+  st.changes = diff(cfg_, next);
+  st.cfg = std::move(next);
+  return st;
+}
+
+void Firewall::apply(FirewallConfig next, const vnf::Requester& who) {
+  commit(prepare(std::move(next)), who);
+}
+
+void Firewall::commit(Staged st, const vnf::Requester& who) {
+  std::lock_guard lock(mu_);
+  const uint64_t gen = st.generation;
+  const auto& changes = st.changes;
+  cfg_ = std::move(st.cfg);
+  findings_ = std::move(st.findings);
   for (const auto& x : findings_) spdlog::warn("{}", x.str());
-  published_.publish(std::move(snap));
+  published_.publish(std::move(st.snap));
   std::string detail = changes.empty() ? "no rule changes" : "";
   for (const auto& c : changes) detail += (detail.empty() ? "" : "; ") + c;
   detail += cfg_.conntrack.recheck_established
@@ -170,18 +185,10 @@ void Firewall::apply(FirewallConfig next, const vnf::Requester& who) {
 }
 
 void Firewall::reload(const vnf::Requester& who) {
-  FirewallConfig next;
-  try {
-    std::string hash;
-    const auto root = vnf::config::ConfigNode::load_file(cfg_.file, &hash);
-    next = parse_firewall_config(root);
-    next.hash = hash;
-    check_reloadable(cfg_, next, root);
-    apply(std::move(next), who);
-  } catch (const std::exception& e) {
-    spdlog::error("reload rejected, running config unchanged: {}", e.what());
-    audit_.rejected(cfg_.file, vnf::file_hash(cfg_.file), who, e.what());
-  }
+  vnf::reload_file<FirewallConfig>(
+      cfg_.file, audit_, who, parse_firewall_config,
+      [&](const FirewallConfig& next, const auto& root) { check_reloadable(cfg_, next, root); },
+      [&](FirewallConfig next) { apply(std::move(next), who); });
 }
 
 std::string Firewall::format_log(const LogRecord& r) const {

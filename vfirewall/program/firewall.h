@@ -60,6 +60,17 @@ class Firewall {
   bool tick(uint64_t now_ms);  // true if it had log records to ship
   void reload(const vnf::Requester& who);
   // Applies a validated config (lint errors throw ConfigError before anything changes).
+  // apply() = commit(prepare()): a host switch prepares every part of a reload before it
+  // commits any, so nothing is published unless every part compiled.
+  struct Staged {
+    FirewallConfig cfg;
+    std::vector<Finding> findings;
+    std::unique_ptr<FwSnapshot> snap;
+    std::vector<std::string> changes;
+    uint64_t generation = 0;
+  };
+  Staged prepare(FirewallConfig next);  // throws; the workers see nothing of it
+  void commit(Staged st, const vnf::Requester& who);
   void apply(FirewallConfig next, const vnf::Requester& who);
   unsigned drain_logs(unsigned budget_per_worker = 256);
 
