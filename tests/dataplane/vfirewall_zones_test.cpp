@@ -143,3 +143,45 @@ TEST(VfirewallZones, ReloadBindingAnAddressClosesItsConnectionsFromElsewhere) {
   expect_drop(h, "vm2", udp6("2001:db8:1::5", "2001:db8:ff::1", 6000, 53),
               DropReason::kFwSpoofedSource, "and its next packet is spoofed");
 }
+
+// Zone numbers (255) and rule counter slots (65535) were never given back: after 255 zone
+// names over the appliance's life every reload that brought a new one was refused ("no zone
+// number left (restart to renumber)"), and a generator that names rules by date ran out of
+// slots the same way. Names that neither the running nor the next config has now free their
+// numbers; a number given out again starts its counters from zero.
+TEST(VfirewallZones, RenamingZonesAndRulesAtEveryReloadNeverRunsOut) {
+  constexpr int kRules = 220;  // x 300 reloads: more than the 65535 slots
+  auto cfg = [](int n) {
+    const std::string s = std::to_string(n);
+    std::string y = "engine: {name: fwrename}\nports:\n  - {name: a, type: ring}\n  - {name: b, "
+                    "type: ring}\nwires: [[a, b]]\nzones:\n  - {name: in" + s +
+                    ", ports: [a]}\n  - {name: out" + s + ", ports: [b]}\nrules:\n";
+    for (int k = 0; k < kRules; ++k)
+      y += "  - {id: r" + s + "_" + std::to_string(k) + ", from: in" + s + ", to: out" + s +
+           ", service: [udp/" + std::to_string(1000 + k) + "], action: accept}\n";
+    return y;
+  };
+  FwHarness h(cfg(0));
+  const uint32_t a = ip4("10.0.0.1"), b = ip4("10.0.0.2");
+  uint16_t sport = 20000;
+  for (int n = 0; n <= 300; ++n) {
+    if (n > 0) ASSERT_NO_THROW(h.apply_yaml(cfg(n))) << "reload " << n;
+    const std::string s = std::to_string(n);
+    // Whatever numbers the new names got, they count from zero...
+    ASSERT_EQ(h.fw().zone_created("in" + s), 0u) << "reload " << n;
+    ASSERT_EQ(h.fw().rule_stats("r" + s + "_0").hits, 0u) << "reload " << n;
+    // ... and the config works.
+    expect_pass(h, "a", "b", udp4(a, b, sport++, 1000), "a packet for rule 0");
+    ASSERT_EQ(h.fw().zone_created("in" + s), 1u) << "reload " << n;
+    ASSERT_EQ(h.fw().rule_stats("r" + s + "_0").hits, 1u) << "reload " << n;
+    // Slots are reused from about reload 297 on: from 285, every rule gets a hit, and every
+    // rule of the next config must start from zero whatever slot it got.
+    if (n >= 285) {
+      for (int k = 1; k < kRules; ++k) {
+        ASSERT_EQ(h.fw().rule_stats("r" + s + "_" + std::to_string(k)).hits, 0u) << n << " " << k;
+        expect_pass(h, "a", "b", udp4(a, b, sport++, static_cast<uint16_t>(1000 + k)), "rule k");
+      }
+    }
+  }
+  EXPECT_EQ(h.fw().audit().generation(), 301u);
+}

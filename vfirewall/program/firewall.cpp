@@ -158,7 +158,22 @@ Firewall::Staged Firewall::prepare(FirewallConfig next) {
   st.findings = next.linted ? next.findings : lint(next);
   throw_on_lint_errors(st.findings);
   st.generation = audit_.next_generation();
+  // Zone numbers and rule counter slots of names that neither config has go back to the
+  // pool: a reload that renames every rule (generated ids) must not run out of them.
+  std::set<std::string> zones, rules;
+  for (const auto* c : {&cfg_, &next}) {
+    for (const auto& z : c->zones) zones.insert(z.name);
+    for (const auto& r : c->rules) rules.insert(r.id);
+  }
+  zone_ids_.release_except(zones);
+  rule_slots_.release_except(rules);
   st.snap = build(next, st.generation);  // throws before anything changed
+  // A number given out again starts from zero for its new owner: the counters the workers
+  // own are not touched, their values at reuse become the baseline telemetry subtracts.
+  for (const uint32_t slot : rule_slots_.reused) rule_base_[slot] = rule_sum(slot);
+  rule_slots_.reused.clear();
+  for (const uint32_t z : zone_ids_.reused) zone_created_base_[z] = zone_created_sum(z);
+  zone_ids_.reused.clear();
   st.changes = diff(cfg_, next);
   st.cfg = std::move(next);
   return st;
@@ -317,17 +332,38 @@ bool Firewall::run_request(Request::Kind kind, const SessionFilter& f, uint32_t 
   return true;
 }
 
-RuleStats Firewall::rule_stats(const std::string& id) const {
+RuleStats Firewall::rule_sum(uint32_t slot) const {
   RuleStats r;
-  auto it = rule_slots_.ids.find(id);
-  if (it == rule_slots_.ids.end()) return r;
   for (const auto* st : states_) {
-    const RuleCounters& c = st->rules[it->second];
+    const RuleCounters& c = st->rules[slot];
     r.hits += c.hits.get();
     r.packets += c.packets.get();
     r.bytes += c.bytes.get();
     r.last_hit_s = std::max(r.last_hit_s, c.last_hit_s.load(std::memory_order_relaxed));
   }
+  return r;
+}
+
+uint64_t Firewall::zone_created_sum(uint32_t zone) const {
+  uint64_t n = 0;
+  for (const auto* st : states_) n += st->counters.zone_created[zone].get();
+  return n;
+}
+
+uint64_t Firewall::zone_created(const std::string& zone) const {
+  const uint8_t z = zone_id(zone);
+  return z ? zone_created_sum(z) - zone_created_base_[z] : 0;
+}
+
+RuleStats Firewall::rule_stats(const std::string& id) const {
+  auto it = rule_slots_.ids.find(id);
+  if (it == rule_slots_.ids.end()) return RuleStats{};
+  RuleStats r = rule_sum(it->second);
+  const RuleStats& base = rule_base_[it->second];
+  r.hits -= base.hits;
+  r.packets -= base.packets;
+  r.bytes -= base.bytes;
+  if (r.last_hit_s <= base.last_hit_s) r.last_hit_s = 0;  // none since the rule got the slot
   return r;
 }
 

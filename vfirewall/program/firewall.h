@@ -94,6 +94,7 @@ class Firewall {
   unsigned workers() const { return static_cast<unsigned>(states_.size()); }
   RuleStats rule_stats(const std::string& id) const;
   uint64_t active(const std::string& zone) const;  // connections now, all workers
+  uint64_t zone_created(const std::string& zone) const;  // connections it opened
   uint64_t counter(vnf::Counter FwCounters::*c) const;
   uint64_t sessions_in_use() const;
   const std::vector<Finding>& findings() const { return findings_; }
@@ -104,12 +105,17 @@ class Firewall {
 
  private:
   std::unique_ptr<FwSnapshot> build(const FirewallConfig& c, uint64_t generation);
+  RuleStats rule_sum(uint32_t slot) const;          // all workers, since start-up
+  uint64_t zone_created_sum(uint32_t zone) const;  // all workers, since start-up
   void log_pressure(uint64_t now_ms);
 
   vnf::Engine& engine_;
   FirewallConfig cfg_;
   vnf::ConfigAudit audit_;
   IdRegistry zone_ids_, rule_slots_;
+  // Counter values when a zone number or rule slot was given to its present owner.
+  std::vector<RuleStats> rule_base_ = std::vector<RuleStats>(kMaxRuleSlots);
+  std::vector<uint64_t> zone_created_base_ = std::vector<uint64_t>(kMaxZoneIds);
   std::vector<Finding> findings_;
   vnf::Published<FwSnapshot> published_;
   std::vector<FwWorkerState*> states_;

@@ -124,8 +124,7 @@ void Firewall::register_telemetry(bool with_program_commands) {
         for (size_t zi = offset; zi < cfg_.zones.size() && zi < offset + kZonePage; ++zi) {
           const Zone& z = cfg_.zones[zi];
           const uint8_t id = zone_id(z.name);
-          uint64_t created = 0;
-          for (const auto* st : states_) created += st->counters.zone_created[id].get();
+          const uint64_t created = zone_created_sum(id) - zone_created_base_[id];
           rte_tel_data* c = vnf::telemetry::new_dict();
           rte_tel_data_add_dict_string(c, "name", z.name.c_str());
           rte_tel_data_add_dict_u64(c, "active", active(z.name));

@@ -10,9 +10,27 @@ namespace vfirewall {
 uint32_t IdRegistry::get(const std::string& name) {
   auto it = ids.find(name);
   if (it != ids.end()) return it->second;
-  if (next > limit) return 0;
-  ids[name] = next;
-  return next++;
+  if (next <= limit) {
+    ids[name] = next;
+    return next++;
+  }
+  if (free_ids.empty()) return 0;
+  const uint32_t id = free_ids.back();
+  free_ids.pop_back();
+  ids[name] = id;
+  reused.push_back(id);
+  return id;
+}
+
+void IdRegistry::release_except(const std::set<std::string>& keep) {
+  for (auto it = ids.begin(); it != ids.end();) {
+    if (keep.count(it->first)) {
+      ++it;
+      continue;
+    }
+    free_ids.push_back(it->second);
+    it = ids.erase(it);
+  }
 }
 
 namespace {

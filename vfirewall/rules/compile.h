@@ -7,6 +7,7 @@
 #include <bitset>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -69,12 +70,17 @@ struct Compiled {
 };
 
 // Stable ids: zone names -> 1..250 and rule ids -> counter slots. The control plane keeps
-// them across reloads (a name keeps its number); the compiler only asks.
+// them across reloads (a name keeps its number); the compiler only asks. Names that neither
+// the running nor the next config has are released (release_except) and their numbers reused,
+// but only once no fresh number is left: reloads that rename zones or rules never run out.
 struct IdRegistry {
   std::map<std::string, uint32_t> ids;
   uint32_t next = 1;
   uint32_t limit = 0;                     // ids are 1..limit
+  std::vector<uint32_t> free_ids;         // released numbers
+  std::vector<uint32_t> reused;           // numbers get() gave out again (the caller drains it)
   uint32_t get(const std::string& name);  // assigns on first use; 0 when exhausted
+  void release_except(const std::set<std::string>& keep);
 };
 
 // The ACL entries a rule compiles to (as compile_with_ports makes them): zones x services x
