@@ -157,7 +157,10 @@ selected() {
 
 if selected unit; then run_gtest unit "$BUILD_DIR/tests/unit_tests" 300; fi
 if selected dataplane; then run_gtest dataplane "$BUILD_DIR/tests/dataplane/dataplane_tests" 600; fi
-if selected static; then run_script "static/fastpath_calls" tests/static/fastpath_calls.sh 120; fi
+if selected static; then
+  run_script "static/fastpath_calls" tests/static/fastpath_calls.sh 120
+  run_script "static/dp_headers" tests/static/dp_headers.sh 120
+fi
 if selected system; then
   for t in tests/system/*.sh; do
     [[ "$(basename "$t")" == lib.sh ]] && continue

@@ -1,4 +1,4 @@
-#include "vfirewall/snapshot.h"
+#include "vfirewall/snapshot_build.h"
 
 #include <algorithm>
 #include <atomic>

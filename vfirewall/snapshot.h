@@ -1,8 +1,9 @@
 // The firewall's compiled, immutable config as the fast path reads it: rte_acl contexts for
 // IPv4 and IPv6, the rule table (action, log flag, counter slot), the zone classifier, the
 // zone-pair default policies, per-zone conntrack settings and the wires. Built by the
-// control thread (build_snapshot), published by RCU (vnf::Published), freed after the
-// grace period.
+// control thread (build_snapshot, vfirewall/snapshot_build.h), published by RCU
+// (vnf::Published), freed after the grace period. No config structs: the fast path includes
+// this header and never pulls in yaml-cpp.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,9 @@
 #include <rte_acl.h>
 
 #include "common/worker.h"
-#include "vfirewall/rules/compile.h"
+#include "vfirewall/dp/timeouts.h"
+#include "vfirewall/rules/address.h"
+#include "vfirewall/rules/types.h"
 
 namespace vfirewall {
 
@@ -112,12 +115,5 @@ struct FwSnapshot {
     return false;
   }
 };
-
-// Builds the snapshot (rte_acl contexts included) from a compiled rule set. `workers`
-// divides per-zone limits into per-worker shares. Throws std::runtime_error when rte_acl
-// refuses (memory).
-std::unique_ptr<FwSnapshot> build_snapshot(const FirewallConfig& cfg, const Compiled& comp,
-                                           uint64_t generation, unsigned workers, int socket,
-                                           const std::vector<std::pair<uint16_t, uint16_t>>& wires);
 
 }  // namespace vfirewall

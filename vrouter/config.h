@@ -19,12 +19,11 @@
 #include "common/config_node.h"
 #include "common/engine_config.h"
 #include "vrouter/addr.h"
+#include "vrouter/dp/tables.h"
 
 namespace vrouter {
 
 inline constexpr unsigned kMaxInterfaces = 250;  // ids 0..249; 0xFF = none
-inline constexpr unsigned kMaxSegments = 64;
-inline constexpr uint8_t kNoIface = 0xFF;
 inline constexpr unsigned kMaxAddrsPerFamily = 4;  // addresses of one family per interface
 
 // What one file may ask of a running router (docs/router.md, "File limits"). Each is checked

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "vrouter/config.h"
 #include "vrouter/snapshot.h"
 
 namespace vrouter {

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "vrouter/config.h"
+
 namespace vrouter {
 
 namespace {

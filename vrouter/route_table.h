@@ -23,10 +23,11 @@
 #include <vector>
 
 #include "vrouter/addr.h"
-#include "vrouter/config.h"
 #include "vrouter/dp/tables.h"
 
 namespace vrouter {
+
+struct RouterSettings;  // vrouter/config.h (control side; the fast path never sees it)
 
 inline constexpr unsigned kBuckets = 64;
 inline constexpr uint32_t kMaxPathLists = 32000;  // FIB next-hop values are 15 bits (2-byte tables)

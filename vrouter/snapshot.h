@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "common/worker.h"
-#include "vrouter/config.h"
 #include "vrouter/dp/tables.h"
 #include "vrouter/route_table.h"
 
@@ -21,6 +20,8 @@ struct rte_fib;
 struct rte_fib6;
 
 namespace vrouter {
+
+struct FibSettings;  // vrouter/config.h (control side)
 
 // The DPDK FIB objects. Shared by consecutive snapshots when a reload leaves the prefix ->
 // path list mapping unchanged (a million routes are not rebuilt for an MTU change).

@@ -1,6 +1,7 @@
 // The vswitch's compiled, immutable L2 config: per-port VLAN policy and per-segment flood
 // lists, indexed the way the fast path asks (DPDK port id, VLAN ID). Built by the control
-// thread from a validated SwitchConfig, published by RCU (vnf::Published).
+// thread from a validated SwitchConfig (vswitch/l2_build.h), published by RCU
+// (vnf::Published). The fast path includes this header: no config structs, no yaml-cpp.
 #pragma once
 
 #include <bitset>
@@ -8,7 +9,6 @@
 #include <vector>
 
 #include "common/worker.h"
-#include "vswitch/config.h"
 
 namespace vswitch {
 
@@ -47,35 +47,5 @@ struct L2Snapshot {
     return i == kNoSegment ? nullptr : &segments[i];
   }
 };
-
-// port_id(name) maps a config port name to its DPDK port id.
-template <class PortId>
-std::unique_ptr<L2Snapshot> build_l2_snapshot(const SwitchConfig& cfg, uint64_t generation,
-                                              PortId&& port_id) {
-  auto s = std::make_unique<L2Snapshot>();
-  s->generation = generation;
-  for (auto& v : s->seg_of_vlan) v = kNoSegment;
-  for (const auto& seg : cfg.segments) {
-    s->seg_of_vlan[seg.vlan] = static_cast<uint16_t>(s->segments.size());
-    SegmentPorts sp;
-    sp.vlan = seg.vlan;
-    s->segments.push_back(sp);
-  }
-  for (const auto& p : cfg.ports) {
-    const uint16_t id = port_id(p.name);
-    PortPolicy& pol = s->port[id];
-    pol.mode = p.mode == PortMode::kAccess ? L2Mode::kAccess : L2Mode::kTrunk;
-    pol.qinq = p.qinq;
-    pol.tpid = p.tpid;
-    if (p.mode == PortMode::kAccess) pol.access_vlan = cfg.segment(p.segment)->vlan;
-    if (!p.native.empty()) pol.native_vlan = cfg.segment(p.native)->vlan;
-    for (uint16_t vlan : cfg.port_vlans(p)) {
-      pol.allowed.set(vlan);
-      SegmentPorts& sp = s->segments[s->seg_of_vlan[vlan]];
-      sp.ports[sp.count++] = id;
-    }
-  }
-  return s;
-}
 
 }  // namespace vswitch

@@ -18,6 +18,7 @@
 #include "vswitch/config.h"
 #include "vswitch/dp/l2_lookup.h"
 #include "vswitch/dp/vlan.h"
+#include "vswitch/l2_build.h"
 #include "vswitch/l2_snapshot.h"
 #include "vswitch/mac_table.h"
 

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/reload.h"
+#include "vfirewall/snapshot_build.h"
 
 namespace vfirewall {
 

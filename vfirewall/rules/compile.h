@@ -16,8 +16,6 @@
 namespace vfirewall {
 
 inline constexpr uint32_t kAclMaxPriority = 0x1FFFFFFF;  // RTE_ACL_MAX_PRIORITY
-inline constexpr uint8_t kZoneNone = 0;                  // classifier: no zone matched
-inline constexpr unsigned kMaxZoneIds = 256;
 
 // One ACL entry. Zones: 0 with mask 0 = any. Ports: ranges; for ICMP the sport range is
 // over type << 8 | code and dport is any.
@@ -52,11 +50,6 @@ struct ZoneMatch {
   uint64_t conn_limit = 0;  // all workers together (effective_conn_limit); 0: none
   bool window_check = true;
   std::string name;
-};
-
-struct PairPolicy {
-  Action action = Action::kDrop;
-  bool log = false;
 };
 
 struct Compiled {

@@ -16,6 +16,7 @@
 #include "common/engine_config.h"
 #include "vfirewall/dp/timeouts.h"
 #include "vfirewall/rules/address.h"
+#include "vfirewall/rules/types.h"
 
 namespace vfirewall {
 
@@ -30,8 +31,6 @@ inline constexpr size_t kMaxObjectServices = 4096;  // entries of one service ob
 inline constexpr uint64_t kMaxAclEntries = 262144;  // ACL entries the whole rule set compiles to
                                                     // (measured: ~3 s and ~300 MB to build)
 
-enum class Action : uint8_t { kAccept, kDrop, kReject };
-const char* action_name(Action a);
 
 // Where something was written, for lint findings and errors found after loading.
 struct Pos {

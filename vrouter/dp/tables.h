@@ -19,6 +19,8 @@ namespace vrouter {
 inline constexpr unsigned kDpBuckets = 64;  // == kBuckets (route_table.h)
 inline constexpr uint8_t kDpNoIface = 0xFF;
 inline constexpr unsigned kDpMaxIfaces = 250;
+inline constexpr unsigned kMaxSegments = 64;
+inline constexpr uint8_t kNoIface = 0xFF;  // config: no interface
 inline constexpr unsigned kDpMaxAddrs = 4;
 inline constexpr uint8_t kFamV4 = 4;
 inline constexpr uint8_t kFamV6 = 6;
