@@ -76,6 +76,11 @@ void ConfigControl::after_reload(const ConfigAudit& audit, uint64_t generation_b
                                  const Requester& who, uint64_t now_ms) {
   if (audit.generation() == generation_before) {
     std::lock_guard lock(mu_);
+    if (who.via == "automatic rollback" || who.via == "rollback")
+      spdlog::error(
+          "{} rejected: {} holds the restored version, the running config is "
+          "unchanged (version {})",
+          who.via, config_path_, current_);
     if (taken_.kind == Intent::kArm)
       spdlog::warn("confirm timer not started: the reload was rejected, nothing changed");
     taken_ = Intent{};
