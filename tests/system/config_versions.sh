@@ -229,3 +229,46 @@ check "vrouter: apply the second file again" expect 0 '^applied: generation 8 '
 vc -i cvrt diff "$WORK/rt-v3.yaml"
 check "vrouter: diff names a changed next hop" \
   expect 0 '^~ routes\[10\.96\.0\.0/16\]\.via: "10\.77\.1\.10" -> "10\.77\.2\.20"$'
+
+# ---------------------------------------------------------------- a vswitch, relative path
+# Started with a relative -c path: apply still finds the config file (the absolute path in
+# /vnf/history), errors name the user's file, and the confirm timer works the same.
+sw_yaml() {  # sw_yaml EXTRA_SEGMENT_LINE
+  cat <<YAML
+# program: vswitch
+engine: {name: cvsw, lcores: [0, 1], memory_mb: 256, idle_sleep_us: 100}
+segments:
+  - {name: core, vlan: 100}
+$1
+ports:
+  - {name: up, type: null, devargs: "no-rx=1", mode: trunk, segments: [core]}
+YAML
+}
+sw_yaml "" >"$WORK/sw.yaml"
+cp "$WORK/sw.yaml" "$WORK/sw-v1.yaml"
+sw_yaml "  - {name: info, vlan: 200}" >"$WORK/sw-v2.yaml"
+sw_yaml "  - {name: info, vlan: 5000}" >"$WORK/sw-bad.yaml"
+sw_bad_line=$(grep -n 'vlan: 5000' "$WORK/sw-bad.yaml" | cut -d: -f1)
+cd "$WORK" || exit 1
+start_appliance cvsw vswitch sw.yaml --state-dir "$WORK/state-cvsw" || exit 1
+vc -i cvsw --json history
+check "vswitch: history --json: the config path made absolute, one version" \
+  json "r['config_path'] == '$WORK/sw.yaml' and len(r['versions']) == 1"
+vc -i cvsw diff "$WORK/sw-v2.yaml"
+check "vswitch: diff names the added segment" expect 0 '^\+ segments\[info\]$'
+vc -i cvsw apply "$WORK/sw-bad.yaml"
+check "vswitch: apply (bad file): rejected, names sw-bad.yaml:$sw_bad_line:column" \
+  expect 1 "^rejected: generation 1 hash [0-9a-f]{16}: $WORK/sw-bad\.yaml:$sw_bad_line:[0-9]+: "
+check "vswitch: rejected: the config file is unchanged" cmp -s "$WORK/sw-v1.yaml" "$WORK/sw.yaml"
+vc -i cvsw apply "$WORK/sw-v2.yaml" --confirm 2
+check "vswitch: apply --confirm 2: applied, generation 2" expect 0 '^applied: generation 2 '
+g=0
+for _ in $(seq 1 50); do
+  g=$(gen cvsw)
+  [[ "$g" == 3 ]] && break
+  sleep 0.1
+done
+check "vswitch: no confirm: automatic rollback (generation $g)" test "$g" = 3
+check "vswitch: ... the config file is the start-up file byte for byte" \
+  cmp -s "$WORK/sw-v1.yaml" "$WORK/sw.yaml"
+cd "$TOP" || exit 1
