@@ -113,8 +113,7 @@ int open_signalfd() {
 
 std::unique_ptr<ConfigControl> open_config_control(const ProgramOptions& opts,
                                                    const std::string& instance) {
-  const std::string dir =
-      opts.state_dir.empty() ? "/var/lib/vnf/" + instance : opts.state_dir;
+  const std::string dir = opts.state_dir.empty() ? "/var/lib/vnf/" + instance : opts.state_dir;
   std::error_code ec;
   std::string path = std::filesystem::absolute(opts.config, ec).string();
   if (ec) path = opts.config;

@@ -135,9 +135,8 @@ int run(Engine& engine, F& fn, ConfigControl* ctl = nullptr) {
     wait_ms = fn.tick(now) ? 1 : std::min(wait_ms * 2, 20);
     if (ctl && ctl->take_expired(now)) {
       // The confirm timer ran out: the previous version is back in the config file.
-      reload_versioned(fn, ctl,
-                       Requester{static_cast<uint32_t>(::geteuid()), ::getpid(),
-                                 "automatic rollback"});
+      reload_versioned(
+          fn, ctl, Requester{static_cast<uint32_t>(::geteuid()), ::getpid(), "automatic rollback"});
     }
     if (now >= next_link_poll) {
       engine.poll_links();
@@ -180,8 +179,8 @@ int serve(const std::string& program, const ProgramOptions& opts, const Cfg& cfg
     Engine engine(cfg.engine, devices);
     auto fn = make(engine);
     fn->register_telemetry();
-    ctl->record_applied(fn->audit(), Requester{static_cast<uint32_t>(::getuid()), ::getpid(),
-                                               "start"});
+    ctl->record_applied(fn->audit(),
+                        Requester{static_cast<uint32_t>(::getuid()), ::getpid(), "start"});
     ctl->register_telemetry();
     write_pid_file(opts.pid_file);
     rc = run(engine, *fn, ctl.get());
