@@ -61,7 +61,11 @@ std::optional<ProgramOptions> parse_options(int argc, char** argv, const std::st
       "/var/run/dpdk/NAME/dpdk_telemetry.v2")("lcores", po::value(&lcores)->value_name("LIST"),
                                               "lcores, main first: 0,1 (overrides engine.lcores)")(
       "log-level", po::value(&o.log_level)->value_name("LEVEL"), "trace|debug|info|warn|error")(
-      "pid-file", po::value(&o.pid_file)->value_name("FILE"), "write the process id here");
+      "pid-file", po::value(&o.pid_file)->value_name("FILE"), "write the process id here")(
+      "state-dir", po::value(&o.state_dir)->value_name("DIR"),
+      "keep every applied config here (default /var/lib/vnf/<engine.name>; root only)")(
+      "keep-versions", po::value(&o.keep_versions)->value_name("N"),
+      "config versions kept in the state directory (default 20, at least 2)");
   try {
     po::variables_map vm;
     po::store(po::command_line_parser(own, argv).options(desc).run(), vm);
@@ -78,6 +82,8 @@ std::optional<ProgramOptions> parse_options(int argc, char** argv, const std::st
     }
     if (o.config.empty()) throw po::error("the option '--config' is required");
     if (!lcores.empty()) o.eal.lcores = parse_lcores(lcores);
+    if (o.keep_versions < 2 || o.keep_versions > 10000)
+      throw po::error("--keep-versions: 2 to 10000");
   } catch (const std::exception& e) {
     std::cerr << program << ": " << e.what() << "\n(see " << program << " --help)\n";
     exit_code = 2;
@@ -103,6 +109,20 @@ int open_signalfd() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
   return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+std::unique_ptr<ConfigControl> open_config_control(const ProgramOptions& opts,
+                                                   const std::string& instance) {
+  const std::string dir = opts.state_dir.empty() ? "/var/lib/vnf/" + instance : opts.state_dir;
+  std::error_code ec;
+  std::string path = std::filesystem::absolute(opts.config, ec).string();
+  if (ec) path = opts.config;
+  try {
+    return std::make_unique<ConfigControl>(std::make_unique<StateDir>(dir, opts.keep_versions),
+                                           path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("--state-dir: {}", e.what()));
+  }
 }
 
 void write_pid_file(const std::string& path) {

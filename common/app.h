@@ -6,6 +6,7 @@
 //   Pipeline& pipeline(unsigned worker);
 //   bool tick(uint64_t now_ms);             // control thread; true if it had work to do
 //   void reload(const Requester& who);      // control thread, on SIGHUP
+//   const ConfigAudit& audit() const;
 #pragma once
 
 #include <poll.h>
@@ -29,6 +30,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/audit.h"
+#include "common/config_control.h"
 #include "common/engine.h"
 #include "common/log.h"
 #include "common/telemetry.h"
@@ -42,6 +44,8 @@ struct ProgramOptions {
   EalOptions eal;
   std::string log_level;  // overrides engine.log_level
   std::string pid_file;
+  std::string state_dir;  // default /var/lib/vnf/<engine.name>
+  unsigned keep_versions = StateDir::kDefaultKeep;
 };
 
 // Parses argv. Returns nullopt when the program should exit at once with `exit_code`
@@ -55,14 +59,29 @@ void block_signals();
 int open_signalfd();
 void write_pid_file(const std::string& path);
 
+// The state directory and the config path of a starting appliance. Throws std::runtime_error
+// when the directory cannot be used (not ours, writable by others).
+std::unique_ptr<ConfigControl> open_config_control(const ProgramOptions& opts,
+                                                   const std::string& instance);
+
 inline uint64_t monotonic_ms() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::steady_clock::now().time_since_epoch())
                                    .count());
 }
 
+// A reload on SIGHUP (or the confirm timer's automatic rollback), with the config versions
+// kept and the vnfctl intents applied when `ctl` is given.
 template <class F>
-int run(Engine& engine, F& fn) {
+void reload_versioned(F& fn, ConfigControl* ctl, Requester who) {
+  const uint64_t before = fn.audit().generation();
+  if (ctl && !ctl->before_reload(who, monotonic_ms())) return;
+  fn.reload(who);
+  if (ctl) ctl->after_reload(fn.audit(), before, who, monotonic_ms());
+}
+
+template <class F>
+int run(Engine& engine, F& fn, ConfigControl* ctl = nullptr) {
   std::atomic<bool> running{true};
   struct Launch {
     WorkerContext* w;
@@ -103,7 +122,8 @@ int run(Engine& engine, F& fn) {
       signalfd_siginfo si{};
       if (::read(pfd[0].fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
         if (si.ssi_signo == SIGHUP) {
-          fn.reload(Requester{si.ssi_uid, static_cast<int32_t>(si.ssi_pid), "SIGHUP"});
+          reload_versioned(fn, ctl,
+                           Requester{si.ssi_uid, static_cast<int32_t>(si.ssi_pid), "SIGHUP"});
         } else {
           spdlog::info("signal {} from pid {}: stopping", strsignal(static_cast<int>(si.ssi_signo)),
                        si.ssi_pid);
@@ -113,6 +133,11 @@ int run(Engine& engine, F& fn) {
     }
     const uint64_t now = monotonic_ms();
     wait_ms = fn.tick(now) ? 1 : std::min(wait_ms * 2, 20);
+    if (ctl && ctl->take_expired(now)) {
+      // The confirm timer ran out: the previous version is back in the config file.
+      reload_versioned(
+          fn, ctl, Requester{static_cast<uint32_t>(::geteuid()), ::getpid(), "automatic rollback"});
+    }
     if (now >= next_link_poll) {
       engine.poll_links();
       next_link_poll = now + 500;
@@ -134,7 +159,9 @@ int serve(const std::string& program, const ProgramOptions& opts, const Cfg& cfg
                cfg.engine.log_file);
   block_signals();
   std::vector<PortDevice> devices = cfg.devices;
+  std::unique_ptr<ConfigControl> ctl;
   try {
+    ctl = open_config_control(opts, cfg.engine.name);
     resolve_port_mtus(devices);
     const auto args = eal_arguments(cfg.engine, devices, opts.eal, program);
     std::string line;
@@ -152,8 +179,11 @@ int serve(const std::string& program, const ProgramOptions& opts, const Cfg& cfg
     Engine engine(cfg.engine, devices);
     auto fn = make(engine);
     fn->register_telemetry();
+    ctl->record_applied(fn->audit(),
+                        Requester{static_cast<uint32_t>(::getuid()), ::getpid(), "start"});
+    ctl->register_telemetry();
     write_pid_file(opts.pid_file);
-    rc = run(engine, *fn);
+    rc = run(engine, *fn, ctl.get());
     telemetry::clear();
     engine.stop_ports();
   } catch (const std::exception& e) {
