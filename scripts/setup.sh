@@ -24,7 +24,7 @@ packages=(
   dpdk dpdk-dev libdpdk-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libboost-program-options-dev libpcap-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  iproute2 iputils-ping traceroute iperf3 netcat-openbsd ethtool tshark python3 python3-scapy
+  iproute2 iputils-ping traceroute iperf3 netcat-openbsd ethtool tshark python3 python3-scapy python3-yaml
   vsftpd curl
   procps psmisc util-linux
   # fuzz suite: libFuzzer needs clang >= 16 here (the code captures structured bindings in
