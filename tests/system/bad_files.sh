@@ -36,21 +36,25 @@ netns_host fwbda fwbda0 10.78.0.1/24
 netns_host fwbdb fwbdb0 10.78.0.2/24
 start_appliance fw vfirewall "$CFG" || exit 1
 PID=$(cat "$WORK/fw.pid.launch")
-vc() { "$TOP/scripts/vnfctl" -i fwbad "$@"; }
+# reload [TIMEOUT]: vnfctl reload (lib.sh's vc); the answer in $out, the status in $rc.
+reload() {
+  vc -i fwbad reload --timeout "${1:-15}"
+  out=$OUT
+  rc=$RC
+}
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$PID/status"; }
 
 check "ping A -> B through the firewall before any bad file" ns_ping fwbda 10.78.0.2
 RSS0=$(rss_kb)
 
 GEN=1
-grep_gen() { "$TOP/scripts/vnfctl" -i fwbad show info | grep -q "^config_generation: $GEN$"; }
+grep_gen() { vc -i fwbad show info && grep -q "^config_generation: $GEN$" <<<"$OUT"; }
 # try_bad WHAT PATTERN: the config path now holds something bad; a reload must be rejected
 # within 5 s with PATTERN in its detail, and nothing else may change.
 try_bad() {
   local what=$1 pattern=$2 out rc start end
   start=$(date +%s%N)
-  out=$(timeout 20 "$TOP/scripts/vnfctl" -i fwbad reload --timeout 15 2>&1)
-  rc=$?
+  reload
   end=$(date +%s%N)
   local ms=$(((end - start) / 1000000))
   echo "  $what: rc $rc in $ms ms: $out"
@@ -92,11 +96,11 @@ try_bad "groups nested 30 deep" 'fw\.yaml:[0-9]+:[0-9]+:.*(nest|deep)'
 } >"$CFG"
 # (merged ranges do not grow: the same 4 prefixes at every level. So this one loads: the
 # memoised resolver makes it cheap. A check that it is applied quickly follows below.)
-out=$(timeout 20 "$TOP/scripts/vnfctl" -i fwbad reload --timeout 15 2>&1)
+reload
 check "12 levels of 4 shared members: applied at once, resolved once each ($out)" \
   grep -q '^applied: generation 2 ' <<<"$out"
 good >"$CFG"
-out=$(timeout 20 "$TOP/scripts/vnfctl" -i fwbad reload --timeout 15 2>&1)
+reload
 check "back to the good file: generation 3 ($out)" grep -q '^applied: generation 3 ' <<<"$out"
 GEN=3
 # Distinct addresses that multiply: 40 rules from one 1216-address group to another compile
@@ -122,8 +126,7 @@ PY
   done
 } >"$CFG"
 start=$(date +%s%N)
-out=$(timeout 60 "$TOP/scripts/vnfctl" -i fwbad reload --timeout 55 2>&1)
-rc=$?
+reload
 ms=$((($(date +%s%N) - start) / 1000000))
 echo "  40 rules over 1200-address groups: rc $rc in $ms ms: $out"
 check "a rule set that compiles to too many ACL entries: rejected (${ms} ms)" \
@@ -182,7 +185,7 @@ check "resident memory grew by less than 64 MiB (${RSS0} -> ${RSS1} kB)" \
 
 # The good file applies again, and SIGTERM ends the appliance at once.
 good >"$CFG"
-out=$(timeout 20 "$TOP/scripts/vnfctl" -i fwbad reload --timeout 15 2>&1)
+reload
 check "the good file again: applied ($out)" grep -q '^applied: generation 4 ' <<<"$out"
 start=$(date +%s%N)
 stop_appliance fw

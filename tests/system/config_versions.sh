@@ -9,36 +9,8 @@
 #   (parsed), the last N (6) versions kept, and a state directory others can write refused.
 source "$(dirname "$0")/lib.sh"
 
-VNFCTL="$TOP/scripts/vnfctl"
 OUT=""
 RC=0
-
-# vc ARGS...: runs vnfctl; its output (stdout and stderr) in $OUT, its status in $RC.
-vc() {
-  OUT=$(BUILD_DIR=$BUILD timeout 30 "$PY" "$VNFCTL" "$@" 2>&1)
-  RC=$?
-  printf '### vnfctl %s (status %d)\n%s\n' "$*" "$RC" "$OUT" >>"$WORK/vnfctl.log"
-}
-
-# expect STATUS REGEX...: the last vnfctl exited with STATUS and printed a line matching
-# each (extended) REGEX.
-expect() {
-  local want=$1 re
-  shift
-  if ((RC != want)); then
-    echo "      status $RC, expected $want; output:"
-    head -20 <<<"$OUT" | sed 's/^/        /'
-    return 1
-  fi
-  for re in "$@"; do
-    if ! grep -qE -- "$re" <<<"$OUT"; then
-      echo "      no line matches /$re/; output:"
-      head -20 <<<"$OUT" | sed 's/^/        /'
-      return 1
-    fi
-  done
-  ! grep -q Traceback <<<"$OUT"
-}
 
 # json EXPR: the last output parses as JSON and EXPR (on it, as `r`) is true.
 json() {

@@ -77,6 +77,59 @@ show_drops() {
   echo "drops by reason: $(tel_get "$1" /vnf/drops '{k: v for k, v in r.items() if v}')"
 }
 
+# ---- vnfctl as the operator runs it (tests/system/vnfctl.sh, config_versions.sh)
+VNFCTL="$TOP/scripts/vnfctl"
+CALLS=0
+
+# vc ARGS...: runs vnfctl; its output (stdout and stderr) in $OUT, its status in $RC.
+vc() {
+  CALLS=$((CALLS + 1))
+  OUT=$(BUILD_DIR=$BUILD timeout 30 "$PY" "$VNFCTL" "$@" 2>&1)
+  RC=$?
+  printf '### vnfctl %s (status %d)\n%s\n' "$*" "$RC" "$OUT" >>"$WORK/vnfctl.log"
+}
+
+# expect STATUS REGEX...: the last vnfctl exited with STATUS and printed a line matching
+# each (extended) REGEX, and no Python traceback. On a mismatch the output is shown.
+expect() {
+  local want=$1 re
+  shift
+  if ((RC != want)); then
+    echo "      status $RC, expected $want; output:"
+    head -20 <<<"$OUT" | sed 's/^/        /'
+    return 1
+  fi
+  for re in "$@"; do
+    if ! grep -qE -- "$re" <<<"$OUT"; then
+      echo "      no line matches /$re/; output:"
+      head -20 <<<"$OUT" | sed 's/^/        /'
+      return 1
+    fi
+  done
+  ! grep -q Traceback <<<"$OUT"
+}
+
+# expect_error STATUS REGEX: failed with STATUS, with exactly one line "vnfctl: ..." that
+# matches REGEX.
+expect_error() {
+  local lines
+  lines=$(grep -c . <<<"$OUT")
+  if ((lines != 1)) || [[ "$OUT" != vnfctl:* ]]; then
+    echo "      expected one line 'vnfctl: ...', got $lines lines:"
+    head -20 <<<"$OUT" | sed 's/^/        /'
+    return 1
+  fi
+  expect "$@"
+}
+
+# lacks REGEX: the last output has no line matching REGEX.
+lacks() {
+  if grep -qE -- "$1" <<<"$OUT"; then
+    echo "      unexpected /$1/ in: $(grep -E -- "$1" <<<"$OUT" | head -2)"
+    return 1
+  fi
+}
+
 finish() {
   local pid
   for pid in "${APPLIANCE_PIDS[@]}"; do
