@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "tests/unit/config_expect.h"
 #include "vfirewall/rules/compile.h"
 #include "vfirewall/rules/config.h"
 #include "vfirewall/rules/lint.h"
@@ -36,14 +37,7 @@ FirewallConfig load(const std::string& body) {
 
 // Expects a ConfigError at `line` (of the whole file) whose message contains `what`.
 void expect_refused(const std::string& body, int line, const std::string& what) {
-  try {
-    load(body);
-    ADD_FAILURE() << "accepted, expected '" << what << "'";
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(e.line(), line) << e.what();
-    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-    EXPECT_EQ(std::string(e.what()).rfind("fw.yaml:", 0), 0u) << e.what();
-  }
+  expect_config_error([&] { load(body); }, line, 0, what, "fw.yaml");
 }
 
 // Groups g1..gN, each of two members that both contain the level below: g_i -> [g_{i-1},

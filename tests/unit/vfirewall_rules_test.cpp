@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/unit/config_expect.h"
 #include "vfirewall/rules/compile.h"
 #include "vfirewall/rules/config.h"
 #include "vfirewall/rules/lint.h"
@@ -28,15 +29,8 @@ FirewallConfig load(const std::string& body) {
 }
 
 void expect_error(const std::string& body, int line, int column, const std::string& what) {
-  try {
-    load(body);
-    ADD_FAILURE() << "accepted, expected '" << what << "'\n" << body;
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(e.line(), line) << e.what();
-    EXPECT_EQ(e.column(), column) << e.what();
-    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-    EXPECT_EQ(std::string(e.what()).rfind("fw.yaml:", 0), 0u) << e.what();
-  }
+  SCOPED_TRACE(body);
+  expect_config_error([&] { load(body); }, line, column, what, "fw.yaml");
 }
 
 Compiled compile_cfg(const FirewallConfig& c) {

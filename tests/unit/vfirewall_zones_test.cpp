@@ -2,6 +2,7 @@
 // unlimited) and their lint findings.
 #include <gtest/gtest.h>
 
+#include "tests/unit/config_expect.h"
 #include "vfirewall/rules/compile.h"
 #include "vfirewall/rules/config.h"
 #include "vfirewall/rules/lint.h"
@@ -27,14 +28,8 @@ FirewallConfig load(const std::string& body) {
 }
 
 void expect_refused(const std::string& body, int line, int column, const std::string& what) {
-  try {
-    load(body);
-    ADD_FAILURE() << "accepted, expected '" << what << "'\n" << body;
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(e.line(), line) << e.what();
-    EXPECT_EQ(e.column(), column) << e.what();
-    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-  }
+  SCOPED_TRACE(body);
+  expect_config_error([&] { load(body); }, line, column, what);
 }
 
 const Finding* find(const FirewallConfig& c, const std::string& text) {
