@@ -127,48 +127,14 @@ std::unique_ptr<ConfigControl> open_config_control(const ProgramOptions& opts,
 
 void write_pid_file(const std::string& path) {
   if (path.empty()) return;
-  const std::filesystem::path p(path);
-  const std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
-  const std::string name = p.filename().string();
-  if (name.empty() || name == "." || name == "..")
-    throw std::runtime_error(fmt::format("--pid-file {}: not a file name", path));
-  // The directory must be one that nobody else can write to: otherwise another user could
-  // swap the file for a link between any check and the write.
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0)
-    throw std::runtime_error(
-        fmt::format("--pid-file {}: directory {}: {}", path, dir, std::strerror(errno)));
-  struct stat st {};
-  const bool owned = ::fstat(dfd, &st) == 0 && (st.st_uid == 0 || st.st_uid == ::geteuid()) &&
-                     (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
-  if (!owned) {
-    ::close(dfd);
-    throw std::runtime_error(fmt::format(
-        "--pid-file {}: directory {} is writable by other users (or not ours): put the pid "
-        "file in a directory only root can write, e.g. /run/vnf",
-        path, dir));
+  // A fresh file (O_EXCL: never an existing file, O_NOFOLLOW: never through a link) renamed
+  // over the final name, in a directory nobody else can write to: otherwise another user
+  // could swap the file for a link between any check and the write.
+  try {
+    write_file_atomic(path, fmt::format("{}\n", ::getpid()), 0644, /*private_dir=*/true);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("--pid-file {}", e.what()));
   }
-  // A fresh file (O_EXCL: never an existing file, O_NOFOLLOW: never through a link), then one
-  // rename over the final name (which replaces a link there instead of following it).
-  const std::string tmp = fmt::format("{}.tmp.{}", name, ::getpid());
-  ::unlinkat(dfd, tmp.c_str(), 0);  // a leftover of an earlier process with our pid
-  const int fd = ::openat(dfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                          0644);
-  if (fd < 0) {
-    const int e = errno;
-    ::close(dfd);
-    throw std::runtime_error(fmt::format("--pid-file {}: {}", path, std::strerror(e)));
-  }
-  const std::string text = fmt::format("{}\n", ::getpid());
-  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                       ::fsync(fd) == 0;
-  ::close(fd);
-  const bool renamed = written && ::renameat(dfd, tmp.c_str(), dfd, name.c_str()) == 0;
-  const int e = errno;
-  if (!renamed) ::unlinkat(dfd, tmp.c_str(), 0);
-  ::close(dfd);
-  if (!renamed)
-    throw std::runtime_error(fmt::format("--pid-file {}: {}", path, std::strerror(e)));
 }
 
 }  // namespace vnf

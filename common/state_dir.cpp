@@ -88,21 +88,34 @@ std::string one_line(std::string s) {
 
 }  // namespace
 
+namespace {
+
+// The directory open as `fd` is owned by root or us and nobody else can write to it.
+bool private_dir_fd(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && (st.st_uid == 0 || st.st_uid == ::geteuid()) &&
+         (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+std::runtime_error not_private(const std::string& what, const std::string& dir) {
+  return std::runtime_error(fmt::format(
+      "{} {} is writable by other users (or not ours): use a directory only root can write "
+      "(mode 0750 or stricter)",
+      what, dir));
+}
+
+}  // namespace
+
 void check_private_dir(const std::string& dir, const std::string& what) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) throw sys_error(fmt::format("{} {}", what, dir));
-  struct stat st {};
-  const bool ok = ::fstat(fd, &st) == 0 && (st.st_uid == 0 || st.st_uid == ::geteuid()) &&
-                  (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+  const bool ok = private_dir_fd(fd);
   ::close(fd);
-  if (!ok)
-    throw std::runtime_error(fmt::format(
-        "{} {} is writable by other users (or not ours): use a directory only root can write "
-        "(mode 0750 or stricter)",
-        what, dir));
+  if (!ok) throw not_private(what, dir);
 }
 
-void write_file_atomic(const std::string& path, const std::string& bytes, mode_t mode) {
+void write_file_atomic(const std::string& path, const std::string& bytes, mode_t mode,
+                       bool private_dir) {
   const std::filesystem::path p(path);
   const std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
   const std::string name = p.filename().string();
@@ -110,7 +123,12 @@ void write_file_atomic(const std::string& path, const std::string& bytes, mode_t
     throw std::runtime_error(fmt::format("{}: not a file name", path));
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) throw sys_error(fmt::format("{}: directory {}", path, dir));
-  const std::string tmp = fmt::format(".{}.tmp.{}", name, ::getpid());
+  // Checked on the directory we write into: nobody can swap it between check and write.
+  if (private_dir && !private_dir_fd(dfd)) {
+    ::close(dfd);
+    throw not_private(path + ": directory", dir);
+  }
+  const std::string tmp = fmt::format("{}.tmp.{}", name, ::getpid());
   ::unlinkat(dfd, tmp.c_str(), 0);  // a leftover of an earlier process with our pid
   const int fd =
       ::openat(dfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);

@@ -60,8 +60,10 @@ class StateDir {
 
 // Writes `bytes` to `path` atomically: a fresh file in the same directory (O_CREAT | O_EXCL |
 // O_NOFOLLOW), fsync, rename over `path`, fsync of the directory. Readers see the old or the
-// new content, never a mix. Throws std::runtime_error.
-void write_file_atomic(const std::string& path, const std::string& bytes, mode_t mode = 0640);
+// new content, never a mix. private_dir: refuse a directory others can write (where another
+// user could plant links). Throws std::runtime_error.
+void write_file_atomic(const std::string& path, const std::string& bytes, mode_t mode = 0640,
+                       bool private_dir = false);
 
 // Throws std::runtime_error unless `dir` is a directory (not a link) owned by root or us and
 // not writable by group or others.
