@@ -59,7 +59,9 @@ bool list_covers(const std::vector<AddrRange>& a, const std::vector<AddrRange>& 
   return true;
 }
 
-bool list_intersects(const std::vector<AddrRange>& a, const std::vector<AddrRange>& b) {
+// The first range both sorted lists hold (their overlap there), if any; linear.
+std::optional<AddrRange> list_first_common(const std::vector<AddrRange>& a,
+                                           const std::vector<AddrRange>& b) {
   size_t i = 0, j = 0;
   while (i < a.size() && j < b.size()) {
     if (a[i].hi < b[j].lo) {
@@ -67,10 +69,10 @@ bool list_intersects(const std::vector<AddrRange>& a, const std::vector<AddrRang
     } else if (b[j].hi < a[i].lo) {
       ++j;
     } else {
-      return true;
+      return AddrRange{a[i].family, std::max(a[i].lo, b[j].lo), std::min(a[i].hi, b[j].hi)};
     }
   }
-  return false;
+  return std::nullopt;
 }
 
 bool parse_one(const std::string& s, uint8_t& family, u128& v) {
@@ -125,8 +127,11 @@ bool AddrSet::covers(const AddrSet& o) const {
   return list_covers(v4, o.v4) && list_covers(v6, o.v6);
 }
 
-bool AddrSet::intersects(const AddrSet& o) const {
-  return list_intersects(v4, o.v4) || list_intersects(v6, o.v6);
+bool AddrSet::intersects(const AddrSet& o) const { return first_common(o).has_value(); }
+
+std::optional<AddrRange> AddrSet::first_common(const AddrSet& o) const {
+  if (auto r = list_first_common(v4, o.v4)) return r;
+  return list_first_common(v6, o.v6);
 }
 
 bool AddrSet::contains(uint8_t family, u128 a) const {

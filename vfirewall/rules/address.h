@@ -30,6 +30,7 @@ struct AddrSet {
   bool empty() const { return v4.empty() && v6.empty(); }
   bool covers(const AddrSet& o) const;  // every address of o is in this set
   bool intersects(const AddrSet& o) const;
+  std::optional<AddrRange> first_common(const AddrSet& o) const;  // IPv4 first
   bool contains(uint8_t family, u128 a) const;
 };
 

@@ -111,25 +111,6 @@ std::string shared_place(const Zone& a, const Zone& b) {
   return d;
 }
 
-std::string first_common(const AddrSet& a, const AddrSet& b) {
-  for (const auto* pair : {&a.v4, &a.v6}) {
-    const auto& x = *pair;
-    const auto& y = pair == &a.v4 ? b.v4 : b.v6;
-    size_t i = 0, j = 0;
-    while (i < x.size() && j < y.size()) {
-      if (x[i].hi < y[j].lo) {
-        ++i;
-      } else if (y[j].hi < x[i].lo) {
-        ++j;
-      } else {
-        return format_range(
-            {x[i].family, std::max(x[i].lo, y[j].lo), std::min(x[i].hi, y[j].hi)});
-      }
-    }
-  }
-  return "";
-}
-
 // Anti-spoofing: a zone's addresses are bound to where it lives. Findings where the binding
 // cannot protect.
 void lint_zone_binding(const FirewallConfig& c, Resolver& res, std::vector<Finding>& out) {
@@ -157,12 +138,12 @@ void lint_zone_binding(const FirewallConfig& c, Resolver& res, std::vector<Findi
                             "addresses; give each zone its own port or segment",
                             a.name, b.name, place));
       } else if (a.claims_addresses() && b.claims_addresses()) {
-        const std::string common = first_common(nets[i], nets[j]);
-        if (!common.empty())
+        const auto common = nets[i].first_common(nets[j]);
+        if (common)
           warn_at(out, b.pos,
                   fmt::format("zones '{}' and '{}' both claim {} but live in different places: "
                               "hosts in either place can use those addresses",
-                              a.name, b.name, common));
+                              a.name, b.name, format_range(*common)));
       }
     }
   }
