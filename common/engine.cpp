@@ -117,16 +117,14 @@ Engine::Engine(const EngineConfig& cfg, const std::vector<PortDevice>& ports) : 
   for (const auto& d : ports) {
     PortState p;
     p.device = d;
-    if (rte_eth_dev_get_port_by_name(d.device_name().c_str(), &p.id) != 0)
-      throw std::runtime_error(
-          fmt::format("{}:{}:{}: port '{}': device {} did not come up (see the EAL messages above)",
-                      d.file, d.line, d.column, d.name, d.device_name()));
-    if (p.id >= kMaxPorts)
-      throw std::runtime_error(fmt::format("port '{}': DPDK port id {} too large", d.name, p.id));
+    resolve_port(p);
     need += static_cast<uint64_t>(d.rx_desc + d.tx_desc) * nworkers;
     ports_.push_back(p);
   }
-  need += static_cast<uint64_t>(nworkers) * (kBurstMax * (ports_.size() + 4) + kMempoolCache);
+  // Room for the ports a reload may add (hot_pluggable kinds) at the default descriptor counts.
+  need += static_cast<uint64_t>(cfg.spare_ports) * (1024 + 1024) * nworkers;
+  need += static_cast<uint64_t>(nworkers) *
+          (kBurstMax * (ports_.size() + cfg.spare_ports + 4) + kMempoolCache);
   need += kMempoolCache * 2 + 4096;  // main lcore cache, flood copies in flight, margin
   uint32_t nb_mbufs = cfg.mbufs ? cfg.mbufs : static_cast<uint32_t>(need);
   if (cfg.mbufs && cfg.mbufs < need)
@@ -176,9 +174,8 @@ Engine::Engine(const EngineConfig& cfg, const std::vector<PortDevice>& ports) : 
     workers_.push_back(w);
   }
   for (auto& p : ports_) setup_port(p, nworkers);
-  uint16_t max_id = 0;
-  for (const auto& p : ports_) max_id = std::max<uint16_t>(max_id, p.id + 1);
-  for (auto* w : workers_) w->nb_ports = max_id;
+  for (auto* w : workers_) w->rx_list.store(&w->rx_lists[0], std::memory_order_release);
+  build_rx();
   const bool kernel_ports = std::any_of(ports_.begin(), ports_.end(), [](const PortState& p) {
     return p.device.kind == PortKind::kAfPacket || p.device.kind == PortKind::kTap;
   });
@@ -190,6 +187,16 @@ Engine::Engine(const EngineConfig& cfg, const std::vector<PortDevice>& ports) : 
                    std::strerror(errno));
   }
   poll_links();
+}
+
+void Engine::resolve_port(PortState& p) const {
+  const PortDevice& d = p.device;
+  if (rte_eth_dev_get_port_by_name(d.device_name().c_str(), &p.id) != 0)
+    throw std::runtime_error(
+        fmt::format("{}:{}:{}: port '{}': device {} did not come up (see the EAL messages above)",
+                    d.file, d.line, d.column, d.name, d.device_name()));
+  if (p.id >= kMaxPorts)
+    throw std::runtime_error(fmt::format("port '{}': DPDK port id {} too large", d.name, p.id));
 }
 
 void Engine::setup_port(PortState& p, unsigned nworkers) {
@@ -264,7 +271,7 @@ void Engine::setup_port(PortState& p, unsigned nworkers) {
   for (unsigned i = 0; i < nworkers; ++i) {
     WorkerContext& w = *workers_[i];
     w.max_frame[p.id] = max_frame_len(mtu);
-    if (i < p.rx_queues) w.rx[w.nb_rx++] = RxQueue{p.id, static_cast<uint16_t>(i), p.ring.get()};
+    if (w.txbuf[p.id]) continue;  // the id was used before: its (empty) buffer is reused
     auto* buf = static_cast<rte_eth_dev_tx_buffer*>(rte_zmalloc_socket(
         "vnf_txbuf", RTE_ETH_TX_BUFFER_SIZE(kBurstMax), RTE_CACHE_LINE_SIZE, w.socket));
     if (!buf) throw std::runtime_error("cannot allocate tx buffer");
@@ -272,6 +279,8 @@ void Engine::setup_port(PortState& p, unsigned nworkers) {
     w.tx_err[p.id] = TxErrorCtx{&w, p.id};
     rte_eth_tx_buffer_set_err_callback(buf, tx_error_cb, &w.tx_err[p.id]);
     w.txbuf[p.id] = buf;
+    if (w.nb_ports.load(std::memory_order_relaxed) <= p.id)
+      w.nb_ports.store(static_cast<uint16_t>(p.id + 1), std::memory_order_release);
   }
   // A switch port sees every frame. Drivers without the notion (ring, null) say ENOTSUP.
   // af_packet: a membership of our own socket instead of the driver's IFF_PROMISC, so that
@@ -330,26 +339,142 @@ Engine::~Engine() {
 void Engine::stop_ports() {
   if (ports_stopped_) return;
   ports_stopped_ = true;
-  for (auto& p : ports_) {
-    // Drop what is still buffered before the queues go away.
-    for (auto* w : workers_) {
-      if (w->txbuf[p.id] && w->txbuf[p.id]->length) {
-        rte_pktmbuf_free_bulk(w->txbuf[p.id]->pkts, w->txbuf[p.id]->length);
-        w->txbuf[p.id]->length = 0;
-      }
+  for (auto& p : ports_) close_port(p);
+}
+
+void Engine::close_port(PortState& p) {
+  // Drop what is still buffered before the queues go away.
+  for (auto* w : workers_) {
+    if (w->txbuf[p.id] && w->txbuf[p.id]->length) {
+      rte_pktmbuf_free_bulk(w->txbuf[p.id]->pkts, w->txbuf[p.id]->length);
+      w->txbuf[p.id]->length = 0;
     }
-    // Leave host interfaces as we found them.
-    if (p.promisc_fd >= 0) {
-      ::close(p.promisc_fd);
-      p.promisc_fd = -1;
-    } else if (p.device.kind != PortKind::kAfPacket) {
-      rte_eth_promiscuous_disable(p.id);
-    }
-    if (int rc = rte_eth_dev_stop(p.id); rc != 0)
-      spdlog::warn("port '{}': stop: {}", p.device.name, rte_strerror(-rc));
-    if (p.ring) unmap_af_packet_ring(*p.ring);
-    rte_eth_dev_close(p.id);
   }
+  // Leave host interfaces as we found them.
+  if (p.promisc_fd >= 0) {
+    ::close(p.promisc_fd);
+    p.promisc_fd = -1;
+  } else if (p.device.kind != PortKind::kAfPacket) {
+    rte_eth_promiscuous_disable(p.id);
+  }
+  if (int rc = rte_eth_dev_stop(p.id); rc != 0)
+    spdlog::warn("port '{}': stop: {}", p.device.name, rte_strerror(-rc));
+  if (p.ring) unmap_af_packet_ring(*p.ring);
+  rte_eth_dev_close(p.id);
+}
+
+void Engine::build_rx() {
+  for (unsigned i = 0; i < workers_.size(); ++i) {
+    WorkerContext& w = *workers_[i];
+    // The copy the worker does not read (after the last publish_rx's grace period, it reads
+    // only the other one).
+    const RxList* cur = w.rx_list.load(std::memory_order_acquire);
+    RxList& next = cur == &w.rx_lists[0] ? w.rx_lists[1] : w.rx_lists[0];
+    next.count = 0;
+    for (const auto& p : ports_)
+      if (!p.removing && i < p.rx_queues)
+        next.q[next.count++] = RxQueue{p.id, static_cast<uint16_t>(i), p.ring.get()};
+    w.rx_list.store(&next, std::memory_order_release);
+  }
+}
+
+void Engine::publish_rx() {
+  build_rx();
+  rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
+}
+
+namespace {
+std::string device_params(const PortDevice& d) {
+  const std::string a = d.device_args();
+  const size_t comma = a.find(',');
+  return comma == std::string::npos ? std::string() : a.substr(comma + 1);
+}
+}  // namespace
+
+void Engine::add_ports(const std::vector<PortDevice>& devices) {
+  std::vector<std::string> added;
+  try {
+    for (const auto& d : devices) {
+      if (!hot_pluggable(d.kind))
+        throw std::runtime_error(fmt::format("{}:{}:{}: port '{}': {} ports need a restart", d.file,
+                                             d.line, d.column, d.name, port_kind_name(d.kind)));
+      PortState p;
+      p.device = d;
+      p.device.effective_mtu = static_cast<uint16_t>(d.port_mtu());
+      const uint32_t room = rte_pktmbuf_data_room_size(pool_) - RTE_PKTMBUF_HEADROOM;
+      if (max_frame_len(p.device.port_mtu()) > room)
+        throw std::runtime_error(fmt::format(
+            "{}:{}:{}: port '{}': mtu {} needs {}-byte buffers, the pool's hold {}: a port with "
+            "this mtu needs a restart",
+            d.file, d.line, d.column, d.name, p.device.port_mtu(),
+            max_frame_len(p.device.port_mtu()), room));
+      // What the new queues take out of the pool (the tap driver fills its rx ring at once),
+      // with a burst per worker and queue to spare for the traffic already flowing.
+      const uint64_t want = static_cast<uint64_t>(d.rx_desc + kBurstMax * 2) * workers_.size();
+      const unsigned avail = rte_mempool_avail_count(pool_);
+      if (avail < want + 2048)
+        throw std::runtime_error(fmt::format(
+            "{}:{}:{}: port '{}': the mbuf pool has {} buffers free, the port's queues need {} "
+            "and traffic needs room: raise engine.mbufs (or lower rx_desc) and restart",
+            d.file, d.line, d.column, d.name, avail, want));
+      remove_stale_sockets({d});
+      const std::string name = d.device_name();
+      if (int rc = rte_eal_hotplug_add("vdev", name.c_str(), device_params(d).c_str()); rc != 0)
+        throw std::runtime_error(fmt::format("{}:{}:{}: port '{}': device {} cannot be added: {}",
+                                             d.file, d.line, d.column, d.name, d.device_args(),
+                                             rte_strerror(-rc)));
+      try {
+        resolve_port(p);
+        setup_port(p, static_cast<unsigned>(workers_.size()));
+      } catch (...) {
+        close_port(p);
+        rte_eal_hotplug_remove("vdev", name.c_str());
+        throw;
+      }
+      for (int k = 0; k < 6; ++k) port_base_[p.id][k] = 0;
+      uint64_t raw[6];
+      sum_port(p.id, raw);
+      for (int k = 0; k < 6; ++k) port_base_[p.id][k] = raw[k];
+      {
+        std::lock_guard lock(ports_mu_);
+        ports_.push_back(std::move(p));
+      }
+      added.push_back(d.name);
+      spdlog::info("port '{}': added by reload", d.name);
+      if (d.kind == PortKind::kTap && !links_) links_ = std::make_unique<LinkMonitor>();
+    }
+  } catch (...) {
+    remove_ports(added);
+    throw;
+  }
+  poll_links();
+}
+
+void Engine::remove_ports(const std::vector<std::string>& names) {
+  if (names.empty()) return;
+  std::vector<uint16_t> ids;
+  for (auto& p : ports_) {
+    if (std::find(names.begin(), names.end(), p.device.name) == names.end()) continue;
+    p.removing = true;
+    port_up_[p.id].store(0, std::memory_order_relaxed);  // nothing more is sent to it
+    ids.push_back(p.id);
+  }
+  publish_rx();  // and the grace period: no worker polls or sends to them any more
+  for (auto& p : ports_) {
+    if (!p.removing) continue;
+    close_port(p);
+    for (auto* w : workers_) w->max_frame[p.id] = 0;
+    if (p.device.kind != PortKind::kPci) {
+      if (int rc = rte_eal_hotplug_remove("vdev", p.device.device_name().c_str()); rc != 0)
+        spdlog::warn("port '{}': removing device {}: {}", p.device.name, p.device.device_name(),
+                     rte_strerror(-rc));
+    }
+    spdlog::info("port '{}': removed by reload (port id {})", p.device.name, p.id);
+  }
+  std::lock_guard lock(ports_mu_);
+  ports_.erase(
+      std::remove_if(ports_.begin(), ports_.end(), [](const PortState& p) { return p.removing; }),
+      ports_.end());
 }
 
 uint16_t Engine::port_id(const std::string& name) const {
@@ -431,7 +556,7 @@ uint64_t Engine::drop_total(DropReason r) const {
 }
 
 void Engine::sum_port(uint16_t id, uint64_t out[6]) const {
-  for (int i = 0; i < 6; ++i) out[i] = 0;
+  for (int i = 0; i < 6; ++i) out[i] = 0 - port_base_[id][i];
   for (const auto* w : workers_) {
     const PortCounters& c = w->stats.port[id];
     out[0] += c.rx_packets.get();

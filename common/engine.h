@@ -3,10 +3,12 @@
 // vrouter) plug their pipeline and their control hooks into it.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,7 @@ struct PortState {
   int promisc_fd = -1;   // af_packet: the socket holding PACKET_MR_PROMISC
   uint32_t kernel_mtu = 0;  // af_packet, tap: the interface's MTU as last reported
   std::shared_ptr<AfPacketRing> ring;  // af_packet: the driver's ring, read by the worker
+  bool removing = false;               // remove_ports: on its way out
 };
 
 class Engine {
@@ -70,10 +73,30 @@ class Engine {
   rte_mempool* pool() const { return pool_; }
   int socket() const { return socket_; }
 
+  // The ports, in the order they were set up. Changed only by the control thread
+  // (add_ports, remove_ports), under ports_mutex(): other threads (telemetry) hold it while
+  // they read.
   const std::vector<PortState>& ports() const { return ports_; }
-  // Port index in config order <-> DPDK port id. Throws for unknown names.
+  std::mutex& ports_mutex() const { return ports_mu_; }
+  // Port name <-> DPDK port id. Throws for unknown names.
   uint16_t port_id(const std::string& name) const;
   const PortState* port_by_id(uint16_t id) const;
+
+  // Ports added and removed while the workers run (a VM's tap or vhost-user port; see
+  // hot_pluggable()). Control thread.
+  //
+  // add_ports: each device is probed (a hot-plugged vdev), its queues are set up and it is
+  // started, but no worker polls it until publish_rx(). All or nothing: when one fails, those
+  // already added are removed again and the error is thrown (file:line:column of the port).
+  void add_ports(const std::vector<PortDevice>& devices);
+  // remove_ports: nothing is sent to the ports any more and the workers stop polling them
+  // (publish_rx and a grace period), then the devices are stopped, closed and removed. The
+  // caller has already published tables that no longer name them; it flushes what was
+  // learned behind them afterwards. A port id that comes back later starts its counters at 0.
+  void remove_ports(const std::vector<std::string>& names);
+  // Rebuilds every worker's rx list from ports_ and returns once no worker polls the old one.
+  void publish_rx();
+  static bool hot_pluggable(PortKind k) { return k == PortKind::kTap || k == PortKind::kVhost; }
 
   // Link polling (control thread): logs and counts changes. Returns true if any changed.
   bool poll_links();
@@ -98,11 +121,17 @@ class Engine {
   void stop_ports();
 
  private:
+  void resolve_port(PortState& p) const;
   void setup_port(PortState& p, unsigned workers);
+  void close_port(PortState& p);
+  void build_rx();  // the workers' unused rx list copies, then the pointers swapped
   void set_port_mtu(PortState& p, uint32_t mtu);
   void set_link(PortState& p, bool up, uint32_t speed, const char* source);
   EngineConfig cfg_;
   std::vector<PortState> ports_;
+  mutable std::mutex ports_mu_;
+  // Counter values when a port id was (re)used by its present port: sum_port subtracts them.
+  std::vector<std::array<uint64_t, 6>> port_base_ = std::vector<std::array<uint64_t, 6>>(kMaxPorts);
   std::vector<WorkerContext*> workers_;
   rte_mempool* pool_ = nullptr;
   rte_rcu_qsbr* qsbr_ = nullptr;

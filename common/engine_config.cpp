@@ -384,26 +384,37 @@ void check_engine_unchanged(const EngineConfig& a, const EngineConfig& b, const 
 void check_restart_only(const EngineConfig& running_engine,
                         const std::vector<PortDevice>& running_ports,
                         const EngineConfig& next_engine, const std::vector<PortDevice>& next_ports,
-                        const ConfigNode& root, const std::vector<FixedAtStart>& fixed) {
+                        const ConfigNode& root, const std::vector<FixedAtStart>& fixed,
+                        bool hot_plug) {
   check_engine_unchanged(running_engine, next_engine, root);
+  // Only a VM's ports come and go by reload, and only in a program that says it can.
+  const auto pluggable = [hot_plug](PortKind k) {
+    return hot_plug && (k == PortKind::kTap || k == PortKind::kVhost);
+  };
+  const std::string which = hot_plug ? " (only tap and vhost ports are added and removed by "
+                                       "reload)"
+                                     : "";
   const auto items = root["ports"].items();
   for (size_t i = 0; i < next_ports.size(); ++i) {
     const PortDevice& d = next_ports[i];
     const auto it = std::find_if(running_ports.begin(), running_ports.end(),
                                  [&](const PortDevice& r) { return r.name == d.name; });
     const ConfigNode at = i < items.size() ? items[i] : root["ports"];
-    if (it == running_ports.end())
-      at["name"].fail(fmt::format("new port '{}': adding ports needs a restart", d.name));
-    if (!it->same_device(d))
-      at.fail(fmt::format("port '{}': its device changed ({} -> {}): that needs a restart", d.name,
-                          it->device_args(), d.device_args()));
+    if (it == running_ports.end()) {
+      if (pluggable(d.kind)) continue;
+      at["name"].fail(fmt::format("new {} port '{}': adding it needs a restart{}",
+                                  port_kind_name(d.kind), d.name, which));
+    }
+    if (!it->same_device(d) && !(pluggable(it->kind) && pluggable(d.kind)))
+      at.fail(fmt::format("port '{}': its device changed ({} -> {}): that needs a restart{}",
+                          d.name, it->device_args(), d.device_args(), which));
   }
   for (const auto& r : running_ports) {
     const bool kept = std::any_of(next_ports.begin(), next_ports.end(),
                                   [&](const PortDevice& d) { return d.name == r.name; });
-    if (!kept)
-      root["ports"].fail(
-          fmt::format("port '{}' was removed: removing ports needs a restart", r.name));
+    if (!kept && !pluggable(r.kind))
+      root["ports"].fail(fmt::format("{} port '{}' was removed: removing it needs a restart{}",
+                                     port_kind_name(r.kind), r.name, which));
   }
   for (const auto& f : fixed)
     if (!f.same) f.at.fail(fmt::format("{} is fixed at start-up: restart to change it", f.what));

@@ -68,6 +68,9 @@ struct EngineConfig {
   std::string log_level = "info";
   std::string log_file;               // empty: stderr only
   std::vector<std::string> eal_args;  // passed to rte_eal_init verbatim
+  // Not a key: set by a program whose reloads add ports (the vswitch). Room in the mbuf pool
+  // for that many more ports at the default descriptor counts (when engine.mbufs is unset).
+  unsigned spare_ports = 0;
 
   unsigned workers() const { return static_cast<unsigned>(lcores.size() - 1); }
   std::string prefix() const { return file_prefix.empty() ? "vnf-" + name : file_prefix; }
@@ -98,13 +101,14 @@ struct FixedAtStart {
 };
 
 // The one restart-only check of every program: the engine section (check_engine_unchanged),
-// the ports (one added, removed, or with another device needs a restart), then the
-// program's own values fixed at start-up. Throws ConfigError at the first difference.
+// the ports (one added, removed, or with another device needs a restart, except tap and vhost
+// ports where `hot_plug`: the program adds and removes those live), then the program's own
+// values fixed at start-up. Throws ConfigError at the first difference.
 void check_restart_only(const EngineConfig& running_engine,
                         const std::vector<PortDevice>& running_ports,
                         const EngineConfig& next_engine, const std::vector<PortDevice>& next_ports,
                         const config::ConfigNode& next_root,
-                        const std::vector<FixedAtStart>& fixed = {});
+                        const std::vector<FixedAtStart>& fixed = {}, bool hot_plug = false);
 
 bool valid_name(std::string_view s);  // [A-Za-z0-9_.-]{1,31}, starts with a letter or digit
 

@@ -14,6 +14,7 @@ void register_engine_telemetry(Engine& engine) {
   telemetry::add("/vnf/ports", "Ports with link state and counters. Param: port name (optional)",
                  [&engine](const std::string& params, rte_tel_data* d) {
                    rte_tel_data_start_dict(d);
+                   std::lock_guard lock(engine.ports_mutex());  // a reload may add or remove
                    for (const auto& p : engine.ports()) {
                      if (!params.empty() && params != p.device.name) continue;
                      rte_tel_data* c = telemetry::new_dict();
@@ -61,7 +62,7 @@ void register_engine_telemetry(Engine& engine) {
                      const WorkerContext& w = engine.worker(i);
                      rte_tel_data* c = telemetry::new_dict();
                      rte_tel_data_add_dict_int(c, "lcore", static_cast<int>(w.lcore));
-                     rte_tel_data_add_dict_int(c, "rx_queues", w.nb_rx);
+                     rte_tel_data_add_dict_int(c, "rx_queues", w.rx_list.load()->count);
                      rte_tel_data_add_dict_u64(c, "loops", w.stats.loops.get());
                      rte_tel_data_add_dict_u64(c, "busy_loops", w.stats.busy_loops.get());
                      rte_tel_data_add_dict_container(d, ("worker" + std::to_string(i)).c_str(), c,
@@ -91,7 +92,10 @@ void register_program_telemetry(const std::string& program, Engine& engine,
                    rte_tel_data_add_dict_int(d, "pid", getpid());
                    rte_tel_data_add_dict_u64(d, "tsc_hz", rte_get_tsc_hz());
                    rte_tel_data_add_dict_int(d, "workers", static_cast<int>(engine.worker_count()));
-                   rte_tel_data_add_dict_int(d, "ports", static_cast<int>(engine.ports().size()));
+                   {
+                     std::lock_guard lock(engine.ports_mutex());
+                     rte_tel_data_add_dict_int(d, "ports", static_cast<int>(engine.ports().size()));
+                   }
                    rte_tel_data_add_dict_u64(d, "config_generation", audit.generation());
                    rte_tel_data_add_dict_string(d, "config_file", last.file.c_str());
                    return 0;

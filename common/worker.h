@@ -44,6 +44,14 @@ struct RxQueue {
   AfPacketRing* ring;  // af_packet: the driver's ring, to restore outer TPIDs (common/af_packet.h)
 };
 
+// The queues a worker polls. Two copies per worker: the control thread rewrites the one the
+// worker does not use and swaps the pointer (Engine::publish_rx), so ports come and go while
+// the workers run.
+struct RxList {
+  uint16_t count = 0;
+  RxQueue q[kMaxPorts];
+};
+
 struct WorkerContext;
 
 // Passed to the tx buffer error callback: which worker's counters to charge.
@@ -57,9 +65,11 @@ struct alignas(64) WorkerContext {
   unsigned lcore = 0;
   int socket = 0;
   uint16_t txq = 0;  // this worker's tx queue on every port
-  uint16_t nb_rx = 0;
-  uint16_t nb_ports = 0;  // ports 0..nb_ports-1 have a tx buffer
-  RxQueue rx[kMaxPorts];
+  // Ports 0..nb_ports-1 may have a tx buffer. A port id's tx buffer stays allocated once
+  // made (a port removed and added again reuses it), so the workers never see it vanish.
+  std::atomic<uint16_t> nb_ports{0};
+  std::atomic<const RxList*> rx_list{nullptr};  // read once per loop
+  RxList rx_lists[2];
   rte_eth_dev_tx_buffer* txbuf[kMaxPorts] = {};
   TxErrorCtx tx_err[kMaxPorts] = {};
   rte_mempool* pool = nullptr;
@@ -166,7 +176,8 @@ inline void parse_burst(Burst& b, WorkerContext& w) noexcept {
 }
 
 inline void flush_tx(WorkerContext& w) noexcept {
-  for (uint16_t p = 0; p < w.nb_ports; ++p)
+  const uint16_t n = w.nb_ports.load(std::memory_order_acquire);
+  for (uint16_t p = 0; p < n; ++p)
     if (w.txbuf[p] && w.txbuf[p]->length) rte_eth_tx_buffer_flush(p, w.txq, w.txbuf[p]);
 }
 
@@ -177,17 +188,18 @@ inline unsigned poll_once(WorkerContext& w, Pipeline& pipeline) noexcept {
   unsigned total = 0;
   w.now_tsc = rte_rdtsc();
   pipeline.begin();
-  for (uint16_t r = 0; r < w.nb_rx; ++r) {
+  const RxList& rx = *w.rx_list.load(std::memory_order_acquire);
+  for (uint16_t r = 0; r < rx.count; ++r) {
     Burst b;
-    b.in_port = w.rx[r].port;
-    if (AfPacketRing* ring = w.rx[r].ring) {
+    b.in_port = rx.q[r].port;
+    if (AfPacketRing* ring = rx.q[r].ring) {
       uint16_t tpid[kBurstMax];
       const uint16_t ready = peek_tpids(*ring, kBurstMax, tpid);
       if (ready == 0) continue;
-      b.count = rte_eth_rx_burst(b.in_port, w.rx[r].queue, b.pkts, ready);
+      b.count = rte_eth_rx_burst(b.in_port, rx.q[r].queue, b.pkts, ready);
       restore_tpids(*ring, b.pkts, b.count, tpid);
     } else {
-      b.count = rte_eth_rx_burst(b.in_port, w.rx[r].queue, b.pkts, kBurstMax);
+      b.count = rte_eth_rx_burst(b.in_port, rx.q[r].queue, b.pkts, kBurstMax);
     }
     if (b.count == 0) continue;
     total += b.count;

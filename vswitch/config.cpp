@@ -236,6 +236,7 @@ SwitchConfig parse_switch_config(const ConfigNode& root) {
   SwitchConfig c;
   c.file = root.file();
   c.engine = vnf::parse_engine(root);
+  c.engine.spare_ports = kSparePorts;
 
   // Segments first: ports refer to them.
   std::map<std::string, uint16_t> seg_vlan;
@@ -369,7 +370,7 @@ void check_reloadable(const SwitchConfig& running, const SwitchConfig& next,
         {running.router->neighbors.max_entries == next.router->neighbors.max_entries,
          next_root["router"]["neighbors"]["max_entries"], "router.neighbors.max_entries"});
   vnf::check_restart_only(running.engine, running.devices, next.engine, next.devices, next_root,
-                          fixed);
+                          fixed, /*hot_plug=*/true);
   // The firewall and router stages are built at start-up, with their table sizes: a reload
   // changes their rules and routes, not whether they exist or how big their tables are.
   const auto section_kept = [&](bool was, bool is, const char* key) {

@@ -21,6 +21,11 @@ struct RouterSettings;
 
 namespace vswitch {
 
+// Ports a reload may add beyond those the switch started with, without a restart: the mbuf
+// pool keeps room for their queues (engine.mbufs unset). More can be added while the pool has
+// room; beyond that the reload is refused and names engine.mbufs.
+inline constexpr unsigned kSparePorts = 4;
+
 enum class PortMode { kAccess, kTrunk };
 
 struct Segment {

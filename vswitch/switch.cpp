@@ -129,21 +129,83 @@ void Switch::sync_static_and_limits() {
   for (const auto& seg : cfg_.segments) macs_->set_vlan_limit(seg.vlan, seg.mac_limit);
 }
 
+Switch::PortChanges Switch::stage_ports(const SwitchConfig& next) {
+  PortChanges pc;
+  for (const auto& r : cfg_.devices) {
+    const auto it = std::find_if(next.devices.begin(), next.devices.end(),
+                                 [&](const vnf::PortDevice& d) { return d.name == r.name; });
+    if (it == next.devices.end()) {
+      pc.gone.push_back(r.name);
+    } else if (!r.same_device(*it)) {
+      pc.changed.push_back(r);
+      pc.fresh.push_back(*it);
+    } else {
+      continue;
+    }
+    pc.old_ids.push_back(engine_.port_id(r.name));
+  }
+  for (const auto& d : next.devices)
+    if (std::none_of(cfg_.devices.begin(), cfg_.devices.end(),
+                     [&](const vnf::PortDevice& r) { return r.name == d.name; }))
+      pc.fresh.push_back(d);
+  // A changed device goes before its replacement comes: they may use the same interface or
+  // socket. Its frames are dropped (link_down) until the new config is live.
+  std::vector<std::string> changed;
+  for (const auto& d : pc.changed) changed.push_back(d.name);
+  engine_.remove_ports(changed);
+  try {
+    engine_.add_ports(pc.fresh);  // set up and started; not polled before publish_rx()
+  } catch (...) {
+    unstage_ports(pc, false);
+    throw;
+  }
+  return pc;
+}
+
+void Switch::unstage_ports(const PortChanges& pc, bool fresh_added) {
+  if (fresh_added) {
+    std::vector<std::string> names;
+    for (const auto& d : pc.fresh) names.push_back(d.name);
+    engine_.remove_ports(names);
+  }
+  if (pc.changed.empty()) return;
+  try {
+    engine_.add_ports(pc.changed);
+    engine_.publish_rx();
+  } catch (const std::exception& e) {
+    spdlog::error("the reload failed and a changed port could not be brought back: {}", e.what());
+  }
+}
+
 void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
+  // Ports first: those the file adds (or whose device it changes) must exist for the router,
+  // the firewall and L2 to name them.
+  const PortChanges pc = stage_ports(next);
   // Every part compiles before any is published: the router's tables, the firewall's rules,
   // the L2 snapshot. A part that throws leaves the whole host as it was (the log's "running
-  // config unchanged" is then true); only then are they published, router, L2, firewall.
+  // config unchanged" is then true; ports it added are removed again); only then are they
+  // published, router, L2, firewall.
   std::unique_lock<std::mutex> rlock;
   std::optional<vrouter::RoutingCore::Staged> rs;
-  if (rt_ && next.router) {
-    rlock = std::unique_lock<std::mutex>(rt_->mutex());
-    rs = rt_->prepare(*next.router);
-  }
   std::optional<vfirewall::Firewall::Staged> fs;
-  if (fw_ && next.firewall) fs = fw_->prepare(*next.firewall);
-  std::lock_guard lock(macs_->mutex());
-  const uint64_t gen = audit_.next_generation();
-  auto l2 = build_l2_snapshot(next, gen, [&](const std::string& n) { return engine_.port_id(n); });
+  std::unique_ptr<L2Snapshot> l2;
+  std::unique_lock<std::mutex> lock(macs_->mutex(), std::defer_lock);
+  uint64_t gen = 0;
+  try {
+    if (rt_ && next.router) {
+      rlock = std::unique_lock<std::mutex>(rt_->mutex());
+      rs = rt_->prepare(*next.router);
+    }
+    if (fw_ && next.firewall) fs = fw_->prepare(*next.firewall);
+    lock.lock();
+    gen = audit_.next_generation();
+    l2 = build_l2_snapshot(next, gen, [&](const std::string& n) { return engine_.port_id(n); });
+  } catch (...) {
+    if (lock.owns_lock()) lock.unlock();
+    if (rlock.owns_lock()) rlock.unlock();
+    unstage_ports(pc, true);
+    throw;
+  }
 
   if (rs) rt_->commit(std::move(*rs), vnf::monotonic_ms());
   if (rlock.owns_lock()) rlock.unlock();
@@ -152,17 +214,46 @@ void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
   published_.publish(std::move(l2));
   // The workers now use the new tables. Entries learned on ports that no longer carry their
   // segment would send traffic where it may not go: flush them now.
+  // A port removed or with a new device: what was learned behind it goes too (its id may come
+  // back for another VM).
   const L2Snapshot& s = *published_.get();
+  const auto old_port = [&](uint16_t port) {
+    return std::find(pc.old_ids.begin(), pc.old_ids.end(), port) != pc.old_ids.end();
+  };
   const unsigned flushed = macs_->remove_if([&](const MacKey& k, uint16_t port, bool is_static) {
-    return !is_static && !s.port[port].allowed.test(k.vlan);
+    return !is_static && (!s.port[port].allowed.test(k.vlan) || old_port(port));
   });
   sync_static_and_limits();
+  lock.unlock();
   // The firewall's new rules, compiled above, published by its own RCU swap; established
   // connections are rechecked (recheck_established).
   if (fs) fw_->commit(std::move(*fs), who);
+  long conns = 0;
+  if (fw_)
+    for (uint16_t id : pc.old_ids) {
+      const long n = fw_->flush_port(id);
+      if (n < 0) spdlog::warn("port id {}: the workers did not flush its connections", id);
+      conns += std::max(n, 0L);
+    }
+  // Now the workers poll the new ports, and stop polling the removed ones (which are closed).
+  if (!pc.gone.empty())
+    engine_.remove_ports(pc.gone);
+  else if (!pc.fresh.empty())
+    engine_.publish_rx();
   std::string detail = changes.empty() ? "no changes" : "";
   for (const auto& c : changes) detail += (detail.empty() ? "" : "; ") + c;
+  const auto names = [](const auto& v, auto name) {
+    std::string out;
+    for (const auto& x : v) out += (out.empty() ? "" : ", ") + name(x);
+    return out;
+  };
+  const auto dev_name = [](const vnf::PortDevice& d) { return d.name; };
+  const auto str = [](const std::string& n) { return n; };
+  if (!pc.fresh.empty()) detail += "; ports added: " + names(pc.fresh, dev_name);
+  if (!pc.gone.empty()) detail += "; ports removed: " + names(pc.gone, str);
+  if (!pc.changed.empty()) detail += "; devices changed: " + names(pc.changed, dev_name);
   if (flushed) detail += fmt::format("; {} learned MACs flushed", flushed);
+  if (conns) detail += fmt::format("; {} connections flushed", conns);
   audit_.applied(gen, cfg_.file, cfg_.hash, who, detail);
 }
 

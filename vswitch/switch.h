@@ -131,6 +131,17 @@ class Switch {
   uint64_t learn_ring_full() const;
 
  private:
+  // Ports a reload adds, removes or gives another device (tap and vhost only: see
+  // check_reloadable). stage_ports adds the new ones (not yet polled) and removes the changed
+  // ones before anything is compiled; unstage_ports undoes that when a part fails to compile.
+  struct PortChanges {
+    std::vector<std::string> gone;         // removed from the file
+    std::vector<vnf::PortDevice> changed;  // the running device of a port whose device changed
+    std::vector<vnf::PortDevice> fresh;    // new ports and the new devices of changed ones
+    std::vector<uint16_t> old_ids;         // ids of gone and changed ports: flush behind them
+  };
+  PortChanges stage_ports(const SwitchConfig& next);
+  void unstage_ports(const PortChanges& pc, bool fresh_added);
   void sync_static_and_limits();
   void log_table_pressure(uint64_t now_ms);
 

@@ -73,6 +73,7 @@ void Switch::register_telemetry() {
       "/vnf/switchports", "Ports: mode, VLANs, learned MACs and limit",
       [this](const std::string&, rte_tel_data* d) {
         std::lock_guard lock(macs_->mutex());
+        std::lock_guard plock(engine_.ports_mutex());
         rte_tel_data_start_dict(d);
         for (const auto& p : cfg_.ports) {
           const uint16_t id = engine_.port_id(p.name);
@@ -107,6 +108,7 @@ void Switch::register_telemetry() {
         if (!seg) return -EINVAL;
         std::vector<std::string> rows;
         const uint32_t now = coarse_seconds();
+        std::lock_guard plock(engine_.ports_mutex());
         macs_->for_each([&](const MacKey& k, uint16_t port, bool is_static, uint32_t seen) {
           if (k.vlan != seg->vlan) return;
           const auto* ps = engine_.port_by_id(port);

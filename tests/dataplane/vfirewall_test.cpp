@@ -508,13 +508,22 @@ TEST(Vfirewall, DumpFlushAndLogRecords) {
   EXPECT_EQ(h.flush(one), 1u);
   EXPECT_EQ(h.fw().sessions_in_use(), 2u);
   expect_drop(h, "pb", udp4(false, 53, 35001), DropReason::kFwPolicyDrop, "flushed");
+  const auto poll = [&h] { h.poll(); };
+  EXPECT_EQ(h.fw().flush_port(h.engine().port_id("pc"), poll), 0);  // nothing seen there
+  EXPECT_EQ(h.fw().sessions_in_use(), 2u);
   vfirewall::SessionFilter zone;
   zone.zone = h.fw().zone_id("servers");
   EXPECT_EQ(h.flush(zone), 2u);
   EXPECT_EQ(h.fw().sessions_in_use(), 0u);
-  // dns has log: true: two records so far (one per new connection).
-  EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::log_records), 2u);
-  EXPECT_EQ(h.fw().drain_logs(), 2u);
+  // A port removed by reload (the host switch's flush_port): its connections go, seen in or
+  // out, so that a VM given the port id later finds none of them.
+  expect_pass(h, "pa", "pb", udp4(true, 35002, 53), "dns 3");
+  EXPECT_EQ(h.fw().flush_port(h.engine().port_id("pb"), poll), 1);
+  EXPECT_EQ(h.fw().sessions_in_use(), 0u);
+  expect_drop(h, "pb", udp4(false, 53, 35002), DropReason::kFwPolicyDrop, "flushed with pb");
+  // dns has log: true: three records so far (one per new connection).
+  EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::log_records), 3u);
+  EXPECT_EQ(h.fw().drain_logs(), 3u);
 }
 
 TEST(Vfirewall, RuleLogsAreRateLimited) {

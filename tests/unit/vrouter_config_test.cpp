@@ -372,7 +372,7 @@ TEST(VrouterConfig, ReloadRefusesWhatNeedsARestartLikeEveryProgram) {
   refused(moved, "port 'p2': its device changed");
   std::string added = base;
   added.replace(added.find("interfaces:"), 11, "  - {name: p3, type: ring}\ninterfaces:");
-  refused(added, "new port 'p3': adding ports needs a restart");
+  refused(added, "new ring port 'p3': adding it needs a restart");
   // An interface change is a reload.
   std::string mtu = base;
   mtu.replace(mtu.find("segment: wan}"), 13, "segment: wan, mtu: 1400}");

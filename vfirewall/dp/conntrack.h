@@ -158,6 +158,7 @@ struct SessionFilter {
   uint8_t has_src = 0, has_dst = 0;
   uint8_t src[16] = {}, dst[16] = {};  // exact addresses, either direction
   uint16_t sport = 0, dport = 0;
+  uint8_t has_port = 0, port = 0;  // sessions seen on this port, in or out (a removed port)
 };
 
 // A control -> worker request. The control thread owns it and waits for `done`; the worker
@@ -217,6 +218,10 @@ int32_t create(FwWorkerState& st, const FwSnapshot& s, const CtKey& k, uint32_t 
                vnf::DropReason& why) noexcept;
 void remove(FwWorkerState& st, uint32_t idx) noexcept;
 bool matches(const SessionFilter& f, const CtKey& k) noexcept;
+inline bool matches(const SessionFilter& f, const Session& x) noexcept {
+  if (f.has_port && x.in_port != f.port && x.out_port != f.port) return false;
+  return matches(f, x.key);
+}
 
 }  // namespace ct
 

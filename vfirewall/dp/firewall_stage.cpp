@@ -672,7 +672,7 @@ void FirewallStage::serve_request() noexcept {
       q.cursor + kRequestSlice < st_.capacity ? q.cursor + kRequestSlice : st_.capacity;
   for (uint32_t i = q.cursor; i < end; ++i) {
     Session& x = st_.sessions[i];
-    if (!(x.flags & session_flags::kInUse) || !ct::matches(q.filter, x.key)) continue;
+    if (!(x.flags & session_flags::kInUse) || !ct::matches(q.filter, x)) continue;
     if (q.kind == Request::kFlush) {
       ct::remove(st_, i);
       st_.counters.flushed.add();

@@ -333,6 +333,16 @@ bool Firewall::run_request(Request::Kind kind, const SessionFilter& f, uint32_t 
   return true;
 }
 
+long Firewall::flush_port(uint16_t port, const std::function<void()>& pump) {
+  SessionFilter f;
+  f.has_port = 1;
+  f.port = static_cast<uint8_t>(port);
+  std::vector<SessionView> none;
+  uint32_t found = 0;
+  if (!run_request(Request::kFlush, f, 0, none, found, pump)) return -1;
+  return found;
+}
+
 RuleStats Firewall::rule_sum(uint32_t slot) const {
   RuleStats r;
   for (const auto* st : states_) {

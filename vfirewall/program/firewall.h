@@ -81,6 +81,10 @@ class Firewall {
                    std::vector<SessionView>& out, uint32_t& found,
                    const std::function<void()>& pump = {}, unsigned timeout_ms = 2000);
 
+  // A port removed by reload: its connections go (a port id that comes back must not find
+  // another VM's connections). Returns how many, or -1 when the workers did not answer.
+  long flush_port(uint16_t port, const std::function<void()>& pump = {});
+
   // /vnf/fw/...; with_program_commands adds /vnf/info, /vnf/config and the engine's
   // commands (false when the firewall is embedded in another program, e.g. the vswitch).
   void register_telemetry(bool with_program_commands = true);
