@@ -3,7 +3,8 @@
 # segments apart. Builds everything (scripts/setup.sh), creates four "VMs" (network
 # namespaces) on two segments and an upstream host on an 802.1Q trunk, starts vswitch with
 # rules/demo/host.yaml, shows what gets through and what does not, prints the switch's own
-# statistics, then tears everything down.
+# statistics, adds a fifth VM's port by reload and takes it away again (vnfctl apply,
+# rollback) while two VMs keep talking, then tears everything down.
 #
 #   scripts/demo.sh          run the demo and clean up
 #   scripts/demo.sh --keep   leave it running to explore (then: scripts/demo.sh --down)
@@ -23,8 +24,8 @@ case "${1:-}" in
 esac
 
 source scripts/lib/netns.sh
-NS=(demo-vm1 demo-vm2 demo-vm3 demo-vm4 demo-up)
-LINKS=(dvm1 dvm2 dvm3 dvm4 dup0)
+NS=(demo-vm1 demo-vm2 demo-vm3 demo-vm4 demo-up demo-vm5)
+LINKS=(dvm1 dvm2 dvm3 dvm4 dup0 dvm5)
 
 down() {
   if [[ -f $state/vswitch.pid ]]; then
@@ -70,8 +71,10 @@ netns_host demo-vm4 dvm4 10.9.0.22/24
 netns_host demo-up dup0
 
 say "2. Starting vswitch with rules/demo/host.yaml"
-"$BUILD_DIR/vswitch/vswitch" -c rules/demo/host.yaml --pid-file $state/vswitch.pid \
-  >$state/vswitch.log 2>&1 &
+# A copy: vnfctl apply and rollback (step 6) write the running config file.
+cp rules/demo/host.yaml $state/host.yaml
+"$BUILD_DIR/vswitch/vswitch" -c $state/host.yaml --pid-file $state/vswitch.pid \
+  --state-dir $state/versions >$state/vswitch.log 2>&1 &
 for _ in $(seq 1 100); do grep -q "running:" $state/vswitch.log 2>/dev/null && break; sleep 0.1; done
 if ! grep -q "running:" $state/vswitch.log; then
   echo "vswitch did not start:"; tail -20 $state/vswitch.log; down; exit 1
@@ -156,20 +159,60 @@ scripts/vnfctl -i demo show drops | sed 's/^/   /'
 echo "   (untagged_not_allowed: the upstream host's kernel sends its own untagged IPv6"
 echo "    neighbour discovery on the trunk, which carries no native segment: dropped, counted)"
 
+say "6. A VM starts and stops: its port comes and goes by reload, nobody else notices"
+echo "   (vm1 pings vm2 every 20 ms throughout)"
+ip netns exec demo-vm1 ping -i 0.02 -c 100000 -W 1 10.9.0.12 >$state/stream.log 2>&1 &
+stream=$!
+$PY - $state/host.yaml $state/host-vm5.yaml <<'PYEOF'
+import sys
+text = open(sys.argv[1]).read()
+vm5 = "  - {name: vm5, type: tap, iface: dvm5, mode: access, segment: core}\n"
+open(sys.argv[2], "w").write(text.replace("\nmac:", "\n" + vm5 + "\nmac:", 1))
+PYEOF
+echo "   \$ scripts/vnfctl -i demo diff host-vm5.yaml"
+scripts/vnfctl -i demo diff $state/host-vm5.yaml | sed 's/^/   /'
+echo "   \$ scripts/vnfctl -i demo apply host-vm5.yaml"
+scripts/vnfctl -i demo apply $state/host-vm5.yaml | sed "s|$state/||g; s/^/   /"
+if ip link show dvm5 >/dev/null 2>&1; then
+  ip netns add demo-vm5
+  ip link set dvm5 netns demo-vm5
+  ip netns exec demo-vm5 ip link set dvm5 up
+  ip netns exec demo-vm5 ip addr add 10.9.0.13/24 dev dvm5
+  ip netns exec demo-vm5 ethtool -K dvm5 tx off >/dev/null 2>&1
+  r1=$(ns_ping demo-vm5 10.9.0.11 && echo "✓" || echo "✗")
+  r3=$(ns_ping demo-vm5 10.9.0.21 && echo "✓" || echo "✗")
+  echo "   the new VM vm5 (10.9.0.13, TAP dvm5, segment core): vm1 $r1  vm3 $r3"
+  [[ $r1 == "✓" && $r3 == "✗" ]] || bad=1
+else
+  echo "   UNEXPECTED: the TAP interface dvm5 did not appear"
+  bad=1
+fi
+echo "   \$ scripts/vnfctl -i demo history"
+scripts/vnfctl -i demo history | sed "s|$state/||g; s/^/   /"
+echo "   \$ scripts/vnfctl -i demo rollback        # back to the previous version, byte for byte"
+scripts/vnfctl -i demo rollback | sed "s|$state/||g; s/^/   /"
+ip netns exec demo-vm5 ip link show dvm5 >/dev/null 2>&1 && bad=1 ||
+  echo "   vm5's port is gone (its TAP interface with it), its MACs flushed"
+ip netns del demo-vm5 2>/dev/null
+sleep 0.3
+kill -INT $stream 2>/dev/null; wait $stream 2>/dev/null
+echo "   vm1 -> vm2 meanwhile: $(grep -E 'packets transmitted' $state/stream.log)"
+grep -qE ' 0% packet loss' $state/stream.log || bad=1
+
 if ((keep)); then
   say "Left running. Try:"
   cat <<TXT
    ip netns exec demo-vm1 ping 10.9.0.12          # same segment: answers
    ip netns exec demo-vm1 ping 10.9.0.21          # other segment: silence
    scripts/vnfctl -i demo show segments
-   edit rules/demo/host.yaml, then: scripts/vnfctl -i demo reload
+   edit $state/host.yaml, then: scripts/vnfctl -i demo reload
    log: $state/vswitch.log
    stop and clean up: scripts/demo.sh --down
 TXT
   exit 0
 fi
 
-say "6. Stopping and cleaning up"
+say "7. Stopping and cleaning up"
 down
 echo "   vswitch stopped (SIGTERM), namespaces and veths removed"
 exit $bad

@@ -240,7 +240,7 @@ void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
     engine_.remove_ports(pc.gone);
   else if (!pc.fresh.empty())
     engine_.publish_rx();
-  std::string detail = changes.empty() ? "no changes" : "";
+  std::string detail;
   for (const auto& c : changes) detail += (detail.empty() ? "" : "; ") + c;
   const auto names = [](const auto& v, auto name) {
     std::string out;
@@ -249,9 +249,18 @@ void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
   };
   const auto dev_name = [](const vnf::PortDevice& d) { return d.name; };
   const auto str = [](const std::string& n) { return n; };
-  if (!pc.fresh.empty()) detail += "; ports added: " + names(pc.fresh, dev_name);
-  if (!pc.gone.empty()) detail += "; ports removed: " + names(pc.gone, str);
-  if (!pc.changed.empty()) detail += "; devices changed: " + names(pc.changed, dev_name);
+  const auto part = [&detail](const std::string& what) {
+    detail += (detail.empty() ? "" : "; ") + what;
+  };
+  std::vector<vnf::PortDevice> added;  // fresh holds the new devices of changed ports too
+  for (const auto& d : pc.fresh)
+    if (std::none_of(pc.changed.begin(), pc.changed.end(),
+                     [&](const vnf::PortDevice& c) { return c.name == d.name; }))
+      added.push_back(d);
+  if (!added.empty()) part("ports added: " + names(added, dev_name));
+  if (!pc.gone.empty()) part("ports removed: " + names(pc.gone, str));
+  if (!pc.changed.empty()) part("devices changed: " + names(pc.changed, dev_name));
+  if (detail.empty()) detail = "no changes";
   if (flushed) detail += fmt::format("; {} learned MACs flushed", flushed);
   if (conns) detail += fmt::format("; {} connections flushed", conns);
   audit_.applied(gen, cfg_.file, cfg_.hash, who, detail);

@@ -80,6 +80,12 @@ check "tap added again: reload applied" expect 0 "^applied: generation 4 .*ports
 rx3b=$(port_field vm3 rx_packets)
 check "tap added again: its counters start from zero (before: $rx3, now: $rx3b)" \
   test "${rx3b:-1}" -lt "${rx3:-0}"
+# --- its device changed (another MAC): removed, then added
+reload_with "$(base; echo "${TAP3%\}}, mac: '02:00:00:07:00:33'}")"
+check "tap device changed: reload applied, named as such" expect 0 "devices changed: vm3"
+lacks "ports added" && pass "tap device changed: not reported as a new port" || fail "tap device changed: not reported as a new port"
+check "tap device changed: the interface has the new MAC" \
+  bash -c "ip link show hpvm3 | grep -q 02:00:00:07:00:33"
 reload_with "$(base)"
 check "tap removed again" expect 0 "ports removed: vm3"
 
@@ -92,7 +98,7 @@ echo "      $OUT"
 check "failed reload: no port vm3 (added first, removed again)" test "$(port_field vm3 type)" = none
 check_not "failed reload: no interface hpvm3 left behind" bash -c "ip link show hpvm3 >/dev/null 2>&1"
 gen=$(tel_get $P /vnf/config 'r["generation"]')
-check "failed reload: still generation 5 ($gen)" test "$gen" = 5
+check "failed reload: still generation 6 ($gen)" test "$gen" = 6
 ip link del hpx0
 
 # --- a vhost-user port, driven by a virtio-user VM
