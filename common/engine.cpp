@@ -452,12 +452,13 @@ void Engine::add_ports(const std::vector<PortDevice>& devices) {
 
 void Engine::remove_ports(const std::vector<std::string>& names) {
   if (names.empty()) return;
-  std::vector<uint16_t> ids;
-  for (auto& p : ports_) {
-    if (std::find(names.begin(), names.end(), p.device.name) == names.end()) continue;
-    p.removing = true;
-    port_up_[p.id].store(0, std::memory_order_relaxed);  // nothing more is sent to it
-    ids.push_back(p.id);
+  {
+    std::lock_guard lock(ports_mu_);  // telemetry skips a port on its way out
+    for (auto& p : ports_) {
+      if (std::find(names.begin(), names.end(), p.device.name) == names.end()) continue;
+      p.removing = true;
+      port_up_[p.id].store(0, std::memory_order_relaxed);  // nothing more is sent to it
+    }
   }
   publish_rx();  // and the grace period: no worker polls or sends to them any more
   for (auto& p : ports_) {
@@ -481,6 +482,12 @@ uint16_t Engine::port_id(const std::string& name) const {
   for (const auto& p : ports_)
     if (p.device.name == name) return p.id;
   throw std::out_of_range("unknown port '" + name + "'");
+}
+
+const PortState* Engine::find_port(const std::string& name) const {
+  for (const auto& p : ports_)
+    if (p.device.name == name && !p.removing) return &p;
+  return nullptr;
 }
 
 const PortState* Engine::port_by_id(uint16_t id) const {

@@ -81,6 +81,7 @@ class Engine {
   // Port name <-> DPDK port id. Throws for unknown names.
   uint16_t port_id(const std::string& name) const;
   const PortState* port_by_id(uint16_t id) const;
+  const PortState* find_port(const std::string& name) const;  // null: no such port
 
   // Ports added and removed while the workers run (a VM's tap or vhost-user port; see
   // hot_pluggable()). Control thread.

@@ -76,7 +76,10 @@ void Switch::register_telemetry() {
         std::lock_guard plock(engine_.ports_mutex());
         rte_tel_data_start_dict(d);
         for (const auto& p : cfg_.ports) {
-          const uint16_t id = engine_.port_id(p.name);
+          // A port whose device a reload is changing is missing for a moment: skipped.
+          const vnf::PortState* ps = engine_.find_port(p.name);
+          if (!ps) continue;
+          const uint16_t id = ps->id;
           rte_tel_data* c = vnf::telemetry::new_dict();
           rte_tel_data_add_dict_string(c, "name", p.name.c_str());
           rte_tel_data_add_dict_string(c, "mode", p.mode == PortMode::kAccess ? "access" : "trunk");
