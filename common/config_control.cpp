@@ -103,6 +103,7 @@ void ConfigControl::after_reload(const ConfigAudit& audit, uint64_t generation_b
       // unconfirmed apply.
       if (confirm_deadline_ms_ == 0) rollback_to_ = before;
       confirm_seconds_ = taken_.value;
+      trial_by_ = who;
       confirm_deadline_ms_ = now_ms + taken_.value * 1000;
       spdlog::warn(
           "config version {} applied on trial: 'vnfctl confirm' within {} s keeps it, "
@@ -119,8 +120,10 @@ std::optional<uint64_t> ConfigControl::take_expired(uint64_t now_ms) {
   const uint64_t v = rollback_to_;
   confirm_deadline_ms_ = 0;
   rollback_to_ = 0;
-  spdlog::warn("automatic rollback: no 'vnfctl confirm' within {} s; restoring config version {}",
-               confirm_seconds_, v);
+  spdlog::warn(
+      "automatic rollback: no 'vnfctl confirm' within {} s of the apply by {} pid {} (via {}); "
+      "restoring config version {}",
+      confirm_seconds_, user_label(trial_by_.uid), trial_by_.pid, trial_by_.via, v);
   if (!restore_locked(v)) return std::nullopt;
   return v;
 }
@@ -134,13 +137,16 @@ std::string ConfigControl::arm_confirm(unsigned seconds, uint64_t now_ms) {
   return "";
 }
 
-std::string ConfigControl::confirm(uint64_t& version) {
+std::string ConfigControl::confirm(uint64_t& version, const Requester& who) {
   std::lock_guard lock(mu_);
   if (confirm_deadline_ms_ == 0) return "nothing to confirm: no confirm timer is running";
   confirm_deadline_ms_ = 0;
   rollback_to_ = 0;
   version = current_;
-  spdlog::info("config version {} confirmed: the confirm timer is stopped", current_);
+  ConfigAudit::event(fmt::format("config version {} confirmed (applied on trial by {}): the "
+                                 "confirm timer is stopped",
+                                 current_, user_label(trial_by_.uid)),
+                     who);
   return "";
 }
 
