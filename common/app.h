@@ -269,6 +269,7 @@ int serve(const std::string& program, const ProgramOptions& opts, const Cfg& cfg
                         Requester{static_cast<uint32_t>(::getuid()), ::getpid(), "start"});
     ctl->register_telemetry();
     auto control = open_control_socket(opts, cfg.engine.name);
+    if (control) control->set_running_source([c = ctl.get()] { return c->running_bytes(); });
     write_pid_file(opts.pid_file);
     rc = run(engine, *fn, ctl.get(), control.get());
     control.reset();

@@ -169,6 +169,13 @@ std::string ConfigControl::request_rollback(uint64_t& version, uint64_t now_ms) 
   return "";
 }
 
+std::pair<std::string, std::string> ConfigControl::running_bytes() const {
+  std::lock_guard lock(mu_);
+  if (!dir_ || current_ == 0)
+    throw std::runtime_error("the running config is not kept in a state directory (see the log)");
+  return {dir_->read(current_), fmt::format("{}/v{:08d}.yaml", dir_->path(), current_)};
+}
+
 uint64_t ConfigControl::current() const {
   std::lock_guard lock(mu_);
   return current_;

@@ -54,6 +54,9 @@ class ConfigControl {
   std::string request_rollback(uint64_t& version, uint64_t now_ms);  // 0: the previous one
   void register_telemetry();
 
+  // The running version's bytes and the path of its copy; throws when it is not kept.
+  std::pair<std::string, std::string> running_bytes() const;
+
   // For tests and telemetry.
   uint64_t current() const;
   uint64_t pending_rollback_to() const;  // 0: no confirm timer running

@@ -260,6 +260,17 @@ void ControlSocket::serve() {
       spdlog::warn("control socket: {}", e.what());
       send_all(fd, json_error(e.what()));
     }
+    // The answer is complete (EOF for the client). What the client still sends (a payload
+    // refused unread) is read and dropped until it closes: closing with unread data would
+    // reset the connection and lose the answer on its way.
+    ::shutdown(fd, SHUT_WR);
+    char sink[65536];
+    size_t drained = 0;
+    while (drained <= kMaxConfigFileBytes + kMaxLine) {
+      const ssize_t n = ::recv(fd, sink, sizeof sink, 0);
+      if (n <= 0) break;
+      drained += static_cast<size_t>(n);
+    }
     ::close(fd);
   }
 }
@@ -278,6 +289,8 @@ void ControlSocket::handle(int fd) {
   std::optional<CommandClass> cls;
   if (verb == "get")
     cls = relay_class(param);
+  else if (verb == "running")
+    cls = CommandClass::kRead;
   else if (verb == "reload" || verb == "apply" || verb == "rollback" || verb == "confirm")
     cls = CommandClass::kWrite;
   if (!cls) {
@@ -294,6 +307,20 @@ void ControlSocket::handle(int fd) {
   }
   if (verb == "get") {
     send_all(fd, relay(param));
+    return;
+  }
+  if (verb == "running") {
+    RunningSource source;
+    {
+      std::lock_guard lock(mu_);
+      source = running_;
+    }
+    if (!source) {
+      send_all(fd, json_error("the running config is not kept"));
+      return;
+    }
+    const auto [bytes, where] = source();
+    send_all(fd, "{\"path\": " + json_string(where) + ", \"config\": " + json_string(bytes) + "}");
     return;
   }
 

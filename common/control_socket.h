@@ -9,7 +9,7 @@
 // "apply SECONDS BYTES" the BYTES bytes of the new config after it; the appliance answers
 // with one JSON document and closes. VERB "get" relays a read-only telemetry command
 // ("get /vnf/ports") to the appliance's own DPDK telemetry socket and returns its answer as
-// is. A refusal is {"error": "..."}.
+// is; "running" answers the running config's bytes. A refusal is {"error": "..."}.
 //
 // Threads: connections are served one at a time on the socket's own thread; reads never
 // touch the control thread. Writes are handed to the control thread (event_fd() becomes
@@ -97,6 +97,13 @@ class ControlSocket {
   int event_fd() const { return event_fd_; }
   // Control thread: executes the write requests waiting (when event_fd() is readable).
   void run_pending(const Executor& exec);
+  // The "running" read verb (vnfctl diff): the bytes of the running config and the path of
+  // its kept copy (the state directory is root's).
+  using RunningSource = std::function<std::pair<std::string, std::string>()>;
+  void set_running_source(RunningSource f) {
+    std::lock_guard lock(mu_);
+    running_ = std::move(f);
+  }
   // /vnf/access: the socket path and the groups.
   void register_telemetry();
 
@@ -119,6 +126,7 @@ class ControlSocket {
   std::mutex mu_;
   std::deque<Pending> pending_;
   bool stopping_ = false;
+  RunningSource running_;
   std::thread thread_;
 };
 
