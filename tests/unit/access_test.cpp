@@ -1,7 +1,15 @@
 // Who may do what on the control socket (common/control_socket.h), and how a requester is
 // named in the audit (common/audit.h).
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include <fmt/format.h>
 
 #include "common/audit.h"
 #include "common/control_socket.h"
@@ -113,6 +121,63 @@ TEST(Access, AuditRecordNamesTheUser) {
 TEST(Access, JsonStringEscapes) {
   EXPECT_EQ(json_string("a\"b\\c\nd\x01"), "\"a\\\"b\\\\c\\nd\\u0001\"");
   EXPECT_EQ(json_error("x"), "{\"error\": \"x\"}");
+}
+
+}  // namespace
+}  // namespace vnf
+
+// ---- The socket itself, as this process connects to it (peer credentials end to end).
+namespace vnf {
+namespace {
+
+std::string ask(const std::string& path, const std::string& request) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  (void)!::write(fd, request.data(), request.size());
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+TEST(ControlSocket, PeerCredentialsReachTheControlThread) {
+  char dir[] = "/tmp/vnf-access-test.XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/s.sock";
+  AccessGroups g;
+  g.admin = 900;
+  g.read = 901;
+  {
+    ControlSocket s(path, g, std::string(dir) + "/no-telemetry");
+    s.set_running_source([] { return std::make_pair(std::string("a: 1\n"), std::string("v1")); });
+    EXPECT_NE(ask(path, "frobnicate\n").find("unknown verb"), std::string::npos);
+    EXPECT_NE(ask(path, "get /vnf/confirm\n").find("not available here"), std::string::npos);
+    EXPECT_EQ(ask(path, "running\n"), "{\"path\": \"v1\", \"config\": \"a: 1\\n\"}");
+    EXPECT_NE(ask(path, "apply 0 99999999999\n").find("larger than the 32 MiB"),
+              std::string::npos);
+    // A write request is executed by whoever calls run_pending (the control thread), with
+    // the connecting process's uid and pid.
+    std::thread client([&] {
+      EXPECT_EQ(ask(path, "apply 5 3\nabc"),
+                fmt::format("apply 5 abc uid={} pid={}", ::getuid(), ::getpid()));
+    });
+    pollfd pfd{s.event_fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&pfd, 1, 5000), 1);
+    s.run_pending([](const ControlRequest& r) {
+      return fmt::format("{} {} {} uid={} pid={}", r.verb, r.param, r.payload, r.who.uid,
+                         r.who.pid);
+    });
+    client.join();
+  }
+  EXPECT_NE(::access(path.c_str(), F_OK), 0) << "the socket is removed when it closes";
+  ::rmdir(dir);
 }
 
 }  // namespace
