@@ -121,9 +121,9 @@ std::optional<uint64_t> ConfigControl::take_expired(uint64_t now_ms) {
   confirm_deadline_ms_ = 0;
   rollback_to_ = 0;
   spdlog::warn(
-      "automatic rollback: no 'vnfctl confirm' within {} s of the apply by {} pid {} (via {}); "
-      "restoring config version {}",
-      confirm_seconds_, user_label(trial_by_.uid), trial_by_.pid, trial_by_.via, v);
+      "automatic rollback: no 'vnfctl confirm' within {} s; restoring config version {} "
+      "(the version on trial was applied by {} pid {} via {})",
+      confirm_seconds_, v, user_label(trial_by_.uid), trial_by_.pid, trial_by_.via);
   if (!restore_locked(v)) return std::nullopt;
   return v;
 }

@@ -181,7 +181,7 @@ done
 check "automatic rollback: generation 4, the config file holds version 2 again" \
   bash -c "test \"\$(echo $(gen))\" = 4 && cmp -s '$ADMIN_DIR/v2.yaml' '$WORK/fw.yaml'"
 check "automatic rollback: the log names the admin's apply it undid" \
-  grep -qE "automatic rollback: .* apply by uid $ADMIN_UID \(vnftest_admin\)" "$LOG"
+  grep -qE "automatic rollback: .* applied by uid $ADMIN_UID \(vnftest_admin\) pid [0-9]+ via apply" "$LOG"
 as vnftest_read -i acfw --json show config
 check "automatic rollback: an audit record (via automatic rollback)" \
   json "[a for a in r.values() if isinstance(a, dict)][-1]['via'] == 'automatic rollback'"
