@@ -153,10 +153,9 @@ std::string control_answer(const ConfigAudit& audit, uint64_t attempts_before,
   if (audit.attempts() == attempts_before)
     return out + ", \"error\": \"no reload happened (see the appliance's log)\"}";
   const ApplyRecord r = audit.last();
-  return out + fmt::format(
-                   ", \"result\": {}, \"generation\": {}, \"hash\": {}, \"detail\": {}}}",
-                   json_string(r.ok ? "applied" : "rejected"), r.generation, json_string(r.hash),
-                   json_string(r.detail));
+  return out + fmt::format(", \"result\": {}, \"generation\": {}, \"hash\": {}, \"detail\": {}}}",
+                           json_string(r.ok ? "applied" : "rejected"), r.generation,
+                           json_string(r.hash), json_string(r.detail));
 }
 
 void write_pid_file(const std::string& path) {

@@ -33,10 +33,10 @@
 #include "common/audit.h"
 #include "common/config_control.h"
 #include "common/control_socket.h"
-#include "common/state_dir.h"
 #include "common/engine.h"
 #include "common/input_file.h"
 #include "common/log.h"
+#include "common/state_dir.h"
 #include "common/telemetry.h"
 #include "common/worker.h"
 
@@ -134,18 +134,21 @@ std::string execute_control(F& fn, ConfigControl* ctl, const ControlRequest& req
     } catch (const std::exception& e) {
       return json_error(fmt::format("apply: the config file: {}", e.what()));
     }
-    const unsigned seconds = static_cast<unsigned>(std::stoul(req.param));
-    if (seconds) {
-      const std::string err = ctl->arm_confirm(seconds, monotonic_ms());
-      if (!err.empty())
-        return "{\"result\": \"refused\", \"error\": " + json_string(err) + "}";
-    }
     struct stat st {};
     const mode_t mode = ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 0777) : 0640;
     try {
       write_file_atomic(path, req.payload, mode);
     } catch (const std::exception& e) {
       return json_error(fmt::format("apply: cannot write {}: {}", path, e.what()));
+    }
+    // Armed after the write: a file that could not be written leaves no intent behind.
+    const unsigned seconds = static_cast<unsigned>(std::stoul(req.param));
+    if (seconds) {
+      const std::string err = ctl->arm_confirm(seconds, monotonic_ms());
+      if (!err.empty()) {
+        write_file_atomic(path, old, mode);
+        return "{\"result\": \"refused\", \"error\": " + json_string(err) + "}";
+      }
     }
     const uint64_t generation = fn.audit().generation();
     reload_versioned(fn, ctl, req.who);

@@ -4,9 +4,11 @@
 // /vnf/rollback) on DPDK's telemetry thread; one mutex between the two.
 //
 // Applying goes through the control socket (common/control_socket.h: the peer's uid and pid
-// become the Requester) or, for root without it, through SIGHUP (the signal's uid and pid): vnfctl first leaves an intent (arm a confirm timer, or roll back to version V) and
-// then signals; the next reload takes the intent (an intent older than kIntentTtlMs is
-// dropped). When the confirm timer runs out, the control thread itself writes the version
+// become the Requester; the control thread writes the file, arms the timer or takes the
+// rollback, and reloads in one step) or, for root without it, through SIGHUP (the signal's
+// uid and pid): vnfctl first leaves an intent (arm a confirm timer, or roll back to version
+// V) and then signals; the next reload takes the intent (an intent older than kIntentTtlMs
+// is dropped). When the confirm timer runs out, the control thread itself writes the version
 // that ran before back into the config file, byte for byte, and reloads it ("automatic
 // rollback" in the log and the audit record).
 #pragma once
@@ -48,7 +50,7 @@ class ConfigControl {
   std::optional<uint64_t> take_expired(uint64_t now_ms);
 
   // Telemetry thread.
-  std::string arm_confirm(unsigned seconds, uint64_t now_ms);        // "" or an error
+  std::string arm_confirm(unsigned seconds, uint64_t now_ms);  // "" or an error
   // "" or an error; a confirm is an audit line naming `who`.
   std::string confirm(uint64_t& version, const Requester& who);
   std::string request_rollback(uint64_t& version, uint64_t now_ms);  // 0: the previous one

@@ -66,8 +66,8 @@ std::string check_access(const Peer& p, const AccessGroups& g, CommandClass c) {
   const Access a = access_of(p, g);
   if (allowed(a, c)) return "";
   const std::string name = user_name(p.uid);
-  const std::string who = name.empty() ? fmt::format("uid {}", p.uid)
-                                       : fmt::format("user '{}' (uid {})", name, p.uid);
+  const std::string who =
+      name.empty() ? fmt::format("uid {}", p.uid) : fmt::format("user '{}' (uid {})", name, p.uid);
   if (a == Access::kRead)
     return fmt::format("permission denied: {} is in {} but not in {} (applying is for root and {})",
                        who, g.read_name, g.admin_name, g.admin_name);
@@ -90,10 +90,18 @@ std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20)
           out += fmt::format("\\u{:04x}", c);
@@ -183,7 +191,9 @@ void set_timeouts(int fd, int seconds) {
 }  // namespace
 
 ControlSocket::ControlSocket(std::string path, AccessGroups groups, std::string telemetry_path)
-    : path_(std::move(path)), groups_(std::move(groups)), telemetry_path_(std::move(telemetry_path)) {
+    : path_(std::move(path)),
+      groups_(std::move(groups)),
+      telemetry_path_(std::move(telemetry_path)) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path_.empty() || path_.size() >= sizeof addr.sun_path)

@@ -67,7 +67,7 @@ std::optional<CommandClass> relay_class(const std::string& cmd);
 
 // ---- JSON answers of the write verbs
 
-std::string json_string(const std::string& s);  // quoted and escaped
+std::string json_string(const std::string& s);   // quoted and escaped
 std::string json_error(const std::string& msg);  // {"error": msg}
 
 // ---- The socket

@@ -106,10 +106,9 @@ TEST(Access, UserNaming) {
   // A uid with no passwd entry is named by its number alone.
   EXPECT_EQ(user_name(3999999999u), "");
   EXPECT_EQ(user_label(3999999999u), "uid 3999999999");
-  const std::string err = check_access(peer(3999999999u, 3999999999u), groups(),
-                                       CommandClass::kRead);
-  EXPECT_NE(err.find("permission denied: uid 3999999999 is in neither"), std::string::npos)
-      << err;
+  const std::string err =
+      check_access(peer(3999999999u, 3999999999u), groups(), CommandClass::kRead);
+  EXPECT_NE(err.find("permission denied: uid 3999999999 is in neither"), std::string::npos) << err;
 }
 
 TEST(Access, AuditRecordNamesTheUser) {
@@ -160,8 +159,7 @@ TEST(ControlSocket, PeerCredentialsReachTheControlThread) {
     EXPECT_NE(ask(path, "frobnicate\n").find("unknown verb"), std::string::npos);
     EXPECT_NE(ask(path, "get /vnf/confirm\n").find("not available here"), std::string::npos);
     EXPECT_EQ(ask(path, "running\n"), "{\"path\": \"v1\", \"config\": \"a: 1\\n\"}");
-    EXPECT_NE(ask(path, "apply 0 99999999999\n").find("larger than the 32 MiB"),
-              std::string::npos);
+    EXPECT_NE(ask(path, "apply 0 99999999999\n").find("larger than the 32 MiB"), std::string::npos);
     // A write request is executed by whoever calls run_pending (the control thread), with
     // the connecting process's uid and pid.
     std::thread client([&] {
