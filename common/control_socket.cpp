@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/input_file.h"
+#include "common/state_dir.h"
 #include "common/telemetry.h"
 
 namespace vnf {
@@ -204,6 +205,8 @@ ControlSocket::ControlSocket(std::string path, AccessGroups groups, std::string 
     const std::string dir = path_.substr(0, slash);
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
       throw std::runtime_error(fmt::format("control socket: mkdir {}: {}", dir, strerror(errno)));
+    // Nobody else may be able to swap the socket for their own.
+    check_private_dir(dir, "control socket directory");
   }
   struct stat st {};
   if (::lstat(path_.c_str(), &st) == 0) {
