@@ -19,12 +19,15 @@ RC=0
 USERS=(vnftest_read vnftest_admin vnftest_none)
 MADE_GROUPS=()
 MADE_USERS=()
+ADMIN_DIR=""
+COPY_DIR=""
 
 cleanup_accounts() {
   local u g
   for u in "${MADE_USERS[@]}"; do userdel "$u" 2>/dev/null; done
   for g in "${MADE_GROUPS[@]}"; do groupdel "$g" 2>/dev/null; done
-  rm -rf "$ADMIN_DIR"
+  [[ -n "$ADMIN_DIR" ]] && rm -rf "$ADMIN_DIR"
+  [[ -n "$COPY_DIR" ]] && rm -rf "$COPY_DIR"
 }
 trap 'cleanup_accounts; finish' EXIT
 
@@ -47,9 +50,10 @@ ADMIN_UID=$(id -u vnftest_admin)
 # vnfctl must be readable by the users; the checkout may not be (then a copy is used).
 VNFCTL_AS=$VNFCTL
 if ! runuser -u vnftest_none -- test -r "$VNFCTL"; then
-  VNFCTL_AS=$(mktemp -d /tmp/vnfctl-access.XXXXXX)/vnfctl
+  COPY_DIR=$(mktemp -d /tmp/vnfctl-access.XXXXXX)
+  VNFCTL_AS=$COPY_DIR/vnfctl
   cp "$VNFCTL" "$VNFCTL_AS"
-  chmod -R a+rX "$(dirname "$VNFCTL_AS")"
+  chmod -R a+rX "$COPY_DIR"
 fi
 
 # as USER ARGS...: vnfctl run as USER; like vc.
