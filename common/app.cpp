@@ -65,7 +65,13 @@ std::optional<ProgramOptions> parse_options(int argc, char** argv, const std::st
       "state-dir", po::value(&o.state_dir)->value_name("DIR"),
       "keep every applied config here (default /var/lib/vnf/<engine.name>; root only)")(
       "keep-versions", po::value(&o.keep_versions)->value_name("N"),
-      "config versions kept in the state directory (default 20, at least 2)");
+      "config versions kept in the state directory (default 20, at least 2)")(
+      "control-socket", po::value(&o.control_socket)->value_name("PATH"),
+      "vnfctl's unix socket (default /run/vnf/<engine.name>.sock; 'none': no socket)")(
+      "admin-group", po::value(&o.admin_group)->value_name("GROUP"),
+      "group allowed to apply, reload, confirm, roll back (default vnf-admin)")(
+      "read-group", po::value(&o.read_group)->value_name("GROUP"),
+      "group allowed to read: show, history, diff (default vnf-read)");
   try {
     po::variables_map vm;
     po::store(po::command_line_parser(own, argv).options(desc).run(), vm);
@@ -123,6 +129,33 @@ std::unique_ptr<ConfigControl> open_config_control(const ProgramOptions& opts,
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("--state-dir: {}", e.what()));
   }
+}
+
+std::unique_ptr<ControlSocket> open_control_socket(const ProgramOptions& opts,
+                                                   const std::string& instance) {
+  if (opts.control_socket == "none") {
+    spdlog::warn("no control socket (--control-socket none): only root can use vnfctl");
+    return nullptr;
+  }
+  const std::string path =
+      opts.control_socket.empty() ? "/run/vnf/" + instance + ".sock" : opts.control_socket;
+  auto s = std::make_unique<ControlSocket>(
+      path, resolve_access_groups(opts.admin_group, opts.read_group),
+      std::string(rte_eal_get_runtime_dir()) + "/dpdk_telemetry.v2");
+  s->register_telemetry();
+  return s;
+}
+
+std::string control_answer(const ConfigAudit& audit, uint64_t attempts_before,
+                           const std::string& config_path, uint64_t version) {
+  std::string out = "{\"config_path\": " + json_string(config_path);
+  if (version) out += fmt::format(", \"version\": {}", version);
+  if (audit.attempts() == attempts_before)
+    return out + ", \"error\": \"no reload happened (see the appliance's log)\"}";
+  const ApplyRecord r = audit.last();
+  return out + fmt::format(", \"result\": {}, \"generation\": {}, \"hash\": {}, \"detail\": {}}}",
+                           json_string(r.ok ? "applied" : "rejected"), r.generation,
+                           json_string(r.hash), json_string(r.detail));
 }
 
 void write_pid_file(const std::string& path) {

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,8 +32,11 @@
 
 #include "common/audit.h"
 #include "common/config_control.h"
+#include "common/control_socket.h"
 #include "common/engine.h"
+#include "common/input_file.h"
 #include "common/log.h"
+#include "common/state_dir.h"
 #include "common/telemetry.h"
 #include "common/worker.h"
 
@@ -46,6 +50,9 @@ struct ProgramOptions {
   std::string pid_file;
   std::string state_dir;  // default /var/lib/vnf/<engine.name>
   unsigned keep_versions = StateDir::kDefaultKeep;
+  std::string control_socket;  // default /run/vnf/<engine.name>.sock; "none": no socket
+  std::string admin_group = "vnf-admin";
+  std::string read_group = "vnf-read";
 };
 
 // Parses argv. Returns nullopt when the program should exit at once with `exit_code`
@@ -64,6 +71,16 @@ void write_pid_file(const std::string& path);
 std::unique_ptr<ConfigControl> open_config_control(const ProgramOptions& opts,
                                                    const std::string& instance);
 
+// The control socket of a starting appliance (after rte_eal_init: reads are relayed to its
+// telemetry socket); null with --control-socket none. Throws when it cannot be opened.
+std::unique_ptr<ControlSocket> open_control_socket(const ProgramOptions& opts,
+                                                   const std::string& instance);
+
+// The JSON answer to a write request: the apply attempt it made (audit.last()), or an error
+// when no attempt was recorded since `attempts_before`.
+std::string control_answer(const ConfigAudit& audit, uint64_t attempts_before,
+                           const std::string& config_path, uint64_t version);
+
 inline uint64_t monotonic_ms() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::steady_clock::now().time_since_epoch())
@@ -80,8 +97,76 @@ void reload_versioned(F& fn, ConfigControl* ctl, Requester who) {
   if (ctl) ctl->after_reload(fn.audit(), before, who, monotonic_ms());
 }
 
+// A write request from the control socket, on the control thread. apply writes the bytes it
+// received into the config file (the user may not be allowed to write it) and puts the
+// previous bytes back when the reload rejects them, so that the file says what runs.
 template <class F>
-int run(Engine& engine, F& fn, ConfigControl* ctl = nullptr) {
+std::string execute_control(F& fn, ConfigControl* ctl, const ControlRequest& req) {
+  if (!ctl) return json_error("no config control in this appliance");
+  const uint64_t before = fn.audit().attempts();
+  const std::string& path = ctl->config_path();
+  if (req.verb == "reload") {
+    reload_versioned(fn, ctl, req.who);
+    return control_answer(fn.audit(), before, path, 0);
+  }
+  if (req.verb == "confirm") {
+    uint64_t v = 0;
+    const std::string err = ctl->confirm(v, req.who);
+    if (!err.empty()) return "{\"result\": \"refused\", \"error\": " + json_string(err) + "}";
+    return fmt::format("{{\"result\": \"confirmed\", \"version\": {}}}", v);
+  }
+  if (req.verb == "rollback") {
+    uint64_t v = 0;
+    if (!req.param.empty()) {
+      if (req.param.size() > 9 || req.param.find_first_not_of("0123456789") != std::string::npos)
+        return json_error("rollback: param: a version number");
+      v = std::stoull(req.param);
+    }
+    const std::string err = ctl->request_rollback(v, monotonic_ms());
+    if (!err.empty()) return "{\"result\": \"refused\", \"error\": " + json_string(err) + "}";
+    reload_versioned(fn, ctl, req.who);
+    return control_answer(fn.audit(), before, path, v);
+  }
+  if (req.verb == "apply") {
+    std::string old;
+    try {
+      old = read_input_file(path, kMaxConfigFileBytes);
+    } catch (const std::exception& e) {
+      return json_error(fmt::format("apply: the config file: {}", e.what()));
+    }
+    struct stat st {};
+    const mode_t mode = ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 0777) : 0640;
+    try {
+      write_file_atomic(path, req.payload, mode);
+    } catch (const std::exception& e) {
+      return json_error(fmt::format("apply: cannot write {}: {}", path, e.what()));
+    }
+    // Armed after the write: a file that could not be written leaves no intent behind.
+    const unsigned seconds = static_cast<unsigned>(std::stoul(req.param));
+    if (seconds) {
+      const std::string err = ctl->arm_confirm(seconds, monotonic_ms());
+      if (!err.empty()) {
+        write_file_atomic(path, old, mode);
+        return "{\"result\": \"refused\", \"error\": " + json_string(err) + "}";
+      }
+    }
+    const uint64_t generation = fn.audit().generation();
+    reload_versioned(fn, ctl, req.who);
+    if (fn.audit().generation() == generation) {
+      try {
+        write_file_atomic(path, old, mode);  // the file again says what runs
+      } catch (const std::exception& e) {
+        spdlog::error("apply rejected, and the previous {} could not be put back: {}", path,
+                      e.what());
+      }
+    }
+    return control_answer(fn.audit(), before, path, 0);
+  }
+  return json_error("bad request");
+}
+
+template <class F>
+int run(Engine& engine, F& fn, ConfigControl* ctl = nullptr, ControlSocket* control = nullptr) {
   std::atomic<bool> running{true};
   struct Launch {
     WorkerContext* w;
@@ -115,9 +200,13 @@ int run(Engine& engine, F& fn, ConfigControl* ctl = nullptr) {
   // packet waiting for the control thread waits 20 ms at most. Signals wake it at once.
   int wait_ms = 1;
   for (;;) {
-    pollfd pfd[2] = {{sfd, POLLIN, 0}, {engine.link_fd(), POLLIN, 0}};
-    const int ready = ::poll(pfd, pfd[1].fd >= 0 ? 2 : 1, wait_ms);
-    if (ready > 0 && (pfd[1].revents & POLLIN)) engine.handle_link_events();
+    pollfd pfd[3] = {{sfd, POLLIN, 0},
+                     {control ? control->event_fd() : -1, POLLIN, 0},
+                     {engine.link_fd(), POLLIN, 0}};
+    const int ready = ::poll(pfd, 3, wait_ms);  // negative fds are skipped
+    if (ready > 0 && (pfd[2].revents & POLLIN)) engine.handle_link_events();
+    if (ready > 0 && (pfd[1].revents & POLLIN))
+      control->run_pending([&](const ControlRequest& r) { return execute_control(fn, ctl, r); });
     if (ready > 0 && (pfd[0].revents & POLLIN)) {
       signalfd_siginfo si{};
       if (::read(pfd[0].fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
@@ -182,8 +271,11 @@ int serve(const std::string& program, const ProgramOptions& opts, const Cfg& cfg
     ctl->record_applied(fn->audit(),
                         Requester{static_cast<uint32_t>(::getuid()), ::getpid(), "start"});
     ctl->register_telemetry();
+    auto control = open_control_socket(opts, cfg.engine.name);
+    if (control) control->set_running_source([c = ctl.get()] { return c->running_bytes(); });
     write_pid_file(opts.pid_file);
-    rc = run(engine, *fn, ctl.get());
+    rc = run(engine, *fn, ctl.get(), control.get());
+    control.reset();
     telemetry::clear();
     engine.stop_ports();
   } catch (const std::exception& e) {

@@ -1,7 +1,10 @@
 #include "common/audit.h"
 
+#include <pwd.h>
+
 #include <chrono>
 #include <ctime>
+#include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -27,6 +30,19 @@ std::string file_hash(const std::string& path) {
   }
 }
 
+std::string user_name(uint32_t uid) {
+  passwd pw{};
+  passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || !found) return "";
+  return found->pw_name;
+}
+
+std::string user_label(uint32_t uid) {
+  const std::string name = user_name(uid);
+  return name.empty() ? fmt::format("uid {}", uid) : fmt::format("uid {} ({})", uid, name);
+}
+
 std::string now_iso8601() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
@@ -42,9 +58,10 @@ void ConfigAudit::record(ApplyRecord r) {
   if (r.ok) generation_ = r.generation;
   r.generation = generation_;
   r.seq = ++attempts_;
-  spdlog::info("audit: config {} file={} hash={} generation={} via={} uid={} pid={}: {}",
+  if (r.who.user.empty()) r.who.user = user_name(r.who.uid);
+  spdlog::info("audit: config {} file={} hash={} generation={} via={} uid={} user={} pid={}: {}",
                r.ok ? "applied" : "rejected", r.file, r.hash, r.generation, r.who.via, r.who.uid,
-               r.who.pid, r.detail);
+               r.who.user.empty() ? "?" : r.who.user, r.who.pid, r.detail);
   history_.push_back(std::move(r));
   if (history_.size() > 64) history_.pop_front();
 }
@@ -72,6 +89,12 @@ void ConfigAudit::rejected(const std::string& file, const std::string& hash, con
   r.ok = false;
   r.detail = error;
   record(std::move(r));
+}
+
+void ConfigAudit::event(const std::string& what, const Requester& who) {
+  const std::string user = who.user.empty() ? user_name(who.uid) : who.user;
+  spdlog::info("audit: {} via={} uid={} user={} pid={}", what, who.via, who.uid,
+               user.empty() ? "?" : user, who.pid);
 }
 
 ApplyRecord ConfigAudit::last() const {

@@ -13,8 +13,14 @@ namespace vnf {
 struct Requester {
   uint32_t uid = 0;
   int32_t pid = 0;
-  std::string via = "start";  // start | SIGHUP
+  std::string via = "start";  // start | SIGHUP | reload | apply | rollback | automatic rollback
+  std::string user;           // the uid's user name; filled in by ConfigAudit::record
 };
+
+// The user name of a uid ("" when the host has none: the uid alone then names it).
+std::string user_name(uint32_t uid);
+// "uid 1001 (bob)", or "uid 1001" when the uid has no name.
+std::string user_label(uint32_t uid);
 
 struct ApplyRecord {
   uint64_t generation = 0;  // of the config running after this attempt
@@ -33,12 +39,14 @@ std::string now_iso8601();
 
 class ConfigAudit {
  public:
-  // Logs the record as one "audit:" line and keeps the last 64 for telemetry.
+  // Logs the record as one "audit:" line (uid and user name) and keeps the last 64 for telemetry.
   void record(ApplyRecord r);
   void applied(uint64_t generation, const std::string& file, const std::string& hash,
                const Requester& who, const std::string& detail);
   void rejected(const std::string& file, const std::string& hash, const Requester& who,
                 const std::string& error);
+  // An audit line that is not an apply attempt (a confirm): logged with who, not kept.
+  static void event(const std::string& what, const Requester& who);
   ApplyRecord last() const;
   uint64_t generation() const;
   uint64_t next_generation() const { return generation() + 1; }

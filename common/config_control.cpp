@@ -103,6 +103,7 @@ void ConfigControl::after_reload(const ConfigAudit& audit, uint64_t generation_b
       // unconfirmed apply.
       if (confirm_deadline_ms_ == 0) rollback_to_ = before;
       confirm_seconds_ = taken_.value;
+      trial_by_ = who;
       confirm_deadline_ms_ = now_ms + taken_.value * 1000;
       spdlog::warn(
           "config version {} applied on trial: 'vnfctl confirm' within {} s keeps it, "
@@ -119,8 +120,10 @@ std::optional<uint64_t> ConfigControl::take_expired(uint64_t now_ms) {
   const uint64_t v = rollback_to_;
   confirm_deadline_ms_ = 0;
   rollback_to_ = 0;
-  spdlog::warn("automatic rollback: no 'vnfctl confirm' within {} s; restoring config version {}",
-               confirm_seconds_, v);
+  spdlog::warn(
+      "automatic rollback: no 'vnfctl confirm' within {} s; restoring config version {} "
+      "(the version on trial was applied by {} pid {} via {})",
+      confirm_seconds_, v, user_label(trial_by_.uid), trial_by_.pid, trial_by_.via);
   if (!restore_locked(v)) return std::nullopt;
   return v;
 }
@@ -134,13 +137,16 @@ std::string ConfigControl::arm_confirm(unsigned seconds, uint64_t now_ms) {
   return "";
 }
 
-std::string ConfigControl::confirm(uint64_t& version) {
+std::string ConfigControl::confirm(uint64_t& version, const Requester& who) {
   std::lock_guard lock(mu_);
   if (confirm_deadline_ms_ == 0) return "nothing to confirm: no confirm timer is running";
   confirm_deadline_ms_ = 0;
   rollback_to_ = 0;
   version = current_;
-  spdlog::info("config version {} confirmed: the confirm timer is stopped", current_);
+  ConfigAudit::event(fmt::format("config version {} confirmed (applied on trial by {}): the "
+                                 "confirm timer is stopped",
+                                 current_, user_label(trial_by_.uid)),
+                     who);
   return "";
 }
 
@@ -161,6 +167,13 @@ std::string ConfigControl::request_rollback(uint64_t& version, uint64_t now_ms) 
                                       kept.front().version, kept.back().version);
   intent_ = Intent{Intent::kRollback, version, now_ms};
   return "";
+}
+
+std::pair<std::string, std::string> ConfigControl::running_bytes() const {
+  std::lock_guard lock(mu_);
+  if (!dir_ || current_ == 0)
+    throw std::runtime_error("the running config is not kept in a state directory (see the log)");
+  return {dir_->read(current_), fmt::format("{}/v{:08d}.yaml", dir_->path(), current_)};
 }
 
 uint64_t ConfigControl::current() const {

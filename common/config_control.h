@@ -3,10 +3,12 @@
 // control thread, and by telemetry commands (/vnf/history, /vnf/confirm_timer, /vnf/confirm,
 // /vnf/rollback) on DPDK's telemetry thread; one mutex between the two.
 //
-// Applying goes through SIGHUP so that the audit record names the uid and pid of whoever
-// asked: vnfctl first leaves an intent (arm a confirm timer, or roll back to version V) and
-// then signals; the next reload takes the intent (an intent older than kIntentTtlMs is
-// dropped). When the confirm timer runs out, the control thread itself writes the version
+// Applying goes through the control socket (common/control_socket.h: the peer's uid and pid
+// become the Requester; the control thread writes the file, arms the timer or takes the
+// rollback, and reloads in one step) or, for root without it, through SIGHUP (the signal's
+// uid and pid): vnfctl first leaves an intent (arm a confirm timer, or roll back to version
+// V) and then signals; the next reload takes the intent (an intent older than kIntentTtlMs
+// is dropped). When the confirm timer runs out, the control thread itself writes the version
 // that ran before back into the config file, byte for byte, and reloads it ("automatic
 // rollback" in the log and the audit record).
 #pragma once
@@ -48,10 +50,14 @@ class ConfigControl {
   std::optional<uint64_t> take_expired(uint64_t now_ms);
 
   // Telemetry thread.
-  std::string arm_confirm(unsigned seconds, uint64_t now_ms);        // "" or an error
-  std::string confirm(uint64_t& version);                            // "" or an error
+  std::string arm_confirm(unsigned seconds, uint64_t now_ms);  // "" or an error
+  // "" or an error; a confirm is an audit line naming `who`.
+  std::string confirm(uint64_t& version, const Requester& who);
   std::string request_rollback(uint64_t& version, uint64_t now_ms);  // 0: the previous one
   void register_telemetry();
+
+  // The running version's bytes and the path of its copy; throws when it is not kept.
+  std::pair<std::string, std::string> running_bytes() const;
 
   // For tests and telemetry.
   uint64_t current() const;
@@ -75,6 +81,7 @@ class ConfigControl {
   uint64_t confirm_deadline_ms_ = 0;
   uint64_t confirm_seconds_ = 0;
   uint64_t rollback_to_ = 0;  // while a confirm timer runs
+  Requester trial_by_;        // who applied on trial (named by the automatic rollback)
 };
 
 }  // namespace vnf

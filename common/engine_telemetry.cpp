@@ -117,6 +117,7 @@ void register_program_telemetry(const std::string& program, Engine& engine,
                      rte_tel_data_add_dict_string(c, "hash", r.hash.c_str());
                      rte_tel_data_add_dict_string(c, "via", r.who.via.c_str());
                      rte_tel_data_add_dict_int(c, "uid", static_cast<int>(r.who.uid));
+                     rte_tel_data_add_dict_string(c, "user", r.who.user.c_str());
                      rte_tel_data_add_dict_int(c, "pid", r.who.pid);
                      std::string detail = r.detail.substr(0, RTE_TEL_MAX_STRING_LEN - 1);
                      rte_tel_data_add_dict_string(c, "detail", detail.c_str());

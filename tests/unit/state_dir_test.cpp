@@ -205,11 +205,11 @@ TEST(ConfigControl, WithoutConfirmThePreviousVersionComesBackByteForByte) {
 TEST(ConfigControl, ConfirmKeepsTheNewVersion) {
   Appliance a;
   uint64_t v = 0;
-  EXPECT_NE(a.ctl->confirm(v), "");  // nothing to confirm
+  EXPECT_NE(a.ctl->confirm(v, vnf::Requester{}), "");  // nothing to confirm
   ASSERT_EQ(a.ctl->arm_confirm(5, a.now), "");
   spit(a.file, "version: two\n");
   a.reload(vnf::Requester{0, 42, "SIGHUP"});
-  EXPECT_EQ(a.ctl->confirm(v), "");
+  EXPECT_EQ(a.ctl->confirm(v, vnf::Requester{}), "");
   EXPECT_EQ(v, 2u);
   EXPECT_FALSE(a.ctl->take_expired(a.now + 100000));
   EXPECT_EQ(slurp(a.file), "version: two\n");
