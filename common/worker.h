@@ -22,6 +22,7 @@
 #include "common/counter.h"
 #include "common/drop_reason.h"
 #include "common/parser.h"
+#include "common/why.h"
 
 namespace vnf {
 
@@ -84,6 +85,9 @@ struct alignas(64) WorkerContext {
   // The engine's link state per port: nothing is sent to a port whose link is down (it would
   // wait in a kernel queue and arrive seconds later, when the link comes back).
   const std::atomic<uint8_t>* port_up = nullptr;
+  // vnfctl why: a packet to run through the pipeline without effects (common/why.h); read
+  // once per loop.
+  std::atomic<Probe*> probe{nullptr};
   WorkerStats stats;
 
   bool can_send(uint16_t port) const noexcept {
@@ -91,9 +95,14 @@ struct alignas(64) WorkerContext {
   }
   // Queue one packet for transmission on `port` (flushed at the end of the loop, or when
   // the buffer holds a full burst).
+  // Why a packet of `len` bytes cannot go out of `port`, or kNone.
+  DropReason egress_check(uint16_t port, uint32_t len) const noexcept {
+    if (len > max_frame[port]) return DropReason::kEgressTooLong;
+    return can_send(port) ? DropReason::kNone : DropReason::kLinkDown;
+  }
   void send(uint16_t port, rte_mbuf* m) noexcept {
     if (m->pkt_len > max_frame[port] || !can_send(port)) [[unlikely]] {
-      const DropReason r = can_send(port) ? DropReason::kEgressTooLong : DropReason::kLinkDown;
+      const DropReason r = egress_check(port, m->pkt_len);
       stats.drops[static_cast<unsigned>(r)].add();
       stats.port[port].tx_dropped.add();
       rte_pktmbuf_free(m);
@@ -181,6 +190,32 @@ inline void flush_tx(WorkerContext& w) noexcept {
     if (w.txbuf[p] && w.txbuf[p]->length) rte_eth_tx_buffer_flush(p, w.txq, w.txbuf[p]);
 }
 
+// vnfctl why (common/why.h): the probe's frame is parsed as a received one would be, then the
+// pipeline's dry variant runs it. Pipelines without probe() answer after parsing.
+template <class Pipeline>
+[[gnu::cold]] void serve_probe(WorkerContext& w, Pipeline& pipeline, Probe& p) noexcept {
+  Burst b;
+  b.count = 1;
+  b.in_port = p.in_port;
+  b.pkts[0] = p.m;
+  b.next[0] = kNextStage;
+  b.flood_mask[0] = ~0u;
+  b.in_vlan[0] = 0;
+  meta_of(p.m).in_port = p.in_port;
+  if (p.m->pkt_len > w.max_frame[p.in_port]) {
+    b.drop(0, DropReason::kFrameTooLong);
+  } else if (const DropReason r = parse_mbuf(b.pkts[0], p.in_port); r != DropReason::kNone) {
+    b.drop(0, r);
+  }
+  p.m = b.pkts[0];
+  p.trace.worker = static_cast<uint8_t>(w.id);
+  p.trace.record(WhyStage::kParse, b);
+  if constexpr (requires { pipeline.probe(b, p.trace); }) {
+    if (b.live(0)) pipeline.probe(b, p.trace);
+  }
+  p.done.store(1, std::memory_order_release);
+}
+
 // One loop of a worker: every rx queue once, then tx flush and a quiescent state report.
 // Returns the number of packets received.
 template <class Pipeline>
@@ -206,6 +241,12 @@ inline unsigned poll_once(WorkerContext& w, Pipeline& pipeline) noexcept {
     parse_burst(b, w);
     pipeline.process(b);
     dispatch(b, w);
+  }
+  if (w.probe.load(std::memory_order_relaxed)) [[unlikely]] {
+    // Taken with an exchange: the control thread withdraws a probe it gave up on with a
+    // compare-exchange, so exactly one of them owns it.
+    if (Probe* p = w.probe.exchange(nullptr, std::memory_order_acq_rel))
+      serve_probe(w, pipeline, *p);
   }
   flush_tx(w);
   w.stats.loops.add();

@@ -1,5 +1,7 @@
 #include "vrouter/router.h"
 
+#include <cstring>
+
 #include <rte_ethdev.h>
 
 #include <fmt/format.h>
@@ -8,6 +10,7 @@
 #include "common/app.h"
 #include "common/reload.h"
 #include "common/telemetry.h"
+#include "common/why_request.h"
 
 namespace vrouter {
 
@@ -37,9 +40,12 @@ Router::Router(vnf::Engine& engine, RouterConfig cfg) : engine_(engine), cfg_(st
   // The engine's link events (rtnetlink for af_packet and tap): next hops behind a port that
   // went down fail over at once instead of at the next poll.
   engine.add_link_listener([this](const vnf::PortState& p) { on_link_change(p.id, p.link_up); });
-  for (unsigned i = 0; i < engine.worker_count(); ++i)
-    pipelines_.push_back(std::make_unique<RouterPipeline>(
-        core_->published(), core_->neigh_view(), core_->worker_state(i), engine.worker(i)));
+  for (unsigned i = 0; i < engine.worker_count(); ++i) {
+    scratch_.push_back(std::make_unique<RouterWorkerState>());
+    pipelines_.push_back(std::make_unique<RouterPipeline>(core_->published(), core_->neigh_view(),
+                                                          core_->worker_state(i), *scratch_.back(),
+                                                          engine.worker(i)));
+  }
   const auto& s = cfg_.settings;
   audit_.applied(1, cfg_.file, cfg_.hash, vnf::Requester{},
                  fmt::format("{} interfaces, {} static routes, {} IPv4 / {} IPv6 prefixes",
@@ -100,6 +106,22 @@ void Router::register_telemetry() {
   vnf::register_program_telemetry("vrouter", engine_, audit_);
   vnf::register_engine_telemetry(engine_);
   core_->register_telemetry();
+  vnf::WhyHooks why;
+  why.gateway_mac = [this](uint16_t port, uint16_t tag) -> std::optional<vnf::WhyMac> {
+    std::lock_guard lock(core_->mutex());
+    const RouteSnapshot& rs = core_->snapshot();
+    const uint8_t x = rs.iface_of[port][tag & 0xFFF];
+    if (x == kDpNoIface) return std::nullopt;
+    vnf::WhyMac m;
+    std::memcpy(m.data(), rs.iface[x].mac, 6);
+    return m;
+  };
+  why.interface = [this](uint8_t x) -> std::string {
+    std::lock_guard lock(core_->mutex());
+    const auto& ifs = core_->settings().interfaces;
+    return x < ifs.size() ? ifs[x].name : "";
+  };
+  vnf::register_why_telemetry(engine_, std::move(why));
 }
 
 }  // namespace vrouter

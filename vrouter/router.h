@@ -44,6 +44,7 @@ class Router {
   RouterConfig cfg_;
   vnf::ConfigAudit audit_;
   std::unique_ptr<RoutingCore> core_;
+  std::vector<std::unique_ptr<RouterWorkerState>> scratch_;  // the pipelines' vnfctl why counters
   std::vector<std::unique_ptr<RouterPipeline>> pipelines_;
   uint64_t next_pressure_log_ms_ = 0;
   uint64_t logged_hold_drops_ = 0, logged_punt_full_ = 0, logged_table_full_ = 0;

@@ -10,6 +10,7 @@
 #include "common/audit.h"
 #include "common/engine.h"
 #include "common/rcu.h"
+#include "common/why_request.h"
 #include "vfirewall/dp/firewall_stage.h"
 #include "vfirewall/program/firewall.h"
 #include "vrouter/dp/pipeline.h"
@@ -31,9 +32,14 @@ class SwitchPipeline final {
                  vnf::WorkerContext& w, vfirewall::Firewall* fw, vrouter::RoutingCore* rt,
                  unsigned worker)
       : pub_(pub), w_(w), ingress_(st.vlan), lookup_(macs, st, w), egress_(st, w) {
-    if (fw) fw_.emplace(fw->published(), fw->worker_state(worker), w);
+    if (fw) {
+      fw_.emplace(fw->published(), fw->worker_state(worker), w);
+      fw_probe_.emplace(fw->published(), fw->worker_state(worker), w);
+    }
     if (rt) {
       rt_.emplace(rt->neigh_view(), rt->worker_state(worker), w);
+      rt_scratch_ = std::make_unique<vrouter::RouterWorkerState>();
+      rt_probe_.emplace(rt->neigh_view(), *rt_scratch_, w);
       rpub_ = &rt->published();
     }
   }
@@ -56,6 +62,29 @@ class SwitchPipeline final {
     if (rt_) rt_->process(b, *rsnap_);
     if (fw_) fw_->process(b);
     egress_.process(b, *snap_);
+  }
+  // vnfctl why: packet 0 of `b` through the same stages' dry variants (common/why.h), after
+  // begin() (the worker serves probes between bursts).
+  void probe(vnf::Burst& b, vnf::WhyTrace& t) noexcept {
+    vnf::PacketMeta& m = vnf::meta_of(b.pkts[0]);
+    const vnf::DropReason r = VlanIngress::classify(snap_->port[b.in_port],
+                                                    rte_pktmbuf_mtod(b.pkts[0], const uint8_t*), m);
+    if (r != vnf::DropReason::kNone) b.drop(0, r);
+    b.in_vlan[0] = m.vlan;
+    t.record(vnf::WhyStage::kIngress, b);
+    if (!b.live(0)) return;
+    lookup_.probe(b, *snap_, t);
+    t.record(vnf::WhyStage::kL2, b);
+    if (rt_probe_) {
+      rt_probe_->probe(b, *rsnap_, t);
+      t.record(vnf::WhyStage::kRoute, b);
+    }
+    if (fw_probe_) {
+      fw_probe_->probe(b, t);
+      t.record(vnf::WhyStage::kFirewall, b);
+    }
+    egress_.probe(b, *snap_, t);
+    t.record(vnf::WhyStage::kEgress, b);
   }
 
  private:
@@ -87,6 +116,10 @@ class SwitchPipeline final {
   const vrouter::RouteSnapshot* rsnap_ = nullptr;
   std::optional<vfirewall::FirewallStage> fw_;
   L2Egress egress_;
+  // Dry variants for probes; the router's writes its counters to a scratch state.
+  std::unique_ptr<vrouter::RouterWorkerState> rt_scratch_;
+  std::optional<vrouter::RoutingProbe> rt_probe_;
+  std::optional<vfirewall::FirewallProbe> fw_probe_;
 };
 
 // The per-worker state of the L2 stages, allocated on the worker's socket (start-up only).
@@ -115,6 +148,7 @@ class Switch {
   unsigned age(uint32_t now_s, unsigned budget);
 
   void register_telemetry();
+  vnf::WhyHooks why_hooks();  // names and defaults for /vnf/why (common/why_request.h)
 
   const SwitchConfig& config() const { return cfg_; }
   const L2Snapshot& snapshot() const { return *published_.get(); }

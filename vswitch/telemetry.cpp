@@ -2,11 +2,13 @@
 // Handlers take the MAC table's mutex, which the control thread holds while it writes the
 // table or swaps the config.
 #include <cstdlib>
+#include <cstring>
 #include <map>
 
 #include <fmt/format.h>
 
 #include "common/telemetry.h"
+#include "common/why_request.h"
 #include "vswitch/switch.h"
 
 namespace vswitch {
@@ -22,11 +24,70 @@ std::string vlan_list(const SwitchConfig& c, const SwitchPort& p) {
 }
 }  // namespace
 
+vnf::WhyHooks Switch::why_hooks() {
+  // vnfctl why: the segment a frame on (port, tag) enters, for defaults and names.
+  auto segment_of = [this](uint16_t port, uint16_t tag) -> int {
+    const vnf::PortState* ps = engine_.port_by_id(port);
+    const SwitchPort* p = ps ? cfg_.port(ps->device.name) : nullptr;
+    if (!p) return -1;
+    if (p->mode == PortMode::kAccess) return cfg_.segment(p->segment)->vlan;
+    if (tag) return tag;
+    return p->native.empty() ? -1 : cfg_.segment(p->native)->vlan;
+  };
+  vnf::WhyHooks why;
+  why.learned_mac = [this, segment_of](uint16_t port, uint16_t tag) -> std::optional<vnf::WhyMac> {
+    std::lock_guard lock(macs_->mutex());
+    std::lock_guard plock(engine_.ports_mutex());
+    const int vlan = segment_of(port, tag);
+    std::optional<vnf::WhyMac> found;
+    macs_->for_each([&](const MacKey& k, uint16_t p, bool, uint32_t) {
+      if (found || p != port || k.vlan != vlan) return;
+      vnf::WhyMac m;
+      std::memcpy(m.data(), k.mac, 6);
+      found = m;
+    });
+    return found;
+  };
+  if (rt_) {
+    why.gateway_mac = [this, segment_of](uint16_t port,
+                                         uint16_t tag) -> std::optional<vnf::WhyMac> {
+      int vlan;
+      {
+        std::lock_guard lock(macs_->mutex());
+        std::lock_guard plock(engine_.ports_mutex());
+        vlan = segment_of(port, tag);
+      }
+      if (vlan < 0) return std::nullopt;
+      std::lock_guard rlock(rt_->mutex());
+      const vrouter::RouteSnapshot& rs = rt_->snapshot();
+      const uint8_t x = rs.iface_of[0][vlan & 0xFFF];
+      if (x == vrouter::kDpNoIface) return std::nullopt;
+      vnf::WhyMac m;
+      std::memcpy(m.data(), rs.iface[x].mac, 6);
+      return m;
+    };
+    why.interface = [this](uint8_t x) -> std::string {
+      std::lock_guard rlock(rt_->mutex());
+      const auto& ifs = rt_->settings().interfaces;
+      return x < ifs.size() ? ifs[x].name : "";
+    };
+  }
+  why.segment = [this](uint16_t vlan) -> std::string {
+    std::lock_guard lock(macs_->mutex());
+    for (const auto& seg : cfg_.segments)
+      if (seg.vlan == vlan) return seg.name;
+    return "";
+  };
+  return why;
+}
+
 void Switch::register_telemetry() {
   vnf::register_program_telemetry("vswitch", engine_, audit_);
   vnf::register_engine_telemetry(engine_);
   if (fw_) fw_->register_telemetry(false);  // /vnf/fw/...: rules, zones, connections
   if (rt_) rt_->register_telemetry();       // /vnf/interfaces, routes, neighbors, router
+
+  vnf::register_why_telemetry(engine_, why_hooks());
 
   vnf::telemetry::add(
       "/vnf/segments",

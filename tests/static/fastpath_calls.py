@@ -19,7 +19,7 @@ FORBIDDEN = [
 ]
 ROOTS = re.compile(r"^(unsigned int |int )?vnf::(poll_once|worker_main)<")
 FN = re.compile(r"^([0-9a-f]+) <(.*)>:$")
-CALL = re.compile(r"\s(?:call|jmp)\s+([0-9a-f]+) <([^>]*)>")
+CALL = re.compile(r"\s(?:call|jmp)\s+([0-9a-f]+) <(.*)>\s*$")  # names may hold <...>
 
 
 def functions(binary):
@@ -76,8 +76,10 @@ def main():
             print("--- " + what + "\n" + detail)
         passed, failed = passed + ok, failed + (not ok)
 
-    programs = {"vswitch/vswitch": "vswitch::L2Lookup::process(", "vrouter/vrouter": "vrouter::Routing::process(",
-                "vfirewall/vfirewall": "vfirewall::FirewallStage::process("}
+    # The stages that run real traffic (their dry variants, <true>, serve vnfctl why).
+    programs = {"vswitch/vswitch": "void vswitch::L2Lookup::run<false>(",
+                "vrouter/vrouter": "vrouter::RoutingT<false>::process(",
+                "vfirewall/vfirewall": "vfirewall::FirewallStageT<false>::process("}
     for prog, stage in programs.items():
         fns = functions(f"{build}/{prog}")
         fast = reachable(fns)

@@ -4,17 +4,24 @@
 
 namespace vfirewall::ct {
 
-int32_t create(FwWorkerState& st, const FwSnapshot& s, const CtKey& k, uint32_t now_s,
-               vnf::DropReason& why) noexcept {
+bool admit(const FwWorkerState& st, const FwSnapshot& s, const CtKey& k,
+           vnf::DropReason& why) noexcept {
   const uint32_t limit = s.zone[k.zsrc].conn_limit;
   if (limit && st.zone_active[k.zsrc] >= limit) {
-    st.counters.zone_limit.add();
     why = vnf::DropReason::kFwZoneLimit;
-    return -1;
+    return false;
   }
   if (st.free_top == 0) {
-    st.counters.table_full.add();
     why = vnf::DropReason::kFwTableFull;
+    return false;
+  }
+  return true;
+}
+
+int32_t create(FwWorkerState& st, const FwSnapshot& s, const CtKey& k, uint32_t now_s,
+               vnf::DropReason& why) noexcept {
+  if (!admit(st, s, k, why)) {
+    (why == vnf::DropReason::kFwZoneLimit ? st.counters.zone_limit : st.counters.table_full).add();
     return -1;
   }
   const uint32_t idx = st.free_stack[--st.free_top];

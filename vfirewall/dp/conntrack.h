@@ -214,6 +214,9 @@ namespace ct {
 
 // Creates a session for `k` (both directions); returns its index, or -1 with `why` set
 // (kFwTableFull, kFwZoneLimit).
+// Whether a session for `k` may be created now (zone limit, free entries); changes nothing.
+bool admit(const FwWorkerState& st, const FwSnapshot& s, const CtKey& k,
+           vnf::DropReason& why) noexcept;
 int32_t create(FwWorkerState& st, const FwSnapshot& s, const CtKey& k, uint32_t now_s,
                vnf::DropReason& why) noexcept;
 void remove(FwWorkerState& st, uint32_t idx) noexcept;

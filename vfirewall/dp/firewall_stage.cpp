@@ -102,7 +102,8 @@ inline uint32_t expect_hash(const uint8_t* dst, uint16_t dport) noexcept {
 
 }  // namespace
 
-struct FirewallStage::Pkt {
+template <bool Dry>
+struct FirewallStageT<Dry>::Pkt {
   rte_mbuf* m;
   vnf::PacketMeta* meta;
   const uint8_t* l3;
@@ -117,7 +118,8 @@ struct FirewallStage::Pkt {
   uint8_t icmp_type;
 };
 
-void FirewallStage::begin() noexcept {
+template <bool Dry>
+void FirewallStageT<Dry>::begin() noexcept {
   snap_ = pub_.get();
   now_s_ = static_cast<uint32_t>(w_.now_tsc / w_.tsc_hz) + static_cast<uint32_t>(st_.time_offset_s);
   ++st_.loops;
@@ -125,7 +127,8 @@ void FirewallStage::begin() noexcept {
   sweep();
 }
 
-bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexcept {
+template <bool Dry>
+bool FirewallStageT<Dry>::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexcept {
   const FwSnapshot& s = *snap_;
   rte_mbuf* m = b.pkts[i];
   vnf::PacketMeta& meta = vnf::meta_of(m);
@@ -167,6 +170,14 @@ bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexc
   }
   const uint8_t zsrc = zs->id;
   const uint8_t zdst = zd->id;
+  if constexpr (Dry) {
+    trace_->fw_zsrc = zsrc;
+    trace_->fw_zdst = zdst;
+    if (zsrc < s.zone_names.size())
+      vnf::why_copy_name(trace_->fw_zsrc_name, s.zone_names[zsrc].c_str());
+    if (zdst < s.zone_names.size())
+      vnf::why_copy_name(trace_->fw_zdst_name, s.zone_names[zdst].c_str());
+  }
   if (egress == kFloodPort) {
     // A flood (destination MAC not learned yet) was judged for zdst without port conditions:
     // its copies may only reach ports whose zone is zdst, never another zone's port. The zones
@@ -197,7 +208,10 @@ bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexc
       if (is_icmp_error(p.proto, p.icmp_type)) {
         switch (related_icmp_error(p, zsrc, zdst)) {
           case IcmpError::kRelated:
-            st_.counters.related.add();
+            if constexpr (Dry)
+              trace_->fw = vnf::why::Fw::kRelatedError;
+            else
+              st_.counters.related.add();
             break;
           case IcmpError::kMisdirected:
             b.drop(i, vnf::DropReason::kFwIcmpMisdirected);
@@ -230,8 +244,9 @@ bool FirewallStage::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexc
   return true;
 }
 
-FirewallStage::IcmpError FirewallStage::related_icmp_error(const Pkt& p, uint8_t zsrc,
-                                                           uint8_t zdst) noexcept {
+template <bool Dry>
+auto FirewallStageT<Dry>::related_icmp_error(const Pkt& p, uint8_t zsrc, uint8_t zdst) noexcept
+    -> IcmpError {
   if (!p.l4 || p.l4_avail < 8) return IcmpError::kUnrelated;
   const uint8_t* in = p.l4 + 8;
   const uint32_t avail = p.l4_avail - 8;
@@ -274,7 +289,9 @@ FirewallStage::IcmpError FirewallStage::related_icmp_error(const Pkt& p, uint8_t
   return IcmpError::kRelated;
 }
 
-void FirewallStage::count_rule(uint32_t slot, uint32_t bytes, bool hit) noexcept {
+template <bool Dry>
+void FirewallStageT<Dry>::count_rule(uint32_t slot, uint32_t bytes, bool hit) noexcept {
+  if constexpr (Dry) return;
   RuleCounters& c = st_.rules[slot];
   if (hit) {
     c.hits.add();
@@ -284,7 +301,12 @@ void FirewallStage::count_rule(uint32_t slot, uint32_t bytes, bool hit) noexcept
   c.bytes.add(bytes);
 }
 
-void FirewallStage::log_decision(const CtKey& k, Action a, uint32_t rule_plus1) noexcept {
+template <bool Dry>
+void FirewallStageT<Dry>::log_decision(const CtKey& k, Action a, uint32_t rule_plus1) noexcept {
+  if constexpr (Dry) {
+    trace_->fw_log = 1;
+    return;
+  }
   if (st_.log_refill_s != now_s_) {
     st_.log_refill_s = now_s_;
     st_.log_tokens = snap_->log_rate;
@@ -317,7 +339,8 @@ void FirewallStage::log_decision(const CtKey& k, Action a, uint32_t rule_plus1) 
 
 static_assert(vnf::kMaxPorts <= 64, "Session::in_port/out_port are 8 bits; zones match ports < 64");
 
-void FirewallStage::first_packet(Session& x, const Pkt& p) noexcept {
+template <bool Dry>
+void FirewallStageT<Dry>::first_packet(Session& x, const Pkt& p) noexcept {
   const FwSnapshot& s = *snap_;
   x.in_port = static_cast<uint8_t>(p.meta->in_port);
   x.out_port = p.egress < 64 ? static_cast<uint8_t>(p.egress) : kSessionNoPort;
@@ -338,7 +361,8 @@ void FirewallStage::first_packet(Session& x, const Pkt& p) noexcept {
       now_s_ + timeout_for(s.zone[x.key.zsrc].timeouts, x.key.proto, TcpState(x.state), false);
 }
 
-bool FirewallStage::recheck(Session& x) noexcept {
+template <bool Dry>
+bool FirewallStageT<Dry>::recheck(Session& x) noexcept {
   const FwSnapshot& s = *snap_;
   const u128 src_a = addr_value(x.key.family, x.key.src);
   const ZoneView* zsv = find_zone_at(s, x.in_port, x.in_vlan, x.key.family, src_a);
@@ -351,12 +375,20 @@ bool FirewallStage::recheck(Session& x) noexcept {
     // A data connection lives as long as its control connection is allowed.
     const uint32_t pi = x.parent - 1;
     if (x.parent == 0 || pi >= st_.capacity) return false;
-    Session& par = st_.sessions[pi];
+    Session* parp = &st_.sessions[pi];
+    Session parent_copy;
+    if constexpr (Dry) {  // judged on a copy: the probe changes nothing
+      parent_copy = *parp;
+      parp = &parent_copy;
+    }
+    Session& par = *parp;
     if (!(par.flags & session_flags::kInUse) || par.serial != x.parent_serial) return false;
     if (par.epoch != s.generation) {
       if (!recheck(par)) {
-        ct::remove(st_, pi);
-        st_.counters.recheck_closed.add();
+        if constexpr (!Dry) {
+          ct::remove(st_, pi);
+          st_.counters.recheck_closed.add();
+        }
         return false;
       }
     }
@@ -370,12 +402,26 @@ bool FirewallStage::recheck(Session& x) noexcept {
   return true;
 }
 
-void FirewallStage::on_session(vnf::Burst& b, Pkt& p, uint32_t idx, int dir) noexcept {
+template <bool Dry>
+void FirewallStageT<Dry>::on_session(vnf::Burst& b, Pkt& p, uint32_t idx, int dir) noexcept {
   const FwSnapshot& s = *snap_;
-  Session& x = st_.sessions[idx];
+  Session* xp = &st_.sessions[idx];
+  Session copy;
+  if constexpr (Dry) {  // the update is worked out on a copy
+    copy = *xp;
+    xp = &copy;
+    trace_->fw = vnf::why::Fw::kSession;
+    trace_->fw_dir = static_cast<uint8_t>(dir);
+    trace_->fw_state_before = trace_->fw_state_after = copy.state;
+    for (uint32_t r = 0; r < s.n_rules; ++r)
+      if (copy.rule_slot && s.rules[r].slot == copy.rule_slot) note_rule(r + 1, s.rules[r].action);
+  }
+  Session& x = *xp;
   if (s.recheck && x.epoch != s.generation && !recheck(x)) {
-    ct::remove(st_, idx);
-    st_.counters.recheck_closed.add();
+    if constexpr (!Dry) {
+      ct::remove(st_, idx);
+      st_.counters.recheck_closed.add();
+    }
     b.drop(p.i, vnf::DropReason::kFwRecheckClosed);
     return;
   }
@@ -409,7 +455,8 @@ void FirewallStage::on_session(vnf::Burst& b, Pkt& p, uint32_t idx, int dir) noe
       return;
     }
     if (t.verdict == TcpVerdict::kMove) x.state = static_cast<uint8_t>(t.next);
-    if ((x.flags & session_flags::kFtpCtl) && doff < p.l4_avail)
+    if constexpr (Dry) trace_->fw_state_after = x.state;
+    if (!Dry && (x.flags & session_flags::kFtpCtl) && doff < p.l4_avail)
       add_expectation(x, dir, p.l4 + doff, p.l4_avail - doff);
   }
   if (dir == 1) x.flags |= session_flags::kReplied;
@@ -420,8 +467,9 @@ void FirewallStage::on_session(vnf::Burst& b, Pkt& p, uint32_t idx, int dir) noe
                                      x.flags & session_flags::kReplied);
 }
 
-void FirewallStage::add_expectation(const Session& ctl, int dir, const uint8_t* payload,
-                                    uint32_t len) noexcept {
+template <bool Dry>
+void FirewallStageT<Dry>::add_expectation(const Session& ctl, int dir, const uint8_t* payload,
+                                          uint32_t len) noexcept {
   const CtKey& k = ctl.key;
   const size_t alen = k.family == 4 ? 4 : 16;
   const FtpEndpoint e = dir == 0 ? ftp_parse_command(payload, len) : ftp_parse_reply(payload, len);
@@ -468,15 +516,18 @@ void FirewallStage::add_expectation(const Session& ctl, int dir, const uint8_t* 
   st_.counters.expect_full.add();
 }
 
-bool FirewallStage::take_expectation(const CtKey& k, uint32_t& parent,
-                                     uint32_t& parent_serial) noexcept {
+template <bool Dry>
+bool FirewallStageT<Dry>::take_expectation(const CtKey& k, uint32_t& parent,
+                                           uint32_t& parent_serial) noexcept {
   const uint32_t h = expect_hash(k.dst, k.dport);
   for (uint32_t probe = 0; probe < 8; ++probe) {
     Expectation& slot = st_.expect[(h + probe) & st_.expect_mask];
     if (!slot.in_use) continue;
     if (static_cast<int32_t>(slot.expires_s - now_s_) < 0) {
-      slot.in_use = 0;
-      --st_.expect_live;
+      if constexpr (!Dry) {
+        slot.in_use = 0;
+        --st_.expect_live;
+      }
       continue;
     }
     if (slot.dport == k.dport && slot.family == k.family && slot.zsrc == k.zsrc &&
@@ -484,15 +535,19 @@ bool FirewallStage::take_expectation(const CtKey& k, uint32_t& parent,
         std::memcmp(slot.dst, k.dst, 16) == 0) {
       parent = slot.parent;
       parent_serial = slot.parent_serial;
-      slot.in_use = 0;
-      --st_.expect_live;
+      if constexpr (!Dry) {
+        slot.in_use = 0;
+        --st_.expect_live;
+      }
       return true;
     }
   }
   return false;
 }
 
-void FirewallStage::on_new(vnf::Burst& b, Pkt& p, const CtKey& key, uint32_t result) noexcept {
+template <bool Dry>
+void FirewallStageT<Dry>::on_new(vnf::Burst& b, Pkt& p, const CtKey& key,
+                                 uint32_t result) noexcept {
   const FwSnapshot& s = *snap_;
   Action a;
   bool log;
@@ -507,6 +562,7 @@ void FirewallStage::on_new(vnf::Burst& b, Pkt& p, const CtKey& key, uint32_t res
     a = pp.action;
     log = pp.log;
   }
+  if constexpr (Dry) note_rule(result, a);
   if (log) log_decision(key, a, result);
   if (slot) count_rule(slot, p.m->pkt_len, true);
   if (a == Action::kAccept) {
@@ -517,6 +573,16 @@ void FirewallStage::on_new(vnf::Burst& b, Pkt& p, const CtKey& key, uint32_t res
         !is_icmp_query(key.proto, p.icmp_type))
       return;
     vnf::DropReason why = vnf::DropReason::kNone;
+    if constexpr (Dry) {
+      if (!ct::admit(st_, s, key, why)) {
+        b.drop(p.i, why);
+      } else {
+        trace_->fw_creates = 1;
+        if (key.proto == kProtoTcp)
+          trace_->fw_state_after = static_cast<uint8_t>(TcpState::kSynSent);
+      }
+      return;
+    }
     const int32_t idx = ct::create(st_, s, key, now_s_, why);
     if (idx < 0) {
       b.drop(p.i, why);
@@ -531,7 +597,9 @@ void FirewallStage::on_new(vnf::Burst& b, Pkt& p, const CtKey& key, uint32_t res
   // A routed frame no longer looks as it arrived (MACs rewritten, TTL decremented): a reject
   // built from it would go to the wrong station, so it is dropped without a response.
   if (a == Action::kReject && !(p.meta->flags & vnf::meta_flags::kRouted)) {
-    if (rte_mbuf* r = build_reject(p.m, *p.meta, w_.pool)) {
+    if (Dry) {
+      // the reject is not built
+    } else if (rte_mbuf* r = build_reject(p.m, *p.meta, w_.pool)) {
       w_.send(p.meta->in_port, r);
       st_.counters.rejects_sent.add();
     }
@@ -541,7 +609,8 @@ void FirewallStage::on_new(vnf::Burst& b, Pkt& p, const CtKey& key, uint32_t res
   b.drop(p.i, result ? vnf::DropReason::kFwRuleDrop : vnf::DropReason::kFwPolicyDrop);
 }
 
-void FirewallStage::process(vnf::Burst& b) noexcept {
+template <bool Dry>
+void FirewallStageT<Dry>::process(vnf::Burst& b) noexcept {
   const FwSnapshot& s = *snap_;
   Pkt pk[vnf::kBurstMax];
   CtKey keys[vnf::kBurstMax];
@@ -576,8 +645,10 @@ void FirewallStage::process(vnf::Burst& b) noexcept {
     const uintptr_t v = reinterpret_cast<uintptr_t>(data[j]);
     const uint32_t idx = static_cast<uint32_t>(v >> 1);
     if (static_cast<int32_t>(st_.sessions[idx].expires_s - now_s_) < 0) {
-      ct::remove(st_, idx);  // expired but not swept yet: gone; the packet starts afresh
-      st_.counters.expired.add();
+      if constexpr (!Dry) {
+        ct::remove(st_, idx);  // expired but not swept yet: gone; the packet starts afresh
+        st_.counters.expired.add();
+      }
       miss[nm++] = j;
       continue;
     }
@@ -604,6 +675,16 @@ void FirewallStage::process(vnf::Burst& b) noexcept {
       uint32_t parent = 0, pserial = 0;
       if (st_.expect_live && take_expectation(k, parent, pserial)) {
         vnf::DropReason why = vnf::DropReason::kNone;
+        if constexpr (Dry) {
+          trace_->fw = vnf::why::Fw::kExpected;
+          if (!ct::admit(st_, s, k, why)) {
+            b.drop(p.i, why);
+          } else {
+            trace_->fw_creates = 1;
+            trace_->fw_state_after = static_cast<uint8_t>(TcpState::kSynSent);
+          }
+          continue;
+        }
         const int32_t idx = ct::create(st_, s, k, now_s_, why);
         if (idx < 0) {
           b.drop(p.i, why);
@@ -661,7 +742,8 @@ void FirewallStage::process(vnf::Burst& b) noexcept {
   for (uint16_t x = 0; x < n6; ++x) decide(j6[x], r6[x]);
 }
 
-void FirewallStage::serve_request() noexcept {
+template <bool Dry>
+void FirewallStageT<Dry>::serve_request() noexcept {
   if (!st_.current) {
     void* r = nullptr;
     if (rte_ring_sc_dequeue(st_.req_ring, &r) != 0) return;
@@ -697,7 +779,8 @@ void FirewallStage::serve_request() noexcept {
   }
 }
 
-void FirewallStage::sweep() noexcept {
+template <bool Dry>
+void FirewallStageT<Dry>::sweep() noexcept {
   const FwSnapshot& s = *snap_;
   for (uint32_t k = 0; k < kSweepPerLoop; ++k) {
     const uint32_t i = st_.sweep_cursor;
@@ -719,5 +802,43 @@ void FirewallStage::sweep() noexcept {
     --st_.expect_live;
   }
 }
+
+template <bool Dry>
+void FirewallStageT<Dry>::note_rule(uint32_t result, Action a) noexcept {
+  if constexpr (Dry) {
+    const FwSnapshot& s = *snap_;
+    if (trace_->fw != vnf::why::Fw::kSession)
+      trace_->fw = result ? vnf::why::Fw::kRule : vnf::why::Fw::kPolicy;
+    trace_->fw_rule = result;
+    trace_->fw_action = static_cast<uint8_t>(a);
+    trace_->fw_action_name = action_name(a);
+    if (result && result - 1 < s.rule_ids.size())
+      vnf::why_copy_name(trace_->fw_rule_id, s.rule_ids[result - 1].c_str());
+  }
+}
+
+template <bool Dry>
+void FirewallStageT<Dry>::probe(vnf::Burst& b, vnf::WhyTrace& t) noexcept {
+  if constexpr (Dry) {
+    snap_ = pub_.get();
+    now_s_ =
+        static_cast<uint32_t>(w_.now_tsc / w_.tsc_hz) + static_cast<uint32_t>(st_.time_offset_s);
+    trace_ = &t;
+    t.fw_generation = snap_->generation;
+    const uint16_t before = b.next[0];
+    const bool judged = before < vnf::kMaxPorts || before == vnf::kNextFlood;
+    process(b);
+    if (judged && t.fw == vnf::why::Fw::kNone)
+      t.fw = b.next[0] == vnf::kNextDrop ? vnf::why::Fw::kDropped : vnf::why::Fw::kSkipped;
+    if (t.fw == vnf::why::Fw::kSession || t.fw_creates) {
+      t.fw_state_before_name = kTcpStateNames[t.fw_state_before];
+      t.fw_state_after_name = kTcpStateNames[t.fw_state_after];
+    }
+    trace_ = nullptr;
+  }
+}
+
+template class FirewallStageT<false>;
+template class FirewallStageT<true>;
 
 }  // namespace vfirewall

@@ -16,6 +16,7 @@
 
 #include "common/burst.h"
 #include "common/rcu.h"
+#include "common/why.h"
 #include "common/worker.h"
 #include "vfirewall/dp/conntrack.h"
 #include "vfirewall/snapshot.h"
@@ -25,13 +26,19 @@ namespace vfirewall {
 inline constexpr uint32_t kSweepPerLoop = 64;    // sessions visited by expiry per loop
 inline constexpr uint32_t kRequestSlice = 4096;  // sessions a dump/flush visits per loop
 
-class FirewallStage final {
+// Dry: the variant vnfctl why runs (common/why.h). The same decisions on the same tables,
+// recorded, and nothing changed: no connection created, updated or removed (a session's
+// update is worked out on a copy), no expectation taken, no counter, log record or reject.
+template <bool Dry>
+class FirewallStageT final {
  public:
-  FirewallStage(const vnf::Published<FwSnapshot>& pub, FwWorkerState& st, vnf::WorkerContext& w)
+  FirewallStageT(const vnf::Published<FwSnapshot>& pub, FwWorkerState& st, vnf::WorkerContext& w)
       : pub_(pub), st_(st), w_(w) {}
 
   void begin() noexcept;
   void process(vnf::Burst& b) noexcept;
+  // Dry: loads the snapshot and the clock as begin() would, judges packet 0 of `b`.
+  void probe(vnf::Burst& b, vnf::WhyTrace& t) noexcept;
 
   uint32_t now_s() const noexcept { return now_s_; }
   const FwSnapshot& snapshot() const noexcept { return *snap_; }
@@ -49,6 +56,7 @@ class FirewallStage final {
   void first_packet(Session& x, const Pkt& p) noexcept;
   void log_decision(const CtKey& k, Action a, uint32_t rule_plus1) noexcept;
   void count_rule(uint32_t slot, uint32_t bytes, bool hit) noexcept;
+  void note_rule(uint32_t result, Action a) noexcept;  // Dry: the decision, named
   void serve_request() noexcept;
   void sweep() noexcept;
 
@@ -57,6 +65,10 @@ class FirewallStage final {
   FwWorkerState& st_;
   vnf::WorkerContext& w_;
   uint32_t now_s_ = 0;
+  vnf::WhyTrace* trace_ = nullptr;  // Dry only
 };
+
+using FirewallStage = FirewallStageT<false>;
+using FirewallProbe = FirewallStageT<true>;
 
 }  // namespace vfirewall

@@ -25,17 +25,37 @@ namespace vfirewall {
 class FwPipeline final {
  public:
   FwPipeline(const vnf::Published<FwSnapshot>& pub, FwWorkerState& st, vnf::WorkerContext& w)
-      : fw_(pub, st, w) {}
+      : fw_(pub, st, w), probe_(pub, st, w), w_(w) {}
   void begin() noexcept { fw_.begin(); }
   void process(vnf::Burst& b) noexcept {
     wire_.process(b, fw_.snapshot());
     fw_.process(b);
+  }
+  // vnfctl why (common/why.h): the wire, the firewall's dry variant, the egress port's checks.
+  void probe(vnf::Burst& b, vnf::WhyTrace& t) noexcept {
+    wire_.process(b, fw_.snapshot());
+    t.record(vnf::WhyStage::kIngress, b);
+    if (!b.live(0) && b.next[0] >= vnf::kMaxPorts) return;
+    probe_.probe(b, t);
+    t.record(vnf::WhyStage::kFirewall, b);
+    if (b.next[0] < vnf::kMaxPorts) {
+      const vnf::DropReason r = w_.egress_check(b.next[0], b.pkts[0]->pkt_len);
+      if (r != vnf::DropReason::kNone) {
+        b.drop(0, r);
+      } else {
+        t.out[0] = b.next[0];
+        t.nout = 1;
+      }
+    }
+    t.record(vnf::WhyStage::kEgress, b);
   }
   FirewallStage& stage() { return fw_; }
 
  private:
   WireIngress wire_;
   FirewallStage fw_;
+  FirewallProbe probe_;
+  vnf::WorkerContext& w_;
 };
 
 struct RuleStats {

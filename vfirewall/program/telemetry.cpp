@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "common/telemetry.h"
+#include "common/why_request.h"
 #include "vfirewall/program/firewall.h"
 
 namespace vfirewall {
@@ -79,6 +80,9 @@ void Firewall::register_telemetry(bool with_program_commands) {
   if (with_program_commands) {
     vnf::register_program_telemetry("vfirewall", engine_, audit_);
     vnf::register_engine_telemetry(engine_);
+    vnf::WhyHooks why;
+    why.macs_matter = false;  // a wire forwards whatever MACs the frame has
+    vnf::register_why_telemetry(engine_, std::move(why));
   }
 
   vnf::telemetry::add(

@@ -54,9 +54,10 @@ inline void dispatch_injected(vnf::Burst& b, vnf::WorkerContext& w) noexcept {
 
 class RouterPipeline final {
  public:
+  // `scratch`: the dry variant's counters (vnfctl why), thrown away.
   RouterPipeline(const vnf::Published<RouteSnapshot>& pub, NeighView nv, RouterWorkerState& st,
-                 vnf::WorkerContext& w) noexcept
-      : pub_(pub), routing_(nv, st, w), w_(w) {}
+                 RouterWorkerState& scratch, vnf::WorkerContext& w) noexcept
+      : pub_(pub), routing_(nv, st, w), w_(w), probe_(nv, scratch, w) {}
 
   void begin() noexcept {
     snap_ = pub_.get();
@@ -73,6 +74,23 @@ class RouterPipeline final {
     route(b);
     egress(b);
   }
+  // vnfctl why (common/why.h): the routing stage's dry variant, then the egress tag and the
+  // egress port's checks on the probe's own frame.
+  void probe(vnf::Burst& b, vnf::WhyTrace& t) noexcept {
+    probe_.probe(b, *snap_, t);
+    t.record(vnf::WhyStage::kRoute, b);
+    egress_.process(b);
+    if (b.next[0] < vnf::kMaxPorts) {
+      const vnf::DropReason r = w_.egress_check(b.next[0], b.pkts[0]->pkt_len);
+      if (r != vnf::DropReason::kNone) {
+        b.drop(0, r);
+      } else {
+        t.out[0] = b.next[0];
+        t.nout = 1;
+      }
+    }
+    t.record(vnf::WhyStage::kEgress, b);
+  }
   // The two stages apart (bench/micro/route_bench times them one by one).
   void route(vnf::Burst& b) noexcept { routing_.process(b, *snap_); }
   void egress(vnf::Burst& b) noexcept { egress_.process(b); }
@@ -83,6 +101,7 @@ class RouterPipeline final {
   Routing routing_;
   RouterEgress egress_;
   vnf::WorkerContext& w_;
+  RoutingProbe probe_;
 };
 
 }  // namespace vrouter

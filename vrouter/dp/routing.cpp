@@ -80,7 +80,8 @@ inline bool cross_allowed(const RouteSnapshot& s, uint32_t path, const uint8_t* 
 
 }  // namespace
 
-struct Routing::Ctx {
+template <bool Dry>
+struct RoutingT<Dry>::Ctx {
   uint16_t idx4[vnf::kBurstMax], idx6[vnf::kBurstMax];
   uint8_t if4[vnf::kBurstMax], if6[vnf::kBurstMax];
   uint32_t key4[vnf::kBurstMax];
@@ -122,16 +123,26 @@ inline void count_run(IfaceCounters* ifc, uint8_t& cur, uint32_t& n, uint64_t& b
 
 }  // namespace
 
-Routing::Routing(NeighView nv, RouterWorkerState& st, vnf::WorkerContext& w) noexcept
+template <bool Dry>
+RoutingT<Dry>::RoutingT(NeighView nv, RouterWorkerState& st, vnf::WorkerContext& w) noexcept
     : nv_(nv), st_(st), w_(w), tsc_per_ms_(w.tsc_hz / 1000 ? w.tsc_hz / 1000 : 1) {}
 
-[[gnu::cold]] void Routing::drop(vnf::Burst& b, uint16_t i, uint8_t x, DropReason r) noexcept {
+template <bool Dry>
+[[gnu::cold]] void RoutingT<Dry>::drop(vnf::Burst& b, uint16_t i, uint8_t x,
+                                       DropReason r) noexcept {
   b.drop(i, r);
   if (x != kDpNoIface) st_.iface[x].dropped.add();
 }
 
-[[gnu::cold]] void Routing::punt(vnf::Burst& b, uint16_t i, uint8_t kind, uint8_t x, uint8_t fam,
-                                 const uint8_t* addr) noexcept {
+template <bool Dry>
+[[gnu::cold]] void RoutingT<Dry>::punt(vnf::Burst& b, uint16_t i, uint8_t kind, uint8_t x,
+                                       uint8_t fam, const uint8_t* addr) noexcept {
+  if constexpr (Dry) {  // what the control thread would be handed; nothing is
+    const bool hold = kind == static_cast<uint8_t>(PuntKind::kHold);
+    trace_->rt = hold ? vnf::why::Route::kHold : vnf::why::Route::kControl;
+    b.next[i] = vnf::kNextConsumed;
+    return;
+  }
   PuntItem it;
   it.m = b.pkts[i];
   it.kind = kind;
@@ -151,7 +162,9 @@ Routing::Routing(NeighView nv, RouterWorkerState& st, vnf::WorkerContext& w) noe
   b.next[i] = vnf::kNextConsumed;
 }
 
-bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
+template <bool Dry>
+bool RoutingT<Dry>::icmp_token(const RouteSnapshot& s) noexcept {
+  if constexpr (Dry) return s.icmp_cost != 0;  // the bucket is not consulted (nor drained)
   if (st_.icmp.last == 0) {  // first use: a full bucket
     st_.icmp.last = w_.now_tsc;
     st_.icmp.credit = s.icmp_cap;
@@ -161,9 +174,10 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
   return false;
 }
 
-[[gnu::cold]] void Routing::icmp4_error(vnf::Burst& b, uint16_t i, uint8_t x,
-                                        const RouteSnapshot& s, uint8_t type, uint8_t code,
-                                        uint32_t rest, DropReason r) noexcept {
+template <bool Dry>
+[[gnu::cold]] void RoutingT<Dry>::icmp4_error(vnf::Burst& b, uint16_t i, uint8_t x,
+                                              const RouteSnapshot& s, uint8_t type, uint8_t code,
+                                              uint32_t rest, DropReason r) noexcept {
   rte_mbuf* pkt = b.pkts[i];
   PacketMeta& m = vnf::meta_of(pkt);
   const IfaceDp& I = s.iface[x];
@@ -193,16 +207,22 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
   m.l4_len = static_cast<uint16_t>(total - 20);
   m.ttl = ops::kDefaultTtl;
   m.flags = static_cast<uint8_t>((m.flags & mf::kSegTag) | mf::kRouterLocal);
-  w_.count_drop(b.in_port, r);
+  if constexpr (Dry) {
+    trace_->rt = vnf::why::Route::kIcmpError;
+    trace_->rt_icmp_reason = r;
+  } else {
+    w_.count_drop(b.in_port, r);
+  }
   st_.iface[x].dropped.add();
   st_.iface[x].icmp_out.add();
   st_.icmp_sent.add();
   b.next[i] = b.in_port;
 }
 
-[[gnu::cold]] void Routing::icmp6_error(vnf::Burst& b, uint16_t i, uint8_t x,
-                                        const RouteSnapshot& s, uint8_t type, uint8_t code,
-                                        uint32_t rest, DropReason r) noexcept {
+template <bool Dry>
+[[gnu::cold]] void RoutingT<Dry>::icmp6_error(vnf::Burst& b, uint16_t i, uint8_t x,
+                                              const RouteSnapshot& s, uint8_t type, uint8_t code,
+                                              uint32_t rest, DropReason r) noexcept {
   rte_mbuf* pkt = b.pkts[i];
   PacketMeta& m = vnf::meta_of(pkt);
   const IfaceDp& I = s.iface[x];
@@ -233,7 +253,12 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
   m.l4_len = plen;
   m.ttl = ops::kDefaultTtl;
   m.flags = static_cast<uint8_t>((m.flags & mf::kSegTag) | mf::kRouterLocal);
-  w_.count_drop(b.in_port, r);
+  if constexpr (Dry) {
+    trace_->rt = vnf::why::Route::kIcmpError;
+    trace_->rt_icmp_reason = r;
+  } else {
+    w_.count_drop(b.in_port, r);
+  }
   st_.iface[x].dropped.add();
   st_.iface[x].icmp_out.add();
   st_.icmp_sent.add();
@@ -241,8 +266,9 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
 }
 
 // ARP and ND: what the control thread should see, per deployment.
-[[gnu::cold]] void Routing::control(vnf::Burst& b, uint16_t i, uint8_t x, bool to_us,
-                                    const RouteSnapshot& s) noexcept {
+template <bool Dry>
+[[gnu::cold]] void RoutingT<Dry>::control(vnf::Burst& b, uint16_t i, uint8_t x, bool to_us,
+                                          const RouteSnapshot& s) noexcept {
   rte_mbuf* pkt = b.pkts[i];
   const PacketMeta& m = vnf::meta_of(pkt);
   const uint8_t* d = rte_pktmbuf_mtod(pkt, const uint8_t*);
@@ -285,8 +311,10 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
   }
 }
 
-[[gnu::always_inline]] inline void Routing::classify(vnf::Burst& b, uint16_t i,
-                                                     const RouteSnapshot& s, Ctx& c) noexcept {
+template <bool Dry>
+[[gnu::always_inline]] inline void RoutingT<Dry>::classify(vnf::Burst& b, uint16_t i,
+                                                           const RouteSnapshot& s,
+                                                           Ctx& c) noexcept {
   rte_mbuf* pkt = b.pkts[i];
   PacketMeta& m = vnf::meta_of(pkt);
   const uint8_t* d = rte_pktmbuf_mtod(pkt, const uint8_t*);
@@ -325,6 +353,10 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
   const bool nd = m.l3 == vnf::L3::kIpv6 && m.l4_proto == ops::kProtoIcmp6 &&
                   (m.flags & mf::kHasL4) && (m.sport >> 8) >= 133 && (m.sport >> 8) <= 137;
   if (m.l3 == vnf::L3::kArp || nd) {
+    if constexpr (Dry) {
+      trace_->rt = vnf::why::Route::kTaken;
+      trace_->rt_in_if = x;
+    }
     if (to_us || !s.host_mode)
       count_run(st_.iface, c.rx_if, c.rx_n, c.rx_b, &IfaceCounters::rx_packets,
                 &IfaceCounters::rx_bytes, x, pkt->pkt_len);
@@ -334,6 +366,10 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
   if (!to_us) {  // broadcast / multicast IP: never routed
     if (!s.host_mode) drop(b, i, x, DropReason::kNotRouted);
     return;
+  }
+  if constexpr (Dry) {
+    trace_->rt = vnf::why::Route::kTaken;
+    trace_->rt_in_if = x;
   }
   count_run(st_.iface, c.rx_if, c.rx_n, c.rx_b, &IfaceCounters::rx_packets,
             &IfaceCounters::rx_bytes, x, pkt->pkt_len);
@@ -386,8 +422,9 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
   drop(b, i, x, DropReason::kNotRouted);
 }
 
-[[gnu::cold]] void Routing::local4(vnf::Burst& b, uint16_t i, uint8_t x,
-                                   const RouteSnapshot& s) noexcept {
+template <bool Dry>
+[[gnu::cold]] void RoutingT<Dry>::local4(vnf::Burst& b, uint16_t i, uint8_t x,
+                                         const RouteSnapshot& s) noexcept {
   rte_mbuf* pkt = b.pkts[i];
   PacketMeta& m = vnf::meta_of(pkt);
   uint8_t* d = rte_pktmbuf_mtod(pkt, uint8_t*);
@@ -403,6 +440,7 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
     std::memcpy(d + 6, s.iface[x].mac, 6);
     m.ttl = ops::kDefaultTtl;
     m.flags |= mf::kRouterLocal;
+    if constexpr (Dry) trace_->rt = vnf::why::Route::kAnswered;
     st_.iface[x].icmp_out.add();
     st_.icmp_sent.add();
     b.next[i] = b.in_port;
@@ -415,8 +453,9 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
   drop(b, i, x, DropReason::kLocalNoService);
 }
 
-[[gnu::cold]] void Routing::local6(vnf::Burst& b, uint16_t i, uint8_t x,
-                                   const RouteSnapshot& s) noexcept {
+template <bool Dry>
+[[gnu::cold]] void RoutingT<Dry>::local6(vnf::Burst& b, uint16_t i, uint8_t x,
+                                         const RouteSnapshot& s) noexcept {
   rte_mbuf* pkt = b.pkts[i];
   PacketMeta& m = vnf::meta_of(pkt);
   uint8_t* d = rte_pktmbuf_mtod(pkt, uint8_t*);
@@ -431,6 +470,7 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
     std::memcpy(d + 6, s.iface[x].mac, 6);
     m.ttl = ops::kDefaultTtl;
     m.flags |= mf::kRouterLocal;
+    if constexpr (Dry) trace_->rt = vnf::why::Route::kAnswered;
     st_.iface[x].icmp_out.add();
     st_.icmp_sent.add();
     b.next[i] = b.in_port;
@@ -443,13 +483,15 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
   drop(b, i, x, DropReason::kLocalNoService);
 }
 
-[[gnu::always_inline]] inline void Routing::route4(vnf::Burst& b, uint16_t i, uint8_t x,
-                                                   uint32_t path, const RouteSnapshot& s,
-                                                   Ctx& c) noexcept {
+template <bool Dry>
+[[gnu::always_inline]] inline void RoutingT<Dry>::route4(vnf::Burst& b, uint16_t i, uint8_t x,
+                                                         uint32_t path, const RouteSnapshot& s,
+                                                         Ctx& c) noexcept {
   rte_mbuf* pkt = b.pkts[i];
   PacketMeta& m = vnf::meta_of(pkt);
   uint8_t* ip = rte_pktmbuf_mtod(pkt, uint8_t*) + m.l3_off;
   const AdjDp& a = pick(s, path, ip, m, false);
+  if constexpr (Dry) note_adj(a, ip + 16, kFamV4);
   switch (static_cast<AdjKind>(a.kind)) {
     case AdjKind::kLocal:
       local4(b, i, x, s);
@@ -512,13 +554,15 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
   ++c.nf;
 }
 
-[[gnu::always_inline]] inline void Routing::route6(vnf::Burst& b, uint16_t i, uint8_t x,
-                                                   uint32_t path, const RouteSnapshot& s,
-                                                   Ctx& c) noexcept {
+template <bool Dry>
+[[gnu::always_inline]] inline void RoutingT<Dry>::route6(vnf::Burst& b, uint16_t i, uint8_t x,
+                                                         uint32_t path, const RouteSnapshot& s,
+                                                         Ctx& c) noexcept {
   rte_mbuf* pkt = b.pkts[i];
   PacketMeta& m = vnf::meta_of(pkt);
   uint8_t* ip = rte_pktmbuf_mtod(pkt, uint8_t*) + m.l3_off;
   const AdjDp& a = pick(s, path, ip, m, true);
+  if constexpr (Dry) note_adj(a, ip + 24, kFamV6);
   if (a.kind == static_cast<uint8_t>(AdjKind::kLocal)) {
     local6(b, i, x, s);
     return;
@@ -579,16 +623,20 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
   ++c.nf;
 }
 
-[[gnu::always_inline]] inline void Routing::finish(vnf::Burst& b, const Fwd& f,
-                                                   const RouteSnapshot& s, uint32_t now_ms,
-                                                   Ctx& c) noexcept {
+template <bool Dry>
+[[gnu::always_inline]] inline void RoutingT<Dry>::finish(vnf::Burst& b, const Fwd& f,
+                                                         const RouteSnapshot& s, uint32_t now_ms,
+                                                         Ctx& c) noexcept {
   const uint16_t i = f.i;
   uint64_t word = 0;
   if (f.pos >= 0) {
     NeighEntry& e = nv_.entries[f.pos];
     word = e.word.load(std::memory_order_acquire);
-    if ((word & nw::kUsable) && e.used_ms.load(std::memory_order_relaxed) != now_ms)
+    if (!Dry && (word & nw::kUsable) && e.used_ms.load(std::memory_order_relaxed) != now_ms)
       e.used_ms.store(now_ms, std::memory_order_relaxed);
+  }
+  if constexpr (Dry) {
+    trace_->rt_neigh = (word & nw::kUsable) ? 1 : (word & nw::kFailed) ? 2 : f.pos >= 0 ? 3 : 0;
   }
   if (word & nw::kUsable) {
     rte_mbuf* pkt = b.pkts[i];
@@ -599,6 +647,10 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
               &IfaceCounters::out_bytes, f.out_if, pkt->pkt_len);
     m.out_port = out;
     b.next[i] = out;
+    if constexpr (Dry) {
+      trace_->rt = vnf::why::Route::kForwarded;
+      std::memcpy(trace_->rt_nh_mac, rte_pktmbuf_mtod(pkt, const uint8_t*), 6);
+    }
     return;
   }
   if (word & nw::kFailed) {
@@ -613,7 +665,8 @@ bool Routing::icmp_token(const RouteSnapshot& s) noexcept {
   punt(b, i, static_cast<uint8_t>(PuntKind::kHold), f.out_if, f.family, f.nh_addr);
 }
 
-void Routing::process(vnf::Burst& b, const RouteSnapshot& s) noexcept {
+template <bool Dry>
+void RoutingT<Dry>::process(vnf::Burst& b, const RouteSnapshot& s) noexcept {
   Ctx c;
   for (uint16_t i = 0; i < b.count; ++i) {
     const uint16_t n = b.next[i];
@@ -639,7 +692,8 @@ void Routing::process(vnf::Burst& b, const RouteSnapshot& s) noexcept {
             &IfaceCounters::out_bytes, kDpNoIface, 0);
 }
 
-uint16_t Routing::take_injected(vnf::Burst& b) noexcept {
+template <bool Dry>
+uint16_t RoutingT<Dry>::take_injected(vnf::Burst& b) noexcept {
   const unsigned n = rte_ring_sc_dequeue_burst(st_.inject, reinterpret_cast<void**>(b.pkts),
                                                vnf::kBurstMax, nullptr);
   for (unsigned i = 0; i < n; ++i) b.next[i] = vnf::meta_of(b.pkts[i]).out_port;
@@ -647,5 +701,21 @@ uint16_t Routing::take_injected(vnf::Burst& b) noexcept {
   if (n) st_.injected.add(n);
   return static_cast<uint16_t>(n);
 }
+
+template <bool Dry>
+void RoutingT<Dry>::note_adj(const AdjDp& a, const uint8_t* dst, uint8_t family) noexcept {
+  if constexpr (Dry) {
+    const auto k = static_cast<AdjKind>(a.kind);
+    if (k != AdjKind::kGateway && k != AdjKind::kOnLink) return;
+    trace_->rt_out_if = a.iface;
+    trace_->rt_family = family;
+    trace_->rt_gateway = k == AdjKind::kGateway;
+    std::memset(trace_->rt_nh, 0, 16);
+    std::memcpy(trace_->rt_nh, k == AdjKind::kGateway ? a.gw : dst, family == kFamV4 ? 4 : 16);
+  }
+}
+
+template class RoutingT<false>;
+template class RoutingT<true>;
 
 }  // namespace vrouter

@@ -27,17 +27,28 @@
 #include <cstdint>
 
 #include "common/burst.h"
+#include "common/why.h"
 #include "common/worker.h"
 #include "vrouter/dp/tables.h"
 #include "vrouter/snapshot.h"
 
 namespace vrouter {
 
-class Routing final {
+// Dry: the variant vnfctl why runs (common/why.h): the same decisions, recorded, with no
+// effect on shared state (no punt, no neighbour use mark, no ICMP token, no drop counter; its
+// RouterWorkerState is a scratch one).
+template <bool Dry>
+class RoutingT final {
  public:
-  Routing(NeighView nv, RouterWorkerState& st, vnf::WorkerContext& w) noexcept;
+  RoutingT(NeighView nv, RouterWorkerState& st, vnf::WorkerContext& w) noexcept;
 
   void process(vnf::Burst& b, const RouteSnapshot& s) noexcept;
+  void probe(vnf::Burst& b, const RouteSnapshot& s, vnf::WhyTrace& t) noexcept requires Dry {
+    trace_ = &t;
+    t.rt_generation = s.generation;
+    process(b, s);
+    trace_ = nullptr;
+  }
 
   // Packets the control thread queued for this worker (ARP/ND replies and probes, released
   // held packets, held packets that failed). Fills b with up to kBurstMax; b.next[i] is the
@@ -77,10 +88,16 @@ class Routing final {
                    uint8_t code, uint32_t rest, vnf::DropReason r) noexcept;
   bool icmp_token(const RouteSnapshot& s) noexcept;
 
+  void note_adj(const AdjDp& a, const uint8_t* dst, uint8_t family) noexcept;
+
   NeighView nv_;
   RouterWorkerState& st_;
   vnf::WorkerContext& w_;
   uint64_t tsc_per_ms_;
+  vnf::WhyTrace* trace_ = nullptr;  // Dry only
 };
+
+using Routing = RoutingT<false>;
+using RoutingProbe = RoutingT<true>;
 
 }  // namespace vrouter

@@ -23,11 +23,10 @@ void L2Lookup::request_learn(const MacKey& k, uint16_t port, uint32_t now_s) noe
   st_.recent_s[slot] = now_s;
 }
 
-void L2Egress::flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept {
-  rte_mbuf* orig = b.pkts[i];
-  const vnf::PacketMeta& m = vnf::meta_of(orig);
+uint16_t L2Egress::flood_targets(const vnf::Burst& b, uint16_t i, const L2Snapshot& s,
+                                 uint16_t* dests) const noexcept {
+  const vnf::PacketMeta& m = vnf::meta_of(b.pkts[i]);
   const SegmentPorts* seg = s.segment(m.vlan);
-  uint16_t dests[vnf::kMaxPorts];
   uint16_t nd = 0;
   const uint32_t mask = b.flood_mask[i];  // narrowed by the firewall to its destination zone
   // The ingress port is skipped within the ingress segment only: a routed frame may leave by
@@ -38,6 +37,14 @@ void L2Egress::flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept {
       if (seg->ports[k] != skip && ((mask >> seg->ports[k]) & 1) && w_.can_send(seg->ports[k]))
         dests[nd++] = seg->ports[k];
   }
+  return nd;
+}
+
+void L2Egress::flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept {
+  rte_mbuf* orig = b.pkts[i];
+  const vnf::PacketMeta& m = vnf::meta_of(orig);
+  uint16_t dests[vnf::kMaxPorts];
+  const uint16_t nd = flood_targets(b, i, s, dests);
   if (nd == 0) {
     b.drop(i, vnf::DropReason::kNoDestination);
     return;
@@ -63,7 +70,10 @@ void L2Egress::flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept {
   b.next[i] = vnf::kNextConsumed;
 }
 
-void L2Lookup::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
+template <bool Dry>
+void L2Lookup::run(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace* t) noexcept {
+  using vnf::why::Dst;
+  using vnf::why::Src;
   const uint32_t epoch = macs_.epoch();
   const uint32_t now_s = static_cast<uint32_t>(w_.now_tsc / w_.tsc_hz);
   const uint16_t in = b.in_port;
@@ -97,7 +107,8 @@ void L2Lookup::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
     rte_prefetch0(&dcache[dslot[i]]);
   }
 
-  // Pass 2: what the caches answer; the rest is collected for one bulk lookup.
+  // Pass 2: what the caches answer; the rest is collected for one bulk lookup. (A probe asks
+  // the table itself: the answer names what the table holds.)
   MacKey keys[2 * vnf::kBurstMax];
   const void* kp[2 * vnf::kBurstMax];
   int32_t pos[2 * vnf::kBurstMax];
@@ -110,7 +121,7 @@ void L2Lookup::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
     if (!mine[i]) continue;
     src_q[i] = dst_q[i] = kNone;
     SrcCacheEntry& se = scache[sslot[i]];
-    if (se.key == sbits[i] && se.epoch == epoch && se.port == in) {
+    if (!Dry && se.key == sbits[i] && se.epoch == epoch && se.port == in) {
       ++hits;
       if (se.seen_s != now_s) {  // refresh the entry's age at most once a second
         se.seen_s = now_s;
@@ -123,10 +134,11 @@ void L2Lookup::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
     }
     if (bcast[i]) {  // broadcast, multicast
       b.next[i] = kNextFlood;
+      if constexpr (Dry) t->l2_dst = Dst::kGroup;
       continue;
     }
     const DstCacheEntry& de = dcache[dslot[i]];
-    if (de.key == dbits[i] && de.epoch == epoch) {
+    if (!Dry && de.key == dbits[i] && de.epoch == epoch) {
       ++hits;
       b.next[i] = de.port;  // checked against the snapshot in pass 3
     } else {
@@ -137,8 +149,10 @@ void L2Lookup::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
     }
   }
   if (nq) rte_hash_lookup_bulk(macs_.hash(), kp, nq, pos);
-  st_.cache_hits.add(hits);
-  st_.cache_misses.add(nq);
+  if constexpr (!Dry) {
+    st_.cache_hits.add(hits);
+    st_.cache_misses.add(nq);
+  }
 
   // Pass 3: the table's answers, learning, port security, and the verdicts.
   for (uint16_t i = 0; i < b.count; ++i) {
@@ -153,20 +167,35 @@ void L2Lookup::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
       if (!(st & kEntryValid)) {
         if (limited) {
           b.drop(i, vnf::DropReason::kMacLimit);
-          st_.vlan[m.vlan].dropped.add();
+          if constexpr (Dry)
+            t->l2_src = Src::kMacLimit;
+          else
+            st_.vlan[m.vlan].dropped.add();
           continue;
         }
-        if (macs_.vlan_at_limit(m.vlan))
+        if constexpr (Dry) {
+          t->l2_src = macs_.vlan_at_limit(m.vlan) ? Src::kSegmentFull : Src::kLearn;
+        } else if (macs_.vlan_at_limit(m.vlan)) {
           st_.vlan[m.vlan].not_learned.add();  // forwarded, not learned
-        else
+        } else {
           request_learn(keys[q], in, now_s);
+        }
       } else if ((st & 0xFFFF) != in) {
+        if constexpr (Dry) t->l2_src_port = static_cast<uint16_t>(st & 0xFFFF);
         if (st & kEntryStatic) {
           b.drop(i, vnf::DropReason::kStaticMacViolation);
-          st_.vlan[m.vlan].dropped.add();
+          if constexpr (Dry)
+            t->l2_src = Src::kStatic;
+          else
+            st_.vlan[m.vlan].dropped.add();
           continue;
         }
-        request_learn(keys[q], in, now_s);  // a MAC move (live migration, failover)
+        if constexpr (Dry)
+          t->l2_src = Src::kMove;
+        else
+          request_learn(keys[q], in, now_s);  // a MAC move (live migration, failover)
+      } else if constexpr (Dry) {
+        t->l2_src = Src::kKnown;
       } else {
         MacEntry& e = macs_.entry(pos[q]);
         if (e.last_seen_s.load(std::memory_order_relaxed) != now_s)
@@ -179,25 +208,37 @@ void L2Lookup::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
       const unsigned q = dst_q[i];
       uint32_t dst = 0;
       if (pos[q] >= 0) dst = macs_.entry(pos[q]).state.load(std::memory_order_acquire);
-      if (!(dst & kEntryValid)) continue;  // unknown unicast: flood
+      if (!(dst & kEntryValid)) {  // unknown unicast: flood
+        if constexpr (Dry) t->l2_dst = Dst::kUnknown;
+        continue;
+      }
       const uint16_t port = static_cast<uint16_t>(dst & 0xFFFF);
-      dcache[dslot[i]] = DstCacheEntry{dbits[i], epoch, port, 0};
+      if constexpr (!Dry) dcache[dslot[i]] = DstCacheEntry{dbits[i], epoch, port, 0};
       b.next[i] = port;
     }
 
     const uint16_t out = b.next[i];
     if (out == kNextFlood) continue;
+    if constexpr (Dry) {
+      t->l2_dst = Dst::kKnown;
+      t->l2_dst_port = out;
+    }
     if (!s.port[out].allowed[m.vlan & 0xFFF]) {
       b.next[i] = kNextFlood;  // an entry a reload left stale, not yet flushed
+      if constexpr (Dry) t->l2_dst = Dst::kStale;
       continue;
     }
     if (out == in) {
       b.drop(i, vnf::DropReason::kSamePort);
+      if constexpr (Dry) t->l2_dst = Dst::kSamePort;
       continue;
     }
     m.out_port = out;
   }
 }
+
+template void L2Lookup::run<false>(vnf::Burst&, const L2Snapshot&, vnf::WhyTrace*) noexcept;
+template void L2Lookup::run<true>(vnf::Burst&, const L2Snapshot&, vnf::WhyTrace*) noexcept;
 
 void L2Egress::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
   for (uint16_t i = 0; i < b.count; ++i) {
@@ -214,6 +255,28 @@ void L2Egress::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
                         m.vlan))
       b.drop(i, vnf::DropReason::kNoHeadroom);
   }
+}
+
+}  // namespace vswitch
+
+namespace vswitch {
+
+void L2Egress::probe(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace& t) noexcept {
+  if (b.next[0] == kNextFlood) {
+    t.nout = flood_targets(b, 0, s, t.out);
+    if (t.nout == 0) b.drop(0, vnf::DropReason::kNoDestination);
+    return;
+  }
+  process(b, s);  // unicast: the egress port's tag, on the probe's own frame
+  const uint16_t next = b.next[0];
+  if (next >= vnf::kMaxPorts) return;
+  const vnf::DropReason r = w_.egress_check(next, b.pkts[0]->pkt_len);  // as send() checks
+  if (r != vnf::DropReason::kNone) {
+    b.drop(0, r);
+    return;
+  }
+  t.out[0] = next;
+  t.nout = 1;
 }
 
 }  // namespace vswitch

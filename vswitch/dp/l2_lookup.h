@@ -19,6 +19,7 @@
 
 #include "common/burst.h"
 #include "common/counter.h"
+#include "common/why.h"
 #include "common/worker.h"
 #include "vswitch/dp/vlan.h"
 #include "vswitch/l2_snapshot.h"
@@ -76,9 +77,14 @@ class L2Lookup final {
   L2Lookup(const MacTable& macs, L2WorkerState& st, vnf::WorkerContext& w)
       : macs_(macs), st_(st), w_(w) {}
 
-  void process(vnf::Burst& b, const L2Snapshot& s) noexcept;
+  void process(vnf::Burst& b, const L2Snapshot& s) noexcept { run<false>(b, s, nullptr); }
+  // vnfctl why: the same decisions without effects (no learning, no cache or age update, no
+  // counters), recorded in `t` (common/why.h).
+  void probe(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace& t) noexcept { run<true>(b, s, &t); }
 
  private:
+  template <bool Dry>
+  void run(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace* t) noexcept;
   void request_learn(const MacKey& k, uint16_t port, uint32_t now_s) noexcept;
 
   const MacTable& macs_;
@@ -91,8 +97,14 @@ class L2Egress final {
   L2Egress(L2WorkerState& st, vnf::WorkerContext& w) : st_(st), w_(w) {}
 
   void process(vnf::Burst& b, const L2Snapshot& s) noexcept;
+  // vnfctl why: the ports the packet would leave by (unicast or flood), or its drop reason.
+  void probe(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace& t) noexcept;
 
  private:
+  // The ports a flood of packet i reaches (the ingress port excluded within its segment,
+  // only ports the flood mask allows, only ports whose link is up); returns their count.
+  uint16_t flood_targets(const vnf::Burst& b, uint16_t i, const L2Snapshot& s,
+                         uint16_t* dests) const noexcept;
   // Sends the packet to every other port of its segment; consumes it.
   void flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept;
 
