@@ -179,8 +179,8 @@ WhyPacket parse_why(const std::string& params) {
       p.arp_op = v == "request" ? 1 : 2;
     } else {
       bad(k,
-          "unknown parameter (port, vlan, tpid, src_mac, dst_mac, src, dst, proto, sport, "
-          "dport, flags, seq, ack, ttl, type, code, len, op)");
+          "unknown parameter (known: port vlan tpid src_mac dst_mac src dst proto sport "
+          "dport flags seq ack ttl type code len op)");
     }
   }
   if (p.port.empty()) bad("port", "required: the port the packet enters by");

@@ -66,15 +66,6 @@ as() {
   printf '### (%s) vnfctl %s (status %d)\n%s\n' "$user" "$*" "$RC" "$OUT" >>"$WORK/vnfctl.log"
 }
 
-# json EXPR: the last output parses as JSON and EXPR (on it, as `r`) is true.
-json() {
-  if ! "$PY" -c "import json, sys; r = json.loads(sys.stdin.read()); sys.exit(0 if ($1) else 1)" \
-    <<<"$OUT"; then
-    echo "      JSON check ($1) failed on: $(head -c 300 <<<"$OUT")"
-    return 1
-  fi
-}
-
 gen() { tel_get vnf-acfw /vnf/config 'r["generation"]'; }
 
 fw_yaml() {  # fw_yaml EXTRA_RULE_LINE
@@ -127,6 +118,9 @@ as vnftest_read -i acfw show config
 check "read user: show config" expect 0 '^running generation 1 '
 as vnftest_read -i acfw diff "$ADMIN_DIR/v2.yaml"
 check "read user: diff" expect 0 '^\+ rules\[b-ping\]$'
+as vnftest_read -i acfw why port=a src=10.0.0.1 dst=10.0.0.2 proto=icmp
+check "read user: why (ping a -> b: rule a-ping, out of b)" expect 0 '^verdict +forward to b$' \
+  '^  firewall +zone za -> zb: new connection, rule a-ping: accept'
 deny_read="permission denied: user 'vnftest_read' \(uid [0-9]+\) is in vnf-read but not in vnf-admin"
 as vnftest_read -i acfw apply "$ADMIN_DIR/v2.yaml"
 check "read user: apply refused with the permission message" expect_error 1 "$deny_read"
@@ -149,6 +143,8 @@ as vnftest_none -i acfw show info
 check "none user: show refused" expect_error 1 "$deny_none"
 as vnftest_none -i acfw history
 check "none user: history refused" expect_error 1 "$deny_none"
+as vnftest_none -i acfw why port=a src=10.0.0.1 dst=10.0.0.2
+check "none user: why refused" expect_error 1 "$deny_none"
 as vnftest_none -i acfw reload
 check "none user: reload refused" expect_error 1 "$deny_none"
 check "none user: generation unchanged" test "$(gen)" = "$g0"

@@ -12,15 +12,6 @@ source "$(dirname "$0")/lib.sh"
 OUT=""
 RC=0
 
-# json EXPR: the last output parses as JSON and EXPR (on it, as `r`) is true.
-json() {
-  if ! "$PY" -c "import json, sys; r = json.loads(sys.stdin.read()); sys.exit(0 if ($1) else 1)" \
-    <<<"$OUT"; then
-    echo "      JSON check ($1) failed on: $(head -c 300 <<<"$OUT")"
-    return 1
-  fi
-}
-
 # gen NAME: the running config generation.
 gen() { tel_get "vnf-$1" /vnf/config 'r["generation"]'; }
 

@@ -122,6 +122,15 @@ expect_error() {
   expect "$@"
 }
 
+# json EXPR: the last output parses as JSON and EXPR (on it, as `r`) is true.
+json() {
+  if ! "$PY" -c "import json, sys; r = json.loads(sys.stdin.read()); sys.exit(0 if ($1) else 1)" \
+    <<<"$OUT"; then
+    echo "      JSON check ($1) failed on: $(head -c 300 <<<"$OUT")"
+    return 1
+  fi
+}
+
 # lacks REGEX: the last output has no line matching REGEX.
 lacks() {
   if grep -qE -- "$1" <<<"$OUT"; then
