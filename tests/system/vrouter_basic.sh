@@ -114,6 +114,20 @@ routed=$(tel_get $P /vnf/interfaces 'r["lan2"]["routed_out_packets"]')
 check "telemetry: packets routed out of lan2 ($routed)" test "${routed:-0}" -gt 100
 show_drops $P
 
+# vnfctl why on the router appliance: the frame is addressed to the interface where it enters.
+vc -i rtbasic why port=p1 src=10.61.1.2 dst=10.61.2.2 proto=udp dport=9 --json
+check "why h1 -> h2: routed from lan1 out of lan2, to h2's MAC, out of p2" json \
+  'r["verdict"] == "forward" and r["egress"] == ["p2"] and r["route_out"] == "lan2" and r["next_hop"] == "10.61.2.2" and "routed from lan1 out of lan2" in r["stages"]["route"]'
+vc -i rtbasic why port=p1 src=10.61.1.2 dst=10.61.1.1 proto=icmp --json
+check "why h1 -> the router: answered out of p1" json \
+  'r["verdict"] == "answer" and r["egress"] == ["p1"]'
+vc -i rtbasic why port=p1 src=10.61.1.2 dst=198.51.100.1 proto=udp dport=9 --json
+check "why to no route: no_route, ICMP error out of p1" json \
+  'r["verdict"] == "drop" and r["reason"] == "no_route" and r["icmp_error_out"] == "p1"'
+vc -i rtbasic why port=p3 dst_mac=02:00:00:00:00:99 src=10.61.3.2 dst=10.61.1.2 proto=icmp --json
+check "why untagged on p3 (only VLAN 300 there): no_interface" json \
+  'r["verdict"] == "drop" and r["reason"] == "no_interface"'
+
 # Reloads: a broken one is refused with its position, a good one adds a route.
 cp "$WORK/router.yaml" "$WORK/router.good"
 printf '  - {prefix: 10.99.0.0/16, via: 10.77.0.1}\n' >>"$WORK/router.yaml"
