@@ -546,7 +546,7 @@ void why_to_telemetry(const Engine& e, const WhyHooks& h, const WhyResult& r, rt
       case why::Dst::kUnknown:
         dst = t.rt != why::Route::kNone
                   ? fmt::format("destination {} is the router's ({})", dmac, iface_name(t.rt_in_if))
-                  : fmt::format("destination {} unknown: flooded", dmac);
+                  : fmt::format("destination {} unknown in this segment: flooded within it", dmac);
         break;
       case why::Dst::kStale:
         dst = fmt::format("destination {} on {}, which no longer carries the segment: flooded",

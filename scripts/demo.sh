@@ -3,8 +3,9 @@
 # segments apart. Builds everything (scripts/setup.sh), creates four "VMs" (network
 # namespaces) on two segments and an upstream host on an 802.1Q trunk, starts vswitch with
 # rules/demo/host.yaml, shows what gets through and what does not, prints the switch's own
-# statistics, adds a fifth VM's port by reload and takes it away again (vnfctl apply,
-# rollback) while two VMs keep talking, then tears everything down.
+# statistics, asks why a packet cannot cross segments (vnfctl why), adds a fifth VM's port
+# by reload and takes it away again (vnfctl apply, rollback) while two VMs keep talking, then
+# tears everything down.
 #
 #   scripts/demo.sh          run the demo and clean up
 #   scripts/demo.sh --keep   leave it running to explore (then: scripts/demo.sh --down)
@@ -158,6 +159,11 @@ echo "   \$ scripts/vnfctl -i demo show drops"
 scripts/vnfctl -i demo show drops | sed 's/^/   /'
 echo "   (untagged_not_allowed: the upstream host's kernel sends its own untagged IPv6"
 echo "    neighbour discovery on the trunk, which carries no native segment: dropped, counted)"
+vm3_mac=$(ip netns exec demo-vm3 cat /sys/class/net/eth0/address)
+echo "   Why does vm1 not reach vm3, though it knows vm3's MAC? Ask the switch (nothing is sent):"
+echo "   \$ scripts/vnfctl -i demo why port=vm1 src=10.9.0.11 dst=10.9.0.21 proto=icmp dst_mac=$vm3_mac"
+scripts/vnfctl -i demo why port=vm1 src=10.9.0.11 dst=10.9.0.21 proto=icmp dst_mac="$vm3_mac" |
+  sed 's/^/   /'
 
 say "6. A VM starts and stops: its port comes and goes by reload, nobody else notices"
 echo "   (vm1 pings vm2 every 20 ms throughout)"
