@@ -55,7 +55,13 @@ namespace vnf {
   X(kMacLimit, "mac_limit", "new source MAC on a port at its MAC limit") \
   X(kStaticMacViolation, "static_mac_violation", "static MAC seen on another port") \
   X(kSamePort, "same_port", "destination MAC is behind the ingress port") \
-  X(kNoDestination, "no_destination", "flood with no other port in the segment")
+  X(kNoDestination, "no_destination", "flood with no other port in the segment") \
+  X(kPsMacSpoof, "ps_mac_spoof", "port security: source MAC not one of the port's macs") \
+  X(kPsIpSpoof, "ps_ip_spoof", "port security: source IPv4/IPv6 address not one of the port's") \
+  X(kPsArpSpoof, "ps_arp_spoof", "port security: ARP sender MAC or address not the port's") \
+  X(kPsNdSpoof, "ps_nd_spoof", "port security: neighbour solicitation/advertisement for an address or MAC not the port's") \
+  X(kPsRogueDhcp, "ps_rogue_dhcp", "port security: DHCP or DHCPv6 server message from a port that is not trusted") \
+  X(kPsRogueRa, "ps_rogue_ra", "port security: IPv6 router advertisement or redirect from a port that is not trusted")
 
 // vfirewall (issue #4).
 #define VNF_DROP_REASONS_VFIREWALL(X) \

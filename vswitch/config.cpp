@@ -19,8 +19,63 @@ using vnf::config::ConfigNode;
 
 namespace {
 
-const std::vector<std::string_view> kSwitchPortKeys = {"mode", "segment", "segments", "native",
-                                                       "tpid", "qinq",    "mac_limit"};
+const std::vector<std::string_view> kSwitchPortKeys = {"mode", "segment", "segments",  "native",
+                                                       "tpid", "qinq",    "mac_limit", "security"};
+
+// security: {macs: [...], ipv4: [...], ipv6: [...], trusted: BOOL}
+void parse_security(const ConfigNode& n, PortSecurity& sec) {
+  n.expect_map();
+  n.allow_keys({"macs", "ipv4", "ipv6", "trusted"});
+  if (n.has("macs")) {
+    const ConfigNode list = n["macs"];
+    list.expect_seq();
+    for (const auto& item : list.items()) {
+      std::array<uint8_t, 6> m{};
+      if (!parse_mac(item.str(), m))
+        item.fail(fmt::format("'{}' is not a MAC address", item.str()));
+      if ((m[0] & 1) || m == std::array<uint8_t, 6>{})
+        item.fail(fmt::format("{} is a group or zero address: no VM sends from it", item.str()));
+      if (std::find(sec.macs.begin(), sec.macs.end(), m) != sec.macs.end())
+        item.fail(fmt::format("{} listed twice", item.str()));
+      sec.macs.push_back(m);
+    }
+    if (sec.macs.empty())
+      list.fail("an empty list would allow no MAC at all; leave macs out to check none");
+    if (sec.macs.size() > kMaxSecurityMacs)
+      list.fail(fmt::format("at most {} MACs per port", kMaxSecurityMacs));
+  }
+  for (const char* key : {"ipv4", "ipv6"}) {
+    if (!n.has(key)) continue;
+    const bool v4 = key[3] == '4';
+    auto& out = v4 ? sec.ipv4 : sec.ipv6;
+    const ConfigNode list = n[key];
+    list.expect_seq();
+    for (const auto& item : list.items()) {
+      const std::string text = item.str();
+      std::optional<vrouter::Prefix> pfx;
+      if (text.find('/') == std::string::npos) {
+        if (auto a = vrouter::parse_ip(text))
+          pfx = vrouter::Prefix{*a, static_cast<uint8_t>(a->bits())};
+      } else {
+        std::string err;
+        pfx = vrouter::parse_prefix(text, err);
+        if (!pfx) item.fail(fmt::format("'{}': {}", text, err));
+      }
+      if (!pfx) item.fail(fmt::format("'{}' is not an address or prefix", text));
+      if (pfx->addr.is_v4() != v4)
+        item.fail(fmt::format("'{}' is not an {} address", text, v4 ? "IPv4" : "IPv6"));
+      if (std::find(out.begin(), out.end(), *pfx) != out.end())
+        item.fail(fmt::format("'{}' listed twice", text));
+      out.push_back(*pfx);
+    }
+    if (out.empty())
+      list.fail(fmt::format(
+          "an empty list would allow no address at all; leave {} out to check none", key));
+    if (out.size() > kMaxSecurityPrefixes)
+      list.fail(fmt::format("at most {} addresses or prefixes per port", kMaxSecurityPrefixes));
+  }
+  sec.trusted = n.bool_or("trusted", sec.trusted);
+}
 
 std::string suggest(const std::string& word, const std::vector<std::string>& names) {
   std::vector<std::string_view> v(names.begin(), names.end());
@@ -132,6 +187,9 @@ SwitchPort parse_switch_port(const ConfigNode& n, const std::map<std::string, ui
   }
   p.qinq = n.bool_or("qinq", false);
   p.mac_limit = static_cast<uint32_t>(n.uint_or("mac_limit", p.mac_limit, 0, 1u << 24));
+  // DHCP servers and IPv6 routers sit behind uplinks, not behind a VM's access port.
+  p.security.trusted = p.mode == PortMode::kTrunk;
+  if (n.has("security")) parse_security(n["security"], p.security);
   return p;
 }
 
@@ -414,6 +472,13 @@ std::vector<std::string> diff(const SwitchConfig& a, const SwitchConfig& b) {
       out.push_back(fmt::format("port {}: mac_limit {} -> {}", p.name, o->mac_limit, p.mac_limit));
     if (o->qinq != p.qinq || o->tpid != p.tpid)
       out.push_back(fmt::format("port {}: tpid/qinq changed", p.name));
+    if (o->security.macs != p.security.macs)
+      out.push_back(fmt::format("port {}: security.macs changed", p.name));
+    if (o->security.ipv4 != p.security.ipv4 || o->security.ipv6 != p.security.ipv6)
+      out.push_back(fmt::format("port {}: security addresses changed", p.name));
+    if (o->security.trusted != p.security.trusted)
+      out.push_back(fmt::format("port {}: security.trusted {} -> {}", p.name, o->security.trusted,
+                                p.security.trusted));
   }
   if (a.mac.aging_s != b.mac.aging_s)
     out.push_back(fmt::format("mac aging {} s -> {} s", a.mac.aging_s, b.mac.aging_s));

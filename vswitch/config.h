@@ -11,6 +11,7 @@
 
 #include "common/config_node.h"
 #include "common/engine_config.h"
+#include "vrouter/addr.h"
 
 namespace vfirewall {
 struct FirewallConfig;
@@ -39,6 +40,18 @@ struct Segment {
   bool mac_limit_default = true;
 };
 
+// Port security (docs/config.md "Port security"): what a VM may send as. Empty lists check
+// nothing; `trusted` lets DHCP server messages and IPv6 router advertisements in.
+struct PortSecurity {
+  std::vector<std::array<uint8_t, 6>> macs;  // allowed source MACs
+  std::vector<vrouter::Prefix> ipv4, ipv6;   // allowed source addresses
+  bool trusted = false;                      // access ports: false; trunks: true
+  auto operator<=>(const PortSecurity&) const = default;
+  bool operator==(const PortSecurity&) const = default;
+};
+inline constexpr unsigned kMaxSecurityMacs = 16;
+inline constexpr unsigned kMaxSecurityPrefixes = 16;
+
 struct SwitchPort {
   std::string name;
   PortMode mode = PortMode::kAccess;
@@ -48,6 +61,7 @@ struct SwitchPort {
   uint16_t tpid = 0x8100;             // trunk: TPID of the outer tag
   bool qinq = false;                  // carry customer tags inside the segment tag
   uint32_t mac_limit = 0;             // learned MACs on this port (0 = unlimited)
+  PortSecurity security;
 };
 
 struct StaticMac {

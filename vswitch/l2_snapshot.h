@@ -21,11 +21,25 @@ struct PortPolicy {
   uint16_t access_vlan = 0;
   uint16_t native_vlan = 0;   // trunk: 0 = no native segment
   std::bitset<4096> allowed;  // VLANs the port carries
+  bool secured = false;       // port security has something to check (L2Snapshot::sec)
 
   // TPID to tag frames of `vlan` with on egress through this port, or 0 for untagged.
   uint16_t egress_tpid(uint16_t vlan) const noexcept {
     return mode == L2Mode::kTrunk && vlan != native_vlan ? tpid : 0;
   }
+};
+
+// Port security as the fast path checks it (vswitch/dp/port_security.h). Addresses in
+// network order; a prefix as (address, length).
+inline constexpr unsigned kSecMacs = 16;
+inline constexpr unsigned kSecPrefixes = 32;  // 16 configured + link-locals of 16 MACs
+struct PortSecurityDp {
+  uint8_t trusted = 1;                // DHCP server messages and router advertisements allowed
+  uint8_t n_mac = 0, n4 = 0, n6 = 0;  // 0: that check is off
+  uint8_t mac[kSecMacs][6] = {};
+  uint32_t v4_net[kSecPrefixes] = {}, v4_mask[kSecPrefixes] = {};  // host order
+  uint8_t v6[kSecPrefixes][16] = {};
+  uint8_t v6_len[kSecPrefixes] = {};
 };
 
 struct SegmentPorts {
@@ -39,6 +53,7 @@ inline constexpr uint16_t kNoSegment = 0xFFFF;
 struct L2Snapshot {
   uint64_t generation = 0;
   PortPolicy port[vnf::kMaxPorts];
+  PortSecurityDp sec[vnf::kMaxPorts];
   uint16_t seg_of_vlan[4096];  // VLAN ID -> index in segments, kNoSegment if none
   std::vector<SegmentPorts> segments;
 

@@ -18,6 +18,7 @@
 #include "vrouter/routing_core.h"
 #include "vswitch/config.h"
 #include "vswitch/dp/l2_lookup.h"
+#include "vswitch/dp/port_security.h"
 #include "vswitch/dp/vlan.h"
 #include "vswitch/l2_build.h"
 #include "vswitch/l2_snapshot.h"
@@ -52,12 +53,13 @@ class SwitchPipeline final {
       send_injected();
     }
   }
-  // Host pipeline order: ingress policy, L2 decision, routing (frames to a segment's gateway
-  // MAC move to their egress segment), firewall (judges every frame with its ingress segment,
-  // egress segment and egress port known, floods included), egress. Nothing leaves before the
-  // firewall decides.
+  // Host pipeline order: ingress policy (segment, port security), L2 decision, routing (frames to a
+  // segment's gateway MAC move to their egress segment), firewall (judges every frame with its
+  // ingress segment, egress segment and egress port known, floods included), egress. Nothing leaves
+  // before the firewall decides.
   void process(vnf::Burst& b) noexcept {
     ingress_.process(b, *snap_);
+    PortSecurityStage::process(b, *snap_);
     lookup_.process(b, *snap_);
     if (rt_) rt_->process(b, *rsnap_);
     if (fw_) fw_->process(b);
@@ -71,6 +73,7 @@ class SwitchPipeline final {
                                                     rte_pktmbuf_mtod(b.pkts[0], const uint8_t*), m);
     if (r != vnf::DropReason::kNone) b.drop(0, r);
     b.in_vlan[0] = m.vlan;
+    if (b.live(0)) PortSecurityStage::process(b, *snap_);  // no effects: the same code
     t.record(vnf::WhyStage::kIngress, b);
     if (!b.live(0)) return;
     lookup_.probe(b, *snap_, t);

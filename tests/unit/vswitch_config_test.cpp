@@ -127,6 +127,39 @@ TEST(VswitchConfig, PortModeErrors) {
                9, 65, "tpid must be");
 }
 
+TEST(VswitchConfig, PortSecurity) {
+  const SwitchConfig c = load(
+      with_port("  - {name: vm2, type: ring, mode: access, segment: core, security: {macs: "
+                "['02:00:00:00:00:02'], ipv4: [10.1.0.2, 10.1.1.0/28], ipv6: ['2001:db8::2']}}"));
+  const vswitch::SwitchPort& vm2 = *c.port("vm2");
+  ASSERT_EQ(vm2.security.macs.size(), 1u);
+  EXPECT_EQ(vm2.security.ipv4.size(), 2u);
+  EXPECT_EQ(vm2.security.ipv4[0].len, 32);
+  EXPECT_EQ(vm2.security.ipv4[1].len, 28);
+  EXPECT_EQ(vm2.security.ipv6[0].len, 128);
+  EXPECT_FALSE(vm2.security.trusted) << "an access port is not trusted by default";
+  EXPECT_FALSE(c.port("vm1")->security.trusted);
+  EXPECT_TRUE(c.port("up")->security.trusted) << "a trunk is trusted by default";
+  const std::string head = "  - {name: vm2, type: ring, mode: access, segment: core, security: ";
+  expect_error(with_port(head + "{macs: ['01:00:5e:00:00:01']}}"), 9, 76,
+               "is a group or zero address");
+  expect_error(with_port(head + "{macs: [nope]}}"), 9, 76, "'nope' is not a MAC address");
+  expect_error(with_port(head + "{macs: []}}"), 9, 75, "leave macs out to check none");
+  expect_error(with_port(head + "{ipv4: ['2001:db8::1']}}"), 9, 76, "is not an IPv4 address");
+  expect_error(with_port(head + "{ipv4: [10.1.0.1/24]}}"), 9, 76, "host bits");
+  expect_error(with_port(head + "{ipv6: [10.1.0.1]}}"), 9, 76, "is not an IPv6 address");
+  expect_error(with_port(head + "{trusted: maybe}}"), 9, 78, "expected true or false");
+  expect_error(with_port(head + "{colour: red}}"), 9, 69, "unknown key");
+  // A reload that changes only port security is a reload, named in the diff.
+  const SwitchConfig d = load(with_port(
+      "  - {name: vm2, type: ring, mode: access, segment: core, security: {trusted: true}}"));
+  const SwitchConfig e =
+      load(with_port("  - {name: vm2, type: ring, mode: access, segment: core}"));
+  const auto lines = diff(e, d);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], "port vm2: security.trusted false -> true");
+}
+
 // Issue #9: a qinq port's tenants put their own tags into the segment; a trunk that sends
 // that segment untagged (native) lets a tenant's tag reach the upstream switch outermost.
 TEST(VswitchConfig, TunnelSegmentIsNeverNativeOnATrunk) {
