@@ -118,6 +118,19 @@ struct alignas(64) WorkerContext {
   }
 };
 
+// vnfctl why: a probe's unicast verdict meets the checks send() makes (length, link); the
+// port it would leave by is recorded, or the drop. Other verdicts are left alone.
+inline void probe_egress(Burst& b, const WorkerContext& w, WhyTrace& t) noexcept {
+  if (b.next[0] >= kMaxPorts) return;
+  const DropReason r = w.egress_check(b.next[0], b.pkts[0]->pkt_len);
+  if (r != DropReason::kNone) {
+    b.drop(0, r);
+    return;
+  }
+  t.out[0] = b.next[0];
+  t.nout = 1;
+}
+
 // Splits a processed burst by verdict: transmit, drop (counted and bulk-freed) or nothing.
 // The common case, every packet to one port and nothing buffered for it yet, goes out as one
 // rte_eth_tx_burst with the counters updated once.

@@ -38,15 +38,7 @@ class FwPipeline final {
     if (!b.live(0) && b.next[0] >= vnf::kMaxPorts) return;
     probe_.probe(b, t);
     t.record(vnf::WhyStage::kFirewall, b);
-    if (b.next[0] < vnf::kMaxPorts) {
-      const vnf::DropReason r = w_.egress_check(b.next[0], b.pkts[0]->pkt_len);
-      if (r != vnf::DropReason::kNone) {
-        b.drop(0, r);
-      } else {
-        t.out[0] = b.next[0];
-        t.nout = 1;
-      }
-    }
+    vnf::probe_egress(b, w_, t);
     t.record(vnf::WhyStage::kEgress, b);
   }
   FirewallStage& stage() { return fw_; }

@@ -80,15 +80,7 @@ class RouterPipeline final {
     probe_.probe(b, *snap_, t);
     t.record(vnf::WhyStage::kRoute, b);
     egress_.process(b);
-    if (b.next[0] < vnf::kMaxPorts) {
-      const vnf::DropReason r = w_.egress_check(b.next[0], b.pkts[0]->pkt_len);
-      if (r != vnf::DropReason::kNone) {
-        b.drop(0, r);
-      } else {
-        t.out[0] = b.next[0];
-        t.nout = 1;
-      }
-    }
+    vnf::probe_egress(b, w_, t);
     t.record(vnf::WhyStage::kEgress, b);
   }
   // The two stages apart (bench/micro/route_bench times them one by one).

@@ -268,15 +268,7 @@ void L2Egress::probe(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace& t) noexc
     return;
   }
   process(b, s);  // unicast: the egress port's tag, on the probe's own frame
-  const uint16_t next = b.next[0];
-  if (next >= vnf::kMaxPorts) return;
-  const vnf::DropReason r = w_.egress_check(next, b.pkts[0]->pkt_len);  // as send() checks
-  if (r != vnf::DropReason::kNone) {
-    b.drop(0, r);
-    return;
-  }
-  t.out[0] = next;
-  t.nout = 1;
+  vnf::probe_egress(b, w_, t);
 }
 
 }  // namespace vswitch
