@@ -61,7 +61,10 @@ namespace vnf {
   X(kPsArpSpoof, "ps_arp_spoof", "port security: ARP sender MAC or address not the port's") \
   X(kPsNdSpoof, "ps_nd_spoof", "port security: neighbour solicitation/advertisement for an address or MAC not the port's") \
   X(kPsRogueDhcp, "ps_rogue_dhcp", "port security: DHCP or DHCPv6 server message from a port that is not trusted") \
-  X(kPsRogueRa, "ps_rogue_ra", "port security: IPv6 router advertisement or redirect from a port that is not trusted")
+  X(kPsRogueRa, "ps_rogue_ra", "port security: IPv6 router advertisement or redirect from a port that is not trusted") \
+  X(kLimitRx, "limit_rx", "limit: red on a meter of the ingress port (traffic from the VM over its limit)") \
+  X(kLimitTx, "limit_tx", "limit: red on a meter of the egress port (traffic toward the VM over its limit)") \
+  X(kShapeQueueFull, "shape_queue_full", "limit: the shaper queue of the egress port is full")
 
 // vfirewall (issue #4).
 #define VNF_DROP_REASONS_VFIREWALL(X) \

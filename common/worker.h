@@ -76,6 +76,8 @@ struct alignas(64) WorkerContext {
   rte_mempool* pool = nullptr;
   rte_rcu_qsbr* qsbr = nullptr;
   uint64_t now_tsc = 0;  // read once per loop
+  uint64_t fixed_tsc = 0;  // tests: a simulated clock (now_tsc); 0: the TSC
+  uint32_t held = 0;       // packets the pipeline holds for later (shapers): no idle sleep
   uint64_t tsc_hz = 0;   // rte_get_tsc_hz(), set at start-up
   uint32_t idle_sleep_us = 0;
   uint32_t idle_polls = 0;
@@ -234,7 +236,7 @@ template <class Pipeline>
 template <class Pipeline>
 inline unsigned poll_once(WorkerContext& w, Pipeline& pipeline) noexcept {
   unsigned total = 0;
-  w.now_tsc = rte_rdtsc();
+  w.now_tsc = w.fixed_tsc ? w.fixed_tsc : rte_rdtsc();
   pipeline.begin();
   const RxList& rx = *w.rx_list.load(std::memory_order_acquire);
   for (uint16_t r = 0; r < rx.count; ++r) {
@@ -274,7 +276,7 @@ int worker_main(WorkerContext& w, Pipeline& pipeline, const std::atomic<bool>& r
   rte_rcu_qsbr_thread_register(w.qsbr, w.id);
   rte_rcu_qsbr_thread_online(w.qsbr, w.id);
   while (running.load(std::memory_order_relaxed)) {
-    if (poll_once(w, pipeline) != 0) {
+    if (poll_once(w, pipeline) != 0 || w.held) {
       w.idle_polls = 0;
     } else if (w.idle_sleep_us && ++w.idle_polls > 64) {
       // Adaptive pause for hosts that share the worker's core (demo, tests): offline while

@@ -19,8 +19,8 @@ using vnf::config::ConfigNode;
 
 namespace {
 
-const std::vector<std::string_view> kSwitchPortKeys = {"mode", "segment", "segments",  "native",
-                                                       "tpid", "qinq",    "mac_limit", "security"};
+const std::vector<std::string_view> kSwitchPortKeys = {
+    "mode", "segment", "segments", "native", "tpid", "qinq", "mac_limit", "security", "limit"};
 
 // security: {macs: [...], ipv4: [...], ipv6: [...], trusted: BOOL}
 void parse_security(const ConfigNode& n, PortSecurity& sec) {
@@ -190,6 +190,13 @@ SwitchPort parse_switch_port(const ConfigNode& n, const std::map<std::string, ui
   // DHCP servers and IPv6 routers sit behind uplinks, not behind a VM's access port.
   p.security.trusted = p.mode == PortMode::kTrunk;
   if (n.has("security")) parse_security(n["security"], p.security);
+  if (n.has("limit")) {
+    const std::vector<std::string> carried =
+        p.mode == PortMode::kTrunk ? p.segments : std::vector<std::string>{p.segment};
+    p.limit = parse_port_limits(n["limit"], p.mode == PortMode::kTrunk, [&](const std::string& s) {
+      return std::find(carried.begin(), carried.end(), s) != carried.end();
+    });
+  }
   return p;
 }
 
@@ -476,6 +483,7 @@ std::vector<std::string> diff(const SwitchConfig& a, const SwitchConfig& b) {
       out.push_back(fmt::format("port {}: security.macs changed", p.name));
     if (o->security.ipv4 != p.security.ipv4 || o->security.ipv6 != p.security.ipv6)
       out.push_back(fmt::format("port {}: security addresses changed", p.name));
+    diff_limits(p.name, o->limit, p.limit, out);
     if (o->security.trusted != p.security.trusted)
       out.push_back(fmt::format("port {}: security.trusted {} -> {}", p.name, o->security.trusted,
                                 p.security.trusted));

@@ -12,6 +12,7 @@
 #include "common/config_node.h"
 #include "common/engine_config.h"
 #include "vrouter/addr.h"
+#include "vswitch/limit_config.h"
 
 namespace vfirewall {
 struct FirewallConfig;
@@ -62,6 +63,7 @@ struct SwitchPort {
   bool qinq = false;                  // carry customer tags inside the segment tag
   uint32_t mac_limit = 0;             // learned MACs on this port (0 = unlimited)
   PortSecurity security;
+  PortLimits limit;  // docs/limits.md
 };
 
 struct StaticMac {

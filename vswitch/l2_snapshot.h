@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/worker.h"
+#include "vswitch/limit_tables.h"
 
 namespace vswitch {
 
@@ -56,6 +57,7 @@ struct L2Snapshot {
   PortSecurityDp sec[vnf::kMaxPorts];
   uint16_t seg_of_vlan[4096];  // VLAN ID -> index in segments, kNoSegment if none
   std::vector<SegmentPorts> segments;
+  LimitsDp limits;  // built by LimitRows::compile (vswitch/limit_config.h)
 
   const SegmentPorts* segment(uint16_t vlan) const noexcept {
     const uint16_t i = seg_of_vlan[vlan & 0xFFF];

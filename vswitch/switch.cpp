@@ -47,6 +47,9 @@ Switch::Switch(vnf::Engine& engine, SwitchConfig cfg)
     pipelines_.push_back(
         std::make_unique<SwitchPipeline>(published_, *macs_, *st, w, fw_.get(), rt_.get(), i));
   }
+  std::vector<LimitWorkerState*> lim;
+  for (L2WorkerState* st : states_) lim.push_back(st->lim);
+  limits_ = std::make_unique<LimitRows>(std::move(lim));
   // A port whose link went down (a VM shut down or migrating away): what was learned behind
   // it is forgotten at once, so that traffic to those MACs floods and finds them wherever
   // they come up again (as the Linux bridge does on carrier loss).
@@ -59,8 +62,8 @@ Switch::Switch(vnf::Engine& engine, SwitchConfig cfg)
     if (n) spdlog::info("port '{}': link down: {} learned MACs flushed", p.device.name, n);
   });
   std::lock_guard lock(macs_->mutex());
-  published_.publish(
-      build_l2_snapshot(cfg_, 1, [&](const std::string& n) { return engine_.port_id(n); }));
+  published_.publish(build_snapshot(cfg_, 1));
+  limits_->commit();
   sync_static_and_limits();
   audit_.applied(1, cfg_.file, cfg_.hash, vnf::Requester{},
                  fmt::format("{} segments, {} ports", cfg_.segments.size(), cfg_.ports.size()));
@@ -86,7 +89,10 @@ L2WorkerState* create_l2_state(const std::string& name, int socket) {
                         RTE_CACHE_LINE_SIZE, socket));
   st->learn_ring = rte_ring_create_elem(name.c_str(), sizeof(LearnEvent), kLearnRingSize, socket,
                                         RING_F_SP_ENQ | RING_F_SC_DEQ);
-  if (!st->vlan || !st->dst_cache || !st->src_cache || !st->learn_ring) {
+  if (void* lm =
+          rte_zmalloc_socket("vsw_limits", sizeof(LimitWorkerState), RTE_CACHE_LINE_SIZE, socket))
+    st->lim = new (lm) LimitWorkerState();
+  if (!st->vlan || !st->dst_cache || !st->src_cache || !st->learn_ring || !st->lim) {
     destroy_l2_state(st);
     throw std::runtime_error("cannot allocate vswitch worker state (" + name + ")");
   }
@@ -103,6 +109,16 @@ void destroy_l2_state(L2WorkerState* st) {
   rte_free(st->vlan);
   rte_free(st->dst_cache);
   rte_free(st->src_cache);
+  if (LimitWorkerState* l = st->lim) {
+    for (auto& q : l->shape) {
+      const uint32_t n = q.count.load(std::memory_order_relaxed);
+      for (uint32_t k = 0; k < n; ++k) rte_pktmbuf_free(q.ring[(q.head + k) % kShapeQueueMax]);
+      rte_free(q.ring);
+    }
+    for (LimitCell* c : l->chunk) rte_free(c);
+    l->~LimitWorkerState();
+    rte_free(l);
+  }
   st->~L2WorkerState();
   rte_free(st);
 }
@@ -199,8 +215,9 @@ void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
     if (fw_ && next.firewall) fs = fw_->prepare(*next.firewall);
     lock.lock();
     gen = audit_.next_generation();
-    l2 = build_l2_snapshot(next, gen, [&](const std::string& n) { return engine_.port_id(n); });
+    l2 = build_snapshot(next, gen);
   } catch (...) {
+    limits_->abort();
     if (lock.owns_lock()) lock.unlock();
     if (rlock.owns_lock()) rlock.unlock();
     unstage_ports(pc, true);
@@ -212,6 +229,7 @@ void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
   const auto changes = diff(cfg_, next);
   cfg_ = std::move(next);
   published_.publish(std::move(l2));
+  limits_->commit();  // meter slots of rows gone are free again
   // The workers now use the new tables. Entries learned on ports that no longer carry their
   // segment would send traffic where it may not go: flush them now.
   // A port removed or with a new device: what was learned behind it goes too (its id may come
@@ -311,7 +329,22 @@ bool Switch::tick(uint64_t now_ms) {
     next_age_ms_ = now_ms + kAgePeriodMs;
   }
   log_table_pressure(now_ms);
+  if (now_ms >= next_limit_sample_ms_) {
+    limits_->sample(now_ms);  // measured rates for show limits
+    next_limit_sample_ms_ = now_ms + 1000;
+  }
   return busy;
+}
+
+std::unique_ptr<L2Snapshot> Switch::build_snapshot(const SwitchConfig& c, uint64_t gen) {
+  const auto port_id = [&](const std::string& n) { return engine_.port_id(n); };
+  auto s = build_l2_snapshot(c, gen, port_id);
+  const auto rx_share = [&](uint16_t id) -> unsigned {
+    const vnf::PortState* p = engine_.port_by_id(id);
+    return p ? std::min<unsigned>(p->rx_queues, engine_.worker_count()) : 1;
+  };
+  limits_->compile(c, port_id, rx_share, rte_get_tsc_hz(), s->limits);
+  return s;
 }
 
 void Switch::log_table_pressure(uint64_t now_ms) {

@@ -22,6 +22,7 @@
 #include "vswitch/dp/vlan.h"
 #include "vswitch/l2_build.h"
 #include "vswitch/l2_snapshot.h"
+#include "vswitch/limit_config.h"
 #include "vswitch/mac_table.h"
 
 namespace vswitch {
@@ -32,7 +33,12 @@ class SwitchPipeline final {
   SwitchPipeline(const vnf::Published<L2Snapshot>& pub, const MacTable& macs, L2WorkerState& st,
                  vnf::WorkerContext& w, vfirewall::Firewall* fw, vrouter::RoutingCore* rt,
                  unsigned worker)
-      : pub_(pub), w_(w), ingress_(st.vlan), lookup_(macs, st, w), egress_(st, w) {
+      : pub_(pub),
+        w_(w),
+        ingress_(st.vlan),
+        limits_(*st.lim, w),
+        lookup_(macs, st, w),
+        egress_(st, w) {
     if (fw) {
       fw_.emplace(fw->published(), fw->worker_state(worker), w);
       fw_probe_.emplace(fw->published(), fw->worker_state(worker), w);
@@ -47,19 +53,21 @@ class SwitchPipeline final {
 
   void begin() noexcept {
     snap_ = pub_.get();
+    w_.held = limits_.drain(snap_->limits);  // shaped ports: what their rate allows now
     if (fw_) fw_->begin();
     if (rt_) {
       rsnap_ = rpub_->get();
       send_injected();
     }
   }
-  // Host pipeline order: ingress policy (segment, port security), L2 decision, routing (frames to a
-  // segment's gateway MAC move to their egress segment), firewall (judges every frame with its
-  // ingress segment, egress segment and egress port known, floods included), egress. Nothing leaves
-  // before the firewall decides.
+  // Host pipeline order: ingress policy (segment, port security, limits from the VM), L2
+  // decision, routing (frames to a segment's gateway MAC move to their egress segment), firewall
+  // (judges every frame with its ingress segment, egress segment and egress port known, floods
+  // included), egress (limits toward the VM). Nothing leaves before the firewall decides.
   void process(vnf::Burst& b) noexcept {
     ingress_.process(b, *snap_);
     PortSecurityStage::process(b, *snap_);
+    limits_.rx(b, snap_->limits);
     lookup_.process(b, *snap_);
     if (rt_) rt_->process(b, *rsnap_);
     if (fw_) fw_->process(b);
@@ -74,6 +82,9 @@ class SwitchPipeline final {
     if (r != vnf::DropReason::kNone) b.drop(0, r);
     b.in_vlan[0] = m.vlan;
     if (b.live(0)) PortSecurityStage::process(b, *snap_);  // no effects: the same code
+    if (b.live(0) && snap_->limits.on[b.in_port][0] &&
+        limits_.meter<true>(snap_->limits, b.in_port, 0, b.pkts[0]) == RTE_COLOR_RED)
+      b.drop(0, vnf::DropReason::kLimitRx);  // judged on a copy of the meters
     t.record(vnf::WhyStage::kIngress, b);
     if (!b.live(0)) return;
     lookup_.probe(b, *snap_, t);
@@ -113,6 +124,7 @@ class SwitchPipeline final {
   const L2Snapshot* snap_ = nullptr;
   vnf::WorkerContext& w_;
   VlanIngress ingress_;
+  LimitStage limits_;
   L2Lookup lookup_;
   std::optional<vrouter::Routing> rt_;
   const vnf::Published<vrouter::RouteSnapshot>* rpub_ = nullptr;
@@ -166,6 +178,7 @@ class Switch {
   uint64_t segment_limit_refused(int vlan = -1) const;
   uint64_t learn_requests() const;
   uint64_t learn_ring_full() const;
+  const LimitRows& limits() const { return *limits_; }
 
  private:
   // Ports a reload adds, removes or gives another device (tap and vhost only: see
@@ -180,6 +193,9 @@ class Switch {
   PortChanges stage_ports(const SwitchConfig& next);
   void unstage_ports(const PortChanges& pc, bool fresh_added);
   void sync_static_and_limits();
+  // The L2 snapshot of `c` with its limits compiled (not yet committed: limits_->commit()
+  // after it is published, limits_->abort() if it is not).
+  std::unique_ptr<L2Snapshot> build_snapshot(const SwitchConfig& c, uint64_t gen);
   void log_table_pressure(uint64_t now_ms);
 
   vnf::Engine& engine_;
@@ -190,6 +206,8 @@ class Switch {
   std::unique_ptr<vrouter::RoutingCore> rt_;  // when the file has a `router:` section
   vnf::Published<L2Snapshot> published_;
   std::vector<L2WorkerState*> states_;
+  std::unique_ptr<LimitRows> limits_;  // meter slots and stamps across reloads
+  uint64_t next_limit_sample_ms_ = 0;
   std::vector<std::unique_ptr<SwitchPipeline>> pipelines_;
   uint64_t next_age_ms_ = 0;
   uint64_t next_pressure_log_ms_ = 0;

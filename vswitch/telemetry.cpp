@@ -15,6 +15,7 @@ namespace vswitch {
 
 namespace {
 constexpr size_t kMacPage = 200;  // entries per /vnf/macs answer (telemetry's 16 kB limit)
+constexpr size_t kLimitPage = 16;
 constexpr size_t kSegmentPage = 64;  // segments per /vnf/segments answer (the same limit)
 
 std::string vlan_list(const SwitchConfig& c, const SwitchPort& p) {
@@ -127,6 +128,58 @@ void Switch::register_telemetry() {
         rte_tel_data_add_dict_u64(d, "count", cfg_.segments.size());
         if (offset + kSegmentPage < cfg_.segments.size())
           rte_tel_data_add_dict_u64(d, "next_offset", offset + kSegmentPage);
+        return 0;
+      });
+
+  vnf::telemetry::add(
+      "/vnf/limits",
+      "Limits (docs/limits.md): per port, segment and class and direction, the configured rate, "
+      "the measured rate, packets and bytes by colour, the shaper queue. Params: [<offset>]; "
+      "16 a page, next_offset when there are more",
+      [this](const std::string& params, rte_tel_data* d) {
+        std::lock_guard lock(macs_->mutex());
+        const size_t offset = params.empty() ? 0 : std::strtoul(params.c_str(), nullptr, 10);
+        const auto& rows = limits_->rows();
+        rte_tel_data_start_dict(d);
+        for (size_t i = offset; i < rows.size() && i < offset + kLimitPage; ++i) {
+          const LimitRows::Row& r = rows[i];
+          rte_tel_data* c = vnf::telemetry::new_dict();
+          rte_tel_data_add_dict_string(c, "port", r.port.c_str());
+          rte_tel_data_add_dict_string(c, "segment", r.segment.c_str());
+          rte_tel_data_add_dict_string(c, "class", r.cls.c_str());
+          rte_tel_data_add_dict_string(c, "dir", r.dir ? "tx" : "rx");
+          rte_tel_data_add_dict_string(c, "mode", r.spec.shape ? "shape" : "police");
+          rte_tel_data_add_dict_u64(c, "rate_bps", r.spec.rate_bps);
+          rte_tel_data_add_dict_u64(c, "burst", r.spec.burst);
+          if (r.spec.peak_rate_bps) {
+            rte_tel_data_add_dict_u64(c, "peak_rate_bps", r.spec.peak_rate_bps);
+            rte_tel_data_add_dict_u64(c, "peak_burst", r.spec.peak_burst);
+          }
+          if (r.spec.excess_burst)
+            rte_tel_data_add_dict_u64(c, "excess_burst", r.spec.excess_burst);
+          rte_tel_data_add_dict_u64(c, "pps", r.spec.pps);
+          if (r.spec.pps) rte_tel_data_add_dict_u64(c, "pps_burst", r.spec.pps_burst);
+          rte_tel_data_add_dict_u64(c, "workers", r.share);
+          rte_tel_data_add_dict_u64(c, "measured_bps", static_cast<uint64_t>(r.bps));
+          rte_tel_data_add_dict_u64(c, "measured_pps", static_cast<uint64_t>(r.pps));
+          uint64_t pk[3], by[3];
+          limits_->totals(r, pk, by);
+          static const char* const colour[3] = {"green", "yellow", "red"};
+          for (int k = 0; k < 3; ++k) {
+            rte_tel_data_add_dict_u64(c, fmt::format("{}_packets", colour[k]).c_str(), pk[k]);
+            rte_tel_data_add_dict_u64(c, fmt::format("{}_bytes", colour[k]).c_str(), by[k]);
+          }
+          if (r.spec.shape) {
+            const vnf::PortState* ps = engine_.find_port(r.port);
+            rte_tel_data_add_dict_u64(c, "queue_depth", ps ? limits_->queue_depth(ps->id) : 0);
+            rte_tel_data_add_dict_u64(c, "queue_limit", r.spec.queue);
+            rte_tel_data_add_dict_u64(c, "queue_drops", pk[2]);
+          }
+          rte_tel_data_add_dict_container(d, fmt::format("{}", i).c_str(), c, 0);
+        }
+        rte_tel_data_add_dict_u64(d, "count", rows.size());
+        if (offset + kLimitPage < rows.size())
+          rte_tel_data_add_dict_u64(d, "next_offset", offset + kLimitPage);
         return 0;
       });
 

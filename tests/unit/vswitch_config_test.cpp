@@ -439,3 +439,115 @@ TEST(RulesFiles, EveryVswitchFileLoads) {
   }
   EXPECT_GT(checked, 0);
 }
+
+namespace {
+// A port line with `limit: X`; col(X, needle) is the column of `needle` in that line.
+const std::string kLimitHead = "  - {name: vm2, type: ring, mode: access, segment: core, limit: ";
+std::string lim(const std::string& x) { return with_port(kLimitHead + x + "}"); }
+int col(const std::string& x, const std::string& needle) {
+  return static_cast<int>(kLimitHead.size() + x.find(needle) + 1);
+}
+void expect_limit_error(const std::string& x, const std::string& at, const std::string& what) {
+  expect_error(lim(x), 9, col(x, at), what);
+}
+}  // namespace
+
+TEST(VswitchConfig, LimitsRatesBurstsAndDefaults) {
+  const SwitchConfig c =
+      load(lim("{rx: {rate: 50Mbit}, tx: {rate: 1.5Gbit, burst: 64KiB, mode: shape, queue: 100}, "
+               "classes: [{name: bulk, match: {remote: 10.9.0.0/24, proto: tcp, ports: 5300-5310}, "
+               "rx: {rate: 500kbit, peak_rate: 1Mbit}, tx: {pps: 1000}}]}"));
+  const vswitch::PortLimits& l = c.port("vm2")->limit;
+  EXPECT_EQ(l.rx.rate_bps, 50'000'000u);
+  EXPECT_EQ(l.rx.burst, vswitch::default_police_burst(50'000'000));
+  EXPECT_EQ(l.rx.burst, 312'500u) << "50 ms at 50 Mbit/s";
+  EXPECT_FALSE(l.rx.shape);
+  EXPECT_EQ(l.tx.rate_bps, 1'500'000'000u);
+  EXPECT_EQ(l.tx.burst, 65'536u);
+  EXPECT_TRUE(l.tx.shape);
+  EXPECT_EQ(l.tx.queue, 100u);
+  ASSERT_EQ(l.classes.size(), 1u);
+  const auto& k = l.classes[0];
+  EXPECT_EQ(k.proto, 6);
+  EXPECT_EQ(k.port_lo, 5300);
+  EXPECT_EQ(k.port_hi, 5310);
+  ASSERT_TRUE(k.remote.has_value());
+  EXPECT_EQ(k.remote->len, 24);
+  EXPECT_EQ(k.rx.rate_bps, 500'000u);
+  EXPECT_EQ(k.rx.peak_rate_bps, 1'000'000u);
+  EXPECT_EQ(k.rx.peak_burst, k.rx.burst);
+  EXPECT_EQ(k.rx.burst, 32u * 1024) << "the floor of a policer's default burst";
+  EXPECT_EQ(k.tx.pps, 1000u);
+  EXPECT_EQ(k.tx.pps_burst, 64u);
+  // Boundaries: the smallest and largest rates, bursts in every unit.
+  EXPECT_EQ(load(lim("{rx: {rate: 1kbit}}")).port("vm2")->limit.rx.rate_bps, 1000u);
+  EXPECT_EQ(load(lim("{rx: {rate: 400Gbit}}")).port("vm2")->limit.rx.rate_bps, 400'000'000'000u);
+  EXPECT_EQ(load(lim("{rx: {rate: 64000}}")).port("vm2")->limit.rx.rate_bps, 64'000u);
+  EXPECT_EQ(load(lim("{rx: {rate: 1Gbit, burst: 1MB}}")).port("vm2")->limit.rx.burst, 1'000'000u);
+  EXPECT_EQ(load(lim("{rx: {rate: 1Gbit, burst: 1518}}")).port("vm2")->limit.rx.burst, 1518u);
+  EXPECT_EQ(load(lim("{tx: {rate: 10Mbit, mode: shape}}")).port("vm2")->limit.tx.burst, 16u * 1024);
+  EXPECT_EQ(load(lim("{tx: {rate: 10Mbit, mode: shape}}")).port("vm2")->limit.tx.queue,
+            vswitch::kDefaultShapeQueue);
+  // Trunks: per-segment limits.
+  const SwitchConfig t = load(std::string(kBase) +
+                              "  - {name: up2, type: ring, mode: trunk, segments: [core, info], "
+                              "limit: {segments: {info: {rx: {rate: 5Mbit}}}}}\n");
+  ASSERT_EQ(t.port("up2")->limit.segments.size(), 1u);
+  EXPECT_EQ(t.port("up2")->limit.segments[0].segment, "info");
+}
+
+TEST(VswitchConfig, LimitsRefusedWithPosition) {
+  expect_limit_error("{rx: {rate: 50M}}", "50M", "write bits per second, like 50Mbit");
+  expect_limit_error("{rx: {rate: 50Mbps}}", "50Mbps", "is not a rate");
+  expect_limit_error("{rx: {rate: 999}}", "999", "between 1kbit and 400Gbit");
+  expect_limit_error("{rx: {rate: 401Gbit}}", "401Gbit", "between 1kbit and 400Gbit");
+  expect_limit_error("{rx: {rate: 1Mbit, burst: 1000}}", "1000", "out of range (1518 to");
+  expect_limit_error("{rx: {rate: 1Mbit, burst: lots}}", "lots", "is not a size");
+  expect_limit_error("{rx: {burst: 64KB}}", "{burst", "needs a rate (bits/s) or pps");
+  expect_limit_error("{rx: {rate: 1Mbit, mode: shape}}", "shape", "only a port's tx");
+  expect_limit_error("{tx: {rate: 1Mbit, mode: slow}}", "slow", "police or shape");
+  expect_limit_error("{tx: {rate: 1Mbit, mode: shape, pps: 10}}", "10}", "is for policing");
+  expect_limit_error("{tx: {rate: 1Mbit, queue: 10}}", "10}", "is for a shaper");
+  expect_limit_error("{tx: {rate: 1Mbit, mode: shape, queue: 5000}}", "5000", "");
+  expect_limit_error("{rx: {rate: 2Mbit, peak_rate: 1Mbit}}", "1Mbit}", "at least rate");
+  expect_limit_error("{rx: {rate: 2Mbit, peak_burst: 9000}}", "9000", "needs peak_rate");
+  expect_limit_error("{rx: {rate: 2Mbit, peak_rate: 3Mbit, excess_burst: 9000}}", "9000",
+                     "a two-rate meter has peak_burst");
+  expect_limit_error("{rx: {pps: 10, pps_burst: 0}}", "0}", "");
+  expect_limit_error("{rx: {rate: 1Mbit, colour: red}}", "colour", "unknown key");
+  expect_limit_error("{}", "{}", "an empty limit");
+  expect_limit_error("{classes: [{name: b, match: {}, rx: {rate: 1Mbit}}]}", "{}",
+                     "at least one of remote, proto, ports");
+  expect_limit_error("{classes: [{name: b, match: {proto: icmp, ports: 80}, rx: {rate: 1Mbit}}]}",
+                     "80}", "ports apply to tcp, udp and sctp");
+  expect_limit_error("{classes: [{name: b, match: {ports: 90-80}, rx: {rate: 1Mbit}}]}", "90-80",
+                     "low to high");
+  expect_limit_error("{classes: [{name: b, match: {proto: gre}, rx: {rate: 1Mbit}}]}", "gre",
+                     "proto is tcp");
+  expect_limit_error("{classes: [{name: b, match: {remote: 10.0.0.300}, rx: {rate: 1Mbit}}]}",
+                     "10.0.0.300", "not an address or prefix");
+  expect_limit_error("{classes: [{name: b, match: {proto: tcp}}]}", "{name", "limits rx, tx");
+  expect_limit_error("{classes: [{name: b, match: {proto: tcp}, tx: {rate: 1Mbit, mode: shape}}]}",
+                     "shape", "only a port's tx");
+  expect_limit_error(
+      "{classes: [{name: b, match: {proto: tcp}, rx: {pps: 1}}, {name: b, match: {proto: udp}, "
+      "rx: {pps: 1}}]}",
+      "b, match: {proto: udp", "defined twice");
+  expect_limit_error("{segments: {core: {rx: {rate: 1Mbit}}}}", "{core", "for trunk ports");
+  expect_error(std::string(kBase) +
+                   "  - {name: up2, type: ring, mode: trunk, segments: [core], limit: {segments: "
+                   "{info: {rx: {rate: 1Mbit}}}}}\n",
+               9, 85, "does not carry segment 'info'");
+}
+
+TEST(VswitchConfig, LimitsDiff) {
+  const SwitchConfig a = load(lim("{rx: {rate: 10Mbit}}"));
+  const SwitchConfig b = load(lim("{rx: {rate: 20Mbit}, tx: {rate: 5Mbit, mode: shape}}"));
+  const auto lines = diff(a, b);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0],
+            "port vm2: limit rx rate 10Mbit burst 62.5KB police -> rate 20Mbit burst "
+            "125KB police");
+  EXPECT_EQ(lines[1], "port vm2: limit tx none -> rate 5Mbit burst 16KiB shape queue 1024");
+  EXPECT_TRUE(diff(a, a).empty());
+}

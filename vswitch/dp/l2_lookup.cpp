@@ -44,10 +44,18 @@ void L2Egress::flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept {
   rte_mbuf* orig = b.pkts[i];
   const vnf::PacketMeta& m = vnf::meta_of(orig);
   uint16_t dests[vnf::kMaxPorts];
-  const uint16_t nd = flood_targets(b, i, s, dests);
+  uint16_t nd = flood_targets(b, i, s, dests);
   if (nd == 0) {
     b.drop(i, vnf::DropReason::kNoDestination);
     return;
+  }
+  if (s.limits.any_tx) [[unlikely]] {
+    nd = limit_targets<false>(b, i, s, dests, nd);
+    if (nd == 0) {  // every target over its limit (counted there)
+      rte_pktmbuf_free(orig);
+      b.next[i] = vnf::kNextConsumed;
+      return;
+    }
   }
   const bool seg_tag = m.flags & vnf::meta_flags::kSegTag;
   const uint16_t tci = seg_tag ? m.outer_tci : 0;
@@ -65,9 +73,46 @@ void L2Egress::flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept {
       rte_pktmbuf_free(pkt);
       continue;
     }
+    if (s.limits.shaped[out]) [[unlikely]] {
+      if (!lim_.enqueue(s.limits, out, pkt)) {
+        w_.count_drop(b.in_port < vnf::kMaxPorts ? b.in_port : out,
+                      vnf::DropReason::kShapeQueueFull);
+        rte_pktmbuf_free(pkt);
+      }
+      continue;
+    }
     w_.send(out, pkt);
   }
   b.next[i] = vnf::kNextConsumed;
+}
+
+template <bool Dry>
+uint16_t L2Egress::limit_targets(const vnf::Burst& b, uint16_t i, const L2Snapshot& s,
+                                 uint16_t* dests, uint16_t nd) noexcept {
+  uint16_t kept = 0;
+  for (uint16_t k = 0; k < nd; ++k) {
+    const uint16_t out = dests[k];
+    if (s.limits.on[out][1] && lim_.meter<Dry>(s.limits, out, 1, b.pkts[i]) == RTE_COLOR_RED) {
+      if constexpr (!Dry)
+        w_.count_drop(b.in_port < vnf::kMaxPorts ? b.in_port : out, vnf::DropReason::kLimitTx);
+      continue;
+    }
+    dests[kept++] = out;
+  }
+  return kept;
+}
+
+void L2Egress::limit_tx(vnf::Burst& b, uint16_t i, uint16_t out, const L2Snapshot& s) noexcept {
+  rte_mbuf* pkt = b.pkts[i];
+  if (lim_.meter(s.limits, out, 1, pkt) == RTE_COLOR_RED) {
+    b.drop(i, vnf::DropReason::kLimitTx);
+    return;
+  }
+  if (!s.limits.shaped[out]) return;
+  if (lim_.enqueue(s.limits, out, pkt))
+    b.next[i] = vnf::kNextConsumed;
+  else
+    b.drop(i, vnf::DropReason::kShapeQueueFull);
 }
 
 template <bool Dry>
@@ -252,8 +297,12 @@ void L2Egress::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
     const vnf::PacketMeta& m = vnf::meta_of(pkt);
     const bool seg_tag = m.flags & vnf::meta_flags::kSegTag;
     if (!set_egress_tag(pkt, seg_tag, seg_tag ? m.outer_tci : 0, s.port[next].egress_tpid(m.vlan),
-                        m.vlan))
+                        m.vlan)) {
       b.drop(i, vnf::DropReason::kNoHeadroom);
+      continue;
+    }
+    if (s.limits.on[next][1]) [[unlikely]]
+      limit_tx(b, i, next, s);
   }
 }
 
@@ -263,11 +312,25 @@ namespace vswitch {
 
 void L2Egress::probe(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace& t) noexcept {
   if (b.next[0] == kNextFlood) {
-    t.nout = flood_targets(b, 0, s, t.out);
-    if (t.nout == 0) b.drop(0, vnf::DropReason::kNoDestination);
+    const uint16_t nd = flood_targets(b, 0, s, t.out);
+    t.nout = limit_targets<true>(b, 0, s, t.out, nd);
+    if (t.nout == 0) b.drop(0, nd ? vnf::DropReason::kLimitTx : vnf::DropReason::kNoDestination);
     return;
   }
-  process(b, s);  // unicast: the egress port's tag, on the probe's own frame
+  const uint16_t out = b.next[0];
+  if (out < vnf::kMaxPorts) {  // unicast: the egress port's tag, on the probe's own frame
+    const vnf::PacketMeta& m = vnf::meta_of(b.pkts[0]);
+    const bool seg_tag = m.flags & vnf::meta_flags::kSegTag;
+    if (!set_egress_tag(b.pkts[0], seg_tag, seg_tag ? m.outer_tci : 0,
+                        s.port[out].egress_tpid(m.vlan), m.vlan)) {
+      b.drop(0, vnf::DropReason::kNoHeadroom);
+      return;
+    }
+    if (s.limits.on[out][1] && lim_.meter<true>(s.limits, out, 1, b.pkts[0]) == RTE_COLOR_RED) {
+      b.drop(0, vnf::DropReason::kLimitTx);
+      return;
+    }
+  }
   vnf::probe_egress(b, w_, t);
 }
 

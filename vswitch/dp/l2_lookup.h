@@ -21,6 +21,7 @@
 #include "common/counter.h"
 #include "common/why.h"
 #include "common/worker.h"
+#include "vswitch/dp/limit.h"
 #include "vswitch/dp/vlan.h"
 #include "vswitch/l2_snapshot.h"
 #include "vswitch/mac_table.h"
@@ -64,6 +65,7 @@ struct alignas(64) L2WorkerState {
   DstCacheEntry* dst_cache = nullptr;  // [kDstCache]
   SrcCacheEntry* src_cache = nullptr;  // [kSrcCache]
   vnf::Counter cache_hits, cache_misses;
+  LimitWorkerState* lim = nullptr;  // meters and shaper queues (vswitch/dp/limit.h)
 };
 
 // CRC32 mixes every key bit into the slot (the varying MAC bytes sit in the key's top byte,
@@ -94,7 +96,7 @@ class L2Lookup final {
 
 class L2Egress final {
  public:
-  L2Egress(L2WorkerState& st, vnf::WorkerContext& w) : st_(st), w_(w) {}
+  L2Egress(L2WorkerState& st, vnf::WorkerContext& w) : st_(st), w_(w), lim_(*st.lim, w) {}
 
   void process(vnf::Burst& b, const L2Snapshot& s) noexcept;
   // vnfctl why: the ports the packet would leave by (unicast or flood), or its drop reason.
@@ -107,9 +109,17 @@ class L2Egress final {
                          uint16_t* dests) const noexcept;
   // Sends the packet to every other port of its segment; consumes it.
   void flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept;
+  // Unicast packet i toward `out`, tagged: its limits toward the VM (red: dropped; shaped:
+  // queued).
+  void limit_tx(vnf::Burst& b, uint16_t i, uint16_t out, const L2Snapshot& s) noexcept;
+  // Removes the flood targets a limit paints red (counted, or for a probe only left out).
+  template <bool Dry>
+  uint16_t limit_targets(const vnf::Burst& b, uint16_t i, const L2Snapshot& s, uint16_t* dests,
+                         uint16_t nd) noexcept;
 
   L2WorkerState& st_;
   vnf::WorkerContext& w_;
+  LimitStage lim_;
 };
 
 }  // namespace vswitch
