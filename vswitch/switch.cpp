@@ -343,6 +343,17 @@ std::unique_ptr<L2Snapshot> Switch::build_snapshot(const SwitchConfig& c, uint64
     const vnf::PortState* p = engine_.port_by_id(id);
     return p ? std::min<unsigned>(p->rx_queues, engine_.worker_count()) : 1;
   };
+  // Frames a shaper holds are mbufs the ports cannot receive into: shaper queues may take at
+  // most a quarter of the pool, so that a shaped VM cannot starve the others' rx.
+  uint64_t held = 0;
+  for (const auto& p : c.ports)
+    if (p.limit.tx.shape) held += uint64_t{p.limit.tx.queue} * engine_.worker_count();
+  const uint64_t budget = engine_.pool()->size / 4;
+  if (held > budget)
+    throw std::runtime_error(fmt::format(
+        "shaper queues could hold {} mbufs ({} workers), more than a quarter of the pool ({} of "
+        "{}): lower limit.tx.queue or raise engine.mbufs (a restart)",
+        held, engine_.worker_count(), budget, engine_.pool()->size));
   limits_->compile(c, port_id, rx_share, rte_get_tsc_hz(), s->limits);
   return s;
 }

@@ -340,3 +340,25 @@ TEST(VswitchLimits, ScaleTwoHundredThousandMeters) {
               static_cast<long long>(std::chrono::duration_cast<ms>(t1 - t0).count()),
               static_cast<long long>(std::chrono::duration_cast<ms>(t2 - t1).count()));
 }
+
+TEST(VswitchLimits, ShaperQueuesCannotTakeThePool) {
+  // Held frames are mbufs the ports cannot receive into: a file whose shaper queues could hold
+  // more than a quarter of the pool is refused, and the running limits stay.
+  SwitchHarness h(two_ports("", "{tx: {rate: 10Mbit, mode: shape, queue: 100}}"));
+  const uint32_t pool = h.engine().pool()->size;
+  std::string big = "{tx: {rate: 10Mbit, mode: shape, queue: 4096}}";
+  std::string yaml = two_ports(big, big);
+  for (unsigned k = 3; uint64_t{4096} * (k - 1) <= pool / 4; ++k)
+    yaml += fmt::format("  - {{name: vm{}, type: ring, mode: access, segment: core, limit: {}}}\n",
+                        k, big);
+  try {
+    h.apply_yaml(yaml);
+    ADD_FAILURE() << "accepted shaper queues beyond a quarter of a pool of " << pool;
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("more than a quarter of the pool"), std::string::npos)
+        << e.what();
+  }
+  ASSERT_NE(row(h, "vm2", 1), nullptr);
+  EXPECT_EQ(row(h, "vm2", 1)->spec.queue, 100u);
+  EXPECT_EQ(row(h, "vm1", 1), nullptr);
+}
