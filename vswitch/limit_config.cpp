@@ -189,12 +189,12 @@ std::string format_bytes(uint64_t b) {
 }  // namespace
 
 uint64_t default_police_burst(uint64_t rate_bps) {
-  return std::max<uint64_t>(rate_bps / 8 / 20, 32 * 1024);
+  return std::max<uint64_t>(rate_bps / 8 / 2, 64 * 1024);
 }
 uint64_t default_shape_burst(uint64_t rate_bps) {
   return std::max<uint64_t>(rate_bps / 8 / 500, 16 * 1024);
 }
-uint64_t default_pps_burst(uint64_t pps) { return std::max<uint64_t>(pps / 20, 64); }
+uint64_t default_pps_burst(uint64_t pps) { return std::max<uint64_t>(pps / 2, 64); }
 
 std::string format_rate(uint64_t bps) {
   if (bps >= 1'000'000'000) return fmt::format("{:g}Gbit", bps / 1e9);

@@ -460,7 +460,7 @@ TEST(VswitchConfig, LimitsRatesBurstsAndDefaults) {
   const vswitch::PortLimits& l = c.port("vm2")->limit;
   EXPECT_EQ(l.rx.rate_bps, 50'000'000u);
   EXPECT_EQ(l.rx.burst, vswitch::default_police_burst(50'000'000));
-  EXPECT_EQ(l.rx.burst, 312'500u) << "50 ms at 50 Mbit/s";
+  EXPECT_EQ(l.rx.burst, 3'125'000u) << "500 ms at 50 Mbit/s";
   EXPECT_FALSE(l.rx.shape);
   EXPECT_EQ(l.tx.rate_bps, 1'500'000'000u);
   EXPECT_EQ(l.tx.burst, 65'536u);
@@ -476,9 +476,9 @@ TEST(VswitchConfig, LimitsRatesBurstsAndDefaults) {
   EXPECT_EQ(k.rx.rate_bps, 500'000u);
   EXPECT_EQ(k.rx.peak_rate_bps, 1'000'000u);
   EXPECT_EQ(k.rx.peak_burst, k.rx.burst);
-  EXPECT_EQ(k.rx.burst, 32u * 1024) << "the floor of a policer's default burst";
+  EXPECT_EQ(k.rx.burst, 64u * 1024) << "the floor of a policer's default burst";
   EXPECT_EQ(k.tx.pps, 1000u);
-  EXPECT_EQ(k.tx.pps_burst, 64u);
+  EXPECT_EQ(k.tx.pps_burst, 500u);
   // Boundaries: the smallest and largest rates, bursts in every unit.
   EXPECT_EQ(load(lim("{rx: {rate: 1kbit}}")).port("vm2")->limit.rx.rate_bps, 1000u);
   EXPECT_EQ(load(lim("{rx: {rate: 400Gbit}}")).port("vm2")->limit.rx.rate_bps, 400'000'000'000u);
@@ -546,7 +546,7 @@ TEST(VswitchConfig, LimitsDiff) {
   const auto lines = diff(a, b);
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0],
-            "port vm2: limit rx rate 10Mbit burst 62.5KB police -> rate 20Mbit burst "
+            "port vm2: limit rx rate 10Mbit burst 625KB police -> rate 20Mbit burst "
             "125KB police");
   EXPECT_EQ(lines[1], "port vm2: limit tx none -> rate 5Mbit burst 16KiB shape queue 1024");
   EXPECT_TRUE(diff(a, a).empty());
