@@ -547,7 +547,7 @@ TEST(VswitchConfig, LimitsDiff) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0],
             "port vm2: limit rx rate 10Mbit burst 625KB police -> rate 20Mbit burst "
-            "125KB police");
+            "1.25MB police");
   EXPECT_EQ(lines[1], "port vm2: limit tx none -> rate 5Mbit burst 16KiB shape queue 1024");
   EXPECT_TRUE(diff(a, a).empty());
 }
