@@ -365,7 +365,8 @@ VALUES = ["access", "trunk", "accept", "drop", "reject", "any", "tcp", "udp", "i
           "0x8100", "0x9100", "300s", "5m", "1h", "2d", "500ms", "10.0.0.1/24",
           "2001:db8::1/64", "fe80::1", "02:00:00:00:00:01", "0.0.0.0/0", "::/0",
           "10.0.0.1-10.0.0.9", "tcp/443", "udp/53", "icmp/echo-request", "80-90",
-          "<<", "&a", "*a", "!!str", "---", "...", "{", "}", "[", "]", ": ", "- ", "#", "\n"]
+          "50Mbit", "1.5Gbit", "500kbit", "64KB", "64KiB", "1MB", "police", "shape",
+          "5300-5310", "<<", "&a", "*a", "!!str", "---", "...", "{", "}", "[", "]", ": ", "- ", "#", "\n"]
 
 
 def keys_in(paths):
@@ -424,7 +425,8 @@ def main():
     counts["parser_vlan"] = write_dir("parser_vlan", frames())
     common = ["common/engine_config.cpp"]
     for prog, variants, srcs in (
-            ("vswitch", VSWITCH_VARIANTS, ["vswitch/config.cpp", "vrouter/config.cpp",
+            ("vswitch", VSWITCH_VARIANTS, ["vswitch/config.cpp", "vswitch/limit_config.cpp",
+                                           "vrouter/config.cpp",
                                            "vrouter/routes_config.cpp", "vfirewall/rules/config.cpp"]),
             ("vfirewall", VFIREWALL_VARIANTS, ["vfirewall/rules/config.cpp"]),
             ("vrouter", VROUTER_VARIANTS, ["vrouter/config.cpp", "vrouter/routes_config.cpp"])):
