@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "common/why_request.h"
 #include "tests/common/frames.h"
 #include "tests/dataplane/harness.h"
 
@@ -361,4 +362,32 @@ TEST(VswitchLimits, ShaperQueuesCannotTakeThePool) {
   ASSERT_NE(row(h, "vm2", 1), nullptr);
   EXPECT_EQ(row(h, "vm2", 1)->spec.queue, 100u);
   EXPECT_EQ(row(h, "vm1", 1), nullptr);
+}
+
+TEST(VswitchLimits, WhyJudgesOnACopyOfTheMeters) {
+  // With vm1's bucket empty, vnfctl why says the frame would be dropped (limit_rx) and spends
+  // nothing: the meter's counters do not move; once the bucket refilled, it would pass.
+  SwitchHarness h(two_ports("{rx: {rate: 10Mbit, burst: 20KB}}", "{tx: {rate: 10Mbit}}"));
+  learn_both(h);
+  Stream s(h);
+  s.run(
+      "vm1", "vm2", 0.5, 2000, 5, [](unsigned) { return frame(1000); }, 0.0);
+  const auto* rx = row(h, "vm1", 0);
+  ASSERT_NE(rx, nullptr);
+  const uint64_t green = colour(h, *rx, 0), red = colour(h, *rx, 2);
+  const std::string q =
+      "port=vm1,dst_mac=02:00:00:00:02:02,src=10.1.0.10,dst=10.1.0.20,proto=udp,dport=5201,len="
+      "1000";
+  auto ask = [&] { return vnf::run_why(h.engine(), h.sw().why_hooks(), q, [&] { h.poll(); }); };
+  const vnf::WhyResult w = ask();
+  ASSERT_EQ(w.error, "");
+  EXPECT_EQ(vnf::summarize(w.trace).reason, "limit_rx");
+  EXPECT_EQ(colour(h, *rx, 0), green);
+  EXPECT_EQ(colour(h, *rx, 2), red);
+  s.now += s.hz;  // a second later the bucket is full again
+  h.engine().worker(0).fixed_tsc = s.now;
+  const vnf::WhyResult later = ask();
+  ASSERT_EQ(later.error, "");
+  EXPECT_EQ(vnf::summarize(later.trace).verdict, "forward");
+  EXPECT_EQ(colour(h, *rx, 0), green);
 }

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Achieved/configured rate through a limited VM port (docs/limits.md), for docs/performance.md
+# "Limits": iperf3 TCP (one stream) and UDP (offered at twice the limit) at 10 Mbit/s,
+# 100 Mbit/s and 1 Gbit/s, policed and shaped, default bursts. Two VMs (network namespaces) on
+# the real vswitch with af_packet ports; vm1's port carries the limit toward it (tx), which is
+# where a shaper sits, so every cell measures vm2 -> vm1.
+#
+#   bench/limits_ratio.sh [SECONDS]          default 8 s per cell (the first second left out)
+#
+# Prints a markdown table. The limit counts Ethernet frames; iperf3 reports goodput, so the
+# table shows both the goodput ratio and the frame-rate ratio (goodput scaled by frame/payload
+# size: 1514/1448 for TCP, 1512/1470 for UDP with iperf3's default 1470-byte datagrams).
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD_DIR:-$top/build}
+PY=/usr/bin/python3
+SECS=${1:-8}
+source "$top/scripts/lib/netns.sh"
+[[ -x "$BUILD/vswitch/vswitch" ]] || "$top/scripts/setup.sh" >&2
+command -v iperf3 >/dev/null || { echo "iperf3 is missing (scripts/setup.sh installs it)" >&2; exit 1; }
+WORK=$(mktemp -d /tmp/vnf-limits-ratio.XXXXXX)
+SW_PID=
+cleanup() {
+  [[ -n "$SW_PID" ]] && kill -TERM "$SW_PID" 2>/dev/null && wait "$SW_PID" 2>/dev/null
+  netns_cleanup
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+netns_host lr-vm1 lrvm1 10.9.8.11/24
+netns_host lr-vm2 lrvm2 10.9.8.12/24
+
+start() {  # start TX_LIMIT
+  cat >"$WORK/host.yaml" <<YAML
+engine: {name: limratio, lcores: [0, 1], memory_mb: 512, idle_sleep_us: 100}
+segments:
+  - {name: core, vlan: 100}
+ports:
+  - {name: vm1, type: af_packet, iface: lrvm1, mode: access, segment: core, limit: {tx: $1}}
+  - {name: vm2, type: af_packet, iface: lrvm2, mode: access, segment: core}
+YAML
+  "$BUILD/vswitch/vswitch" -c "$WORK/host.yaml" >"$WORK/sw.log" 2>&1 &
+  SW_PID=$!
+  for _ in $(seq 1 100); do
+    grep -q "running:" "$WORK/sw.log" && break
+    sleep 0.1
+  done
+  ip netns exec lr-vm2 ping -c 3 -i 0.2 -W 1 10.9.8.11 >/dev/null 2>&1
+}
+stop() {
+  kill -TERM "$SW_PID" 2>/dev/null
+  wait "$SW_PID" 2>/dev/null
+  SW_PID=
+}
+
+# measure PROTO RATE_BPS: vm2 -> vm1 goodput in bit/s (the receiver's figure).
+measure() {
+  local proto=$1 rate=$2 args=()
+  [[ $proto == udp ]] && args=(-u -l 1470 -b $((rate * 2)))
+  ip netns exec lr-vm1 timeout 60 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+  sleep 0.4
+  ip netns exec lr-vm2 timeout 60 iperf3 -c 10.9.8.11 -p 5201 -t "$SECS" -O 1 -J "${args[@]}" \
+    >"$WORK/r.json" 2>/dev/null
+  wait
+  "$PY" - "$WORK/r.json" "$proto" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+e = d["end"]
+s = e["sum_received"] if sys.argv[2] == "tcp" else e["sum"]
+print(int(s["bits_per_second"]))
+PY
+}
+
+echo "| limit | mode | proto | goodput | goodput/limit | frames/limit |"
+echo "|---|---|---|---|---|---|"
+for rate in 10000000 100000000 1000000000; do
+  for mode in police shape; do
+    if [[ $mode == shape ]]; then start "{rate: $rate, mode: shape}"; else start "{rate: $rate}"; fi
+    for proto in tcp udp; do
+      bps=$(measure "$proto" "$rate")
+      "$PY" - "$rate" "$mode" "$proto" "${bps:-0}" <<'PY'
+import sys
+rate, mode, proto, bps = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+frame = 1514 / 1448 if proto == "tcp" else 1512 / 1470
+name = f"{rate / 1e9:g} Gbit/s" if rate >= 1e9 else f"{rate / 1e6:g} Mbit/s"
+print(f"| {name} | {mode} | {proto.upper()} | {bps / 1e6:.1f} Mbit/s | {bps / rate:.3f} | "
+      f"{bps * frame / rate:.3f} |")
+PY
+    done
+    stop
+  done
+done
