@@ -57,17 +57,18 @@ stop() {
 measure() {
   local proto=$1 rate=$2 args=()
   [[ $proto == udp ]] && args=(-u -l 1470 -b $((rate * 2)))
-  ip netns exec lr-vm1 timeout 60 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+  ip netns exec lr-vm1 timeout 60 iperf3 -s -1 -p 5201 -J >"$WORK/s.json" 2>/dev/null &
   sleep 0.4
   ip netns exec lr-vm2 timeout 60 iperf3 -c 10.9.8.11 -p 5201 -t "$SECS" -O 1 -J "${args[@]}" \
     >"$WORK/r.json" 2>/dev/null
   wait
-  "$PY" - "$WORK/r.json" "$proto" <<'PY'
+  "$PY" - "$WORK/r.json" "$WORK/s.json" "$proto" <<'PY'
 import json, sys
-d = json.load(open(sys.argv[1]))
-e = d["end"]
-s = e["sum_received"] if sys.argv[2] == "tcp" else e["sum"]
-print(int(s["bits_per_second"]))
+if sys.argv[3] == "tcp":
+    print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))
+else:  # what the receiving iperf3 counted (its intervals after the omitted first second)
+    iv = [i["sum"] for i in json.load(open(sys.argv[2]))["intervals"] if not i["sum"]["omitted"]]
+    print(int(sum(i["bytes"] for i in iv) * 8 / sum(i["seconds"] for i in iv)))
 PY
 }
 

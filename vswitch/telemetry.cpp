@@ -138,6 +138,7 @@ void Switch::register_telemetry() {
       "16 a page, next_offset when there are more",
       [this](const std::string& params, rte_tel_data* d) {
         std::lock_guard lock(macs_->mutex());
+        std::lock_guard plock(engine_.ports_mutex());  // find_port
         const size_t offset = params.empty() ? 0 : std::strtoul(params.c_str(), nullptr, 10);
         const auto& rows = limits_->rows();
         rte_tel_data_start_dict(d);
