@@ -53,7 +53,8 @@ class SwitchPipeline final {
 
   void begin() noexcept {
     snap_ = pub_.get();
-    w_.held = limits_.drain(snap_->limits);  // shaped ports: what their rate allows now
+    if (w_.held | limits_.busy()) [[unlikely]]
+      w_.held = limits_.drain(snap_->limits);  // shaped ports: what their rate allows now
     if (fw_) fw_->begin();
     if (rt_) {
       rsnap_ = rpub_->get();

@@ -297,12 +297,15 @@ void L2Egress::process(vnf::Burst& b, const L2Snapshot& s) noexcept {
     const vnf::PacketMeta& m = vnf::meta_of(pkt);
     const bool seg_tag = m.flags & vnf::meta_flags::kSegTag;
     if (!set_egress_tag(pkt, seg_tag, seg_tag ? m.outer_tci : 0, s.port[next].egress_tpid(m.vlan),
-                        m.vlan)) {
+                        m.vlan))
       b.drop(i, vnf::DropReason::kNoHeadroom);
-      continue;
+  }
+  // Limits toward the VMs, in a pass of their own: a host without any costs one test a burst.
+  if (s.limits.any_tx) [[unlikely]] {
+    for (uint16_t i = 0; i < b.count; ++i) {
+      const uint16_t next = b.next[i];
+      if (next < vnf::kMaxPorts && s.limits.on[next][1]) limit_tx(b, i, next, s);
     }
-    if (s.limits.on[next][1]) [[unlikely]]
-      limit_tx(b, i, next, s);
   }
 }
 

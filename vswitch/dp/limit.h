@@ -200,6 +200,8 @@ class LimitStage final {
     return true;
   }
 
+  bool busy() const noexcept { return st_.shape_busy != 0; }  // some shaper holds frames
+
   // Once per loop: what each shaped port's token bucket allows leaves its queue. Queues of a
   // port no longer shaped are sent on at once; of a port that is gone, freed. Returns the
   // packets still held.
