@@ -3,7 +3,8 @@
 # segments apart. Builds everything (scripts/setup.sh), creates four "VMs" (network
 # namespaces) on two segments and an upstream host on an 802.1Q trunk, starts vswitch with
 # rules/demo/host.yaml, shows what gets through and what does not, prints the switch's own
-# statistics, asks why a packet cannot cross segments (vnfctl why), adds a fifth VM's port
+# statistics, asks why a packet cannot cross segments (vnfctl why), measures a VM's bandwidth
+# limit with iperf3, adds a fifth VM's port
 # by reload and takes it away again (vnfctl apply, rollback) while two VMs keep talking, then
 # tears everything down.
 #
@@ -164,6 +165,19 @@ echo "   Why does vm1 not reach vm3, though it knows vm3's MAC? Ask the switch (
 echo "   \$ scripts/vnfctl -i demo why port=vm1 src=10.9.0.11 dst=10.9.0.21 proto=icmp dst_mac=$vm3_mac"
 scripts/vnfctl -i demo why port=vm1 src=10.9.0.11 dst=10.9.0.21 proto=icmp dst_mac="$vm3_mac" |
   sed 's/^/   /'
+
+echo
+echo "   vm4's port is limited to 20 Mbit/s each way (rules/demo/host.yaml, docs/limits.md):"
+echo "   iperf3 TCP from vm3 to vm4 for 3 s, through the shaper toward vm4"
+ip netns exec demo-vm4 timeout 20 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+srv=$!
+sleep 0.4
+rate=$(ip netns exec demo-vm3 timeout 20 iperf3 -c 10.9.0.22 -p 5201 -t 3 -J 2>/dev/null |
+  /usr/bin/python3 -c "import json, sys; print(round(json.load(sys.stdin)['end']['sum_received']['bits_per_second'] / 1e6, 1))" 2>/dev/null)
+wait $srv 2>/dev/null
+echo "   vm3 -> vm4: ${rate:-?} Mbit/s of TCP data (the limit counts whole Ethernet frames)"
+echo "   \$ scripts/vnfctl -i demo show limits"
+scripts/vnfctl -i demo show limits | sed 's/^/   /'
 
 say "6. A VM starts and stops: its port comes and goes by reload, nobody else notices"
 echo "   (vm1 pings vm2 every 20 ms throughout)"
