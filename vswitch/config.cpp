@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "common/af_packet.h"
 #include "common/audit.h"
 #include "common/telemetry.h"
 #include "vfirewall/rules/config.h"
@@ -142,7 +143,8 @@ void set_segment_mac_limits(SwitchConfig& c, const ConfigNode& root) {
   }
 }
 
-SwitchPort parse_switch_port(const ConfigNode& n, const std::map<std::string, uint16_t>& segs) {
+SwitchPort parse_switch_port(const ConfigNode& n, const std::map<std::string, uint16_t>& segs,
+                             const vnf::PortDevice& dev) {
   SwitchPort p;
   p.name = n.required("name").str();
   std::vector<std::string> seg_names;
@@ -193,9 +195,12 @@ SwitchPort parse_switch_port(const ConfigNode& n, const std::map<std::string, ui
   if (n.has("limit")) {
     const std::vector<std::string> carried =
         p.mode == PortMode::kTrunk ? p.segments : std::vector<std::string>{p.segment};
-    p.limit = parse_port_limits(n["limit"], p.mode == PortMode::kTrunk, [&](const std::string& s) {
-      return std::find(carried.begin(), carried.end(), s) != carried.end();
-    });
+    p.limit = parse_port_limits(
+        n["limit"], p.mode == PortMode::kTrunk,
+        [&](const std::string& s) {
+          return std::find(carried.begin(), carried.end(), s) != carried.end();
+        },
+        vnf::max_frame_len(dev.port_mtu()));
   }
   return p;
 }
@@ -332,7 +337,7 @@ SwitchConfig parse_switch_config(const ConfigNode& root) {
     n.expect_map();
     n.allow_keys(keys);
     c.devices.push_back(vnf::parse_port_device(n));
-    c.ports.push_back(parse_switch_port(n, seg_vlan));
+    c.ports.push_back(parse_switch_port(n, seg_vlan, c.devices.back()));
     named.emplace_back(c.ports.back().name, n["name"]);
   }
   if (c.ports.empty()) ports.fail("define at least one port");

@@ -64,8 +64,20 @@ uint64_t parse_bytes(const ConfigNode& n, uint64_t min, uint64_t max) {
   return static_cast<uint64_t>(std::llround(v));
 }
 
-// One direction. `shape_ok`: the tx of a port (the only place a shaper sits).
-MeterSpec parse_meter(const ConfigNode& n, bool shape_ok) {
+// A bucket smaller than the port's longest frame would never let such a frame pass.
+uint64_t parse_burst(const ConfigNode& n, uint32_t longest) {
+  const uint64_t b = parse_bytes(n, kMinBurst, kMaxBurst);
+  if (b < longest)
+    n.fail(
+        fmt::format("{} bytes is less than the port's longest frame ({} bytes): such frames "
+                    "would never pass; give at least {}",
+                    b, longest, longest));
+  return b;
+}
+
+// One direction. `shape_ok`: the tx of a port (the only place a shaper sits). `longest`: the
+// longest frame the port carries, as far as the file says (its mtu, or 1500).
+MeterSpec parse_meter(const ConfigNode& n, bool shape_ok, uint32_t longest) {
   n.expect_map();
   n.allow_keys({"rate", "burst", "peak_rate", "peak_burst", "excess_burst", "pps", "pps_burst",
                 "mode", "queue"});
@@ -93,15 +105,13 @@ MeterSpec parse_meter(const ConfigNode& n, bool shape_ok) {
       if (n.has(k))
         n[k].fail(fmt::format("a shaper has a rate and a burst; '{}' is for policing", k));
     if (!m.rate_bps) n.fail("a shaper needs a 'rate'");
-    m.burst = n.has("burst") ? parse_bytes(n["burst"], kMinBurst, kMaxBurst)
-                             : default_shape_burst(m.rate_bps);
+    m.burst = n.has("burst") ? parse_burst(n["burst"], longest) : default_shape_burst(m.rate_bps);
     m.queue = static_cast<uint32_t>(n.uint_or("queue", kDefaultShapeQueue, 1, kShapeQueueMax));
     return m;
   }
   if (n.has("queue")) n["queue"].fail("'queue' is for a shaper (mode: shape)");
   if (m.rate_bps) {
-    m.burst = n.has("burst") ? parse_bytes(n["burst"], kMinBurst, kMaxBurst)
-                             : default_police_burst(m.rate_bps);
+    m.burst = n.has("burst") ? parse_burst(n["burst"], longest) : default_police_burst(m.rate_bps);
     if (n.has("peak_rate")) {
       if (n.has("excess_burst"))
         n["excess_burst"].fail(
@@ -109,8 +119,7 @@ MeterSpec parse_meter(const ConfigNode& n, bool shape_ok) {
       m.peak_rate_bps = parse_rate(n["peak_rate"]);
       if (m.peak_rate_bps < m.rate_bps)
         n["peak_rate"].fail("peak_rate must be at least rate (RFC 2698)");
-      m.peak_burst =
-          n.has("peak_burst") ? parse_bytes(n["peak_burst"], kMinBurst, kMaxBurst) : m.burst;
+      m.peak_burst = n.has("peak_burst") ? parse_burst(n["peak_burst"], longest) : m.burst;
     } else if (n.has("peak_burst")) {
       n["peak_burst"].fail("peak_burst needs peak_rate");
     }
@@ -131,7 +140,7 @@ uint8_t parse_proto(const ConfigNode& n) {
   n.fail(fmt::format("proto is tcp, udp, sctp, icmp, icmpv6 or a number 1-255, got '{}'", s));
 }
 
-LimitClass parse_class(const ConfigNode& n) {
+LimitClass parse_class(const ConfigNode& n, uint32_t longest) {
   n.expect_map();
   n.allow_keys({"name", "match", "rx", "tx"});
   LimitClass c;
@@ -172,8 +181,8 @@ LimitClass parse_class(const ConfigNode& n) {
     c.port_lo = static_cast<uint16_t>(lo);
     c.port_hi = static_cast<uint16_t>(hi);
   }
-  if (n.has("rx")) c.rx = parse_meter(n["rx"], false);
-  if (n.has("tx")) c.tx = parse_meter(n["tx"], false);
+  if (n.has("rx")) c.rx = parse_meter(n["rx"], false, longest);
+  if (n.has("tx")) c.tx = parse_meter(n["tx"], false, longest);
   if (!c.rx.defined() && !c.tx.defined()) n.fail("a class limits rx, tx or both");
   return c;
 }
@@ -217,18 +226,19 @@ std::string describe(const MeterSpec& m) {
 }
 
 PortLimits parse_port_limits(const ConfigNode& n, bool trunk,
-                             const std::function<bool(const std::string&)>& segment_ok) {
+                             const std::function<bool(const std::string&)>& segment_ok,
+                             uint32_t longest) {
   n.expect_map();
   n.allow_keys({"rx", "tx", "classes", "segments"});
   PortLimits l;
-  if (n.has("rx")) l.rx = parse_meter(n["rx"], false);
-  if (n.has("tx")) l.tx = parse_meter(n["tx"], true);
+  if (n.has("rx")) l.rx = parse_meter(n["rx"], false, longest);
+  if (n.has("tx")) l.tx = parse_meter(n["tx"], true, longest);
   if (n.has("classes")) {
     const ConfigNode list = n["classes"];
     list.expect_seq();
     std::set<std::string> names;
     for (const auto& item : list.items()) {
-      LimitClass c = parse_class(item);
+      LimitClass c = parse_class(item, longest);
       if (!names.insert(c.name).second)
         item["name"].fail(fmt::format("class '{}' defined twice", c.name));
       l.classes.push_back(std::move(c));
@@ -249,8 +259,8 @@ PortLimits parse_port_limits(const ConfigNode& n, bool trunk,
       v.allow_keys({"rx", "tx"});
       SegmentLimit s;
       s.segment = name;
-      if (v.has("rx")) s.rx = parse_meter(v["rx"], false);
-      if (v.has("tx")) s.tx = parse_meter(v["tx"], false);
+      if (v.has("rx")) s.rx = parse_meter(v["rx"], false, longest);
+      if (v.has("tx")) s.tx = parse_meter(v["tx"], false, longest);
       if (!s.rx.defined() && !s.tx.defined()) v.fail("a segment limit has rx, tx or both");
       l.segments.push_back(std::move(s));
     }

@@ -68,10 +68,12 @@ uint64_t default_police_burst(uint64_t rate_bps);
 uint64_t default_shape_burst(uint64_t rate_bps);
 uint64_t default_pps_burst(uint64_t pps);
 
-// `n` is ports[i].limit. `segment_ok(name)` tells whether the port carries that segment.
-// Throws vnf::config::ConfigError.
+// `n` is ports[i].limit. `segment_ok(name)` tells whether the port carries that segment;
+// `longest` is the longest frame the port carries as far as the file says (bursts below it
+// are refused). Throws vnf::config::ConfigError.
 PortLimits parse_port_limits(const vnf::config::ConfigNode& n, bool trunk,
-                             const std::function<bool(const std::string&)>& segment_ok);
+                             const std::function<bool(const std::string&)>& segment_ok,
+                             uint32_t longest);
 
 // "rate 50Mbit burst 312.5KB police" (for diffs and logs).
 std::string describe(const MeterSpec& m);

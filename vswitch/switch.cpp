@@ -1,5 +1,6 @@
 #include "vswitch/switch.h"
 
+#include "common/af_packet.h"
 #include "common/app.h"
 #include "common/reload.h"
 
@@ -354,6 +355,33 @@ std::unique_ptr<L2Snapshot> Switch::build_snapshot(const SwitchConfig& c, uint64
         "shaper queues could hold {} mbufs ({} workers), more than a quarter of the pool ({} of "
         "{}): lower limit.tx.queue or raise engine.mbufs (a restart)",
         held, engine_.worker_count(), budget, engine_.pool()->size));
+  // The file's check assumed the configured MTU (or 1500); an af_packet port takes its
+  // interface's, which may be larger: a bucket smaller than a frame never lets it pass.
+  for (size_t i = 0; i < c.ports.size(); ++i) {
+    const PortLimits& l = c.ports[i].limit;
+    if (!l.any()) continue;
+    const vnf::PortState* ps = engine_.find_port(c.ports[i].name);
+    const uint32_t mtu = ps ? ps->device.port_mtu() : c.devices[i].port_mtu();
+    const uint64_t longest = vnf::max_frame_len(mtu);
+    auto check = [&](const MeterSpec& m, const std::string& what) {
+      const uint64_t b = m.peak_rate_bps ? std::min(m.burst, m.peak_burst) : m.burst;
+      if (m.rate_bps && !m.shape && b < longest)
+        throw std::runtime_error(fmt::format(
+            "port {}: limit {}: a burst of {} bytes is less than the port's longest frame ({} "
+            "bytes at mtu {}): such frames would never pass",
+            c.ports[i].name, what, b, longest, mtu));
+    };
+    check(l.rx, "rx");
+    check(l.tx, "tx");
+    for (const auto& k : l.classes) {
+      check(k.rx, "class " + k.name + " rx");
+      check(k.tx, "class " + k.name + " tx");
+    }
+    for (const auto& g : l.segments) {
+      check(g.rx, "segment " + g.segment + " rx");
+      check(g.tx, "segment " + g.segment + " tx");
+    }
+  }
   limits_->compile(c, port_id, rx_share, rte_get_tsc_hz(), s->limits);
   return s;
 }

@@ -134,16 +134,31 @@ void Switch::register_telemetry() {
   vnf::telemetry::add(
       "/vnf/limits",
       "Limits (docs/limits.md): per port, segment and class and direction, the configured rate, "
-      "the measured rate, packets and bytes by colour, the shaper queue. Params: [<offset>]; "
-      "16 a page, next_offset when there are more",
+      "the measured rate, packets and bytes by colour, the shaper queue. Params: "
+      "[port=<name>][,<offset>]; 16 a page, next_offset when there are more",
       [this](const std::string& params, rte_tel_data* d) {
         std::lock_guard lock(macs_->mutex());
         std::lock_guard plock(engine_.ports_mutex());  // find_port
-        const size_t offset = params.empty() ? 0 : std::strtoul(params.c_str(), nullptr, 10);
-        const auto& rows = limits_->rows();
+        size_t offset = 0;
+        std::string port;  // only this port's rows
+        for (size_t at = 0; at <= params.size() && !params.empty();) {
+          const size_t end = std::min(params.find(',', at), params.size());
+          const std::string tok = params.substr(at, end - at);
+          if (tok.rfind("port=", 0) == 0) {
+            port = tok.substr(5);
+          } else if (!tok.empty() && std::all_of(tok.begin(), tok.end(), ::isdigit)) {
+            offset = std::strtoul(tok.c_str(), nullptr, 10);
+          } else {
+            return -EINVAL;  // the telemetry client reports a bad parameter
+          }
+          at = end + 1;
+        }
+        std::vector<const LimitRows::Row*> rows;
+        for (const auto& r : limits_->rows())
+          if (port.empty() || r.port == port) rows.push_back(&r);
         rte_tel_data_start_dict(d);
         for (size_t i = offset; i < rows.size() && i < offset + kLimitPage; ++i) {
-          const LimitRows::Row& r = rows[i];
+          const LimitRows::Row& r = *rows[i];
           rte_tel_data* c = vnf::telemetry::new_dict();
           rte_tel_data_add_dict_string(c, "port", r.port.c_str());
           rte_tel_data_add_dict_string(c, "segment", r.segment.c_str());

@@ -85,6 +85,8 @@ check "show limits: vm1 tx and the class of vm3 listed" json \
 check "drops carry the reason limit_rx" test "$(tel_get $P /vnf/drops "r['limit_rx']")" -gt 0
 vc -i lim1 show limits
 check "show limits (text) shows the rates" expect 0 "^vm1 +rx +police +50Mbit" "^vm3/bulk +rx +police +20Mbit"
+vc -i lim1 show limits vm3 --json
+check "show limits vm3: only vm3's rows" json "len(r) == 1 and r[0]['port'] == 'vm3'"
 
 # 2. A class: 5300-5310 at 20 Mbit/s, other ports of the same VM free, at the same time.
 iperf lm-vm3 5202 >"$WORK/o.out" &

@@ -484,7 +484,8 @@ TEST(VswitchConfig, LimitsRatesBurstsAndDefaults) {
   EXPECT_EQ(load(lim("{rx: {rate: 400Gbit}}")).port("vm2")->limit.rx.rate_bps, 400'000'000'000u);
   EXPECT_EQ(load(lim("{rx: {rate: 64000}}")).port("vm2")->limit.rx.rate_bps, 64'000u);
   EXPECT_EQ(load(lim("{rx: {rate: 1Gbit, burst: 1MB}}")).port("vm2")->limit.rx.burst, 1'000'000u);
-  EXPECT_EQ(load(lim("{rx: {rate: 1Gbit, burst: 1518}}")).port("vm2")->limit.rx.burst, 1518u);
+  EXPECT_EQ(load(lim("{rx: {rate: 1Gbit, burst: 1522}}")).port("vm2")->limit.rx.burst, 1522u)
+      << "the longest frame at mtu 1500, with two VLAN tags";
   EXPECT_EQ(load(lim("{tx: {rate: 10Mbit, mode: shape}}")).port("vm2")->limit.tx.burst, 16u * 1024);
   EXPECT_EQ(load(lim("{tx: {rate: 10Mbit, mode: shape}}")).port("vm2")->limit.tx.queue,
             vswitch::kDefaultShapeQueue);
@@ -503,6 +504,13 @@ TEST(VswitchConfig, LimitsRefusedWithPosition) {
   expect_limit_error("{rx: {rate: 401Gbit}}", "401Gbit", "between 1kbit and 400Gbit");
   expect_limit_error("{rx: {rate: 1Mbit, burst: 1000}}", "1000", "out of range (1518 to");
   expect_limit_error("{rx: {rate: 1Mbit, burst: lots}}", "lots", "is not a size");
+  expect_limit_error("{rx: {rate: 1Mbit, burst: 1518}}", "1518",
+                     "less than the port's longest frame (1522 bytes)");
+  expect_limit_error("{rx: {rate: 1Mbit, peak_rate: 2Mbit, peak_burst: 1520}}", "1520",
+                     "less than the port's longest frame");
+  expect_error(with_port("  - {name: vm2, type: ring, mtu: 9000, mode: access, segment: core, "
+                         "limit: {tx: {rate: 1Gbit, burst: 9000}}}"),
+               9, 102, "less than the port's longest frame (9022 bytes)");
   expect_limit_error("{rx: {burst: 64KB}}", "{burst", "needs a rate (bits/s) or pps");
   expect_limit_error("{rx: {rate: 1Mbit, mode: shape}}", "shape", "only a port's tx");
   expect_limit_error("{tx: {rate: 1Mbit, mode: slow}}", "slow", "police or shape");
