@@ -201,7 +201,7 @@ uint64_t default_police_burst(uint64_t rate_bps) {
   return std::max<uint64_t>(rate_bps / 8 / 2, 64 * 1024);
 }
 uint64_t default_shape_burst(uint64_t rate_bps) {
-  return std::max<uint64_t>(rate_bps / 8 / 500, 16 * 1024);
+  return std::max<uint64_t>(rate_bps / 8 / 100, 16 * 1024);
 }
 uint64_t default_pps_burst(uint64_t pps) { return std::max<uint64_t>(pps / 2, 64); }
 

@@ -62,8 +62,9 @@ inline constexpr unsigned kMaxLimitClasses = 64;  // per port
 inline constexpr uint32_t kDefaultShapeQueue = 1024;
 
 // Defaults (docs/limits.md "Bursts"): a policer's burst holds 500 ms at the rate (what TCP
-// needs to reach the rate through a policer), at least 64 KiB; a shaper's bucket 2 ms, at least
-// 16 KiB (a jumbo frame always fits); a packet meter's burst 500 ms, at least 64.
+// needs to reach the rate through a policer), at least 64 KiB; a shaper's bucket 10 ms (what a
+// worker preempted for that long does not lose), at least 16 KiB (a jumbo frame always fits); a
+// packet meter's burst 500 ms, at least 64.
 uint64_t default_police_burst(uint64_t rate_bps);
 uint64_t default_shape_burst(uint64_t rate_bps);
 uint64_t default_pps_burst(uint64_t pps);
