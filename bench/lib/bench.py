@@ -175,7 +175,27 @@ class Ours(System):
 
     def extra(self):
         drops = {k: v for k, v in self.tel.get("/vnf/drops").items() if v}
-        return {"drops": drops}
+        out = {"drops": drops}
+        if self.program == "vswitch":
+            meters = self.meters()
+            if meters:
+                out["meters"] = meters
+        return out
+
+    def meters(self):
+        """The limit meters (/vnf/limits, every page) with their colour counts since start: a
+        metered scenario proves with them that its packets went through a meter."""
+        keep = ("port", "segment", "class", "dir", "mode", "rate_bps", "green_packets",
+                "yellow_packets", "red_packets")
+        rows, offset = [], 0
+        for _ in range(64):
+            page = self.tel.get(f"/vnf/limits,{offset}" if offset else "/vnf/limits") or {}
+            rows += [{k: r.get(k) for k in keep} for r in page.values() if isinstance(r, dict)]
+            nxt = page.get("next_offset")
+            if not isinstance(nxt, int) or nxt <= offset:
+                break
+            offset = nxt
+        return rows
 
 
 class Testpmd(System):
