@@ -54,7 +54,10 @@ iperf() {
   local ns=$1 port=$2
   shift 2
   ip netns exec lm-vm2 timeout 30 iperf3 -s -1 -p "$port" >/dev/null 2>&1 &
-  sleep 0.4
+  for _ in $(seq 1 50); do  # listening (5 s at most): a client too early is refused, measures 0
+    [[ -n "$(ip netns exec lm-vm2 ss -Hltn "sport = :$port")" ]] && break
+    sleep 0.1
+  done
   ip netns exec "$ns" timeout 30 iperf3 -c 10.9.7.12 -p "$port" -t 7 -O 1 -J "$@" \
     >"$WORK/iperf_${ns}_${port}.json" 2>&1
   "$PY" -c "import json; d = json.load(open('$WORK/iperf_${ns}_${port}.json'));
@@ -103,7 +106,10 @@ green_before=$(tel_get $P /vnf/limits "[x for x in r.values() if isinstance(x, d
 vm1_before=$(tel_get $P /vnf/limits "[x for x in r.values() if isinstance(x, dict) and x['port'] == 'vm1' and x['dir'] == 'rx'][0]['green_packets']")
 write_cfg "{rx: {rate: 20Mbit}, tx: {rate: 50Mbit, mode: shape}}"
 kill -HUP "$(cat "$WORK/sw.pid")"
-sleep 1.5
+for _ in $(seq 1 100); do  # its audit line, as reload_loop.sh waits (10 s at most)
+  grep -q "audit: config applied .*generation=2 via=SIGHUP" "$WORK/sw.log" && break
+  sleep 0.1
+done
 check "reload applied (vm1 rx now 20 Mbit/s)" test "$(tel_get $P /vnf/limits "[x for x in r.values() if isinstance(x, dict) and x['port'] == 'vm1' and x['dir'] == 'rx'][0]['rate_bps']")" = 20000000
 green_after=$(tel_get $P /vnf/limits "[x for x in r.values() if isinstance(x, dict) and x['class'] == 'bulk'][0]['green_packets']")
 echo "NOTE: vm3's class meter: $green_before green packets before the reload, $green_after after"
