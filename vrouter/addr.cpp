@@ -111,6 +111,13 @@ std::optional<Prefix> parse_prefix(std::string_view s, std::string& err) {
   return p;
 }
 
+std::optional<Prefix> parse_host_or_prefix(std::string_view s, std::string& err) {
+  if (s.find('/') != std::string_view::npos) return parse_prefix(s, err);
+  const auto a = parse_ip(s);
+  if (!a) return std::nullopt;
+  return Prefix{*a, static_cast<uint8_t>(a->bits())};
+}
+
 std::optional<IfAddr> parse_ifaddr(std::string_view s, std::string& err) {
   const auto al = split(s, err);
   if (!al) return std::nullopt;

@@ -54,6 +54,9 @@ IpAddr mask(const IpAddr& a, unsigned len);
 std::optional<IpAddr> parse_ip(std::string_view s);
 // "10.0.0.0/8". `err` says why not (bad address, bad length, host bits set...).
 std::optional<Prefix> parse_prefix(std::string_view s, std::string& err);
+// "10.0.0.1" (a host prefix, /32 or /128) or "10.0.0.0/8". `err` says why a prefix is not one
+// (it stays empty when a text without '/' is not an address).
+std::optional<Prefix> parse_host_or_prefix(std::string_view s, std::string& err);
 // "10.1.0.1/24": host bits are the point here.
 std::optional<IfAddr> parse_ifaddr(std::string_view s, std::string& err);
 

@@ -53,15 +53,9 @@ void parse_security(const ConfigNode& n, PortSecurity& sec) {
     list.expect_seq();
     for (const auto& item : list.items()) {
       const std::string text = item.str();
-      std::optional<vrouter::Prefix> pfx;
-      if (text.find('/') == std::string::npos) {
-        if (auto a = vrouter::parse_ip(text))
-          pfx = vrouter::Prefix{*a, static_cast<uint8_t>(a->bits())};
-      } else {
-        std::string err;
-        pfx = vrouter::parse_prefix(text, err);
-        if (!pfx) item.fail(fmt::format("'{}': {}", text, err));
-      }
+      std::string err;
+      const std::optional<vrouter::Prefix> pfx = vrouter::parse_host_or_prefix(text, err);
+      if (!pfx && !err.empty()) item.fail(fmt::format("'{}': {}", text, err));
       if (!pfx) item.fail(fmt::format("'{}' is not an address or prefix", text));
       if (pfx->addr.is_v4() != v4)
         item.fail(fmt::format("'{}' is not an {} address", text, v4 ? "IPv4" : "IPv6"));

@@ -155,12 +155,7 @@ LimitClass parse_class(const ConfigNode& n, uint32_t longest) {
   if (m.has("remote")) {
     const std::string text = m["remote"].str();
     std::string err;
-    if (text.find('/') == std::string::npos) {
-      if (auto a = vrouter::parse_ip(text))
-        c.remote = vrouter::Prefix{*a, static_cast<uint8_t>(a->bits())};
-    } else {
-      c.remote = vrouter::parse_prefix(text, err);
-    }
+    c.remote = vrouter::parse_host_or_prefix(text, err);
     if (!c.remote)
       m["remote"].fail(
           fmt::format("'{}' is not an address or prefix{}", text, err.empty() ? "" : ": " + err));
@@ -406,17 +401,9 @@ void LimitRows::compile(const SwitchConfig& cfg,
       if (c.remote) {
         k.family = c.remote->addr.is_v4() ? 4 : 6;
         k.plen = c.remote->len;
-        const auto& b = c.remote->addr.b;
-        if (k.family == 4) {
-          const uint32_t a = c.remote->addr.v4();
-          const uint32_t mask = k.plen ? ~0u << (32 - k.plen) : 0;
-          const uint32_t net = rte_cpu_to_be_32(a & mask);
-          std::memcpy(k.addr, &net, 4);
-        } else {
-          std::memcpy(k.addr, b.data(), 16);
-          for (unsigned bit = k.plen; bit < 128; ++bit)
-            k.addr[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
-        }
+        // A Prefix has its host bits zero and IPv4 in b[0..3], network order: as matched.
+        std::memcpy(k.addr, c.remote->addr.b.data(), 16);
+        if (k.family == 4) k.mask4 = rte_cpu_to_be_32(k.plen ? ~0u << (32 - k.plen) : 0);
       }
       k.row = add_row(Row{port, seg, c.name, dir, cs, share});
       out.classes.push_back(k);

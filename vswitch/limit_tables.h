@@ -40,6 +40,7 @@ struct LimitClassDp {
   uint8_t plen = 0;
   uint16_t port_lo = 0, port_hi = 0xFFFF;
   uint8_t addr[16] = {};  // network order (IPv4 in the first 4 bytes)
+  uint32_t mask4 = 0;     // IPv4: the prefix's netmask, network order
   uint32_t row = kNoRow;
 };
 

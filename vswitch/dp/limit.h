@@ -124,8 +124,7 @@ inline bool class_match(const LimitClassDp& k, const vnf::PacketMeta& m, const u
     uint32_t x, net;
     std::memcpy(&x, a, 4);
     std::memcpy(&net, k.addr, 4);
-    const uint32_t mask = k.plen ? rte_cpu_to_be_32(~0u << (32 - k.plen)) : 0;
-    if ((x & mask) != net) return false;
+    if ((x & k.mask4) != net) return false;
   } else if (k.family == 6) {
     if (m.l3 != vnf::L3::kIpv6) return false;
     const uint8_t* a = frame + m.l3_off + (tx ? 8 : 24);
