@@ -221,7 +221,9 @@ int run(Engine& engine, F& fn, ConfigControl* ctl = nullptr, ControlSocket* cont
       }
     }
     const uint64_t now = monotonic_ms();
-    wait_ms = fn.tick(now) ? 1 : std::min(wait_ms * 2, 20);
+    const bool busy = fn.tick(now);
+    const bool bond_delays = engine.bond_tick(now);  // members waiting out up/down delays
+    wait_ms = busy || bond_delays ? 1 : std::min(wait_ms * 2, 20);
     if (ctl && ctl->take_expired(now)) {
       // The confirm timer ran out: the previous version is back in the config file.
       reload_versioned(

@@ -17,6 +17,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -61,13 +62,20 @@ std::vector<std::string> eal_arguments(const EngineConfig& cfg,
     a.push_back("--huge-unlink");  // no hugepage files left behind, even after a crash
   }
   bool any_pci = false;
-  for (const auto& p : ports) {
+  auto device = [&](const PortDevice& p) {
     if (p.kind == PortKind::kPci) {
       a.insert(a.end(), {"-a", p.device_args()});
       any_pci = true;
     } else if (p.kind != PortKind::kRing) {
       a.insert(a.end(), {"--vdev", p.device_args()});
     }
+  };
+  for (const auto& p : ports) {
+    if (p.kind != PortKind::kBond) {
+      device(p);
+      continue;
+    }
+    for (const auto& m : p.bond->members) device(m);  // the bond itself: Engine::create_bond
   }
   if (!any_pci) a.push_back("--no-pci");
   a.insert(a.end(), cfg.eal_args.begin(), cfg.eal_args.end());
@@ -117,6 +125,11 @@ Engine::Engine(const EngineConfig& cfg, const std::vector<PortDevice>& ports) : 
   for (const auto& d : ports) {
     PortState p;
     p.device = d;
+    if (d.kind == PortKind::kBond) {
+      create_bond(p);
+      // The members' queues take the bond's descriptor counts.
+      need += static_cast<uint64_t>(d.rx_desc + d.tx_desc) * nworkers * d.bond->members.size();
+    }
     resolve_port(p);
     need += static_cast<uint64_t>(d.rx_desc + d.tx_desc) * nworkers;
     ports_.push_back(p);
@@ -134,11 +147,16 @@ Engine::Engine(const EngineConfig& cfg, const std::vector<PortDevice>& ports) : 
   // One frame per mbuf on every port: jumbo MTUs make the data room bigger (af_packet also
   // needs room for its whole ring slot).
   uint32_t data_room = RTE_MBUF_DEFAULT_DATAROOM;
-  for (const auto& d : ports) {
+  auto room_for = [&data_room](const PortDevice& d, uint16_t rx_desc) {
     const uint32_t mtu = d.port_mtu();
-    uint32_t need = mtu > 1500 ? max_frame_len(mtu) + 1 : 0;
-    if (d.kind == PortKind::kAfPacket) need = af_packet_geometry(mtu, d.rx_desc).mbuf_data();
-    data_room = std::max(data_room, need);
+    uint32_t room = mtu > 1500 ? max_frame_len(mtu) + 1 : 0;
+    if (d.kind == PortKind::kAfPacket) room = af_packet_geometry(mtu, rx_desc).mbuf_data();
+    data_room = std::max(data_room, room);
+  };
+  for (const auto& d : ports) {
+    room_for(d, d.rx_desc);
+    if (d.kind == PortKind::kBond)
+      for (const auto& m : d.bond->members) room_for(m, m.rx_desc);
   }
   static std::atomic<unsigned> instance{0};  // several engines in one test process
   const std::string pool_name = fmt::format("vnf_pool_{}", instance++);
@@ -174,10 +192,31 @@ Engine::Engine(const EngineConfig& cfg, const std::vector<PortDevice>& ports) : 
     workers_.push_back(w);
   }
   for (auto& p : ports_) setup_port(p, nworkers);
+  for (auto& p : ports_) {
+    if (!p.bond) continue;
+    if (!workers_.front()->ctl_tx) {
+      const std::string rname = fmt::format("vnf_ctl_tx_{}", pool_name);
+      workers_.front()->ctl_tx =
+          rte_ring_create(rname.c_str(), 1024, socket_, RING_F_SP_ENQ | RING_F_SC_DEQ);
+      if (!workers_.front()->ctl_tx) throw std::runtime_error("cannot create the control tx ring");
+    }
+    if (p.device.bond->mode != BondMode::kLacp) continue;
+    for (auto* w : workers_) {
+      if (w->n_lacp == std::size(w->lacp_ports))
+        throw std::runtime_error(fmt::format("at most {} 802.3ad bonds", std::size(w->lacp_ports)));
+      w->lacp_ports[w->n_lacp++] = p.id;
+    }
+  }
   for (auto* w : workers_) w->rx_list.store(&w->rx_lists[0], std::memory_order_release);
   build_rx();
-  const bool kernel_ports = std::any_of(ports_.begin(), ports_.end(), [](const PortState& p) {
-    return p.device.kind == PortKind::kAfPacket || p.device.kind == PortKind::kTap;
+  const auto kernel = [](const PortDevice& d) {
+    return d.kind == PortKind::kAfPacket || d.kind == PortKind::kTap;
+  };
+  const bool kernel_ports = std::any_of(ports_.begin(), ports_.end(), [&](const PortState& p) {
+    if (p.bond)
+      return std::any_of(p.bond->members.begin(), p.bond->members.end(),
+                         [&](const BondMemberState& m) { return kernel(m.device); });
+    return kernel(p.device);
   });
   if (kernel_ports) {
     links_ = std::make_unique<LinkMonitor>();
@@ -285,6 +324,17 @@ void Engine::setup_port(PortState& p, unsigned nworkers) {
   // A switch port sees every frame. Drivers without the notion (ring, null) say ENOTSUP.
   // af_packet: a membership of our own socket instead of the driver's IFF_PROMISC, so that
   // the kernel takes it back however the process ends (a SIGKILL included).
+  if (d.kind == PortKind::kBond) {
+    // The driver passes promiscuous mode to the current primary only (active-backup); the
+    // engine makes every af_packet member promiscuous through its own socket (see below).
+    for (auto& m : p.bond->members) {
+      if (m.device.kind != PortKind::kAfPacket) continue;
+      m.promisc_fd = join_promiscuous(m.ifindex);
+      if (m.promisc_fd < 0)
+        spdlog::warn("bond '{}': member '{}': promiscuous mode: {}", d.name, m.device.name,
+                     std::strerror(errno));
+    }
+  }
   if (d.kind == PortKind::kAfPacket) {
     p.promisc_fd = join_promiscuous(p.ifindex);
     if (p.promisc_fd < 0)
@@ -329,6 +379,11 @@ Engine::~Engine() {
   stop_ports();
   for (auto* w : workers_) {
     for (auto* b : w->txbuf) rte_free(b);
+    if (w->ctl_tx) {
+      rte_mbuf* m = nullptr;
+      while (rte_ring_dequeue(w->ctl_tx, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+      rte_ring_free(w->ctl_tx);
+    }
     w->~WorkerContext();
     rte_free(w);
   }
@@ -361,6 +416,7 @@ void Engine::close_port(PortState& p) {
     spdlog::warn("port '{}': stop: {}", p.device.name, rte_strerror(-rc));
   if (p.ring) unmap_af_packet_ring(*p.ring);
   rte_eth_dev_close(p.id);
+  if (p.bond) close_bond(p);
 }
 
 void Engine::build_rx() {
@@ -512,6 +568,14 @@ void Engine::set_link(PortState& p, bool up, uint32_t speed, const char* source)
 bool Engine::poll_links() {
   bool changed = false;
   for (auto& p : ports_) {
+    if (p.bond) {  // members: Engine::bond_tick; the bond's link follows its members
+      for (auto& m : p.bond->members) {
+        if (m.device.kind != PortKind::kAfPacket && m.device.kind != PortKind::kTap) continue;
+        const std::string iface = m.device.iface.empty() ? m.device.name : m.device.iface;
+        member_link(p, m, interface_link_up(iface).value_or(false), "poll", steady_ms());
+      }
+      continue;
+    }
     rte_eth_link link{};
     const bool known = rte_eth_link_get_nowait(p.id, &link) == 0;
     bool up = known && link.link_status == RTE_ETH_LINK_UP;
@@ -539,6 +603,14 @@ bool Engine::handle_link_events() {
   bool changed = false;
   links_->drain([&](const KernelLink& l) {
     for (auto& p : ports_) {
+      if (p.bond) {
+        for (auto& m : p.bond->members)
+          if (m.ifindex == l.ifindex) {
+            member_link(p, m, l.up && !l.gone, "netlink", steady_ms());
+            changed = true;
+          }
+        continue;
+      }
       if (p.ifindex != l.ifindex) continue;
       if (p.device.kind != PortKind::kAfPacket && p.device.kind != PortKind::kTap) continue;
       const bool up = l.gone ? p.device.kind == PortKind::kTap : l.up;

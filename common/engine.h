@@ -16,6 +16,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "common/af_packet.h"
+#include "common/bond.h"
 #include "common/engine_config.h"
 #include "common/link_monitor.h"
 #include "common/worker.h"
@@ -54,6 +55,7 @@ struct PortState {
   uint32_t kernel_mtu = 0;  // af_packet, tap: the interface's MTU as last reported
   std::shared_ptr<AfPacketRing> ring;  // af_packet: the driver's ring, read by the worker
   bool removing = false;               // remove_ports: on its way out
+  std::shared_ptr<BondState> bond;     // bond: its members and failovers (common/bond.h)
 };
 
 class Engine {
@@ -114,6 +116,15 @@ class Engine {
   void clear_link_listeners() { link_listeners_.clear(); }
   bool link_up(uint16_t port) const { return port_up_[port].load(std::memory_order_relaxed); }
 
+  // Bonds (common/bond.h). bond_tick: members' delays and driver link polls, from the control
+  // loop; returns true while a delay is pending (call again soon).
+  bool bond_tick(uint64_t now_ms);
+  // Frames to send out of a bond's new active member after a failover (gratuitous ARP,
+  // unsolicited NA, RARP for MACs learned behind other ports), so that the upstream switch
+  // moves its entries at once. The function appends mbufs from pool(); the engine sends them.
+  using BondAnnouncer = std::function<void(const PortState& bond, std::vector<rte_mbuf*>& out)>;
+  void set_bond_announcer(BondAnnouncer f) { announcer_ = std::move(f); }
+
   // Totals over workers.
   uint64_t drop_total(DropReason r) const;
   void sum_port(uint16_t id, uint64_t out[6]) const;
@@ -128,6 +139,13 @@ class Engine {
   void build_rx();  // the workers' unused rx list copies, then the pointers swapped
   void set_port_mtu(PortState& p, uint32_t mtu);
   void set_link(PortState& p, bool up, uint32_t speed, const char* source);
+  // Bonds (engine_bond.cpp).
+  void create_bond(PortState& p);
+  void close_bond(PortState& p);
+  void member_link(PortState& p, BondMemberState& m, bool link, const char* source, uint64_t now);
+  bool bond_evaluate(PortState& p, uint64_t now_ms, const std::string& reason);
+  void bond_failover(PortState& p, int to, const std::string& reason);
+  void bond_announce(PortState& p);
   EngineConfig cfg_;
   std::vector<PortState> ports_;
   mutable std::mutex ports_mu_;
@@ -140,6 +158,7 @@ class Engine {
   bool ports_stopped_ = false;
   std::unique_ptr<LinkMonitor> links_;
   std::vector<std::function<void(const PortState&)>> link_listeners_;
+  BondAnnouncer announcer_;
   // What the workers read before sending to a port: its link is up.
   std::atomic<uint8_t> port_up_[kMaxPorts] = {};
 };

@@ -18,9 +18,9 @@ namespace vnf {
 using config::ConfigNode;
 
 const std::vector<std::string_view> kPortDeviceKeys = {
-    "name",    "type",        "iface", "socket",  "role", "id",      "client",  "rx_pcap",
-    "tx_pcap", "infinite_rx", "pci",   "devargs", "mac",  "rx_desc", "tx_desc", "description",
-    "mtu"};
+    "name",   "type",    "iface",   "socket",      "role", "id",
+    "client", "rx_pcap", "tx_pcap", "infinite_rx", "pci",  "devargs",
+    "mac",    "rx_desc", "tx_desc", "description", "mtu",  "bond"};
 
 namespace {
 
@@ -34,6 +34,7 @@ constexpr KindName kKinds[] = {
     {PortKind::kVhost, "vhost", "net_vhost"}, {PortKind::kMemif, "memif", "net_memif"},
     {PortKind::kPcap, "pcap", "net_pcap"},    {PortKind::kRing, "ring", "net_ring"},
     {PortKind::kNull, "null", "net_null"},    {PortKind::kPci, "pci", ""},
+    {PortKind::kBond, "bond", "net_bonding"},
 };
 
 const KindName& kind_info(PortKind k) {
@@ -132,6 +133,40 @@ std::vector<std::string_view> managed_devargs(PortKind k) {
 
 std::string_view port_kind_name(PortKind k) { return kind_info(k).name; }
 
+std::string_view bond_mode_name(BondMode m) {
+  switch (m) {
+    case BondMode::kActiveBackup:
+      return "active-backup";
+    case BondMode::kBalanceXor:
+      return "balance-xor";
+    case BondMode::kLacp:
+      return "802.3ad";
+  }
+  return "?";
+}
+
+std::string_view bond_hash_name(BondHash h) {
+  switch (h) {
+    case BondHash::kL2:
+      return "l2";
+    case BondHash::kL23:
+      return "l23";
+    case BondHash::kL34:
+      return "l34";
+  }
+  return "?";
+}
+
+bool BondSpec::operator==(const BondSpec& o) const {
+  if (mode != o.mode || primary != o.primary || revert != o.revert || hash != o.hash ||
+      up_delay_ms != o.up_delay_ms || down_delay_ms != o.down_delay_ms ||
+      link_poll_ms != o.link_poll_ms || members.size() != o.members.size())
+    return false;
+  for (size_t i = 0; i < members.size(); ++i)
+    if (!members[i].same_device(o.members[i])) return false;
+  return true;
+}
+
 bool valid_name(std::string_view s) {
   if (s.empty() || s.size() > 31 || !isalnum(static_cast<unsigned char>(s[0]))) return false;
   for (char c : s)
@@ -180,6 +215,7 @@ std::string PortDevice::device_args() const {
     case PortKind::kNull:
     case PortKind::kRing:
     case PortKind::kPci:
+    case PortKind::kBond:  // created by the engine (rte_eth_bond_create), not by the EAL
       break;
   }
   if (!devargs.empty()) a += "," + devargs;
@@ -190,12 +226,26 @@ bool PortDevice::same_device(const PortDevice& o) const {
   // Compared as configured: a running port's resolved MTU is not a change.
   PortDevice a = *this, b = o;
   a.effective_mtu = b.effective_mtu = 0;
+  if (kind == PortKind::kBond && kind == o.kind && !(bond && o.bond && *bond == *o.bond))
+    return false;
   return name == o.name && kind == o.kind && mtu == o.mtu && a.device_args() == b.device_args() &&
          rx_desc == o.rx_desc && tx_desc == o.tx_desc;
 }
 
 void resolve_port_mtus(std::vector<PortDevice>& ports) {
   for (auto& d : ports) {
+    if (d.kind == PortKind::kBond) {
+      // The members carry the bond's mtu; without one, the smallest of theirs.
+      auto spec = std::make_shared<BondSpec>(*d.bond);
+      for (auto& m : spec->members) m.mtu = d.mtu;
+      resolve_port_mtus(spec->members);
+      uint32_t least = 9000;
+      for (const auto& m : spec->members) least = std::min<uint32_t>(least, m.port_mtu());
+      d.effective_mtu = static_cast<uint16_t>(d.mtu ? d.mtu : least);
+      for (auto& m : spec->members) m.effective_mtu = d.effective_mtu;
+      d.bond = spec;
+      continue;
+    }
     if (d.kind != PortKind::kAfPacket || d.mtu) {
       d.effective_mtu = static_cast<uint16_t>(d.port_mtu());
       continue;
@@ -251,6 +301,93 @@ EngineConfig parse_engine(const ConfigNode& root) {
   return c;
 }
 
+namespace {
+
+std::shared_ptr<const BondSpec> parse_bond(const ConfigNode& b, const PortDevice& bond) {
+  b.expect_map();
+  b.allow_keys({"mode", "members", "primary", "revert", "hash", "lacp_rate", "up_delay_ms",
+                "down_delay_ms", "link_poll_ms"});
+  auto spec = std::make_shared<BondSpec>();
+  const std::string mode = b.required("mode").str();
+  if (mode == "active-backup") {
+    spec->mode = BondMode::kActiveBackup;
+  } else if (mode == "balance-xor") {
+    spec->mode = BondMode::kBalanceXor;
+  } else if (mode == "802.3ad") {
+    spec->mode = BondMode::kLacp;
+  } else {
+    b["mode"].fail(
+        fmt::format("unknown bond mode '{}' (one of active-backup, balance-xor, "
+                    "802.3ad)",
+                    mode));
+  }
+  const ConfigNode members = b.required("members");
+  members.expect_seq();
+  std::vector<std::string_view> keys;
+  for (auto k : kPortDeviceKeys)
+    if (k != "bond" && k != "mtu") keys.push_back(k);
+  std::set<std::string> names;
+  for (const auto& m : members.items()) {
+    m.expect_map();
+    m.allow_keys(keys);
+    PortDevice d = parse_port_device(m);
+    if (d.kind == PortKind::kBond) m["type"].fail("a bond's member cannot be a bond");
+    if (d.name == bond.name) m["name"].fail("a member cannot have its bond's name");
+    if (!names.insert(d.name).second)
+      m["name"].fail(fmt::format("member '{}' listed twice", d.name));
+    spec->members.push_back(std::move(d));
+  }
+  if (spec->members.empty()) members.fail("a bond needs at least one member");
+  if (spec->members.size() > 8) members.fail("at most 8 members");
+  if (b.has("primary")) {
+    spec->primary = b["primary"].str();
+    if (spec->mode != BondMode::kActiveBackup)
+      b["primary"].fail("'primary' applies to active-backup bonds");
+    if (!names.count(spec->primary))
+      b["primary"].fail(fmt::format("'{}' is not a member of this bond", spec->primary));
+  } else {
+    spec->primary = spec->members.front().name;
+  }
+  if (b.has("revert")) {
+    if (spec->mode != BondMode::kActiveBackup)
+      b["revert"].fail("'revert' applies to active-backup bonds");
+    const std::string r = b["revert"].str();
+    if (r != "always" && r != "never")
+      b["revert"].fail("revert is always (back to the primary when it is up again) or never");
+    spec->revert = r == "always";
+  }
+  if (b.has("hash")) {
+    if (spec->mode == BondMode::kActiveBackup)
+      b["hash"].fail("'hash' applies to balance-xor and 802.3ad bonds");
+    const std::string h = b["hash"].str();
+    if (h == "l2") {
+      spec->hash = BondHash::kL2;
+    } else if (h == "l23") {
+      spec->hash = BondHash::kL23;
+    } else if (h == "l34") {
+      spec->hash = BondHash::kL34;
+    } else {
+      b["hash"].fail(fmt::format("unknown hash '{}' (one of l2, l23, l34)", h));
+    }
+  }
+  if (b.has("lacp_rate")) {
+    if (spec->mode != BondMode::kLacp) b["lacp_rate"].fail("'lacp_rate' applies to 802.3ad bonds");
+    const std::string r = b["lacp_rate"].str();
+    if (r == "fast")
+      b["lacp_rate"].fail(
+          "lacp_rate fast is not available: DPDK 22.11's net_bonding never asks its partner for "
+          "fast LACPDUs (it does send fast when the partner asks). A member's link loss is seen "
+          "at once from its link state, not from LACP timeouts");
+    if (r != "slow") b["lacp_rate"].fail("lacp_rate is slow");
+  }
+  spec->up_delay_ms = static_cast<uint32_t>(b.uint_or("up_delay_ms", 0, 0, 600000));
+  spec->down_delay_ms = static_cast<uint32_t>(b.uint_or("down_delay_ms", 0, 0, 600000));
+  spec->link_poll_ms = static_cast<uint32_t>(b.uint_or("link_poll_ms", 100, 10, 10000));
+  return spec;
+}
+
+}  // namespace
+
 PortDevice parse_port_device(const ConfigNode& n) {
   PortDevice d;
   d.file = n.file();
@@ -272,7 +409,7 @@ PortDevice parse_port_device(const ConfigNode& n) {
     const std::string hint = config::nearest(type, names);
     n["type"].fail(
         fmt::format("unknown port type '{}'{} (one of tap, af_packet, vhost, memif, "
-                    "pcap, ring, null, pci)",
+                    "pcap, ring, null, pci, bond)",
                     type, hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint)));
   }
   auto need = [&](std::string_view key) { return n.required(key).str(); };
@@ -343,7 +480,14 @@ PortDevice parse_port_device(const ConfigNode& n) {
     case PortKind::kNull:
       forbid_others({});
       break;
+    case PortKind::kBond:
+      forbid_others({});
+      if (n.has("devargs")) n["devargs"].fail("a bond takes no devargs: give them to its members");
+      d.bond = parse_bond(n.required("bond"), d);
+      break;
   }
+  if (d.kind != PortKind::kBond && n.has("bond"))
+    n["bond"].fail(fmt::format("'bond' applies to a port of type bond, not {}", type));
   d.devargs = n.str_or("devargs", "");
   // Arguments the port's own keys set: given twice, which one the driver takes is its choice.
   for (const auto& arg : managed_devargs(d.kind)) {
@@ -423,13 +567,19 @@ void check_restart_only(const EngineConfig& running_engine,
 void validate_port_devices(const std::vector<PortDevice>& ports,
                            const std::vector<ConfigNode>& nodes) {
   std::set<std::string> names, ifaces, sockets;
-  for (size_t i = 0; i < ports.size(); ++i) {
-    const PortDevice& p = ports[i];
-    if (!names.insert(p.name).second) nodes[i]["name"].fail("duplicate port name '" + p.name + "'");
+  auto check = [&](const PortDevice& p, const ConfigNode& at) {
+    if (!names.insert(p.name).second) at["name"].fail("duplicate port name '" + p.name + "'");
     if (!p.iface.empty() && !ifaces.insert(p.iface).second)
-      nodes[i]["iface"].fail("interface '" + p.iface + "' is used by another port");
+      at["iface"].fail("interface '" + p.iface + "' is used by another port");
     if (!p.socket.empty() && p.kind == PortKind::kVhost && !sockets.insert(p.socket).second)
-      nodes[i]["socket"].fail("socket '" + p.socket + "' is used by another port");
+      at["socket"].fail("socket '" + p.socket + "' is used by another port");
+  };
+  for (size_t i = 0; i < ports.size(); ++i) {
+    check(ports[i], nodes[i]);
+    if (ports[i].kind != PortKind::kBond) continue;
+    const auto items = nodes[i]["bond"]["members"].items();
+    for (size_t k = 0; k < ports[i].bond->members.size() && k < items.size(); ++k)
+      check(ports[i].bond->members[k], items[k]);
   }
   if (ports.size() > RTE_MAX_ETHPORTS)
     nodes.back().fail(fmt::format("at most {} ports", RTE_MAX_ETHPORTS));

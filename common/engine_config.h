@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,9 +14,11 @@
 
 namespace vnf {
 
-enum class PortKind { kTap, kAfPacket, kVhost, kMemif, kPcap, kRing, kNull, kPci };
+enum class PortKind { kTap, kAfPacket, kVhost, kMemif, kPcap, kRing, kNull, kPci, kBond };
 
 std::string_view port_kind_name(PortKind k);
+
+struct BondSpec;
 
 struct PortDevice {
   std::string name;  // the port's name in config, logs and telemetry
@@ -30,6 +33,8 @@ struct PortDevice {
   std::string pci;               // pci: bus address (0000:01:00.0)
   std::string devargs;           // extra driver arguments, appended verbatim
   std::string mac;               // optional MAC for the device (tap)
+  // bond: its mode, members and failover settings (common/bond.h has the run-time side).
+  std::shared_ptr<const BondSpec> bond;
   uint16_t rx_desc = 1024;
   uint16_t tx_desc = 1024;
   // The port's MTU (68-9000) as configured; 0: the default (af_packet: the interface's MTU
@@ -52,6 +57,28 @@ struct PortDevice {
   // The MTU the engine works with: effective_mtu once resolved, else the configured or
   // default one.
   uint32_t port_mtu() const { return effective_mtu ? effective_mtu : (mtu ? mtu : 1500); }
+};
+
+// A bond port (`type: bond`, settings under `bond:`): DPDK's net_bonding over member ports of
+// any other kind, which are defined inside the bond and are not ports of their own (no stage
+// sees them). The engine chooses the active member from the members' link state, which for
+// af_packet and tap members comes from the kernel (netlink): their drivers never report a
+// change.
+enum class BondMode { kActiveBackup, kBalanceXor, kLacp };
+enum class BondHash { kL2, kL23, kL34 };
+std::string_view bond_mode_name(BondMode m);
+std::string_view bond_hash_name(BondHash h);
+
+struct BondSpec {
+  BondMode mode = BondMode::kActiveBackup;
+  std::vector<PortDevice> members;  // at least one; names unique among all ports and members
+  std::string primary;              // active-backup: the preferred member (default: the first)
+  bool revert = true;               // active-backup: back to the primary once it is up again
+  BondHash hash = BondHash::kL2;    // balance-xor, 802.3ad: which headers choose the member
+  uint32_t up_delay_ms = 0;         // a member is used once its link has been up this long
+  uint32_t down_delay_ms = 0;       // ... and given up once its link has been down this long
+  uint32_t link_poll_ms = 100;      // members whose link comes neither from netlink nor LSC
+  bool operator==(const BondSpec& o) const;
 };
 
 // Keys of a port entry that belong to the device. A function's loader accepts these plus its own.

@@ -90,6 +90,15 @@ struct alignas(64) WorkerContext {
   // vnfctl why: a packet to run through the pipeline without effects (common/why.h); read
   // once per loop.
   std::atomic<Probe*> probe{nullptr};
+  // Hosts with bonds (common/bond.h). ctl_tx: frames the control thread sends (failover
+  // announcements; worker 0 only; SP/SC, mbufs with their port in m->port). lacp_ports:
+  // 802.3ad bonds, given an empty tx burst every 10 ms, because DPDK's net_bonding sends its
+  // LACPDUs only from within tx bursts and an idle bond would otherwise fall out of its LAG.
+  // Both are set before the workers start and never change.
+  rte_ring* ctl_tx = nullptr;
+  uint16_t lacp_ports[8] = {};
+  uint8_t n_lacp = 0;
+  uint64_t next_lacp_tsc = 0;
   WorkerStats stats;
 
   bool can_send(uint16_t port) const noexcept {
@@ -205,6 +214,20 @@ inline void flush_tx(WorkerContext& w) noexcept {
     if (w.txbuf[p] && w.txbuf[p]->length) rte_eth_tx_buffer_flush(p, w.txq, w.txbuf[p]);
 }
 
+// Bond upkeep (see WorkerContext::ctl_tx, lacp_ports): off the per-packet path.
+[[gnu::cold]] inline void bond_upkeep(WorkerContext& w) noexcept {
+  if (w.ctl_tx && !rte_ring_empty(w.ctl_tx)) {
+    rte_mbuf* m[kBurstMax];
+    const unsigned n =
+        rte_ring_sc_dequeue_burst(w.ctl_tx, reinterpret_cast<void**>(m), kBurstMax, nullptr);
+    for (unsigned i = 0; i < n; ++i) w.send(m[i]->port, m[i]);
+  }
+  if (w.n_lacp && w.now_tsc >= w.next_lacp_tsc) {
+    for (uint8_t i = 0; i < w.n_lacp; ++i) rte_eth_tx_burst(w.lacp_ports[i], w.txq, nullptr, 0);
+    w.next_lacp_tsc = w.now_tsc + w.tsc_hz / 100;
+  }
+}
+
 // vnfctl why (common/why.h): the probe's frame is parsed as a received one would be, then the
 // pipeline's dry variant runs it. Pipelines without probe() answer after parsing.
 template <class Pipeline>
@@ -263,6 +286,8 @@ inline unsigned poll_once(WorkerContext& w, Pipeline& pipeline) noexcept {
     if (Probe* p = w.probe.exchange(nullptr, std::memory_order_acq_rel))
       serve_probe(w, pipeline, *p);
   }
+  if (w.ctl_tx || w.n_lacp) [[unlikely]]
+    bond_upkeep(w);
   flush_tx(w);
   w.stats.loops.add();
   if (total) w.stats.busy_loops.add();

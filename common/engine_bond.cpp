@@ -1,0 +1,281 @@
+// Bond ports: DPDK's net_bonding over member ports, with the members' link state decided by the
+// engine (common/bond.h explains why and how).
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+
+#include <rte_eth_bond.h>
+#include <rte_eth_bond_8023ad.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/engine.h"
+
+namespace vnf {
+
+namespace {
+
+uint8_t dpdk_mode(BondMode m) {
+  switch (m) {
+    case BondMode::kActiveBackup:
+      return BONDING_MODE_ACTIVE_BACKUP;
+    case BondMode::kBalanceXor:
+      return BONDING_MODE_BALANCE;
+    case BondMode::kLacp:
+      return BONDING_MODE_8023AD;
+  }
+  return BONDING_MODE_ACTIVE_BACKUP;
+}
+
+uint8_t dpdk_hash(BondHash h) {
+  switch (h) {
+    case BondHash::kL2:
+      return BALANCE_XMIT_POLICY_LAYER2;
+    case BondHash::kL23:
+      return BALANCE_XMIT_POLICY_LAYER23;
+    case BondHash::kL34:
+      return BALANCE_XMIT_POLICY_LAYER34;
+  }
+  return BALANCE_XMIT_POLICY_LAYER2;
+}
+
+std::string rfc3339_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm t{};
+  localtime_r(&ts.tv_sec, &t);
+  char buf[64], zone[8];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
+  strftime(zone, sizeof zone, "%z", &t);  // +0100 -> +01:00
+  const std::string z(zone);
+  return fmt::format("{}.{:03d}{}", buf, ts.tv_nsec / 1000000,
+                     z.size() == 5 ? z.substr(0, 3) + ":" + z.substr(3) : z);
+}
+
+bool kernel_backed(const PortDevice& d) {
+  return d.kind == PortKind::kAfPacket || d.kind == PortKind::kTap;
+}
+
+}  // namespace
+
+void Engine::create_bond(PortState& p) {
+  const PortDevice& d = p.device;
+  const BondSpec& spec = *d.bond;
+  auto fail = [&](const std::string& what) {
+    throw std::runtime_error(
+        fmt::format("{}:{}:{}: bond '{}': {}", d.file, d.line, d.column, d.name, what));
+  };
+  auto st = std::make_shared<BondState>();
+  for (const auto& md : spec.members) {
+    BondMemberState m;
+    m.device = md;
+    if (rte_eth_dev_get_port_by_name(md.device_name().c_str(), &m.id) != 0)
+      fail(fmt::format("member '{}': device {} did not come up (see the EAL messages above)",
+                       md.name, md.device_name()));
+    rte_eth_dev_info info;
+    if (rte_eth_dev_info_get(m.id, &info) == 0) m.ifindex = static_cast<int>(info.if_index);
+    if (md.name == spec.primary) st->primary = static_cast<int>(st->members.size());
+    st->members.push_back(std::move(m));
+  }
+  const int id = rte_eth_bond_create(d.device_name().c_str(), dpdk_mode(spec.mode),
+                                     static_cast<uint8_t>(socket_));
+  if (id < 0) fail(fmt::format("cannot create the bonding device: {}", rte_strerror(rte_errno)));
+  for (const auto& m : st->members)
+    if (rte_eth_bond_slave_add(static_cast<uint16_t>(id), m.id) != 0)
+      fail(
+          fmt::format("member '{}' cannot join the bond (see the bonding driver's message "
+                      "above)",
+                      m.device.name));
+  // The driver's own polling of members without link interrupts (it cannot see af_packet or
+  // tap links change; the engine handles those).
+  rte_eth_bond_link_monitoring_set(static_cast<uint16_t>(id), spec.link_poll_ms);
+  if (spec.mode == BondMode::kActiveBackup) {
+    rte_eth_bond_primary_set(static_cast<uint16_t>(id), st->members[st->primary].id);
+  } else {
+    if (rte_eth_bond_xmit_policy_set(static_cast<uint16_t>(id), dpdk_hash(spec.hash)) != 0)
+      fail("cannot set the transmit hash");
+  }
+  if (spec.mode == BondMode::kLacp) {
+    // LACP frames on a queue of their own where every member can steer them there (rte_flow);
+    // otherwise they share the data queues and the workers' bursts carry them.
+    if (rte_eth_bond_8023ad_dedicated_queues_enable(static_cast<uint16_t>(id)) == 0) {
+      spdlog::info("bond '{}': LACP on a dedicated queue pair", d.name);
+    } else {
+      spdlog::info(
+          "bond '{}': the members cannot steer LACP frames to a queue of their own "
+          "(no rte_flow support): LACP shares the data queues",
+          d.name);
+    }
+  }
+  p.bond = st;
+}
+
+void Engine::close_bond(PortState& p) {
+  // rte_eth_dev_close on the bond has removed the members; close them and let go of their
+  // promiscuous memberships.
+  for (auto& m : p.bond->members) {
+    if (m.promisc_fd >= 0) {
+      ::close(m.promisc_fd);
+      m.promisc_fd = -1;
+    }
+    rte_eth_dev_stop(m.id);
+    rte_eth_dev_close(m.id);
+  }
+  rte_eth_bond_free(p.device.device_name().c_str());
+}
+
+void Engine::member_link(PortState& p, BondMemberState& m, bool link, const char* source,
+                         uint64_t now) {
+  if (link == m.link && m.link_at_ms != 0) return;
+  const bool first = m.link_at_ms == 0;
+  {
+    std::lock_guard lock(ports_mu_);
+    m.link = link;
+    m.link_at_ms = now;
+    if (!first) ++m.link_changes;
+  }
+  if (!first)
+    spdlog::info("bond '{}': member '{}': link {} ({})", p.device.name, m.device.name,
+                 link ? "up" : "down", source);
+  bond_evaluate(p, now, fmt::format("{} link {}", m.device.name, link ? "up" : "down"));
+}
+
+bool Engine::bond_tick(uint64_t now_ms) {
+  bool pending = false;
+  for (auto& p : ports_) {
+    if (!p.bond || p.removing) continue;
+    for (auto& m : p.bond->members) {
+      if (kernel_backed(m.device) || now_ms < m.next_poll_ms) continue;
+      m.next_poll_ms = now_ms + p.device.bond->link_poll_ms;
+      rte_eth_link link{};
+      if (rte_eth_link_get_nowait(m.id, &link) == 0)
+        member_link(p, m, link.link_status == RTE_ETH_LINK_UP, "poll", now_ms);
+    }
+    if (p.bond->pending) pending |= bond_evaluate(p, now_ms, "");
+  }
+  return pending;
+}
+
+bool Engine::bond_evaluate(PortState& p, uint64_t now, const std::string& why) {
+  BondState& b = *p.bond;
+  const BondSpec& spec = *p.device.bond;
+  bool pending = false;
+  std::string reason = why;
+  for (auto& m : b.members) {
+    if (m.up == m.link) continue;
+    const uint32_t delay = m.link ? spec.up_delay_ms : spec.down_delay_ms;
+    if (m.link_at_ms != 0 && now < m.link_at_ms + delay && b.active >= 0) {
+      pending = true;
+      continue;
+    }
+    {
+      std::lock_guard lock(ports_mu_);
+      m.up = m.link;
+    }
+    if (reason.empty())
+      reason = fmt::format("{} link {} for {} ms", m.device.name, m.link ? "up" : "down", delay);
+    if (spec.mode == BondMode::kActiveBackup) continue;
+    // balance-xor, 802.3ad: out of the bond while down, so that no flow hashes to it.
+    if (!m.up && m.in_bond) {
+      if (rte_eth_bond_slave_remove(p.id, m.id) != 0) {
+        spdlog::error("bond '{}': member '{}' cannot be taken out of the bond", p.device.name,
+                      m.device.name);
+        continue;
+      }
+      // No worker is still inside a burst that copied the member list before the removal.
+      rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
+      std::lock_guard lock(ports_mu_);
+      m.in_bond = false;
+      ++b.failovers;
+      b.last_failover = rfc3339_now();
+      b.last_from = m.device.name;
+      b.last_to.clear();
+      b.last_reason = reason;
+    } else if (m.up && !m.in_bond) {
+      if (rte_eth_bond_slave_add(p.id, m.id) != 0) {
+        spdlog::error("bond '{}': member '{}' cannot rejoin the bond", p.device.name,
+                      m.device.name);
+        continue;
+      }
+      std::lock_guard lock(ports_mu_);
+      m.in_bond = true;
+    }
+    spdlog::warn("bond '{}': member '{}' {} the bond ({})", p.device.name, m.device.name,
+                 m.up ? "rejoined" : "left", reason);
+  }
+  if (spec.mode == BondMode::kActiveBackup) {
+    int want = b.active >= 0 && b.members[b.active].up ? b.active : -1;
+    if (b.members[b.primary].up && (spec.revert || want < 0)) want = b.primary;
+    for (size_t i = 0; want < 0 && i < b.members.size(); ++i)
+      if (b.members[i].up) want = static_cast<int>(i);
+    if (want != b.active) bond_failover(p, want, reason);
+  }
+  const bool any = std::any_of(b.members.begin(), b.members.end(),
+                               [](const BondMemberState& m) { return m.up; });
+  {
+    std::lock_guard lock(ports_mu_);
+    b.pending = pending;
+  }
+  set_link(p, any, p.link_speed, "bond members");
+  return pending;
+}
+
+void Engine::bond_failover(PortState& p, int to, const std::string& reason) {
+  BondState& b = *p.bond;
+  const int from = b.active;
+  if (to >= 0) rte_eth_bond_primary_set(p.id, b.members[to].id);
+  const std::string from_name = from >= 0 ? b.members[from].device.name : "none";
+  const std::string to_name = to >= 0 ? b.members[to].device.name : "none";
+  const bool starting = from < 0 && b.failovers == 0 && b.last_failover.empty();
+  {
+    std::lock_guard lock(ports_mu_);
+    b.active = to;
+    if (!starting) {
+      ++b.failovers;
+      b.last_failover = rfc3339_now();
+      b.last_from = from_name;
+      b.last_to = to_name;
+      b.last_reason = reason;
+    }
+  }
+  if (starting) {
+    spdlog::info("bond '{}': active member '{}'", p.device.name, to_name);
+    return;
+  }
+  spdlog::warn("bond '{}': failover at {}: active member {} -> {} ({})", p.device.name,
+               b.last_failover, from_name, to_name, reason);
+  if (to >= 0) bond_announce(p);
+}
+
+void Engine::bond_announce(PortState& p) {
+  if (!announcer_ || !workers_.front()->ctl_tx) return;
+  std::vector<rte_mbuf*> frames;
+  announcer_(p, frames);
+  unsigned sent = 0, lost = 0;
+  for (rte_mbuf* m : frames) {
+    m->port = p.id;
+    if (rte_ring_sp_enqueue(workers_.front()->ctl_tx, m) == 0) {
+      ++sent;
+    } else {
+      rte_pktmbuf_free(m);
+      ++lost;
+    }
+  }
+  {
+    std::lock_guard lock(ports_mu_);
+    p.bond->announced += sent;
+    p.bond->announce_lost += lost;
+  }
+  if (!frames.empty())
+    spdlog::info("bond '{}': {} announcement(s) sent out of the new active member{}", p.device.name,
+                 sent, lost ? fmt::format(", {} without room", lost) : "");
+}
+
+}  // namespace vnf
