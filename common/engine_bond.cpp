@@ -206,6 +206,8 @@ bool Engine::bond_evaluate(PortState& p, uint64_t now, const std::string& why) {
       }
       std::lock_guard lock(ports_mu_);
       m.in_bond = true;
+    } else {
+      continue;  // start-up: already in
     }
     spdlog::warn("bond '{}': member '{}' {} the bond ({})", p.device.name, m.device.name,
                  m.up ? "rejoined" : "left", reason);

@@ -26,6 +26,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 iputils-ping traceroute iperf3 netcat-openbsd ethtool tshark python3 python3-scapy python3-yaml
   vsftpd curl
+  # the bond tests' independent LACP / static-bond partner: Open vSwitch's userspace datapath
+  # (scripts/lib/ovs.sh runs a private instance; no kernel module)
+  openvswitch-switch
   procps psmisc util-linux
   # fuzz suite: libFuzzer needs clang >= 16 here (the code captures structured bindings in
   # lambdas, which clang 14 rejects); llvm brings llvm-symbolizer for readable stacks

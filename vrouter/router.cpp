@@ -40,6 +40,11 @@ Router::Router(vnf::Engine& engine, RouterConfig cfg) : engine_(engine), cfg_(st
   // The engine's link events (rtnetlink for af_packet and tap): next hops behind a port that
   // went down fail over at once instead of at the next poll.
   engine.add_link_listener([this](const vnf::PortState& p) { on_link_change(p.id, p.link_up); });
+  // A bond's failover: the interfaces on it announce themselves out of the new active member
+  // (through the router's own inject path, not the engine's frame list).
+  engine.set_bond_announcer([this](const vnf::PortState& bond, std::vector<rte_mbuf*>&) {
+    core_->announce_port(bond.id);
+  });
   for (unsigned i = 0; i < engine.worker_count(); ++i) {
     scratch_.push_back(std::make_unique<RouterWorkerState>());
     pipelines_.push_back(std::make_unique<RouterPipeline>(core_->published(), core_->neigh_view(),

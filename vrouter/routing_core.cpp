@@ -417,6 +417,14 @@ void RoutingCore::on_link_change(uint16_t port, bool up, uint64_t now_ms) {
   flush_injects();
 }
 
+void RoutingCore::announce_port(uint16_t port) {
+  std::lock_guard lock(mu_);
+  if (env_.host_mode) return;
+  for (size_t i = 0; i < s_.interfaces.size(); ++i)
+    if (env_.port_id(s_.interfaces[i].port) == port) announce(static_cast<uint8_t>(i));
+  flush_injects();
+}
+
 void RoutingCore::set_link(uint16_t port, bool up, uint64_t now_ms) {
   if (port >= port_down_.size() || port_down_[port] == !up) return;
   port_down_[port] = !up;

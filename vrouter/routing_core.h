@@ -93,6 +93,10 @@ class RoutingCore {
   // comes back: addresses announced, next hops probed at once (usable at their first answer).
   // Host deployment: the same for the neighbours learned on that port.
   void on_link_change(uint16_t port, bool up, uint64_t now_ms);
+  // A bond port's active member changed (appliance): the port's interface addresses announced
+  // again (gratuitous ARP, unsolicited NA) out of the new member, so that the upstream switch
+  // moves the interfaces' MACs at once. Control thread; takes mutex().
+  void announce_port(uint16_t port);
 
   std::mutex& mutex() const { return mu_; }
   const RouterSettings& settings() const { return s_; }

@@ -19,6 +19,68 @@
 namespace vswitch {
 
 namespace {
+
+// A RARP request announcing `mac` (as QEMU's announce-self and Open vSwitch's SLB bonds send
+// them): the upstream switch learns the MAC on the port the frame arrives on. Tagged with
+// (tpid, vlan) when tpid is not 0. Null when the pool is empty.
+rte_mbuf* rarp_frame(rte_mempool* pool, const uint8_t mac[6], uint16_t tpid, uint16_t vlan) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool);
+  if (!m) return nullptr;
+  const uint16_t len = 60;  // minimum Ethernet frame without FCS
+  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, tpid ? len + 4 : len));
+  std::memset(p, 0, tpid ? len + 4 : len);
+  std::memset(p, 0xff, 6);
+  std::memcpy(p + 6, mac, 6);
+  uint8_t* q = p + 12;
+  auto put16 = [&q](uint16_t v) {
+    q[0] = static_cast<uint8_t>(v >> 8);
+    q[1] = static_cast<uint8_t>(v);
+    q += 2;
+  };
+  if (tpid) {
+    put16(tpid);
+    put16(vlan);
+  }
+  put16(0x8035);  // RARP
+  put16(1);       // hardware: Ethernet
+  put16(0x0800);  // protocol: IPv4
+  *q++ = 6;
+  *q++ = 4;
+  put16(3);                     // reverse request
+  std::memcpy(q, mac, 6);       // sender hardware address; sender IP 0
+  std::memcpy(q + 10, mac, 6);  // target hardware address; target IP 0
+  return m;
+}
+
+}  // namespace
+
+// After a bond's failover: a RARP out of the new active member for every MAC behind the other
+// ports in the segments the bond carries, so that the upstream switch moves them at once
+// instead of sending their traffic into the dead link until it ages out. At most
+// kMaxAnnounce frames; the rest are relearned from traffic.
+void Switch::announce_macs(const vnf::PortState& bond, std::vector<rte_mbuf*>& out) {
+  constexpr size_t kMaxAnnounce = 1024;
+  const L2Snapshot& snap = *published_.get();
+  const PortPolicy& pol = snap.port[bond.id];
+  size_t skipped = 0;
+  std::lock_guard lock(macs_->mutex());
+  macs_->for_each([&](const MacKey& k, uint16_t port, bool, uint32_t) {
+    if (port == bond.id || !pol.allowed[k.vlan & 0xFFF]) return;
+    if (out.size() >= kMaxAnnounce) {
+      ++skipped;
+      return;
+    }
+    if (rte_mbuf* m = rarp_frame(engine_.pool(), k.mac, pol.egress_tpid(k.vlan), k.vlan))
+      out.push_back(m);
+  });
+  if (skipped)
+    spdlog::info(
+        "bond '{}': {} more MACs not announced (at most {}): they move upstream with "
+        "their next frame",
+        bond.device.name, skipped, kMaxAnnounce);
+}
+
+namespace {
 constexpr unsigned kLearnRingSize = 4096;
 constexpr uint64_t kAgePeriodMs = 100;
 }  // namespace
@@ -54,6 +116,9 @@ Switch::Switch(vnf::Engine& engine, SwitchConfig cfg)
   // A port whose link went down (a VM shut down or migrating away): what was learned behind
   // it is forgotten at once, so that traffic to those MACs floods and finds them wherever
   // they come up again (as the Linux bridge does on carrier loss).
+  engine.set_bond_announcer([this](const vnf::PortState& bond, std::vector<rte_mbuf*>& out) {
+    announce_macs(bond, out);
+  });
   engine.add_link_listener([this](const vnf::PortState& p) {
     if (rt_) rt_->on_link_change(p.id, p.link_up, vnf::monotonic_ms());
     if (p.link_up) return;

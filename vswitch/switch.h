@@ -194,6 +194,7 @@ class Switch {
   PortChanges stage_ports(const SwitchConfig& next);
   void unstage_ports(const PortChanges& pc, bool fresh_added);
   void sync_static_and_limits();
+  void announce_macs(const vnf::PortState& bond, std::vector<rte_mbuf*>& out);
   // The L2 snapshot of `c` with its limits compiled (not yet committed: limits_->commit()
   // after it is published, limits_->abort() if it is not).
   std::unique_ptr<L2Snapshot> build_snapshot(const SwitchConfig& c, uint64_t gen);

@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# Bond ports through the real vswitch (docs/bonding.md), af_packet members on veths into an
+# upstream namespace:
+#   1. active-backup into a Linux bridge: a ping every 10 ms keeps flowing when the active
+#      member's link goes down (the lost interval is printed); telemetry and vnfctl show the
+#      failover; the primary comes back after up_delay_ms (revert: always), and the RARP sent
+#      out of it moves the VM's MAC in the bridge at once, with no traffic from the VM.
+#   2. balance-xor into an Open vSwitch static bond: l34 spreads 16 UDP flows over both
+#      members; l2 keeps one MAC pair on one member.
+#   3. 802.3ad against an Open vSwitch bond with lacp=active (userspace datapath, an
+#      independent LACP implementation): the aggregate forms, both members carry traffic, the
+#      partner shows in telemetry, a member's link loss keeps traffic flowing, and the member
+#      rejoins the aggregate.
+source "$(dirname "$0")/lib.sh"
+source "$TOP/scripts/lib/ovs.sh"
+
+if ! ovs_available; then
+  fail "Open vSwitch is not installed (scripts/setup.sh installs openvswitch-switch): the 802.3ad and balance-xor partner is missing"
+  exit 1
+fi
+OVS_DIRS=()
+stop_ovs() {
+  local d
+  for d in "${OVS_DIRS[@]}"; do ovs_stop "$d"; done
+}
+trap 'stop_ovs; finish' EXIT
+
+write_cfg() {  # write_cfg NAME BOND_SETTINGS ("key: value, ..." beside the members)
+  cat >"$WORK/$1.yaml" <<YAML
+# program: vswitch
+engine: {name: $1, lcores: [0, 1], memory_mb: 256, idle_sleep_us: 100}
+segments:
+  - {name: core, vlan: 100}
+ports:
+  - {name: vm1, type: af_packet, iface: bdvm1, mode: access, segment: core}
+  - name: uplink
+    type: bond
+    mode: access
+    segment: core
+    bond: {members: [{name: upa, type: af_packet, iface: bdA}, {name: upb, type: af_packet, iface: bdB}], $2}
+YAML
+}
+
+# The upstream namespace: ua and ub are the peers of the members bdA and bdB. A cable pulled is
+# the upstream end set down: our end loses its carrier, as with a real cable.
+upstream_ns() {
+  ip netns add bd-up
+  NETNS_CREATED+=(bd-up)
+  ip link add bdA type veth peer name ua netns bd-up
+  ip link add bdB type veth peer name ub netns bd-up
+  LINKS_CREATED+=(bdA bdB)
+  local i
+  for i in bdA bdB; do
+    sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1"
+    ip link set "$i" up
+  done
+  ip netns exec bd-up sh -c 'ip link set lo up; ip link set ua up; ip link set ub up
+    sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv6.conf.all.disable_ipv6=1
+    ethtool -K ua tx off; ethtool -K ub tx off' >/dev/null 2>&1
+}
+cable() { ip netns exec bd-up ip link set "$1" "$2"; }  # cable ua|ub up|down
+
+# flow_ping SECONDS DOWN_AFTER MEMBER: pings every 10 ms from vm1 while MEMBER's cable is pulled
+# DOWN_AFTER seconds in; prints "sent received".
+flow_ping() {
+  local secs=$1 after=$2 member=$3 n
+  n=$((secs * 100))
+  ip netns exec bd-vm1 ping -n -q -i 0.01 -c "$n" -W 1 10.9.9.1 >"$WORK/ping.out" 2>&1 &
+  local pid=$!
+  sleep "$after"
+  cable "$member" down
+  wait "$pid"
+  "$PY" -c "import re,sys; t=open('$WORK/ping.out').read(); m=re.search(r'(\d+) packets transmitted, (\d+) received', t); print(m.group(1), m.group(2)) if m else print(0, 0)"
+}
+
+# bond_field BOND EXPR: EXPR on /vnf/bonds' entry for BOND, as `b`.
+bond_field() { tel_get "$P" "/vnf/bonds,$1" "(lambda b: $2)(r['$1'])"; }
+# member_field BOND MEMBER EXPR
+member_field() { tel_get "$P" "/vnf/bond_members,$1" "(lambda m: $3)(r['$1/$2'])"; }
+# wait_for SECONDS COMMAND...: retries every 50 ms
+wait_for() {
+  local t=$1
+  shift
+  local end=$((SECONDS + t))
+  while ((SECONDS <= end)); do
+    "$@" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+is() { [[ "$1" == "$2" ]]; }
+active_is() { [[ "$(bond_field uplink "b['active']")" == "$1" ]]; }
+bond_link_is() { [[ "$(tel_get "$P" /vnf/ports,uplink "r['uplink']['link']")" == "$1" ]]; }
+fdb_is() { [[ "$(bridge_port_of "$1")" == "$2" ]]; }
+bridge_port_of() {  # bridge_port_of MAC: the bridge port that learned MAC in bd-up
+  ip netns exec bd-up bridge fdb show br br0 | awk -v m="$1" 'tolower($1) == tolower(m) && !/permanent/ {print $3; exit}'
+}
+
+netns_host bd-vm1 bdvm1 10.9.9.11/24
+VM1_MAC=$(ip netns exec bd-vm1 cat /sys/class/net/eth0/address)
+upstream_ns
+
+# ---- 1. active-backup into a Linux bridge
+ip netns exec bd-up sh -c 'ip link add br0 type bridge; ip link set ua master br0
+  ip link set ub master br0; ip link set br0 up; ip addr add 10.9.9.1/24 dev br0
+  ethtool -K br0 tx off' >/dev/null 2>&1
+write_cfg bdab "mode: active-backup, primary: upa, revert: always, up_delay_ms: 300"
+start_appliance ab vswitch "$WORK/bdab.yaml" || exit 1
+P=vnf-bdab
+check "active-backup: vm1 reaches the upstream host through the bond" ns_ping bd-vm1 10.9.9.1
+check "active-backup: upa (the primary) is active" is "$(bond_field uplink "b['active']")" upa
+
+read -r sent got < <(flow_ping 3 1 ua)
+lost=$((sent - got))
+echo "NOTE: active-backup failover: $lost of $sent pings (10 ms apart) lost: about $((lost * 10)) ms without traffic"
+check "active-backup: the flow keeps going after the active member's link went down ($got of $sent answered)" \
+  test "$got" -gt 0 -a "$lost" -lt 50
+check "active-backup: upb took over" is "$(bond_field uplink "b['active']")" upb
+check "active-backup: one failover recorded, upa -> upb, reason the link" \
+  is "$(bond_field uplink "(b['failovers'], b['last_from'], b['last_to'], b['last_reason'])")" \
+  "(1, 'upa', 'upb', 'upa link down')"
+check "active-backup: the failover time is RFC 3339 with the zone" \
+  "$PY" -c "import re,sys; sys.exit(0 if re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d', sys.argv[1]) else 1)" \
+  "$(bond_field uplink "b['last_failover']")"
+check "active-backup: the failover is in the log with both members and the reason" \
+  grep -qE "bond 'uplink': failover at .*: active member upa -> upb \(upa link down\)" "$WORK/ab.log"
+check "active-backup: upa's link is down in telemetry" is "$(member_field uplink upa "m['link']")" down
+vc -i bdab show bonds
+check "vnfctl show bonds: mode, active member, failover" \
+  expect 0 "bond uplink: active-backup, link up, active upb \(primary upa, revert always\)" \
+  "failovers: 1, last: .*upa -> upb \(upa link down\)" "^upa +af_packet +bdA +down +no" \
+  "^upb +af_packet +bdB +up +yes"
+vc -i bdab show bonds uplink --json
+check "vnfctl show bonds --json: the members with their link" \
+  json "r[0]['name'] == 'uplink' and [m['link'] for m in r[0]['members']] == ['down', 'up']"
+vc -i bdab show bonds nosuch
+check "vnfctl show bonds NAME: an unknown bond says so" expect 0 "no bond 'nosuch'"
+
+# The VM's MAC sits on ub in the bridge now (the pings went that way). Revert: upa back after
+# its up_delay; the RARP out of upa moves the MAC with no frame from the VM.
+check "active-backup: the bridge learned vm1's MAC on ub during the flow" is "$(bridge_port_of "$VM1_MAC")" ub
+cable ua up
+sleep 0.1
+check "active-backup: 100 ms after upa's link came back, upb is still active (up_delay_ms 300)" \
+  is "$(bond_field uplink "b['active']")" upb
+check "active-backup: revert always: upa active again after its up delay" \
+  wait_for 3 active_is upa
+check "active-backup: the RARP out of upa moved vm1's MAC to ua in the bridge at once" \
+  wait_for 1 fdb_is "$VM1_MAC" ua
+check "active-backup: announcements counted" test "$(bond_field uplink "b['announced']")" -ge 1
+check "active-backup: vm1 reaches upstream through upa again" ns_ping bd-vm1 10.9.9.1
+check "active-backup: the revert is a second failover, reason the up delay" \
+  is "$(bond_field uplink "(b['failovers'], b['last_to'], b['last_reason'])")" \
+  "(2, 'upa', 'upa link up for 300 ms')"
+cable ua down
+cable ub down
+check "active-backup: with both members down the bond's link is down" \
+  wait_for 2 bond_link_is down
+cable ua up
+cable ub up
+check "active-backup: and up again with them" \
+  wait_for 3 bond_link_is up
+stop_appliance ab
+ip netns exec bd-up sh -c 'ip link del br0'
+
+# ---- 2 and 3: Open vSwitch as the partner (arp_ignore keeps the upstream namespace's kernel
+# from answering ARP on the bond members itself).
+ovs_start bd-up "$WORK/ovs" || { fail "Open vSwitch did not start: $(tail -3 "$WORK/ovs/vswitchd.log")"; exit 1; }
+OVS_DIRS+=("$WORK/ovs")
+O="$WORK/ovs"
+ovs_vsctl "$O" add-br br0 -- set bridge br0 datapath_type=netdev
+ip netns exec bd-up sh -c 'ip link set br0 up; ip addr add 10.9.9.1/24 dev br0; ethtool -K br0 tx off' >/dev/null 2>&1
+
+# udp_flows N: N UDP datagrams from vm1 to 10.9.9.1, one per destination port (16 flows).
+udp_flows() {
+  local p
+  for p in $(seq 7001 $((7000 + $1))); do
+    ip netns exec bd-vm1 "$PY" -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x' * 64, ('10.9.9.1', $p))"
+  done
+}
+tx_of() { member_field uplink "$1" "m['tx_packets']"; }
+
+# 2. balance-xor: a static bond upstream (lacp off).
+ovs_vsctl "$O" add-bond br0 bond0 ua ub bond_mode=balance-slb lacp=off
+for hash in l34 l2; do
+  write_cfg "bdx$hash" "mode: balance-xor, hash: $hash"
+  start_appliance "x$hash" vswitch "$WORK/bdx$hash.yaml" || exit 1
+  P=vnf-bdx$hash
+  check "balance-xor $hash: vm1 reaches the upstream host" ns_ping bd-vm1 10.9.9.1
+  a0=$(tx_of upa)
+  b0=$(tx_of upb)
+  udp_flows 16
+  a1=$(tx_of upa)
+  b1=$(tx_of upb)
+  echo "NOTE: balance-xor hash $hash: 16 UDP flows: upa sent $((a1 - a0)), upb $((b1 - b0))"
+  if [[ $hash == l34 ]]; then
+    check "balance-xor l34: the flows spread over both members" test $((a1 - a0)) -gt 0 -a $((b1 - b0)) -gt 0
+  else
+    check "balance-xor l2: one MAC pair stays on one member" test $((a1 - a0)) -eq 0 -o $((b1 - b0)) -eq 0
+    check "balance-xor l2: ... and all 16 went out" test $((a1 - a0 + b1 - b0)) -ge 16
+  fi
+  stop_appliance "x$hash"
+done
+ovs_vsctl "$O" del-port br0 bond0
+
+# 3. 802.3ad against Open vSwitch's LACP.
+ovs_vsctl "$O" add-bond br0 bond0 ua ub bond_mode=balance-tcp lacp=active \
+  other_config:lacp-time=fast
+write_cfg bdlacp "mode: 802.3ad, hash: l34"
+start_appliance lacp vswitch "$WORK/bdlacp.yaml" || exit 1
+P=vnf-bdlacp
+both_selected() {
+  [[ "$(member_field uplink upa "m.get('lacp_selected')")" == selected &&
+    "$(member_field uplink upb "m.get('lacp_selected')")" == selected &&
+    "$(member_field uplink upa "'distributing' in m.get('actor_state', '')")" == True &&
+    "$(member_field uplink upb "'distributing' in m.get('actor_state', '')")" == True ]]
+}
+check "802.3ad: the aggregate forms with Open vSwitch (both members selected, distributing)" \
+  wait_for 15 both_selected
+ovs_sysid=$(ovs_appctl "$O" lacp/show bond0 | awk '/sys_id:/ {print $2; exit}')
+check "802.3ad: the partner in telemetry is Open vSwitch's system id ($ovs_sysid)" \
+  is "$(member_field uplink upa "m['partner_system'].lower()")" "$ovs_sysid"
+check "802.3ad: the partner's state says collecting and distributing" \
+  is "$(member_field uplink upb "'collecting distributing' in m['partner_state']")" True
+check "802.3ad: Open vSwitch sees us as its partner on both members" \
+  test "$(ovs_appctl "$O" lacp/show bond0 | grep -c 'partner state: activity.*collecting distributing')" -eq 2
+check "802.3ad: vm1 reaches the upstream host" ns_ping bd-vm1 10.9.9.1
+a0=$(tx_of upa)
+b0=$(tx_of upb)
+udp_flows 16
+a1=$(tx_of upa)
+b1=$(tx_of upb)
+echo "NOTE: 802.3ad hash l34: 16 UDP flows: upa sent $((a1 - a0)), upb $((b1 - b0))"
+check "802.3ad: both members carry traffic" test $((a1 - a0)) -gt 0 -a $((b1 - b0)) -gt 0
+vc -i bdlacp show bonds
+check "vnfctl show bonds: the LACP partner per member" \
+  expect 0 "bond uplink: 802.3ad, link up, hash l34" "^upa .* selected +$ovs_sysid key [0-9]+ port [0-9]+ +activity"
+for m in ua ub; do
+  read -r sent got < <(flow_ping 3 1 "$m")
+  lost=$((sent - got))
+  echo "NOTE: 802.3ad: cable $m pulled: $lost of $sent pings (10 ms apart) lost: about $((lost * 10)) ms"
+  check "802.3ad: traffic keeps flowing with $m's cable pulled ($got of $sent answered)" \
+    test "$got" -gt 0 -a "$lost" -lt 50
+  mem=upa
+  [[ $m == ub ]] && mem=upb
+  check "802.3ad: $mem left the bond" is "$(member_field uplink $mem "m['in_bond']")" 0
+  cable "$m" up
+  check "802.3ad: $mem rejoined the aggregate after its cable came back" wait_for 15 both_selected
+done
+check "802.3ad: two member losses counted" test "$(bond_field uplink "b['failovers']")" -eq 2
+stop_appliance lacp
