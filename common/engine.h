@@ -124,6 +124,14 @@ class Engine {
   // moves its entries at once. The function appends mbufs from pool(); the engine sends them.
   using BondAnnouncer = std::function<void(const PortState& bond, std::vector<rte_mbuf*>& out)>;
   void set_bond_announcer(BondAnnouncer f) { announcer_ = std::move(f); }
+  // Reloads that change a bond's members or settings (check_restart_only has allowed them):
+  // add_bond_members creates the members `next` adds and joins them to their bonds (all or
+  // nothing: throws, having removed those it added); after the reload is committed,
+  // settle_bonds(next) takes out the members `next` no longer lists and applies the new
+  // settings (primary, revert, delays). A reload that fails after add_bond_members calls
+  // settle_bonds(running) to take the added members out again. Control thread.
+  void add_bond_members(const std::vector<PortDevice>& next);
+  void settle_bonds(const std::vector<PortDevice>& target);
 
   // Totals over workers.
   uint64_t drop_total(DropReason r) const;

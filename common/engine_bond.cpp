@@ -281,3 +281,137 @@ void Engine::bond_announce(PortState& p) {
 }
 
 }  // namespace vnf
+
+namespace vnf {
+
+namespace {
+
+const PortDevice* find_device(const std::vector<PortDevice>& v, const std::string& name) {
+  for (const auto& d : v)
+    if (d.name == name) return &d;
+  return nullptr;
+}
+
+std::string devargs_params(const PortDevice& d) {
+  const std::string a = d.device_args();
+  const size_t comma = a.find(',');
+  return comma == std::string::npos ? std::string() : a.substr(comma + 1);
+}
+
+}  // namespace
+
+void Engine::add_bond_members(const std::vector<PortDevice>& next) {
+  std::vector<std::pair<PortState*, std::string>> added;
+  try {
+    for (auto& p : ports_) {
+      if (!p.bond) continue;
+      const PortDevice* nd = find_device(next, p.device.name);
+      if (!nd || nd->kind != PortKind::kBond) continue;
+      for (const PortDevice& md : nd->bond->members) {
+        const bool known =
+            std::any_of(p.bond->members.begin(), p.bond->members.end(),
+                        [&](const BondMemberState& m) { return m.device.name == md.name; });
+        if (known) continue;
+        PortDevice dev = md;
+        dev.effective_mtu = p.device.effective_mtu;  // a member carries its bond's mtu
+        const uint64_t want =
+            static_cast<uint64_t>(p.device.rx_desc + kBurstMax * 2) * workers_.size();
+        if (rte_mempool_avail_count(pool_) < want + 2048)
+          throw std::runtime_error(fmt::format(
+              "{}:{}:{}: bond '{}': member '{}': the mbuf pool has no room for its queues: raise "
+              "engine.mbufs and restart",
+              md.file, md.line, md.column, p.device.name, md.name));
+        const std::string name = dev.device_name();
+        if (int rc = rte_eal_hotplug_add("vdev", name.c_str(), devargs_params(dev).c_str());
+            rc != 0)
+          throw std::runtime_error(
+              fmt::format("{}:{}:{}: bond '{}': member '{}': device {} cannot "
+                          "be added: {}",
+                          md.file, md.line, md.column, p.device.name, md.name, dev.device_args(),
+                          rte_strerror(-rc)));
+        BondMemberState m;
+        m.device = dev;
+        if (rte_eth_dev_get_port_by_name(name.c_str(), &m.id) != 0 ||
+            rte_eth_bond_slave_add(p.id, m.id) != 0) {
+          rte_eal_hotplug_remove("vdev", name.c_str());
+          throw std::runtime_error(fmt::format(
+              "{}:{}:{}: bond '{}': member '{}' cannot join the bond (see the bonding driver's "
+              "message above)",
+              md.file, md.line, md.column, p.device.name, md.name));
+        }
+        rte_eth_dev_info info;
+        if (rte_eth_dev_info_get(m.id, &info) == 0) m.ifindex = static_cast<int>(info.if_index);
+        if (dev.kind == PortKind::kAfPacket) m.promisc_fd = join_promiscuous(m.ifindex);
+        {
+          std::lock_guard lock(ports_mu_);
+          p.bond->members.push_back(std::move(m));
+        }
+        added.emplace_back(&p, md.name);
+        if (kernel_backed(dev) && !links_) links_ = std::make_unique<LinkMonitor>();
+        spdlog::info("bond '{}': member '{}' added by reload ({})", p.device.name, md.name,
+                     dev.device_args());
+        BondMemberState& fresh = p.bond->members.back();
+        if (kernel_backed(dev)) {
+          const std::string iface = dev.iface.empty() ? dev.name : dev.iface;
+          member_link(p, fresh, interface_link_up(iface).value_or(false), "reload", steady_ms());
+        }
+      }
+    }
+  } catch (...) {
+    // Take out what this call added: the running spec does not list them.
+    std::vector<PortDevice> running;
+    for (const auto& p : ports_) running.push_back(p.device);
+    settle_bonds(running);
+    throw;
+  }
+}
+
+void Engine::settle_bonds(const std::vector<PortDevice>& target) {
+  for (auto& p : ports_) {
+    if (!p.bond || p.removing) continue;
+    const PortDevice* nd = find_device(target, p.device.name);
+    if (!nd || nd->kind != PortKind::kBond) continue;
+    BondState& b = *p.bond;
+    const std::string active_name = b.active >= 0 ? b.members[b.active].device.name : "";
+    std::string gone;
+    for (size_t i = 0; i < b.members.size();) {
+      BondMemberState& m = b.members[i];
+      const bool kept = std::any_of(nd->bond->members.begin(), nd->bond->members.end(),
+                                    [&](const PortDevice& d) { return d.name == m.device.name; });
+      if (kept) {
+        ++i;
+        continue;
+      }
+      if (m.in_bond) rte_eth_bond_slave_remove(p.id, m.id);
+      // No worker is inside a burst that copied the member list before it left.
+      rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
+      if (m.promisc_fd >= 0) ::close(m.promisc_fd);
+      rte_eth_dev_stop(m.id);
+      rte_eth_dev_close(m.id);
+      if (m.device.kind != PortKind::kPci)
+        rte_eal_hotplug_remove("vdev", m.device.device_name().c_str());
+      spdlog::info("bond '{}': member '{}' removed by reload", p.device.name, m.device.name);
+      gone += (gone.empty() ? "" : ", ") + m.device.name;
+      std::lock_guard lock(ports_mu_);
+      b.members.erase(b.members.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    // The new settings; indices by name again.
+    {
+      std::lock_guard lock(ports_mu_);
+      p.device.bond = nd->bond;
+      b.active = -1;
+      b.primary = 0;
+      for (size_t i = 0; i < b.members.size(); ++i) {
+        if (b.members[i].device.name == active_name) b.active = static_cast<int>(i);
+        if (b.members[i].device.name == nd->bond->primary) b.primary = static_cast<int>(i);
+      }
+    }
+    if (p.device.bond->mode == BondMode::kActiveBackup && b.active >= 0)
+      rte_eth_bond_primary_set(p.id, b.members[b.active].id);
+    rte_eth_bond_link_monitoring_set(p.id, p.device.bond->link_poll_ms);
+    bond_evaluate(p, steady_ms(),
+                  gone.empty() ? std::string("reload") : fmt::format("{} removed by reload", gone));
+  }
+}
+
+}  // namespace vnf

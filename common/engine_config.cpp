@@ -329,9 +329,11 @@ std::shared_ptr<const BondSpec> parse_bond(const ConfigNode& b, const PortDevice
   std::set<std::string> names;
   for (const auto& m : members.items()) {
     m.expect_map();
+    if (m.has("mtu")) m["mtu"].fail("a member carries its bond's mtu: set mtu on the bond");
+    if (m.has("type") && m["type"].str() == "bond")
+      m["type"].fail("a bond's member cannot be a bond");
     m.allow_keys(keys);
     PortDevice d = parse_port_device(m);
-    if (d.kind == PortKind::kBond) m["type"].fail("a bond's member cannot be a bond");
     if (d.name == bond.name) m["name"].fail("a member cannot have its bond's name");
     if (!names.insert(d.name).second)
       m["name"].fail(fmt::format("member '{}' listed twice", d.name));
@@ -525,6 +527,73 @@ void check_engine_unchanged(const EngineConfig& a, const EngineConfig& b, const 
   }
 }
 
+std::vector<std::string> diff_bonds(const std::vector<PortDevice>& running,
+                                    const std::vector<PortDevice>& next) {
+  std::vector<std::string> out;
+  for (const auto& n : next) {
+    if (n.kind != PortKind::kBond) continue;
+    const auto r = std::find_if(running.begin(), running.end(),
+                                [&](const PortDevice& x) { return x.name == n.name; });
+    if (r == running.end() || r->kind != PortKind::kBond || *r->bond == *n.bond) continue;
+    const BondSpec& a = *r->bond;
+    const BondSpec& b = *n.bond;
+    auto names = [](const std::vector<PortDevice>& from, const std::vector<PortDevice>& not_in) {
+      std::string s;
+      for (const auto& m : from)
+        if (std::none_of(not_in.begin(), not_in.end(),
+                         [&](const PortDevice& x) { return x.name == m.name; }))
+          s += (s.empty() ? "" : ", ") + m.name;
+      return s;
+    };
+    std::string line = "bond " + n.name + ":";
+    const std::string plus = names(b.members, a.members), minus = names(a.members, b.members);
+    if (!plus.empty()) line += " members added: " + plus + ";";
+    if (!minus.empty()) line += " members removed: " + minus + ";";
+    if (a.primary != b.primary) line += fmt::format(" primary {} -> {};", a.primary, b.primary);
+    if (a.revert != b.revert) line += fmt::format(" revert {};", b.revert ? "always" : "never");
+    if (a.up_delay_ms != b.up_delay_ms || a.down_delay_ms != b.down_delay_ms)
+      line += fmt::format(" delays up {} ms, down {} ms;", b.up_delay_ms, b.down_delay_ms);
+    if (a.link_poll_ms != b.link_poll_ms) line += fmt::format(" link_poll_ms {};", b.link_poll_ms);
+    if (line.back() == ';') line.pop_back();
+    out.push_back(line);
+  }
+  return out;
+}
+
+void check_bond_reload(const PortDevice& r, const PortDevice& d, const ConfigNode& at) {
+  const BondSpec& a = *r.bond;
+  const BondSpec& b = *d.bond;
+  const ConfigNode bn = at["bond"];
+  auto restart = [&](const ConfigNode& where, const std::string& what) {
+    where.fail(
+        fmt::format("bond '{}': {} changed: that needs a restart (members, primary, revert "
+                    "and the delays change by reload)",
+                    d.name, what));
+  };
+  if (a.mode != b.mode) restart(bn["mode"], "its mode");
+  if (a.hash != b.hash) restart(bn.has("hash") ? bn["hash"] : bn, "its hash");
+  if (r.mtu != d.mtu || r.rx_desc != d.rx_desc || r.tx_desc != d.tx_desc)
+    restart(at, "its mtu or descriptor counts");
+  const auto items = bn["members"].items();
+  for (size_t k = 0; k < b.members.size(); ++k) {
+    const PortDevice& m = b.members[k];
+    const ConfigNode mat = k < items.size() ? items[k] : bn;
+    const auto old = std::find_if(a.members.begin(), a.members.end(),
+                                  [&](const PortDevice& x) { return x.name == m.name; });
+    if (old == a.members.end()) {
+      if (m.kind == PortKind::kPci)
+        mat.fail(fmt::format("bond '{}': new pci member '{}': adding a NIC needs a restart", d.name,
+                             m.name));
+      continue;
+    }
+    if (!old->same_device(m))
+      mat.fail(
+          fmt::format("bond '{}': member '{}': its device changed ({} -> {}): remove it in "
+                      "one reload and add it back in the next",
+                      d.name, m.name, old->device_args(), m.device_args()));
+  }
+}
+
 void check_restart_only(const EngineConfig& running_engine,
                         const std::vector<PortDevice>& running_ports,
                         const EngineConfig& next_engine, const std::vector<PortDevice>& next_ports,
@@ -548,6 +617,10 @@ void check_restart_only(const EngineConfig& running_engine,
       if (pluggable(d.kind)) continue;
       at["name"].fail(fmt::format("new {} port '{}': adding it needs a restart{}",
                                   port_kind_name(d.kind), d.name, which));
+    }
+    if (it->kind == PortKind::kBond && d.kind == PortKind::kBond) {
+      check_bond_reload(*it, d, at);
+      continue;
     }
     if (!it->same_device(d) && !(pluggable(it->kind) && pluggable(d.kind)))
       at.fail(fmt::format("port '{}': its device changed ({} -> {}): that needs a restart{}",

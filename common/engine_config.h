@@ -111,6 +111,10 @@ PortDevice parse_port_device(const config::ConfigNode& port);
 // `mtu`: the interface's current MTU (throws if it cannot be read or is above 9000).
 void resolve_port_mtus(std::vector<PortDevice>& ports);
 
+// What a reload changes in the bonds, one line each ("bond uplink: members added: eth2").
+std::vector<std::string> diff_bonds(const std::vector<PortDevice>& running,
+                                    const std::vector<PortDevice>& next);
+
 // Checks names are unique and devices don't collide (same iface/socket twice).
 void validate_port_devices(const std::vector<PortDevice>& ports,
                            const std::vector<config::ConfigNode>& nodes);

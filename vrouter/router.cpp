@@ -61,15 +61,29 @@ Router::Router(vnf::Engine& engine, RouterConfig cfg) : engine_(engine), cfg_(st
 Router::~Router() { engine_.clear_link_listeners(); }
 
 void Router::apply(RouterConfig next, const vnf::Requester& who, uint64_t now_ms) {
-  std::lock_guard lock(core_->mutex());
-  const auto changes = diff(cfg_.settings, next.settings);
-  const uint64_t gen = audit_.next_generation();
-  // Throws before changing anything.
-  core_->apply(next.settings, now_ms ? now_ms : vnf::monotonic_ms());
-  cfg_ = std::move(next);
-  std::string detail = changes.empty() ? "no changes" : "";
-  for (const auto& c : changes) detail += (detail.empty() ? "" : "; ") + c;
-  audit_.applied(gen, cfg_.file, cfg_.hash, who, detail);
+  // Bond members the file adds join first (all or nothing); those it drops leave once the
+  // reload is committed, and the added ones leave again when it is not. Outside the core's
+  // lock: a failover calls back into the core.
+  engine_.add_bond_members(next.devices);
+  auto changes = diff(cfg_.settings, next.settings);
+  for (auto& c : vnf::diff_bonds(cfg_.devices, next.devices)) changes.push_back(std::move(c));
+  {
+    std::unique_lock lock(core_->mutex());
+    const uint64_t gen = audit_.next_generation();
+    try {
+      // Throws before changing anything.
+      core_->apply(next.settings, now_ms ? now_ms : vnf::monotonic_ms());
+    } catch (...) {
+      lock.unlock();
+      engine_.settle_bonds(cfg_.devices);
+      throw;
+    }
+    cfg_ = std::move(next);
+    std::string detail = changes.empty() ? "no changes" : "";
+    for (const auto& c : changes) detail += (detail.empty() ? "" : "; ") + c;
+    audit_.applied(gen, cfg_.file, cfg_.hash, who, detail);
+  }
+  engine_.settle_bonds(cfg_.devices);
 }
 
 void Router::reload(const vnf::Requester& who) {

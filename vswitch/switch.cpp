@@ -218,7 +218,9 @@ Switch::PortChanges Switch::stage_ports(const SwitchConfig& next) {
                                  [&](const vnf::PortDevice& d) { return d.name == r.name; });
     if (it == next.devices.end()) {
       pc.gone.push_back(r.name);
-    } else if (!r.same_device(*it)) {
+    } else if (!r.same_device(*it) &&
+               !(r.kind == vnf::PortKind::kBond && it->kind == vnf::PortKind::kBond)) {
+      // (A bond stays: its members change in place, Engine::add_bond_members/settle_bonds.)
       pc.changed.push_back(r);
       pc.fresh.push_back(*it);
     } else {
@@ -263,6 +265,13 @@ void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
   // Ports first: those the file adds (or whose device it changes) must exist for the router,
   // the firewall and L2 to name them.
   const PortChanges pc = stage_ports(next);
+  try {
+    engine_.add_bond_members(next.devices);  // members a bond gains (all or nothing)
+  } catch (...) {
+    unstage_ports(pc, true);
+    throw;
+  }
+  const auto bond_changes = vnf::diff_bonds(cfg_.devices, next.devices);
   // Every part compiles before any is published: the router's tables, the firewall's rules,
   // the L2 snapshot. A part that throws leaves the whole host as it was (the log's "running
   // config unchanged" is then true; ports it added are removed again); only then are they
@@ -286,6 +295,7 @@ void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
     limits_->abort();
     if (lock.owns_lock()) lock.unlock();
     if (rlock.owns_lock()) rlock.unlock();
+    engine_.settle_bonds(cfg_.devices);  // the members this reload added leave again
     unstage_ports(pc, true);
     throw;
   }
@@ -324,8 +334,11 @@ void Switch::apply(SwitchConfig next, const vnf::Requester& who) {
     engine_.remove_ports(pc.gone);
   else if (!pc.fresh.empty())
     engine_.publish_rx();
+  // Members the file no longer lists leave their bonds; new primary, revert and delays apply.
+  engine_.settle_bonds(cfg_.devices);
   std::string detail;
   for (const auto& c : changes) detail += (detail.empty() ? "" : "; ") + c;
+  for (const auto& c : bond_changes) detail += (detail.empty() ? "" : "; ") + c;
   const auto names = [](const auto& v, auto name) {
     std::string out;
     for (const auto& x : v) out += (out.empty() ? "" : ", ") + name(x);

@@ -25,7 +25,8 @@ stop_ovs() {
 }
 trap 'stop_ovs; finish' EXIT
 
-write_cfg() {  # write_cfg NAME BOND_SETTINGS ("key: value, ..." beside the members)
+write_cfg() {  # write_cfg NAME BOND_SETTINGS ("key: value, ..." beside the members) [MEMBERS]
+  local members=${3:-"{name: upa, type: af_packet, iface: bdA}, {name: upb, type: af_packet, iface: bdB}"}
   cat >"$WORK/$1.yaml" <<YAML
 # program: vswitch
 engine: {name: $1, lcores: [0, 1], memory_mb: 256, idle_sleep_us: 100}
@@ -37,7 +38,7 @@ ports:
     type: bond
     mode: access
     segment: core
-    bond: {members: [{name: upa, type: af_packet, iface: bdA}, {name: upb, type: af_packet, iface: bdB}], $2}
+    bond: {members: [$members], $2}
 YAML
 }
 
@@ -48,13 +49,14 @@ upstream_ns() {
   NETNS_CREATED+=(bd-up)
   ip link add bdA type veth peer name ua netns bd-up
   ip link add bdB type veth peer name ub netns bd-up
-  LINKS_CREATED+=(bdA bdB)
+  ip link add bdC type veth peer name uc netns bd-up
+  LINKS_CREATED+=(bdA bdB bdC)
   local i
-  for i in bdA bdB; do
+  for i in bdA bdB bdC; do
     sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1"
     ip link set "$i" up
   done
-  ip netns exec bd-up sh -c 'ip link set lo up; ip link set ua up; ip link set ub up
+  ip netns exec bd-up sh -c 'ip link set lo up; ip link set ua up; ip link set ub up; ip link set uc up
     sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv6.conf.all.disable_ipv6=1
     ethtool -K ua tx off; ethtool -K ub tx off' >/dev/null 2>&1
 }
@@ -160,6 +162,42 @@ cable ua up
 cable ub up
 check "active-backup: and up again with them" \
   wait_for 3 bond_link_is up
+check "active-backup: upa active again" wait_for 3 active_is upa
+
+# Members added and removed by reload while a flow runs through the active member.
+ip netns exec bd-up ip link set uc master br0
+A="{name: upa, type: af_packet, iface: bdA}"
+B="{name: upb, type: af_packet, iface: bdB}"
+C="{name: upc, type: af_packet, iface: bdC}"
+AB_SET="mode: active-backup, primary: upa, revert: always, up_delay_ms: 300"
+f0=$(bond_field uplink "b['failovers']")
+ip netns exec bd-vm1 ping -n -q -i 0.01 -c 300 -W 1 10.9.9.1 >"$WORK/ping.out" 2>&1 &
+ppid=$!
+sleep 0.7
+write_cfg bdab "$AB_SET" "$A, $B, $C"
+vc -i bdab reload
+check "reload: a third member added" expect 0 "bond uplink: members added: upc"
+members_are() { [[ "$(bond_field uplink "b['members']")" == "$1" ]]; }
+check "reload: the bond has upa, upb, upc" members_are upa,upb,upc
+check "reload: upc's link is up" wait_for 2 eval '[[ "$(member_field uplink upc "m[\"link\"]")" == up ]]'
+write_cfg bdab "$AB_SET" "$A, $C"
+vc -i bdab reload
+check "reload: a backup member removed" expect 0 "bond uplink: members removed: upb"
+check "reload: the bond has upa, upc" members_are upa,upc
+wait "$ppid"
+read -r sent got < <("$PY" -c "import re; t=open('$WORK/ping.out').read(); m=re.search(r'(\d+) packets transmitted, (\d+) received', t); print(m.group(1), m.group(2)) if m else print(0, 0)")
+echo "NOTE: members added and removed by reload during a flow: $((sent - got)) of $sent pings lost"
+check "reload: the flow through the active member was not disturbed ($got of $sent answered)" \
+  test "$sent" -gt 0 -a $((sent - got)) -le 2
+check "reload: no failover for members that were not active" \
+  is "$(bond_field uplink "b['failovers']")" "$f0"
+write_cfg bdab "mode: active-backup, primary: upc, revert: always" "$C"
+vc -i bdab reload
+check "reload: the active member removed" expect 0 "bond uplink: members removed: upa; primary upa -> upc"
+check "reload: upc took over, reason the reload" \
+  is "$(bond_field uplink "(b['active'], b['last_reason'])")" "('upc', 'upa removed by reload')"
+check "reload: vm1 reaches upstream through upc" ns_ping bd-vm1 10.9.9.1
+check "reload: upc is the only member left" members_are upc
 stop_appliance ab
 ip netns exec bd-up sh -c 'ip link del br0'
 

@@ -181,7 +181,19 @@ Firewall::Staged Firewall::prepare(FirewallConfig next) {
 }
 
 void Firewall::apply(FirewallConfig next, const vnf::Requester& who) {
-  commit(prepare(std::move(next)), who);
+  // Bond members the file adds join first (all or nothing); those it drops leave once the
+  // reload is committed, and the added ones leave again when it is not.
+  const std::vector<vnf::PortDevice> devices = next.devices;
+  engine_.add_bond_members(devices);
+  std::optional<Staged> st;
+  try {
+    st.emplace(prepare(std::move(next)));
+  } catch (...) {
+    engine_.settle_bonds(cfg_.devices);
+    throw;
+  }
+  commit(std::move(*st), who);
+  engine_.settle_bonds(devices);
 }
 
 void Firewall::commit(Staged st, const vnf::Requester& who) {
