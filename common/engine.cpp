@@ -226,6 +226,7 @@ Engine::Engine(const EngineConfig& cfg, const std::vector<PortDevice>& ports) : 
                    std::strerror(errno));
   }
   poll_links();
+  running_ = true;
 }
 
 void Engine::resolve_port(PortState& p) const {
@@ -568,11 +569,17 @@ void Engine::set_link(PortState& p, bool up, uint32_t speed, const char* source)
 bool Engine::poll_links() {
   bool changed = false;
   for (auto& p : ports_) {
-    if (p.bond) {  // members: Engine::bond_tick; the bond's link follows its members
+    if (p.bond) {  // the bond's link follows its members
       for (auto& m : p.bond->members) {
-        if (m.device.kind != PortKind::kAfPacket && m.device.kind != PortKind::kTap) continue;
-        const std::string iface = m.device.iface.empty() ? m.device.name : m.device.iface;
-        member_link(p, m, interface_link_up(iface).value_or(false), "poll", steady_ms());
+        bool up = false;
+        if (m.device.kind == PortKind::kAfPacket || m.device.kind == PortKind::kTap) {
+          const std::string iface = m.device.iface.empty() ? m.device.name : m.device.iface;
+          up = interface_link_up(iface).value_or(false);
+        } else {
+          rte_eth_link link{};
+          up = rte_eth_link_get_nowait(m.id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+        }
+        member_link(p, m, up, "poll", steady_ms());
       }
       continue;
     }

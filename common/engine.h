@@ -167,6 +167,7 @@ class Engine {
   std::unique_ptr<LinkMonitor> links_;
   std::vector<std::function<void(const PortState&)>> link_listeners_;
   BondAnnouncer announcer_;
+  bool running_ = false;  // set at the end of the constructor: bond choices after it are failovers
   // What the workers read before sending to a port: its link is up.
   std::atomic<uint8_t> port_up_[kMaxPorts] = {};
 };

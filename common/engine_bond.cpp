@@ -139,6 +139,7 @@ void Engine::member_link(PortState& p, BondMemberState& m, bool link, const char
     std::lock_guard lock(ports_mu_);
     m.link = link;
     m.link_at_ms = now;
+    if (first) m.up = link;  // the state found at start-up (or when added): no delay
     if (!first) ++m.link_changes;
   }
   if (!first)
@@ -235,7 +236,7 @@ void Engine::bond_failover(PortState& p, int to, const std::string& reason) {
   if (to >= 0) rte_eth_bond_primary_set(p.id, b.members[to].id);
   const std::string from_name = from >= 0 ? b.members[from].device.name : "none";
   const std::string to_name = to >= 0 ? b.members[to].device.name : "none";
-  const bool starting = from < 0 && b.failovers == 0 && b.last_failover.empty();
+  const bool starting = !running_;  // the first choice at start-up is no failover
   {
     std::lock_guard lock(ports_mu_);
     b.active = to;

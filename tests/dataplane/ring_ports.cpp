@@ -22,6 +22,7 @@ unsigned next_instance() {  // ring names are global to the process
 RingPorts::RingPorts(const std::vector<vnf::PortDevice>& devices) {
   const unsigned inst = next_instance();
   for (const auto& d : devices) {
+    if (d.kind == vnf::PortKind::kBond) continue;  // created by the engine over its members
     if (d.kind != vnf::PortKind::kRing) throw std::invalid_argument("harness ports must be rings");
     Pair p{};
     p.in = rte_ring_create(fmt::format("h{}_{}_in", inst, d.name).c_str(), 1024, SOCKET_ID_ANY,
