@@ -8,6 +8,7 @@
 #   PKTGEN=/path/to/pktgen bench/run.sh --pktgen l2-vlan    traffic from pktgen-dpdk over memif
 #   bench/run.sh --install-peers             apt-get install the peers (OVS-DPDK, DPDK examples)
 #   bench/run.sh l2-vlan --smoke             seconds: proves the harness (used by scripts/test.sh)
+#   bench/run.sh bond-failover [ROUNDS]      bond failover interruption (bench/bond_failover.sh)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export BUILD_DIR=${BUILD_DIR:-$top/build}
@@ -16,6 +17,10 @@ if [[ "${1:-}" == "--install-peers" ]]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -q --no-install-recommends openvswitch-switch-dpdk dpdk-doc liblua5.3-dev
   exit 0
+fi
+if [[ "${1:-}" == "bond-failover" ]]; then
+  shift
+  exec bash "$top/bench/bond_failover.sh" "$@"
 fi
 for a in "$@"; do
   if [[ "$a" == "--pktgen" ]]; then

@@ -167,7 +167,13 @@ class Engine {
   std::unique_ptr<LinkMonitor> links_;
   std::vector<std::function<void(const PortState&)>> link_listeners_;
   BondAnnouncer announcer_;
-  bool running_ = false;  // set at the end of the constructor: bond choices after it are failovers
+  bool running_ = false;
+  // A bond member's driver reported a link change (link-status interrupt, DPDK's interrupt
+  // thread): bond_tick polls the members at once instead of at their next link_poll_ms.
+  std::atomic<bool> member_lsc_{false};
+  static int member_lsc_cb(
+      uint16_t port, rte_eth_event_type type, void* arg,
+      void* out);  // set at the end of the constructor: bond choices after it are failovers
   // What the workers read before sending to a port: its link is up.
   std::atomic<uint8_t> port_up_[kMaxPorts] = {};
 };

@@ -93,6 +93,9 @@ void Engine::create_bond(PortState& p) {
           fmt::format("member '{}' cannot join the bond (see the bonding driver's message "
                       "above)",
                       m.device.name));
+  // Members whose driver has link-status interrupts: the engine looks at once.
+  for (const auto& m : st->members)
+    rte_eth_dev_callback_register(m.id, RTE_ETH_EVENT_INTR_LSC, member_lsc_cb, this);
   // The driver's own polling of members without link interrupts (it cannot see af_packet or
   // tap links change; the engine handles those).
   rte_eth_bond_link_monitoring_set(static_cast<uint16_t>(id), spec.link_poll_ms);
@@ -117,7 +120,14 @@ void Engine::create_bond(PortState& p) {
   p.bond = st;
 }
 
+int Engine::member_lsc_cb(uint16_t, rte_eth_event_type, void* arg, void*) {
+  static_cast<Engine*>(arg)->member_lsc_.store(true, std::memory_order_release);
+  return 0;
+}
+
 void Engine::close_bond(PortState& p) {
+  for (const auto& m : p.bond->members)
+    rte_eth_dev_callback_unregister(m.id, RTE_ETH_EVENT_INTR_LSC, member_lsc_cb, this);
   // rte_eth_dev_close on the bond has removed the members; close them and let go of their
   // promiscuous memberships.
   for (auto& m : p.bond->members) {
@@ -150,10 +160,11 @@ void Engine::member_link(PortState& p, BondMemberState& m, bool link, const char
 
 bool Engine::bond_tick(uint64_t now_ms) {
   bool pending = false;
+  const bool lsc = member_lsc_.exchange(false, std::memory_order_acq_rel);
   for (auto& p : ports_) {
     if (!p.bond || p.removing) continue;
     for (auto& m : p.bond->members) {
-      if (kernel_backed(m.device) || now_ms < m.next_poll_ms) continue;
+      if (kernel_backed(m.device) || (now_ms < m.next_poll_ms && !lsc)) continue;
       m.next_poll_ms = now_ms + p.device.bond->link_poll_ms;
       rte_eth_link link{};
       if (rte_eth_link_get_nowait(m.id, &link) == 0)
@@ -343,6 +354,7 @@ void Engine::add_bond_members(const std::vector<PortDevice>& next) {
         rte_eth_dev_info info;
         if (rte_eth_dev_info_get(m.id, &info) == 0) m.ifindex = static_cast<int>(info.if_index);
         if (dev.kind == PortKind::kAfPacket) m.promisc_fd = join_promiscuous(m.ifindex);
+        rte_eth_dev_callback_register(m.id, RTE_ETH_EVENT_INTR_LSC, member_lsc_cb, this);
         {
           std::lock_guard lock(ports_mu_);
           p.bond->members.push_back(std::move(m));
@@ -387,6 +399,7 @@ void Engine::settle_bonds(const std::vector<PortDevice>& target) {
       // No worker is inside a burst that copied the member list before it left.
       rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
       if (m.promisc_fd >= 0) ::close(m.promisc_fd);
+      rte_eth_dev_callback_unregister(m.id, RTE_ETH_EVENT_INTR_LSC, member_lsc_cb, this);
       rte_eth_dev_stop(m.id);
       rte_eth_dev_close(m.id);
       if (m.device.kind != PortKind::kPci)
