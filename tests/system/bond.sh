@@ -208,6 +208,8 @@ OVS_DIRS+=("$WORK/ovs")
 O="$WORK/ovs"
 ovs_vsctl "$O" add-br br0 -- set bridge br0 datapath_type=netdev
 ip netns exec bd-up sh -c 'ip link set br0 up; ip addr add 10.9.9.1/24 dev br0; ethtool -K br0 tx off' >/dev/null 2>&1
+# 10.9.9.1 now has Open vSwitch's bridge MAC: the VM forgets the Linux bridge's.
+ip netns exec bd-vm1 ip neigh flush all
 
 # udp_flows N: N UDP datagrams from vm1 to 10.9.9.1, one per destination port (16 flows).
 udp_flows() {
