@@ -48,6 +48,7 @@ struct BondState {
   std::string last_failover;   // RFC 3339, empty: none yet
   std::string last_from, last_to, last_reason;
   bool pending = false;  // a member waits out its up or down delay
+  std::string gone_active;  // the active member a reload removed (the next failover's "from")
 };
 
 // CLOCK_MONOTONIC in milliseconds: the bond delays' clock.

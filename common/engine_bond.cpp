@@ -99,6 +99,9 @@ void Engine::create_bond(PortState& p) {
   // The driver's own polling of members without link interrupts (it cannot see af_packet or
   // tap links change; the engine handles those).
   rte_eth_bond_link_monitoring_set(static_cast<uint16_t>(id), spec.link_poll_ms);
+  // (Members whose driver reports link changes itself are also followed by the bonding driver,
+  // which takes them out at once: Debian's librte_net_bond 22.11 does not export
+  // rte_eth_bond_link_{up,down}_prop_delay_set, so the delays are the engine's only.)
   if (spec.mode == BondMode::kActiveBackup) {
     rte_eth_bond_primary_set(static_cast<uint16_t>(id), st->members[st->primary].id);
   } else {
@@ -180,10 +183,13 @@ bool Engine::bond_evaluate(PortState& p, uint64_t now, const std::string& why) {
   const BondSpec& spec = *p.device.bond;
   bool pending = false;
   std::string reason = why;
+  // With no member usable, the first link to come up is used without its up delay.
+  const bool any_usable = std::any_of(b.members.begin(), b.members.end(),
+                                      [](const BondMemberState& m) { return m.up; });
   for (auto& m : b.members) {
     if (m.up == m.link) continue;
     const uint32_t delay = m.link ? spec.up_delay_ms : spec.down_delay_ms;
-    if (m.link_at_ms != 0 && now < m.link_at_ms + delay && b.active >= 0) {
+    if (now < m.link_at_ms + delay && (any_usable || !m.link)) {
       pending = true;
       continue;
     }
@@ -193,36 +199,45 @@ bool Engine::bond_evaluate(PortState& p, uint64_t now, const std::string& why) {
     }
     if (reason.empty())
       reason = fmt::format("{} link {} for {} ms", m.device.name, m.link ? "up" : "down", delay);
-    if (spec.mode == BondMode::kActiveBackup) continue;
-    // balance-xor, 802.3ad: out of the bond while down, so that no flow hashes to it.
-    if (!m.up && m.in_bond) {
+  }
+  // balance-xor, 802.3ad: a member is in the DPDK bond exactly while it is usable, so that no
+  // flow hashes to a dead link (the drivers of af_packet and tap members always say "up").
+  // Checked on every evaluation: a member found down at start-up, or a removal that failed,
+  // is taken care of too.
+  for (auto& m : b.members) {
+    if (spec.mode == BondMode::kActiveBackup || m.up == m.in_bond) continue;
+    const std::string why_m =
+        reason.empty() ? fmt::format("{} link {}", m.device.name, m.up ? "up" : "down") : reason;
+    if (!m.up) {
       if (rte_eth_bond_slave_remove(p.id, m.id) != 0) {
-        spdlog::error("bond '{}': member '{}' cannot be taken out of the bond", p.device.name,
-                      m.device.name);
+        spdlog::error("bond '{}': member '{}' cannot be taken out of the bond (retrying)",
+                      p.device.name, m.device.name);
+        pending = true;
         continue;
       }
       // No worker is still inside a burst that copied the member list before the removal.
       rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
       std::lock_guard lock(ports_mu_);
       m.in_bond = false;
-      ++b.failovers;
-      b.last_failover = rfc3339_now();
-      b.last_from = m.device.name;
-      b.last_to.clear();
-      b.last_reason = reason;
-    } else if (m.up && !m.in_bond) {
+      if (running_) {
+        ++b.failovers;
+        b.last_failover = rfc3339_now();
+        b.last_from = m.device.name;
+        b.last_to.clear();
+        b.last_reason = why_m;
+      }
+    } else {
       if (rte_eth_bond_slave_add(p.id, m.id) != 0) {
-        spdlog::error("bond '{}': member '{}' cannot rejoin the bond", p.device.name,
+        spdlog::error("bond '{}': member '{}' cannot rejoin the bond (retrying)", p.device.name,
                       m.device.name);
+        pending = true;
         continue;
       }
       std::lock_guard lock(ports_mu_);
       m.in_bond = true;
-    } else {
-      continue;  // start-up: already in
     }
     spdlog::warn("bond '{}': member '{}' {} the bond ({})", p.device.name, m.device.name,
-                 m.up ? "rejoined" : "left", reason);
+                 m.up ? "rejoined" : "left", why_m);
   }
   if (spec.mode == BondMode::kActiveBackup) {
     int want = b.active >= 0 && b.members[b.active].up ? b.active : -1;
@@ -244,8 +259,18 @@ bool Engine::bond_evaluate(PortState& p, uint64_t now, const std::string& why) {
 void Engine::bond_failover(PortState& p, int to, const std::string& reason) {
   BondState& b = *p.bond;
   const int from = b.active;
-  if (to >= 0) rte_eth_bond_primary_set(p.id, b.members[to].id);
-  const std::string from_name = from >= 0 ? b.members[from].device.name : "none";
+  if (to >= 0) {
+    rte_eth_bond_primary_set(p.id, b.members[to].id);
+    // The driver takes it only for a member it has activated itself.
+    if (rte_eth_bond_primary_get(p.id) != b.members[to].id)
+      spdlog::warn(
+          "bond '{}': the bonding driver did not make '{}' its primary (it sends on "
+          "port id {}); it will once it sees the member's link",
+          p.device.name, b.members[to].device.name, rte_eth_bond_primary_get(p.id));
+  }
+  std::string from_name = from >= 0 ? b.members[from].device.name : "none";
+  if (from < 0 && !b.gone_active.empty()) from_name = b.gone_active;
+  b.gone_active.clear();
   const std::string to_name = to >= 0 ? b.members[to].device.name : "none";
   const bool starting = !running_;  // the first choice at start-up is no failover
   {
@@ -363,11 +388,8 @@ void Engine::add_bond_members(const std::vector<PortDevice>& next) {
         if (kernel_backed(dev) && !links_) links_ = std::make_unique<LinkMonitor>();
         spdlog::info("bond '{}': member '{}' added by reload ({})", p.device.name, md.name,
                      dev.device_args());
-        BondMemberState& fresh = p.bond->members.back();
-        if (kernel_backed(dev)) {
-          const std::string iface = dev.iface.empty() ? dev.name : dev.iface;
-          member_link(p, fresh, interface_link_up(iface).value_or(false), "reload", steady_ms());
-        }
+        // Its link is looked at by settle_bonds, once the reload is committed: a reload that
+        // fails later must not have failed anything over.
       }
     }
   } catch (...) {
@@ -395,19 +417,25 @@ void Engine::settle_bonds(const std::vector<PortDevice>& target) {
         ++i;
         continue;
       }
-      if (m.in_bond) rte_eth_bond_slave_remove(p.id, m.id);
+      // Out of the list first (telemetry reads it under the lock), then closed.
+      BondMemberState gone_m;
+      {
+        std::lock_guard lock(ports_mu_);
+        gone_m = std::move(m);
+        b.members.erase(b.members.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+      if (gone_m.in_bond) rte_eth_bond_slave_remove(p.id, gone_m.id);
       // No worker is inside a burst that copied the member list before it left.
       rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
-      if (m.promisc_fd >= 0) ::close(m.promisc_fd);
-      rte_eth_dev_callback_unregister(m.id, RTE_ETH_EVENT_INTR_LSC, member_lsc_cb, this);
-      rte_eth_dev_stop(m.id);
-      rte_eth_dev_close(m.id);
-      if (m.device.kind != PortKind::kPci)
-        rte_eal_hotplug_remove("vdev", m.device.device_name().c_str());
-      spdlog::info("bond '{}': member '{}' removed by reload", p.device.name, m.device.name);
-      gone += (gone.empty() ? "" : ", ") + m.device.name;
-      std::lock_guard lock(ports_mu_);
-      b.members.erase(b.members.begin() + static_cast<std::ptrdiff_t>(i));
+      if (gone_m.promisc_fd >= 0) ::close(gone_m.promisc_fd);
+      rte_eth_dev_callback_unregister(gone_m.id, RTE_ETH_EVENT_INTR_LSC, member_lsc_cb, this);
+      rte_eth_dev_stop(gone_m.id);
+      rte_eth_dev_close(gone_m.id);
+      if (gone_m.device.kind != PortKind::kPci)
+        rte_eal_hotplug_remove("vdev", gone_m.device.device_name().c_str());
+      spdlog::info("bond '{}': member '{}' removed by reload", p.device.name, gone_m.device.name);
+      gone += (gone.empty() ? "" : ", ") + gone_m.device.name;
+      if (gone_m.device.name == active_name) b.gone_active = active_name;
     }
     // The new settings; indices by name again.
     {
@@ -423,6 +451,19 @@ void Engine::settle_bonds(const std::vector<PortDevice>& target) {
     if (p.device.bond->mode == BondMode::kActiveBackup && b.active >= 0)
       rte_eth_bond_primary_set(p.id, b.members[b.active].id);
     rte_eth_bond_link_monitoring_set(p.id, p.device.bond->link_poll_ms);
+    // Members this reload added: their first link report now that it is committed.
+    for (auto& m : b.members) {
+      if (m.link_at_ms != 0) continue;
+      bool up = false;
+      if (kernel_backed(m.device)) {
+        up = interface_link_up(m.device.iface.empty() ? m.device.name : m.device.iface)
+                 .value_or(false);
+      } else {
+        rte_eth_link link{};
+        up = rte_eth_link_get_nowait(m.id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+      }
+      member_link(p, m, up, "reload", steady_ms());
+    }
     bond_evaluate(p, steady_ms(),
                   gone.empty() ? std::string("reload") : fmt::format("{} removed by reload", gone));
   }

@@ -51,7 +51,8 @@ void bond_members(const PortState& p, rte_tel_data* d) {
     rte_tel_data_add_dict_int(c, "usable", m.up ? 1 : 0);
     bool carrying = false;
     if (spec.mode == BondMode::kActiveBackup) {
-      carrying = b.active == static_cast<int>(i);
+      // What the driver sends on (the engine's choice, unless the driver has not taken it yet).
+      carrying = b.active >= 0 && rte_eth_bond_primary_get(p.id) == m.id;
     } else {
       for (int k = 0; k < nactive; ++k) carrying |= active[k] == m.id;
     }

@@ -58,7 +58,10 @@ Router::Router(vnf::Engine& engine, RouterConfig cfg) : engine_(engine), cfg_(st
                              core_->snapshot().table.v4.size(), core_->snapshot().table.v6.size()));
 }
 
-Router::~Router() { engine_.clear_link_listeners(); }
+Router::~Router() {
+  engine_.clear_link_listeners();
+  engine_.set_bond_announcer({});
+}
 
 void Router::apply(RouterConfig next, const vnf::Requester& who, uint64_t now_ms) {
   // Bond members the file adds join first (all or nothing); those it drops leave once the

@@ -137,6 +137,7 @@ Switch::Switch(vnf::Engine& engine, SwitchConfig cfg)
 
 Switch::~Switch() {
   engine_.clear_link_listeners();
+  engine_.set_bond_announcer({});
   for (auto* st : states_) destroy_l2_state(st);
 }
 

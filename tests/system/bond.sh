@@ -222,10 +222,24 @@ tx_of() { member_field uplink "$1" "m['tx_packets']"; }
 
 # 2. balance-xor: a static bond upstream (lacp off).
 ovs_vsctl "$O" add-bond br0 bond0 ua ub bond_mode=balance-slb lacp=off
+in_bond_is() { [[ "$(member_field uplink "$1" "m['in_bond']")" == "$2" ]]; }
 for hash in l34 l2; do
-  write_cfg "bdx$hash" "mode: balance-xor, hash: $hash"
+  write_cfg "bdx$hash" "mode: balance-xor, hash: $hash, down_delay_ms: 300"
+  [[ $hash == l34 ]] && cable ub down  # down before the appliance starts
   start_appliance "x$hash" vswitch "$WORK/bdx$hash.yaml" || exit 1
   P=vnf-bdx$hash
+  if [[ $hash == l34 ]]; then
+    check "balance-xor: a member whose link is down at start-up is not in the bond" in_bond_is upb 0
+    check "balance-xor: vm1 reaches the upstream host over upa alone" ns_ping bd-vm1 10.9.9.1
+    cable ub up
+    check "balance-xor: upb joins once its link is up" wait_for 3 in_bond_is upb 1
+    cable ub down
+    sleep 0.1
+    check "balance-xor: 100 ms into a link loss upb is still in (down_delay_ms 300)" in_bond_is upb 1
+    check "balance-xor: ... and out after its down delay" wait_for 2 in_bond_is upb 0
+    cable ub up
+    check "balance-xor: upb back in" wait_for 3 in_bond_is upb 1
+  fi
   check "balance-xor $hash: vm1 reaches the upstream host" ns_ping bd-vm1 10.9.9.1
   a0=$(tx_of upa)
   b0=$(tx_of upb)
