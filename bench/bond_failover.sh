@@ -68,15 +68,6 @@ members() {  # one line: upa_tx upa_rx upb_tx upb_rx
   tel_get /vnf/bond_members,uplink \
     "' '.join(str(r['uplink/'+m][k]) for m in ('upa', 'upb') for k in ('tx_packets', 'rx_packets'))"
 }
-wait_for() {  # wait_for SECONDS COMMAND...: retries every 50 ms
-  local end=$((SECONDS + $1))
-  shift
-  while ((SECONDS <= end)); do
-    "$@" && return 0
-    sleep 0.05
-  done
-  return 1
-}
 active_is() { [[ "$(bond_field "b['active']")" == "$1" ]]; }
 both_selected() {
   [[ "$(tel_get /vnf/bond_members,uplink "all(r['uplink/'+m].get('lacp_selected') == 'selected' and 'distributing' in r['uplink/'+m].get('actor_state', '') for m in ('upa', 'upb'))")" == True ]]
@@ -87,18 +78,7 @@ probe_ok() { ip netns exec bf-vm1 ping -n -q -c 3 -i 0.1 -W 1 10.9.6.1 >/dev/nul
 cable() { ip netns exec bf-up ip link set "$1" "$2"; }  # cable ua|ub up|down
 
 netns_host bf-vm1 bfvm1 10.9.6.11/24
-ip netns add bf-up
-NETNS_CREATED+=(bf-up)
-ip link add bfA type veth peer name ua netns bf-up
-ip link add bfB type veth peer name ub netns bf-up
-LINKS_CREATED+=(bfA bfB)
-for i in bfA bfB; do
-  sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1"
-  ip link set "$i" up
-done
-ip netns exec bf-up sh -c 'ip link set lo up; ip link set ua up; ip link set ub up
-  sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv6.conf.all.disable_ipv6=1
-  ethtool -K ua tx off; ethtool -K ub tx off' >/dev/null 2>&1
+uplink_ns bf-up bfA:ua bfB:ub
 
 start_vswitch() {  # start_vswitch ENGINE BOND_SETTINGS
   cat >"$WORK/$1.yaml" <<YAML

@@ -51,6 +51,11 @@ struct BondState {
   std::string gone_active;  // the active member a reload removed (the next failover's "from")
 };
 
+// af_packet and tap: the kernel has the link (netlink, SIOCGIFFLAGS); the driver says "up".
+bool kernel_backed(const PortDevice& d);
+// A member's link as it is now: the kernel's for kernel-backed members, the driver's otherwise.
+bool member_link_now(const BondMemberState& m);
+
 // CLOCK_MONOTONIC in milliseconds: the bond delays' clock.
 inline uint64_t steady_ms() {
   timespec ts{};

@@ -209,14 +209,11 @@ Engine::Engine(const EngineConfig& cfg, const std::vector<PortDevice>& ports) : 
   }
   for (auto* w : workers_) w->rx_list.store(&w->rx_lists[0], std::memory_order_release);
   build_rx();
-  const auto kernel = [](const PortDevice& d) {
-    return d.kind == PortKind::kAfPacket || d.kind == PortKind::kTap;
-  };
   const bool kernel_ports = std::any_of(ports_.begin(), ports_.end(), [&](const PortState& p) {
     if (p.bond)
       return std::any_of(p.bond->members.begin(), p.bond->members.end(),
-                         [&](const BondMemberState& m) { return kernel(m.device); });
-    return kernel(p.device);
+                         [&](const BondMemberState& m) { return kernel_backed(m.device); });
+    return kernel_backed(p.device);
   });
   if (kernel_ports) {
     links_ = std::make_unique<LinkMonitor>();
@@ -440,14 +437,6 @@ void Engine::publish_rx() {
   rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
 }
 
-namespace {
-std::string device_params(const PortDevice& d) {
-  const std::string a = d.device_args();
-  const size_t comma = a.find(',');
-  return comma == std::string::npos ? std::string() : a.substr(comma + 1);
-}
-}  // namespace
-
 void Engine::add_ports(const std::vector<PortDevice>& devices) {
   std::vector<std::string> added;
   try {
@@ -476,7 +465,7 @@ void Engine::add_ports(const std::vector<PortDevice>& devices) {
             d.file, d.line, d.column, d.name, avail, want));
       remove_stale_sockets({d});
       const std::string name = d.device_name();
-      if (int rc = rte_eal_hotplug_add("vdev", name.c_str(), device_params(d).c_str()); rc != 0)
+      if (int rc = rte_eal_hotplug_add("vdev", name.c_str(), d.device_params().c_str()); rc != 0)
         throw std::runtime_error(fmt::format("{}:{}:{}: port '{}': device {} cannot be added: {}",
                                              d.file, d.line, d.column, d.name, d.device_args(),
                                              rte_strerror(-rc)));
@@ -570,17 +559,7 @@ bool Engine::poll_links() {
   bool changed = false;
   for (auto& p : ports_) {
     if (p.bond) {  // the bond's link follows its members
-      for (auto& m : p.bond->members) {
-        bool up = false;
-        if (m.device.kind == PortKind::kAfPacket || m.device.kind == PortKind::kTap) {
-          const std::string iface = m.device.iface.empty() ? m.device.name : m.device.iface;
-          up = interface_link_up(iface).value_or(false);
-        } else {
-          rte_eth_link link{};
-          up = rte_eth_link_get_nowait(m.id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
-        }
-        member_link(p, m, up, "poll", steady_ms());
-      }
+      for (auto& m : p.bond->members) member_link(p, m, member_link_now(m), "poll", steady_ms());
       continue;
     }
     rte_eth_link link{};

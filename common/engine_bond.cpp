@@ -59,11 +59,19 @@ std::string rfc3339_now() {
                      z.size() == 5 ? z.substr(0, 3) + ":" + z.substr(3) : z);
 }
 
+}  // namespace
+
 bool kernel_backed(const PortDevice& d) {
   return d.kind == PortKind::kAfPacket || d.kind == PortKind::kTap;
 }
 
-}  // namespace
+bool member_link_now(const BondMemberState& m) {
+  if (kernel_backed(m.device))
+    return interface_link_up(m.device.iface.empty() ? m.device.name : m.device.iface)
+        .value_or(false);
+  rte_eth_link link{};
+  return rte_eth_link_get_nowait(m.id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+}
 
 void Engine::create_bond(PortState& p) {
   const PortDevice& d = p.device;
@@ -169,9 +177,7 @@ bool Engine::bond_tick(uint64_t now_ms) {
     for (auto& m : p.bond->members) {
       if (kernel_backed(m.device) || (now_ms < m.next_poll_ms && !lsc)) continue;
       m.next_poll_ms = now_ms + p.device.bond->link_poll_ms;
-      rte_eth_link link{};
-      if (rte_eth_link_get_nowait(m.id, &link) == 0)
-        member_link(p, m, link.link_status == RTE_ETH_LINK_UP, "poll", now_ms);
+      member_link(p, m, member_link_now(m), lsc ? "link interrupt" : "poll", now_ms);
     }
     if (p.bond->pending) pending |= bond_evaluate(p, now_ms, "");
   }
@@ -329,12 +335,6 @@ const PortDevice* find_device(const std::vector<PortDevice>& v, const std::strin
   return nullptr;
 }
 
-std::string devargs_params(const PortDevice& d) {
-  const std::string a = d.device_args();
-  const size_t comma = a.find(',');
-  return comma == std::string::npos ? std::string() : a.substr(comma + 1);
-}
-
 }  // namespace
 
 void Engine::add_bond_members(const std::vector<PortDevice>& next) {
@@ -359,7 +359,7 @@ void Engine::add_bond_members(const std::vector<PortDevice>& next) {
               "engine.mbufs and restart",
               md.file, md.line, md.column, p.device.name, md.name));
         const std::string name = dev.device_name();
-        if (int rc = rte_eal_hotplug_add("vdev", name.c_str(), devargs_params(dev).c_str());
+        if (int rc = rte_eal_hotplug_add("vdev", name.c_str(), dev.device_params().c_str());
             rc != 0)
           throw std::runtime_error(
               fmt::format("{}:{}:{}: bond '{}': member '{}': device {} cannot "
@@ -452,18 +452,8 @@ void Engine::settle_bonds(const std::vector<PortDevice>& target) {
       rte_eth_bond_primary_set(p.id, b.members[b.active].id);
     rte_eth_bond_link_monitoring_set(p.id, p.device.bond->link_poll_ms);
     // Members this reload added: their first link report now that it is committed.
-    for (auto& m : b.members) {
-      if (m.link_at_ms != 0) continue;
-      bool up = false;
-      if (kernel_backed(m.device)) {
-        up = interface_link_up(m.device.iface.empty() ? m.device.name : m.device.iface)
-                 .value_or(false);
-      } else {
-        rte_eth_link link{};
-        up = rte_eth_link_get_nowait(m.id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
-      }
-      member_link(p, m, up, "reload", steady_ms());
-    }
+    for (auto& m : b.members)
+      if (m.link_at_ms == 0) member_link(p, m, member_link_now(m), "reload", steady_ms());
     bond_evaluate(p, steady_ms(),
                   gone.empty() ? std::string("reload") : fmt::format("{} removed by reload", gone));
   }

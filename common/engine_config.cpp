@@ -222,6 +222,12 @@ std::string PortDevice::device_args() const {
   return a;
 }
 
+std::string PortDevice::device_params() const {
+  const std::string a = device_args();
+  const size_t comma = a.find(',');
+  return comma == std::string::npos ? std::string() : a.substr(comma + 1);
+}
+
 bool PortDevice::same_device(const PortDevice& o) const {
   // Compared as configured: a running port's resolved MTU is not a change.
   PortDevice a = *this, b = o;

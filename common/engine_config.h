@@ -53,6 +53,8 @@ struct PortDevice {
   std::string device_name() const;
   // The full EAL argument value: "--vdev <this>" for vdevs, "-a <this>" for pci.
   std::string device_args() const;
+  // device_args() after the device name: what rte_eal_hotplug_add takes as its arguments.
+  std::string device_params() const;
   bool same_device(const PortDevice& o) const;
   // The MTU the engine works with: effective_mtu once resolved, else the configured or
   // default one.

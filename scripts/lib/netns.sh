@@ -67,6 +67,45 @@ upstream_bridge() {
   return $rc
 }
 
+# uplink_ns NS HOST_IF:PEER_IF...: a namespace NS (an upstream switch or host) reached by veth
+#   pairs whose host ends stay in the root namespace (bond members, uplinks), up, IPv6 off;
+#   their peers are in NS, up. arp_ignore keeps NS's kernel from answering ARP on an interface
+#   that is a bridge or bond member itself. A cable pulled: `ip netns exec NS ip link set PEER down`.
+uplink_ns() {
+  local ns=$1 pair hif pif
+  shift
+  ip netns add "$ns"
+  NETNS_CREATED+=("$ns")
+  ip netns exec "$ns" ip link set lo up
+  ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv6.conf.all.disable_ipv6=1
+  for pair in "$@"; do
+    hif=${pair%%:*}
+    pif=${pair#*:}
+    ip link add "$hif" type veth peer name "$pif" netns "$ns"
+    LINKS_CREATED+=("$hif")
+    sysctl -qw "net.ipv6.conf.$hif.disable_ipv6=1"
+    ip link set "$hif" up
+    ip netns exec "$ns" ip link set "$pif" up
+    ip netns exec "$ns" ethtool -K "$pif" tx off >/dev/null 2>&1 || true
+  done
+}
+
+# wait_for SECONDS COMMAND...: runs COMMAND every 50 ms until it succeeds (0) or time is up (1).
+wait_for() {
+  local end=$((SECONDS + $1))
+  shift
+  while ((SECONDS <= end)); do
+    "$@" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# ping_counts FILE: "SENT RECEIVED" from the summary of ping's output in FILE ("0 0" if none).
+ping_counts() {
+  sed -nE 's/^([0-9]+) packets transmitted, ([0-9]+) received.*/\1 \2/p' "$1" | grep . || echo "0 0"
+}
+
 # ns_ping NS DEST [extra ping args]: 0 when DEST answers within ~3 s.
 ns_ping() {
   local ns=$1 dst=$2

@@ -42,24 +42,8 @@ ports:
 YAML
 }
 
-# The upstream namespace: ua and ub are the peers of the members bdA and bdB. A cable pulled is
-# the upstream end set down: our end loses its carrier, as with a real cable.
-upstream_ns() {
-  ip netns add bd-up
-  NETNS_CREATED+=(bd-up)
-  ip link add bdA type veth peer name ua netns bd-up
-  ip link add bdB type veth peer name ub netns bd-up
-  ip link add bdC type veth peer name uc netns bd-up
-  LINKS_CREATED+=(bdA bdB bdC)
-  local i
-  for i in bdA bdB bdC; do
-    sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1"
-    ip link set "$i" up
-  done
-  ip netns exec bd-up sh -c 'ip link set lo up; ip link set ua up; ip link set ub up; ip link set uc up
-    sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv6.conf.all.disable_ipv6=1
-    ethtool -K ua tx off; ethtool -K ub tx off' >/dev/null 2>&1
-}
+# The upstream namespace: ua, ub, uc are the peers of the members bdA, bdB, bdC. A cable pulled
+# is the upstream end set down: our end loses its carrier, as with a real cable.
 cable() { ip netns exec bd-up ip link set "$1" "$2"; }  # cable ua|ub up|down
 
 # flow_ping SECONDS DOWN_AFTER MEMBER: pings every 10 ms from vm1 while MEMBER's cable is pulled
@@ -72,24 +56,13 @@ flow_ping() {
   sleep "$after"
   cable "$member" down
   wait "$pid"
-  "$PY" -c "import re,sys; t=open('$WORK/ping.out').read(); m=re.search(r'(\d+) packets transmitted, (\d+) received', t); print(m.group(1), m.group(2)) if m else print(0, 0)"
+  ping_counts "$WORK/ping.out"
 }
 
 # bond_field BOND EXPR: EXPR on /vnf/bonds' entry for BOND, as `b`.
 bond_field() { tel_get "$P" "/vnf/bonds,$1" "(lambda b: $2)(r['$1'])"; }
 # member_field BOND MEMBER EXPR
 member_field() { tel_get "$P" "/vnf/bond_members,$1" "(lambda m: $3)(r['$1/$2'])"; }
-# wait_for SECONDS COMMAND...: retries every 50 ms
-wait_for() {
-  local t=$1
-  shift
-  local end=$((SECONDS + t))
-  while ((SECONDS <= end)); do
-    "$@" && return 0
-    sleep 0.05
-  done
-  return 1
-}
 is() { [[ "$1" == "$2" ]]; }
 active_is() { [[ "$(bond_field uplink "b['active']")" == "$1" ]]; }
 bond_link_is() { [[ "$(tel_get "$P" /vnf/ports,uplink "r['uplink']['link']")" == "$1" ]]; }
@@ -100,7 +73,7 @@ bridge_port_of() {  # bridge_port_of MAC: the bridge port that learned MAC in bd
 
 netns_host bd-vm1 bdvm1 10.9.9.11/24
 VM1_MAC=$(ip netns exec bd-vm1 cat /sys/class/net/eth0/address)
-upstream_ns
+uplink_ns bd-up bdA:ua bdB:ub bdC:uc
 
 # ---- 1. active-backup into a Linux bridge
 ip netns exec bd-up sh -c 'ip link add br0 type bridge; ip link set ua master br0
@@ -185,7 +158,7 @@ vc -i bdab reload
 check "reload: a backup member removed" expect 0 "bond uplink: members removed: upb"
 check "reload: the bond has upa, upc" members_are upa,upc
 wait "$ppid"
-read -r sent got < <("$PY" -c "import re; t=open('$WORK/ping.out').read(); m=re.search(r'(\d+) packets transmitted, (\d+) received', t); print(m.group(1), m.group(2)) if m else print(0, 0)")
+read -r sent got < <(ping_counts "$WORK/ping.out")
 echo "NOTE: members added and removed by reload during a flow: $((sent - got)) of $sent pings lost"
 check "reload: the flow through the active member was not disturbed ($got of $sent answered)" \
   test "$sent" -gt 0 -a $((sent - got)) -le 2

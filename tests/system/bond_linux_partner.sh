@@ -25,16 +25,8 @@ ports:
     bond: {mode: 802.3ad, hash: l34, members: [{name: upa, type: af_packet, iface: blA}, {name: upb, type: af_packet, iface: blB}]}
 YAML
 netns_host bl-vm1 blvm1 10.9.5.11/24
-ip netns add bl-up
-NETNS_CREATED+=(bl-up)
-ip link add blA type veth peer name ua netns bl-up
-ip link add blB type veth peer name ub netns bl-up
-LINKS_CREATED+=(blA blB)
-for i in blA blB; do
-  sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1"
-  ip link set "$i" up
-done
-ip netns exec bl-up sh -c 'ip link set lo up
+uplink_ns bl-up blA:ua blB:ub
+ip netns exec bl-up sh -c 'ip link set ua down; ip link set ub down
   ip link add bond0 type bond mode 802.3ad lacp_rate fast xmit_hash_policy layer3+4 miimon 100
   ip link set ua master bond0; ip link set ub master bond0; ip link set bond0 up
   ip addr add 10.9.5.1/24 dev bond0' >/dev/null 2>&1
@@ -43,15 +35,6 @@ start_appliance lnx vswitch "$WORK/host.yaml" || exit 1
 P=vnf-bdlnx
 selected() {
   [[ "$(tel_get "$P" /vnf/bond_members,uplink "sum(1 for m in r.values() if m.get('lacp_selected') == 'selected' and 'distributing' in m.get('actor_state', ''))")" == 2 ]]
-}
-wait_for() {
-  local end=$((SECONDS + $1))
-  shift
-  while ((SECONDS <= end)); do
-    "$@" && return 0
-    sleep 0.1
-  done
-  return 1
 }
 check "802.3ad with the Linux bonding driver: both members selected and distributing" wait_for 15 selected
 check "the kernel sees one aggregator with both ports" \

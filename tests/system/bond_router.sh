@@ -26,21 +26,11 @@ YAML
 netns_host rbo-h1 rbo1 10.62.1.2/24
 ip netns exec rbo-h1 ip route add default via 10.62.1.1
 # The upstream: a bridge in rbo-up with the members' peers and the host address 10.62.2.2.
-ip netns add rbo-up
-NETNS_CREATED+=(rbo-up)
-ip link add rboA type veth peer name ua netns rbo-up
-ip link add rboB type veth peer name ub netns rbo-up
-LINKS_CREATED+=(rboA rboB)
-for i in rboA rboB; do
-  sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1"
-  ip link set "$i" up
-done
-ip netns exec rbo-up sh -c 'ip link set lo up; ip link add br0 type bridge
-  ip link set ua master br0; ip link set ub master br0
-  ip link set ua up; ip link set ub up; ip link set br0 up
-  sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+uplink_ns rbo-up rboA:ua rboB:ub
+ip netns exec rbo-up sh -c 'ip link add br0 type bridge
+  ip link set ua master br0; ip link set ub master br0; ip link set br0 up
   ip addr add 10.62.2.2/24 dev br0; ip route add default via 10.62.2.1
-  ethtool -K ua tx off; ethtool -K ub tx off; ethtool -K br0 tx off' >/dev/null 2>&1
+  ethtool -K br0 tx off' >/dev/null 2>&1
 
 start_appliance rt vrouter "$WORK/router.yaml" || exit 1
 P=vnf-rtbond
@@ -50,15 +40,6 @@ bridge_port_of() {
 }
 fdb_is() { [[ "$(bridge_port_of "$1")" == "$2" ]]; }
 active_is() { [[ "$(tel_get $P /vnf/bonds,up 'r["up"]["active"]')" == "$1" ]]; }
-wait_for() {
-  local end=$((SECONDS + $1))
-  shift
-  while ((SECONDS <= end)); do
-    "$@" && return 0
-    sleep 0.05
-  done
-  return 1
-}
 
 check "routed through the bond: h1 -> upstream host 10.62.2.2" ns_ping rbo-h1 10.62.2.2
 check "the router's interface MAC is on ua in the bridge (upa active)" fdb_is "$RT_MAC" ua
@@ -68,7 +49,7 @@ ppid=$!
 sleep 1
 ip netns exec rbo-up ip link set ua down
 wait "$ppid"
-read -r sent got < <("$PY" -c "import re; t=open('$WORK/ping.out').read(); m=re.search(r'(\d+) packets transmitted, (\d+) received', t); print(m.group(1), m.group(2)) if m else print(0, 0)")
+read -r sent got < <(ping_counts "$WORK/ping.out")
 echo "NOTE: routed flow through an active-backup bond, active member's cable pulled: $((sent - got)) of $sent pings (10 ms apart) lost"
 check "routed traffic keeps flowing after the failover ($got of $sent answered)" \
   test "$got" -gt 0 -a $((sent - got)) -lt 50
