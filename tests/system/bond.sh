@@ -76,7 +76,13 @@ VM1_MAC=$(ip netns exec bd-vm1 cat /sys/class/net/eth0/address)
 uplink_ns bd-up bdA:ua bdB:ub bdC:uc
 
 # ---- 1. active-backup into a Linux bridge
-ip netns exec bd-up sh -c 'ip link add br0 type bridge; ip link set ua master br0
+# br0 is also the upstream host (10.9.9.1), with a MAC of its own: a Linux bridge without one
+# takes the lowest MAC of its ports and changes it when a port with a lower one joins (uc does,
+# below, with a random MAC), sending no gratuitous ARP. vm1 then keeps the old MAC in its ARP
+# cache for 15-45 s, and the bridge passes frames to it up to its IP stack only when it is the
+# receiving port's own MAC: every ping through upa or upc is lost. A real upstream host's MAC
+# does not change when its switch gets a port.
+ip netns exec bd-up sh -c 'ip link add br0 address 02:bd:00:00:00:01 type bridge; ip link set ua master br0
   ip link set ub master br0; ip link set br0 up; ip addr add 10.9.9.1/24 dev br0
   ethtool -K br0 tx off' >/dev/null 2>&1
 write_cfg bdab "mode: active-backup, primary: upa, revert: always, up_delay_ms: 300"
@@ -136,6 +142,7 @@ cable ub up
 check "active-backup: and up again with them" \
   wait_for 3 bond_link_is up
 check "active-backup: upa active again" wait_for 3 active_is upa
+check "active-backup: vm1 reaches upstream again once the members are back" ns_ping bd-vm1 10.9.9.1
 
 # Members added and removed by reload while a flow runs through the active member.
 ip netns exec bd-up ip link set uc master br0
