@@ -59,6 +59,28 @@ std::string rfc3339_now() {
                      z.size() == 5 ? z.substr(0, 3) + ":" + z.substr(3) : z);
 }
 
+// Empties a bond member's receive queues; returns how many frames it freed.
+unsigned discard_stale_rx(uint16_t member) {
+  rte_eth_dev_info info;
+  if (rte_eth_dev_info_get(member, &info) != 0) return 0;
+  // At most a few rings' worth: a member that receives at line rate must not hold the control
+  // thread here.
+  constexpr unsigned kMaxPerQueue = 8192;
+  unsigned total = 0;
+  rte_mbuf* m[kBurstMax];
+  for (uint16_t q = 0; q < info.nb_rx_queues; ++q) {
+    unsigned n = 0;
+    uint16_t got;
+    do {
+      got = rte_eth_rx_burst(member, q, m, kBurstMax);
+      if (got) rte_pktmbuf_free_bulk(m, got);
+      n += got;
+    } while (got == kBurstMax && n < kMaxPerQueue);
+    total += n;
+  }
+  return total;
+}
+
 }  // namespace
 
 bool kernel_backed(const PortDevice& d) {
@@ -266,7 +288,19 @@ void Engine::bond_failover(PortState& p, int to, const std::string& reason) {
   BondState& b = *p.bond;
   const int from = b.active;
   if (to >= 0) {
-    rte_eth_bond_primary_set(p.id, b.members[to].id);
+    // What reached the new member while it was a backup has waited in its receive queues
+    // (the bonding driver receives on the active member only) and is stale now: broadcasts the
+    // upstream switch flooded to it, our own announcements for a VM looped back, which would
+    // teach the vswitch that the VM lives behind the bond. Discarded, as the Linux bonding
+    // driver drops what an inactive slave receives; only while no worker polls the member (the
+    // driver's current primary is another one).
+    const uint16_t mid = b.members[to].id;
+    if (rte_eth_bond_primary_get(p.id) != mid) {
+      if (const unsigned n = discard_stale_rx(mid))
+        spdlog::info("bond '{}': {} frame(s) that reached '{}' while it was a backup discarded",
+                     p.device.name, n, b.members[to].device.name);
+    }
+    rte_eth_bond_primary_set(p.id, mid);
     // The driver takes it only for a member it has activated itself.
     if (rte_eth_bond_primary_get(p.id) != b.members[to].id)
       spdlog::warn(

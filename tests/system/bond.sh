@@ -91,12 +91,27 @@ P=vnf-bdab
 check "active-backup: vm1 reaches the upstream host through the bond" ns_ping bd-vm1 10.9.9.1
 check "active-backup: upa (the primary) is active" is "$(bond_field uplink "b['active']")" upa
 
+# A frame that reached the backup member (upb) while it was not active, such as the broadcasts
+# the bridge floods to every port, is not delivered when upb takes over: by then it is stale
+# (its source MAC may have moved, an ARP answered). One sent out of ub alone, from a MAC nobody
+# uses, must not be learned behind the bond after the failover.
+STALE_MAC=02:5a:1e:00:00:01
+ip netns exec bd-up "$PY" -c "
+import socket
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('ub', 0))
+s.send(bytes.fromhex('ffffffffffff' + '${STALE_MAC//:/}' + '88b5') + bytes(46))"
+mac_learned() {  # mac_learned MAC: the port the vswitch learned MAC on (segment core), or nothing
+  tel_get "$P" /vnf/macs,core "' '.join(e.split()[1] for e in r['entries'] if e.split()[0].lower() == '$1')"
+}
 read -r sent got < <(flow_ping 3 1 ua)
 lost=$((sent - got))
 echo "NOTE: active-backup failover: $lost of $sent pings (10 ms apart) lost: about $((lost * 10)) ms without traffic"
 check "active-backup: the flow keeps going after the active member's link went down ($got of $sent answered)" \
   test "$got" -gt 0 -a "$lost" -lt 50
 check "active-backup: upb took over" is "$(bond_field uplink "b['active']")" upb
+check "active-backup: a frame that reached upb while it was the backup was not delivered after the failover" \
+  is "$(mac_learned "$STALE_MAC")" ""
 check "active-backup: one failover recorded, upa -> upb, reason the link" \
   is "$(bond_field uplink "(b['failovers'], b['last_from'], b['last_to'], b['last_reason'])")" \
   "(1, 'upa', 'upb', 'upa link down')"
@@ -142,6 +157,8 @@ cable ub up
 check "active-backup: and up again with them" \
   wait_for 3 bond_link_is up
 check "active-backup: upa active again" wait_for 3 active_is upa
+check "active-backup: the RARP out of upa, the first member back, taught the bridge vm1's MAC again" \
+  wait_for 1 fdb_is "$VM1_MAC" ua
 check "active-backup: vm1 reaches upstream again once the members are back" ns_ping bd-vm1 10.9.9.1
 
 # Members added and removed by reload while a flow runs through the active member.
