@@ -27,10 +27,12 @@
 #include <rte_eal.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_pdump.h>
 
 #include <spdlog/spdlog.h>
 
 #include "common/audit.h"
+#include "common/capture_manager.h"
 #include "common/config_control.h"
 #include "common/control_socket.h"
 #include "common/engine.h"
@@ -166,7 +168,8 @@ std::string execute_control(F& fn, ConfigControl* ctl, const ControlRequest& req
 }
 
 template <class F>
-int run(Engine& engine, F& fn, ConfigControl* ctl = nullptr, ControlSocket* control = nullptr) {
+int run(Engine& engine, F& fn, ConfigControl* ctl = nullptr, ControlSocket* control = nullptr,
+        CaptureManager* capture = nullptr) {
   std::atomic<bool> running{true};
   struct Launch {
     WorkerContext* w;
@@ -206,7 +209,13 @@ int run(Engine& engine, F& fn, ConfigControl* ctl = nullptr, ControlSocket* cont
     const int ready = ::poll(pfd, 3, wait_ms);  // negative fds are skipped
     if (ready > 0 && (pfd[2].revents & POLLIN)) engine.handle_link_events();
     if (ready > 0 && (pfd[1].revents & POLLIN))
-      control->run_pending([&](const ControlRequest& r) { return execute_control(fn, ctl, r); });
+      control->run_pending([&](const ControlRequest& r) {
+        if (r.verb == "trace") {
+          if (!capture) return json_error("no packet capture in this appliance");
+          return capture->command(r.param, user_label(r.who.uid));
+        }
+        return execute_control(fn, ctl, r);
+      });
     if (ready > 0 && (pfd[0].revents & POLLIN)) {
       signalfd_siginfo si{};
       if (::read(pfd[0].fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
@@ -223,6 +232,7 @@ int run(Engine& engine, F& fn, ConfigControl* ctl = nullptr, ControlSocket* cont
     const uint64_t now = monotonic_ms();
     const bool busy = fn.tick(now);
     const bool bond_delays = engine.bond_tick(now);  // members waiting out up/down delays
+    if (capture) capture->tick(now);
     wait_ms = busy || bond_delays ? 1 : std::min(wait_ms * 2, 20);
     if (ctl && ctl->take_expired(now)) {
       // The confirm timer ran out: the previous version is back in the config file.
@@ -275,8 +285,18 @@ int serve(const std::string& program, const ProgramOptions& opts, const Cfg& cfg
     ctl->register_telemetry();
     auto control = open_control_socket(opts, cfg.engine.name);
     if (control) control->set_running_source([c = ctl.get()] { return c->running_bytes(); });
+    const std::string state =
+        opts.state_dir.empty() ? "/var/lib/vnf/" + cfg.engine.name : opts.state_dir;
+    CaptureManager capture(engine, state + "/traces", cfg.engine.name, program);
+    capture.register_telemetry();
+    // dpdk-dumpcap and dpdk-pdump attach as secondary processes and capture through ethdev
+    // callbacks: they need the primary's pdump server.
+    if (rte_pdump_init() != 0)
+      spdlog::warn("pdump: rte_pdump_init failed: dpdk-dumpcap will not attach");
     write_pid_file(opts.pid_file);
-    rc = run(engine, *fn, ctl.get(), control.get());
+    rc = run(engine, *fn, ctl.get(), control.get(), &capture);
+    if (capture.running()) capture.command("stop", "the appliance stopping");
+    rte_pdump_uninit();
     control.reset();
     telemetry::clear();
     engine.stop_ports();

@@ -304,7 +304,8 @@ void ControlSocket::handle(int fd) {
     cls = relay_class(param);
   else if (verb == "running")
     cls = CommandClass::kRead;
-  else if (verb == "reload" || verb == "apply" || verb == "rollback" || verb == "confirm")
+  else if (verb == "reload" || verb == "apply" || verb == "rollback" || verb == "confirm" ||
+           verb == "trace")  // traces hold tenants' traffic: admin only
     cls = CommandClass::kWrite;
   if (!cls) {
     send_all(fd, json_error(verb == "get" ? fmt::format("{}: not available here", param)
@@ -364,6 +365,8 @@ void ControlSocket::handle(int fd) {
     req.who.via = "apply";
   } else if (verb == "reload") {
     req.who.via = "reload";
+  } else if (verb == "trace") {
+    req.who.via = "trace";
   }
   // The answer comes when the control thread is done, however long the reload takes.
   send_all(fd, hand_over(std::move(req)));

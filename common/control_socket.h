@@ -73,7 +73,7 @@ std::string json_error(const std::string& msg);  // {"error": msg}
 // ---- The socket
 
 struct ControlRequest {
-  std::string verb;     // reload | apply | rollback | confirm
+  std::string verb;     // reload | apply | rollback | confirm | trace
   std::string param;    // apply: confirm seconds (0: none); rollback: version ("" previous)
   std::string payload;  // apply: the new config
   Requester who;

@@ -58,7 +58,7 @@ std::vector<std::string> eal_arguments(const EngineConfig& cfg,
     // --in-memory is refused together with --no-huge; --no-shconf keeps nothing on disk
     // but the telemetry socket.
     a.insert(a.end(), {"--no-huge", "--no-shconf"});
-  } else {
+  } else if (!cfg.secondary_processes) {
     a.push_back("--huge-unlink");  // no hugepage files left behind, even after a crash
   }
   bool any_pci = false;

@@ -275,7 +275,7 @@ EngineConfig parse_engine(const ConfigNode& root) {
   ConfigNode e = root["engine"];
   if (!e.defined()) return c;
   e.allow_keys({"name", "lcores", "hugepages", "memory_mb", "mbufs", "idle_sleep_us", "file_prefix",
-                "log_level", "log_file", "eal_args"});
+                "log_level", "log_file", "eal_args", "secondary_processes"});
   c.name = e.str_or("name", c.name);
   if (!valid_name(c.name)) e["name"].fail("instance name must match [A-Za-z0-9_.-]{1,31}");
   if (e.has("lcores")) {
@@ -290,6 +290,7 @@ EngineConfig parse_engine(const ConfigNode& root) {
       e["lcores"].fail("need at least two lcores: the main (control) lcore and one worker");
   }
   c.hugepages = e.bool_or("hugepages", c.hugepages);
+  c.secondary_processes = e.bool_or("secondary_processes", c.secondary_processes);
   c.memory_mb = static_cast<uint32_t>(e.uint_or("memory_mb", c.memory_mb, 64, 1 << 20));
   c.mbufs = static_cast<uint32_t>(e.uint_or("mbufs", 0, 0, 1u << 26));
   if (c.mbufs != 0 && c.mbufs < 1024) e["mbufs"].fail("at least 1024 mbufs (or 0 for automatic)");
@@ -517,6 +518,7 @@ void check_engine_unchanged(const EngineConfig& a, const EngineConfig& b, const 
       {"name", a.name == b.name},
       {"lcores", a.lcores == b.lcores},
       {"hugepages", a.hugepages == b.hugepages},
+      {"secondary_processes", a.secondary_processes == b.secondary_processes},
       {"memory_mb", a.memory_mb == b.memory_mb},
       {"mbufs", a.mbufs == b.mbufs},
       {"idle_sleep_us", a.idle_sleep_us == b.idle_sleep_us},

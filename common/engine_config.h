@@ -90,6 +90,10 @@ struct EngineConfig {
   std::string name = "vnf";            // instance name; default file prefix is vnf-<name>
   std::vector<unsigned> lcores{0, 1};  // first: main lcore (control); others: workers
   bool hugepages = true;
+  // DPDK secondary processes (dpdk-dumpcap, dpdk-pdump, dpdk-proc-info) may attach: the
+  // hugepage files stay in the hugetlbfs mount while the appliance runs (without it they are
+  // unlinked at once, and nothing is left behind even after a crash).
+  bool secondary_processes = false;
   uint32_t memory_mb = 256;
   uint32_t mbufs = 0;          // 0: computed from ports, queues and descriptors
   uint32_t idle_sleep_us = 0;  // 0: poll without pause (the DPDK way)

@@ -19,6 +19,7 @@
 
 #include "common/af_packet.h"
 #include "common/burst.h"
+#include "common/capture.h"
 #include "common/counter.h"
 #include "common/drop_reason.h"
 #include "common/parser.h"
@@ -99,6 +100,10 @@ struct alignas(64) WorkerContext {
   uint16_t lacp_ports[8] = {};
   uint8_t n_lacp = 0;
   uint64_t next_lacp_tsc = 0;
+  // vnfctl trace (common/capture.h): the session the control thread published, and the one
+  // this loop uses (loaded once per loop; null: no capture).
+  std::atomic<CaptureSession*> capture{nullptr};
+  CaptureSession* cap = nullptr;
   WorkerStats stats;
 
   bool can_send(uint16_t port) const noexcept {
@@ -116,9 +121,13 @@ struct alignas(64) WorkerContext {
       const DropReason r = egress_check(port, m->pkt_len);
       stats.drops[static_cast<unsigned>(r)].add();
       stats.port[port].tx_dropped.add();
+      if (cap && cap->wants(CapturePoint::kDrop, port)) [[unlikely]]
+        cap->copy(id, m, port, CapturePoint::kDrop, r, now_tsc);
       rte_pktmbuf_free(m);
       return;
     }
+    if (cap && cap->wants(CapturePoint::kTx, port)) [[unlikely]]
+      cap->copy(id, m, port, CapturePoint::kTx, DropReason::kNone, now_tsc);
     stats.port[port].tx_packets.add();
     stats.port[port].tx_bytes.add(m->pkt_len);
     rte_eth_tx_buffer(port, txq, txbuf[port], m);
@@ -126,6 +135,14 @@ struct alignas(64) WorkerContext {
   void count_drop(uint16_t in_port, DropReason r) noexcept {
     stats.drops[static_cast<unsigned>(r)].add();
     stats.port[in_port].dropped.add();
+  }
+  // A packet a stage drops by itself (not through a verdict): counted, offered to a trace's
+  // drop point, freed.
+  void discard(uint16_t in_port, rte_mbuf* m, DropReason r) noexcept {
+    count_drop(in_port, r);
+    if (cap && cap->wants(CapturePoint::kDrop, in_port)) [[unlikely]]
+      cap->copy(id, m, in_port, CapturePoint::kDrop, r, now_tsc);
+    rte_pktmbuf_free(m);
   }
 };
 
@@ -160,6 +177,8 @@ inline void dispatch(Burst& b, WorkerContext& w) noexcept {
       PortCounters& pc = w.stats.port[first];
       pc.tx_packets.add(b.count);
       pc.tx_bytes.add(bytes);
+      if (w.cap) [[unlikely]]
+        w.cap->copy_burst(w.id, b.pkts, b.count, first, CapturePoint::kTx, w.now_tsc);
       const uint16_t sent = rte_eth_tx_burst(first, w.txq, b.pkts, b.count);
       if (sent < b.count) {
         const uint16_t lost = static_cast<uint16_t>(b.count - sent);
@@ -180,6 +199,8 @@ inline void dispatch(Burst& b, WorkerContext& w) noexcept {
       PacketMeta& m = meta_of(b.pkts[i]);
       if (next == kNextStage) m.drop = DropReason::kNoVerdict;
       w.count_drop(b.in_port, m.drop);
+      if (w.cap && w.cap->wants(CapturePoint::kDrop, b.in_port)) [[unlikely]]
+        w.cap->copy(w.id, b.pkts[i], b.in_port, CapturePoint::kDrop, m.drop, w.now_tsc);
       dropped[nd++] = b.pkts[i];
     }
   }
@@ -260,6 +281,7 @@ template <class Pipeline>
 inline unsigned poll_once(WorkerContext& w, Pipeline& pipeline) noexcept {
   unsigned total = 0;
   w.now_tsc = w.fixed_tsc ? w.fixed_tsc : rte_rdtsc();
+  w.cap = w.capture.load(std::memory_order_acquire);
   pipeline.begin();
   const RxList& rx = *w.rx_list.load(std::memory_order_acquire);
   for (uint16_t r = 0; r < rx.count; ++r) {
@@ -276,6 +298,8 @@ inline unsigned poll_once(WorkerContext& w, Pipeline& pipeline) noexcept {
     }
     if (b.count == 0) continue;
     total += b.count;
+    if (w.cap) [[unlikely]]
+      w.cap->copy_burst(w.id, b.pkts, b.count, b.in_port, CapturePoint::kRx, w.now_tsc);
     parse_burst(b, w);
     pipeline.process(b);
     dispatch(b, w);

@@ -46,7 +46,10 @@ inline void dispatch_injected(vnf::Burst& b, vnf::WorkerContext& w) noexcept {
     if (b.next[i] == vnf::kNextConsumed) continue;
     vnf::PacketMeta& m = vnf::meta_of(b.pkts[i]);
     if (b.next[i] != vnf::kNextDrop) m.drop = vnf::DropReason::kNoVerdict;
-    w.count_drop(m.in_port < vnf::kMaxPorts ? m.in_port : 0, m.drop);
+    const uint16_t in = m.in_port < vnf::kMaxPorts ? m.in_port : 0;
+    w.count_drop(in, m.drop);
+    if (w.cap && w.cap->wants(vnf::CapturePoint::kDrop, in)) [[unlikely]]
+      w.cap->copy(w.id, b.pkts[i], in, vnf::CapturePoint::kDrop, m.drop, w.now_tsc);
     dropped[nd++] = b.pkts[i];
   }
   if (nd) rte_pktmbuf_free_bulk(dropped, nd);

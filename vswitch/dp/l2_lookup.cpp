@@ -69,15 +69,13 @@ void L2Egress::flood(vnf::Burst& b, uint16_t i, const L2Snapshot& s) noexcept {
       continue;
     }
     if (!set_egress_tag(pkt, seg_tag, tci, s.port[out].egress_tpid(m.vlan), m.vlan)) {
-      w_.count_drop(b.in_port < vnf::kMaxPorts ? b.in_port : 0, vnf::DropReason::kNoHeadroom);
-      rte_pktmbuf_free(pkt);
+      w_.discard(b.in_port < vnf::kMaxPorts ? b.in_port : 0, pkt, vnf::DropReason::kNoHeadroom);
       continue;
     }
     if (s.limits.shaped[out]) [[unlikely]] {
       if (!lim_.enqueue(s.limits, out, pkt)) {
-        w_.count_drop(b.in_port < vnf::kMaxPorts ? b.in_port : out,
-                      vnf::DropReason::kShapeQueueFull);
-        rte_pktmbuf_free(pkt);
+        w_.discard(b.in_port < vnf::kMaxPorts ? b.in_port : out, pkt,
+                   vnf::DropReason::kShapeQueueFull);
       }
       continue;
     }

@@ -219,8 +219,7 @@ class LimitStage final {
       while (n) {
         rte_mbuf* pkt = q.ring[q.head];
         if (!exists) {
-          w_.count_drop(port, vnf::DropReason::kNoDestination);
-          rte_pktmbuf_free(pkt);
+          w_.discard(port, pkt, vnf::DropReason::kNoDestination);
         } else {
           if (c && limit::check(*c, *sh, w_.now_tsc, pkt->pkt_len) == RTE_COLOR_RED) break;
           if (c) {
