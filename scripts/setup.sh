@@ -30,6 +30,9 @@ packages=(
   # (scripts/lib/ovs.sh runs a private instance; no kernel module)
   openvswitch-switch
   procps psmisc util-linux
+  # the install test (tests/system/install.sh): systemd-analyze verify and systemd-tmpfiles
+  # on the installed units and snippets, logrotate on the log retention snippet
+  systemd logrotate
   # fuzz suite: libFuzzer needs clang >= 16 here (the code captures structured bindings in
   # lambdas, which clang 14 rejects); llvm brings llvm-symbolizer for readable stacks
   clang-16 libclang-rt-16-dev llvm
