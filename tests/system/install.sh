@@ -17,7 +17,8 @@
 #     segment is running); a refused file makes ExecReload fail and changes nothing;
 #   - an upgrade (meson install again) keeps edited config files, the state and the logs;
 #   - with a running systemd (/run/systemd/system), the same unit under systemctl: start,
-#     systemctl reload applies a file, fails on a refused one; otherwise a SKIP line.
+#     systemctl reload applies a file, fails on a refused one, a SIGKILLed appliance is
+#     started again (Restart=on-failure); otherwise a SKIP line.
 source "$(dirname "$0")/lib.sh"
 
 OUT=""
@@ -55,7 +56,7 @@ map_paths() {
   "$PY" -c '
 import re, sys
 dest, roots = sys.argv[1], sorted(set(sys.argv[2:]), key=len, reverse=True)
-pat = re.compile(r"(?<![\w/.-])(" + "|".join(map(re.escape, roots)) + r")(?=/|\s|$)")
+pat = re.compile(r"(?<![\w/.])(" + "|".join(map(re.escape, roots)) + r")(?=/|\s|$)")
 sys.stdout.write(pat.sub(lambda m: dest + m.group(1), sys.stdin.read()))' \
     "$DEST" "$prefix" "$sysconfdir" "$localstatedir"
 }
@@ -390,6 +391,18 @@ if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
     ivc -i "$NAME" show segments
     check "systemctl reload of a refused file fails (status $rc), the running config stays" \
       eval '((rc != 0))' && check "systemd: still segment info with vm1" expect 0 '^info +200 +vm1 '
+    cp "$WORK/v2.yaml" "$cfg"
+    pid1=$(systemctl show -p MainPID --value "$unit")
+    kill -KILL "$pid1"
+    pid2=0
+    for _ in $(seq 1 200); do
+      pid2=$(systemctl show -p MainPID --value "$unit")
+      [[ $pid2 != 0 && $pid2 != "$pid1" ]] && systemctl is-active --quiet "$unit" && break
+      pid2=0
+      sleep 0.1
+    done
+    check "Restart=on-failure: killed with SIGKILL, systemd starts it again (pid $pid1 -> $pid2)" \
+      test "$pid2" != 0
     systemctl stop "$unit"
   else
     systemctl status "$unit" --no-pager 2>&1 | tail -20 | sed 's/^/      /'
