@@ -129,8 +129,9 @@ units_ok() {
     u=$DEST$unitdir/vnf-$p@.service
     grep -qx "ExecStart=$bindir/$p -c $sysconfdir/vnf/%i.yaml .*--state-dir $statedir/%i .*" "$u" &&
       grep -qx "ExecReload=$bindir/vnfctl .*-i %i reload" "$u" &&
-      grep -qx "Restart=on-failure" "$u" && grep -qx "Requires=vnf-hugepages.service" "$u" ||
-      { echo "      $u:"; grep -E '^(Exec|Restart|Requires)' "$u" | sed 's/^/        /'; return 1; }
+      grep -qx "Restart=on-failure" "$u" && grep -qx "Wants=vnf-hugepages.service" "$u" &&
+      grep -qx "After=vnf-hugepages.service network.target" "$u" ||
+      { echo "      $u:"; grep -E '^(Exec|Restart|Wants|After)' "$u" | sed 's/^/        /'; return 1; }
   done
   u=$DEST$unitdir/vnf-hugepages.service
   grep -qx "ExecStart=$sbindir/vnf-hugepages" "$u" &&
@@ -138,11 +139,11 @@ units_ok() {
   ! grep -n '@[A-Z_]*@' "$DEST$unitdir"/vnf-*.service "$DEST$tmpfilesdir/vnf.conf" \
     "$DEST$sysconfdir/logrotate.d/vnf"
 }
-check "units: ExecStart $bindir/PROGRAM -c $sysconfdir/vnf/%i.yaml, ExecReload vnfctl reload, Restart=on-failure, hugepages required" units_ok
+check "units: ExecStart $bindir/PROGRAM -c $sysconfdir/vnf/%i.yaml, ExecReload vnfctl reload, Restart=on-failure, after vnf-hugepages" units_ok
 
 # ---------------------------------------------------------------- systemd-analyze verify
 # verify_units UNIT_PATH...: systemd-analyze verify with the DESTDIR's prefix over the real
-# one (a private mount namespace), so ExecStart binaries and Requires= units resolve where
+# one (a private mount namespace), so ExecStart binaries and Wants= units resolve where
 # systemd will find them; output in $OUT (systemd-analyze says nothing when all is well).
 # Without a mount namespace: verify in place and accept only "Command P is not executable"
 # for a P that the DESTDIR has.
