@@ -96,8 +96,18 @@ mode_is() {
 }
 
 # ---------------------------------------------------------------- meson install
-if ! meson install -C "$BUILD" --no-rebuild --destdir "$DEST" >"$WORK/install.log" 2>&1; then
-  fail "meson install --destdir: status $? (log: install.log)"
+# meson install rewrites the build dir's install log, which `ninja uninstall` reads: keep the
+# one of the last real install.
+install_log=$BUILD/meson-logs/install-log.txt
+[[ -f $install_log ]] && cp -p "$install_log" "$WORK/install-log.saved"
+restore_install_log() {
+  if [[ -f $WORK/install-log.saved ]]; then cp -p "$WORK/install-log.saved" "$install_log"; else rm -f "$install_log"; fi
+}
+meson install -C "$BUILD" --no-rebuild --destdir "$DEST" >"$WORK/install.log" 2>&1
+rc=$?
+if ((rc != 0)); then
+  fail "meson install --destdir: status $rc"
+  restore_install_log
   exit 1
 fi
 pass "meson install -C build --destdir DEST"
@@ -337,11 +347,10 @@ for f in "$sysconfdir/vnf/vswitch.yaml" "$sysconfdir/vnf/hugepages.conf" "$sysco
   cp "$f" "$WORK/before-$(basename "$f")"
 done
 rm -f "$DEST$defaults/vswitch.yaml"
-if meson install -C "$BUILD" --no-rebuild --destdir "$DEST" >"$WORK/install2.log" 2>&1; then
-  pass "upgrade: meson install again into the same DESTDIR"
-else
-  fail "upgrade: meson install again: status $? (install2.log)"
-fi
+meson install -C "$BUILD" --no-rebuild --destdir "$DEST" >"$WORK/install2.log" 2>&1
+rc=$?
+check "upgrade: meson install again into the same DESTDIR (status $rc)" test "$rc" -eq 0
+restore_install_log
 kept() {
   local f
   for f in "$sysconfdir/vnf/vswitch.yaml" "$sysconfdir/vnf/hugepages.conf" "$sysconfdir/logrotate.d/vnf" \
