@@ -30,6 +30,9 @@ packages=(
   # (scripts/lib/ovs.sh runs a private instance; no kernel module)
   openvswitch-switch
   procps psmisc util-linux
+  # the install test (tests/system/install.sh): systemd-analyze verify and systemd-tmpfiles
+  # on the installed units and snippets, logrotate on the log retention snippet
+  systemd logrotate
   # fuzz suite: libFuzzer needs clang >= 16 here (the code captures structured bindings in
   # lambdas, which clang 14 rejects); llvm brings llvm-symbolizer for readable stacks
   clang-16 libclang-rt-16-dev llvm
@@ -66,6 +69,15 @@ if ((do_build)); then
   if [[ ! -f "$build_dir/build.ninja" ]]; then
     log "configuring $build_dir"
     meson setup "$build_dir" "$top" >/dev/null
+  elif [[ $(meson introspect --buildoptions "$build_dir" | python3 -c '
+import json, sys
+o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
+print(o["prefix"], o["sysconfdir"], o["localstatedir"])') == "/usr/local etc /var/local" ]]; then
+    # Configured before the project defaulted to sysconfdir=/etc and localstatedir=/var
+    # (meson's own defaults under /usr/local are etc and /var/local): meson install would put
+    # the config in /usr/local/etc/vnf. Changes no compile flag, rebuilds nothing.
+    log "$build_dir: install paths sysconfdir=/etc localstatedir=/var (docs/operations.md, Install)"
+    meson configure "$build_dir" -Dsysconfdir=/etc -Dlocalstatedir=/var >/dev/null
   fi
   log "building"
   ninja -C "$build_dir" >/dev/null || ninja -C "$build_dir"
