@@ -36,6 +36,8 @@
 #include "common/engine.h"
 #include "common/input_file.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/metrics_server.h"
 #include "common/state_dir.h"
 #include "common/telemetry.h"
 #include "common/worker.h"
@@ -275,13 +277,19 @@ int serve(const std::string& program, const ProgramOptions& opts, const Cfg& cfg
     ctl->register_telemetry();
     auto control = open_control_socket(opts, cfg.engine.name);
     if (control) control->set_running_source([c = ctl.get()] { return c->running_bytes(); });
+    // After the producers are registered (register_telemetry); destroyed before fn and the
+    // engine they read, also when something throws.
+    auto metrics_server = open_metrics_server(engine.config());
     write_pid_file(opts.pid_file);
     rc = run(engine, *fn, ctl.get(), control.get());
+    metrics_server.reset();
     control.reset();
+    metrics::clear();
     telemetry::clear();
     engine.stop_ports();
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
+    metrics::clear();  // the server is gone; nothing may name the engine any more
     rc = 1;
   }
   if (!opts.pid_file.empty()) std::remove(opts.pid_file.c_str());
