@@ -7,7 +7,8 @@
 #   - Content-Type is the text format 0.0.4; other paths are 404, POST 405;
 #   - nothing answers on 127.0.0.1 (the endpoint listens on 127.0.0.2 only);
 #   - a reload that changes engine.management is refused with file:line:column;
-#   - after SIGTERM the port is closed.
+#   - after SIGTERM the port is closed;
+#   - a standalone vfirewall on ::1 (IPv6): its rule hits and port counters agree as well.
 source "$(dirname "$0")/lib.sh"
 
 MADDR=127.0.0.2
@@ -183,3 +184,68 @@ check "the endpoint still answers after the refused reload" test "$(code "$URL/m
 stop_appliance sw
 check "stops cleanly" test $? -eq 0
 check "the port is closed after stop" test -z "$(ss -ltnH "( sport = :$MPORT )")"
+
+# ---- A standalone vfirewall, its endpoint on the IPv6 loopback address.
+if ! ip -6 addr show dev lo | grep -q 'inet6 ::1/'; then
+  skip "vfirewall on ::1: this host has no IPv6 loopback address"
+  exit 0
+fi
+FPORT=$((MPORT + 2))
+cat >"$WORK/fw.yaml" <<YAML
+# program: vfirewall
+engine:
+  name: met2
+  lcores: [0, 1]
+  memory_mb: 256
+  idle_sleep_us: 100
+  management: {address: "::1", metrics_port: $FPORT}
+ports:
+  - {name: a, type: af_packet, iface: mtfa0}
+  - {name: b, type: af_packet, iface: mtfb0}
+wires: [[a, b]]
+zones:
+  - {name: za, ports: [a]}
+  - {name: zb, ports: [b]}
+rules:
+  - {id: a-ping, from: za, to: zb, service: [icmp/echo-request], action: accept}
+YAML
+netns_host mt-fa mtfa0 10.9.9.1/24
+netns_host mt-fb mtfb0 10.9.9.2/24
+start_appliance fw vfirewall "$WORK/fw.yaml" || exit 1
+check "vfirewall: ping A -> B (rule a-ping)" ns_ping mt-fa 10.9.9.2
+sleep 1
+tel vnf-met2 /vnf/fw/rules >"$WORK/fw_rules.json"
+tel vnf-met2 /vnf/ports >"$WORK/fw_ports.json"
+curl -sS -g -o "$WORK/fw_metrics.txt" "http://[::1]:$FPORT/metrics"
+check "vfirewall: curl GET http://[::1]:$FPORT/metrics succeeds" test $? -eq 0
+"$PY" - "$WORK" >"$WORK/fw_compare.out" 2>&1 <<'PY'
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+work = sys.argv[1]
+samples = {}
+for fam in text_string_to_metric_families(open(f"{work}/fw_metrics.txt").read()):
+    for s in fam.samples:
+        samples[(s.name, frozenset(s.labels.items()))] = s.value
+def metric(name, **labels):
+    return samples.get((name, frozenset(dict(labels, appliance="met2").items())))
+rules = {v["id"]: v for v in list(json.load(open(f"{work}/fw_rules.json")).values())[0].values()
+         if isinstance(v, dict)}
+ports = {v["name"]: v for v in list(json.load(open(f"{work}/fw_ports.json")).values())[0].values()
+         if isinstance(v, dict)}
+hits, got = rules["a-ping"]["hits"], metric("vnf_fw_rule_hits_total", rule="a-ping")
+print(("ok|" if hits >= 1 and got == hits else "bad|") + f"rule a-ping hits: metrics {got}, telemetry {hits}")
+for p in ("a", "b"):
+    want, got = ports[p]["rx_packets"], metric("vnf_port_rx_packets_total", port=p)
+    print(("ok|" if want >= 1 and got == want else "bad|") + f"port {p} rx packets: metrics {got}, telemetry {want}")
+info = metric("vnf_info", program="vfirewall", version=next(
+    (dict(k[1])["version"] for k in samples if k[0] == "vnf_info"), ""))
+print(("ok|" if info == 1 else "bad|") + "vnf_info{program=\"vfirewall\"} = 1")
+PY
+while IFS='|' read -r verdict what; do
+  if [[ $verdict == ok ]]; then pass "vfirewall metrics: $what"; else fail "vfirewall metrics: $what"; fi
+done <"$WORK/fw_compare.out"
+check "vfirewall: the parser produced the comparisons" test "$(grep -c '^ok|\|^bad|' "$WORK/fw_compare.out")" -eq 4
+curl -s -o /dev/null --max-time 3 "http://127.0.0.1:$FPORT/metrics"
+check "vfirewall: nothing answers on 127.0.0.1:$FPORT" test $? -eq 7
+stop_appliance fw
+check "vfirewall: stops cleanly" test $? -eq 0
