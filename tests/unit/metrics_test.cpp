@@ -111,6 +111,6 @@ TEST(Metrics, ManagementIsFixedAtStart) {
       "engine:\n  name: vnf\n  management: {address: 127.0.0.1, metrics_port: 9465}\n", "b.yaml");
   EXPECT_NO_THROW(vnf::check_engine_unchanged(vnf::parse_engine(a), vnf::parse_engine(a), a));
   expect_config_error(
-      [&] { vnf::check_engine_unchanged(vnf::parse_engine(a), vnf::parse_engine(b), b); }, 3, 16,
+      [&] { vnf::check_engine_unchanged(vnf::parse_engine(a), vnf::parse_engine(b), b); }, 3, 15,
       "engine.management changed", "b.yaml");
 }
