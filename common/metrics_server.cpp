@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -49,12 +51,21 @@ MHD_Result handle(void* cls, MHD_Connection* c, const char* url, const char* met
   return reply(c, MHD_HTTP_OK, metrics::render(self->appliance()), kContentType);
 }
 
+// libmicrohttpd's own errors (a connection refused at the limit, a socket error) into our log.
+void mhd_log(void*, const char* fmt, va_list ap) {
+  char buf[512];
+  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  std::string msg(buf);
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r')) msg.pop_back();
+  spdlog::warn("metrics: {}", msg);
+}
+
 }  // namespace
 
 MetricsServer::MetricsServer(const std::string& address, uint16_t port, std::string appliance)
     : appliance_(std::move(appliance)) {
   sockaddr_storage ss{};
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
   if (inet_pton(AF_INET, address.c_str(), &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr) == 1) {
     auto* a = reinterpret_cast<sockaddr_in*>(&ss);
     a->sin_family = AF_INET;
@@ -68,7 +79,9 @@ MetricsServer::MetricsServer(const std::string& address, uint16_t port, std::str
   } else {
     throw std::runtime_error(fmt::format("metrics: '{}' is not an IP address", address));
   }
-  daemon_ = MHD_start_daemon(flags, port, nullptr, nullptr, &handle, this, MHD_OPTION_SOCK_ADDR,
+  // The logger first: libmicrohttpd uses its own for anything said before it is set.
+  daemon_ = MHD_start_daemon(flags, port, nullptr, nullptr, &handle, this,
+                             MHD_OPTION_EXTERNAL_LOGGER, &mhd_log, nullptr, MHD_OPTION_SOCK_ADDR,
                              reinterpret_cast<sockaddr*>(&ss), MHD_OPTION_CONNECTION_LIMIT, 16u,
                              MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
   if (!daemon_) {
