@@ -38,6 +38,8 @@
 #include "common/engine.h"
 #include "common/input_file.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/metrics_server.h"
 #include "common/state_dir.h"
 #include "common/telemetry.h"
 #include "common/worker.h"
@@ -293,15 +295,21 @@ int serve(const std::string& program, const ProgramOptions& opts, const Cfg& cfg
     // callbacks: they need the primary's pdump server.
     if (rte_pdump_init() != 0)
       spdlog::warn("pdump: rte_pdump_init failed: dpdk-dumpcap will not attach");
+    // After the producers are registered (register_telemetry); destroyed before fn and the
+    // engine they read, also when something throws.
+    auto metrics_server = open_metrics_server(engine.config());
     write_pid_file(opts.pid_file);
     rc = run(engine, *fn, ctl.get(), control.get(), &capture);
+    metrics_server.reset();
     if (capture.running()) capture.command("stop", "the appliance stopping");
     rte_pdump_uninit();
     control.reset();
+    metrics::clear();
     telemetry::clear();
     engine.stop_ports();
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
+    metrics::clear();  // the server is gone; nothing may name the engine any more
     rc = 1;
   }
   if (!opts.pid_file.empty()) std::remove(opts.pid_file.c_str());

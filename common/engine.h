@@ -178,8 +178,10 @@ class Engine {
   std::atomic<uint8_t> port_up_[kMaxPorts] = {};
 };
 
-// Registers the engine's telemetry commands (/vnf/ports, /vnf/drops, /vnf/workers).
+// Registers the engine's telemetry commands (/vnf/ports, /vnf/drops, /vnf/workers) and its
+// metrics (register_engine_metrics: ports, drop reasons, bonds, workers; common/metrics.h).
 void register_engine_telemetry(Engine& engine);
+void register_engine_metrics(Engine& engine);
 
 }  // namespace vnf
 
@@ -189,4 +191,6 @@ class ConfigAudit;
 // /vnf/config (the last apply attempts, accepted or rejected, with who and what).
 void register_program_telemetry(const std::string& program, Engine& engine,
                                 const ConfigAudit& audit);
+// vnf_info, vnf_workers, vnf_config_generation (called by register_program_telemetry).
+void register_program_metrics(const std::string& program, Engine& engine, const ConfigAudit& audit);
 }  // namespace vnf

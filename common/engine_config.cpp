@@ -1,5 +1,7 @@
 #include "common/engine_config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -270,12 +272,45 @@ void resolve_port_mtus(std::vector<PortDevice>& ports) {
   }
 }
 
+namespace {
+
+// engine.management: {address, metrics_port}.
+ManagementConfig parse_management(const ConfigNode& m) {
+  m.expect_map();
+  m.allow_keys({"address", "metrics_port"});
+  ManagementConfig c;
+  if (m.has("address")) {
+    const ConfigNode a = m["address"];
+    c.address = a.str();
+    in6_addr v6{};
+    in_addr v4{};
+    if (inet_pton(AF_INET, c.address.c_str(), &v4) == 1) {
+      if (v4.s_addr == 0) a.fail("0.0.0.0 is every address: give the management address itself");
+    } else if (inet_pton(AF_INET6, c.address.c_str(), &v6) == 1) {
+      if (IN6_IS_ADDR_UNSPECIFIED(&v6))
+        a.fail(":: is every address: give the management address itself");
+      if (IN6_IS_ADDR_V4MAPPED(&v6)) a.fail("an IPv4-mapped IPv6 address: give the IPv4 address");
+    } else {
+      a.fail(fmt::format("'{}' is not an IPv4 or IPv6 address (no names, no prefix length)",
+                         c.address));
+    }
+  }
+  if (m.has("metrics_port")) {
+    c.metrics_port = static_cast<uint16_t>(m["metrics_port"].uint(1, 65535));
+    if (c.address.empty())
+      m["metrics_port"].fail("the metrics endpoint needs management.address to listen on");
+  }
+  return c;
+}
+
+}  // namespace
+
 EngineConfig parse_engine(const ConfigNode& root) {
   EngineConfig c;
   ConfigNode e = root["engine"];
   if (!e.defined()) return c;
   e.allow_keys({"name", "lcores", "hugepages", "memory_mb", "mbufs", "idle_sleep_us", "file_prefix",
-                "log_level", "log_file", "eal_args", "secondary_processes"});
+                "log_level", "log_file", "eal_args", "secondary_processes", "management"});
   c.name = e.str_or("name", c.name);
   if (!valid_name(c.name)) e["name"].fail("instance name must match [A-Za-z0-9_.-]{1,31}");
   if (e.has("lcores")) {
@@ -305,6 +340,7 @@ EngineConfig parse_engine(const ConfigNode& root) {
   c.log_file = e.str_or("log_file", "");
   if (!c.log_file.empty()) check_log_file(e["log_file"], c.log_file);
   for (const auto& n : e["eal_args"].items()) c.eal_args.push_back(n.str());
+  if (e.has("management")) c.management = parse_management(e["management"]);
   return c;
 }
 
@@ -526,6 +562,7 @@ void check_engine_unchanged(const EngineConfig& a, const EngineConfig& b, const 
       {"log_level", a.log_level == b.log_level},
       {"log_file", a.log_file == b.log_file},
       {"eal_args", a.eal_args == b.eal_args},
+      {"management", a.management == b.management},
   };
   for (const auto& [key, same] : keys) {
     if (same) continue;

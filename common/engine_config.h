@@ -86,6 +86,15 @@ struct BondSpec {
 // Keys of a port entry that belong to the device. A function's loader accepts these plus its own.
 extern const std::vector<std::string_view> kPortDeviceKeys;
 
+// `engine.management`: the management side of the host (the service NICs are separate). The
+// metrics endpoint listens on address:metrics_port (both given, or no endpoint); the log
+// shipper will send from the same address. Fixed at start-up.
+struct ManagementConfig {
+  std::string address;        // an IPv4 or IPv6 literal, never a wildcard; empty: none
+  uint16_t metrics_port = 0;  // 0: no metrics endpoint
+  bool operator==(const ManagementConfig&) const = default;
+};
+
 struct EngineConfig {
   std::string name = "vnf";            // instance name; default file prefix is vnf-<name>
   std::vector<unsigned> lcores{0, 1};  // first: main lcore (control); others: workers
@@ -101,6 +110,7 @@ struct EngineConfig {
   std::string log_level = "info";
   std::string log_file;               // empty: stderr only
   std::vector<std::string> eal_args;  // passed to rte_eal_init verbatim
+  ManagementConfig management;
   // Not a key: set by a program whose reloads add ports (the vswitch). Room in the mbuf pool
   // for that many more ports at the default descriptor counts (when engine.mbufs is unset).
   unsigned spare_ports = 0;

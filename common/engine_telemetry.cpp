@@ -90,6 +90,7 @@ void bond_members(const PortState& p, rte_tel_data* d) {
 }  // namespace
 
 void register_engine_telemetry(Engine& engine) {
+  register_engine_metrics(engine);
   telemetry::add(
       "/vnf/bonds",
       "Bonds: mode, active member, failovers and the last one. Param: bond name "
@@ -216,6 +217,7 @@ namespace vnf {
 
 void register_program_telemetry(const std::string& program, Engine& engine,
                                 const ConfigAudit& audit) {
+  register_program_metrics(program, engine, audit);
   telemetry::add("/vnf/info", "Program, version, instance, pid, workers, config generation",
                  [program, &engine, &audit](const std::string&, rte_tel_data* d) {
                    const ApplyRecord last = audit.last();

@@ -23,6 +23,8 @@ packages=(
   build-essential binutils g++ meson ninja-build pkg-config
   dpdk dpdk-dev libdpdk-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libboost-program-options-dev libpcap-dev
+  # the /metrics endpoint's HTTP server; the metrics test's Prometheus text-format parser
+  libmicrohttpd-dev python3-prometheus-client
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 iputils-ping traceroute iperf3 netcat-openbsd ethtool tshark python3 python3-scapy python3-yaml
   vsftpd curl

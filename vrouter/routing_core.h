@@ -117,7 +117,8 @@ class RoutingCore {
   bool iface_up(uint8_t x) const { return x < iface_up_.size() && iface_up_[x]; }
 
   // /vnf/interfaces, /vnf/routes, /vnf/neighbors, /vnf/router.
-  void register_telemetry();
+  void register_telemetry();  // and the metrics (register_metrics, vrouter/metrics.cpp)
+  void register_metrics();
 
  private:
   std::unique_ptr<RouteSnapshot> build(const RouterSettings& s, const RouteTable& t,

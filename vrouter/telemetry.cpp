@@ -31,6 +31,7 @@ void add_lines(rte_tel_data* d, const std::vector<std::string>& lines, size_t to
 }  // namespace
 
 void RoutingCore::register_telemetry() {
+  register_metrics();
   vnf::telemetry::add(
       "/vnf/interfaces", "Router interfaces: port, VLAN, MAC, MTU, addresses, counters",
       [this](const std::string&, rte_tel_data* d) {

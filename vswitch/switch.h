@@ -163,7 +163,8 @@ class Switch {
   unsigned drain_learn_events(unsigned budget_per_worker = 4096);
   unsigned age(uint32_t now_s, unsigned budget);
 
-  void register_telemetry();
+  void register_telemetry();  // and the metrics (register_metrics)
+  void register_metrics();    // vswitch/metrics.cpp
   vnf::WhyHooks why_hooks();  // names and defaults for /vnf/why (common/why_request.h)
 
   const SwitchConfig& config() const { return cfg_; }

@@ -89,6 +89,7 @@ void Switch::register_telemetry() {
   if (rt_) rt_->register_telemetry();       // /vnf/interfaces, routes, neighbors, router
 
   vnf::register_why_telemetry(engine_, why_hooks());
+  register_metrics();
 
   vnf::telemetry::add(
       "/vnf/segments",

@@ -414,6 +414,58 @@ def builtin_ports(scenario, pcap):
 # ---------------------------------------------------------------------------- measuring
 
 
+class OursScraped(Ours):
+    """Ours with its /metrics endpoint (engine.management on 127.0.0.1) scraped every
+    `interval` seconds during the whole run, as a Prometheus server would: what the scrapes
+    cost the forwarding core is the difference to Ours in the same rounds."""
+    role = "ours_scraped"
+    port = 19470
+
+    def __init__(self, scenario, variant, ports, work, interval):
+        super().__init__(scenario, variant, ports, work)
+        self.name = f"{self.program} (scraped every {interval:g} s)"
+        import yaml
+        with open(self.cfg) as f:
+            doc = yaml.safe_load(f)
+        doc.setdefault("engine", {})["management"] = {"address": "127.0.0.1",
+                                                      "metrics_port": self.port}
+        self.cfg = os.path.join(work, f"{self.program}-scraped.yaml")
+        with open(self.cfg, "w") as f:
+            f.write(f"# program: {self.program}\n" + yaml.safe_dump(doc, sort_keys=False))
+        self.interval = interval
+        self.scrapes, self.scrape_s, self.scrape_bytes = 0, 0.0, 0
+        self.thread, self.stop_event = None, None
+
+    def start(self):
+        import threading
+        import urllib.request
+        super().start()
+        self.stop_event = threading.Event()
+
+        def scrape():
+            url = f"http://127.0.0.1:{self.port}/metrics"
+            while not self.stop_event.wait(self.interval):
+                t = time.monotonic()
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    self.scrape_bytes = len(r.read())
+                self.scrape_s += time.monotonic() - t
+                self.scrapes += 1
+        self.thread = threading.Thread(target=scrape, daemon=True)
+        self.thread.start()
+
+    def extra(self):
+        out = super().extra()
+        out.update({"scrapes": self.scrapes, "scrape_bytes": self.scrape_bytes,
+                    "scrape_ms": round(1000 * self.scrape_s / self.scrapes, 2) if self.scrapes else None})
+        return out
+
+    def stop(self):
+        if self.stop_event:
+            self.stop_event.set()
+            self.thread.join(timeout=10)
+        super().stop()
+
+
 def measure(system, warmup, window):
     """Starts the system, waits for traffic, measures a steady window, stops it."""
     log(f"  {system.name}: starting")
@@ -560,6 +612,8 @@ def run_variant(args, scenario, variant, work):
     ports = builtin_ports(scenario, pcap)
 
     systems = [lambda: Ours(scenario, variant, ports, work)]
+    if args.scrape:
+        systems.append(lambda: OursScraped(scenario, variant, ports, work, args.scrape))
     if not args.no_ceiling:
         systems.append(lambda: Testpmd(ports, work, mbufs))
     peer_name = None
@@ -625,6 +679,16 @@ def run_variant(args, scenario, variant, work):
         "rounds_detail": rounds,
         "stage_cycles_per_packet": None,
     }
+    if args.scrape:
+        scraped = med("ours_scraped", "rx_pps")
+        result.update({
+            "scrape_interval_s": args.scrape,
+            "scraped_mpps": round(scraped / 1e6, 3) if scraped else None,
+            "scraped_cycles_per_packet": round(tsc_hz / scraped, 1) if scraped and tsc_hz else None,
+            "scraped_ratio": round(scraped / ours, 3) if scraped and ours else None,
+            "scrape_ms": median([x.get("scrape_ms") for x in rounds.get("ours_scraped", [])]),
+            "scrape_bytes": median([x.get("scrape_bytes") for x in rounds.get("ours_scraped", [])]),
+        })
     if not args.no_micro and hasattr(scenario, "micro_args"):
         result["stage_cycles_per_packet"] = micro(scenario, variant)
     return result
@@ -722,6 +786,8 @@ def main():
     ap.add_argument("--no-peer", action="store_true", help="skip the peer (OVS, l3fwd)")
     ap.add_argument("--no-ceiling", action="store_true", help="skip testpmd")
     ap.add_argument("--no-micro", action="store_true", help="skip the per-stage microbenchmark")
+    ap.add_argument("--scrape", type=float, metavar="SECONDS",
+                    help="also run ours with /metrics scraped every SECONDS (interleaved)")
     ap.add_argument("--smoke", action="store_true",
                     help="seconds, not minutes: the scenario's small variant, 1 round, no peer; proves the harness")
     ap.add_argument("--out-dir", default=os.path.join(BENCH, "results"))

@@ -99,7 +99,9 @@ class Firewall {
 
   // /vnf/fw/...; with_program_commands adds /vnf/info, /vnf/config and the engine's
   // commands (false when the firewall is embedded in another program, e.g. the vswitch).
+  // Also registers the metrics (register_metrics, program/metrics.cpp).
   void register_telemetry(bool with_program_commands = true);
+  void register_metrics();
 
   const FirewallConfig& config() const { return cfg_; }
   const FwSnapshot& snapshot() const { return *published_.get(); }

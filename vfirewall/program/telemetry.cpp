@@ -84,6 +84,7 @@ void Firewall::register_telemetry(bool with_program_commands) {
     why.macs_matter = false;  // a wire forwards whatever MACs the frame has
     vnf::register_why_telemetry(engine_, std::move(why));
   }
+  register_metrics();
 
   vnf::telemetry::add(
       "/vnf/fw/rules",
