@@ -267,6 +267,11 @@ bool Engine::bond_evaluate(PortState& p, uint64_t now, const std::string& why) {
     spdlog::warn("bond '{}': member '{}' {} the bond ({})", p.device.name, m.device.name,
                  m.up ? "rejoined" : "left", why_m);
   }
+  const bool any = std::any_of(b.members.begin(), b.members.end(),
+                               [](const BondMemberState& m) { return m.up; });
+  // A bond coming back up is up before its failover queues the announcements: worker 0 sends
+  // nothing to a port whose link is down, and would drop them (link_down).
+  if (any) set_link(p, true, p.link_speed, "bond members");
   if (spec.mode == BondMode::kActiveBackup) {
     int want = b.active >= 0 && b.members[b.active].up ? b.active : -1;
     if (b.members[b.primary].up && (spec.revert || want < 0)) want = b.primary;
@@ -274,8 +279,6 @@ bool Engine::bond_evaluate(PortState& p, uint64_t now, const std::string& why) {
       if (b.members[i].up) want = static_cast<int>(i);
     if (want != b.active) bond_failover(p, want, reason);
   }
-  const bool any = std::any_of(b.members.begin(), b.members.end(),
-                               [](const BondMemberState& m) { return m.up; });
   {
     std::lock_guard lock(ports_mu_);
     b.pending = pending;
