@@ -272,6 +272,30 @@ class CaptureWriter {
   std::map<std::pair<uint16_t, uint8_t>, uint32_t> ifaces_;
 };
 
+std::string compile_capture_filter(const std::string& expr, uint32_t snaplen, rte_bpf*& bpf,
+                                   uint64_t (*&jit)(void*)) {
+  bpf = nullptr;
+  jit = nullptr;
+  pcap_t* dead = pcap_open_dead(DLT_EN10MB, static_cast<int>(snaplen));
+  if (!dead) return "libpcap: cannot open a dead handle";
+  bpf_program code{};
+  if (pcap_compile(dead, &code, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    const std::string e = pcap_geterr(dead);
+    pcap_close(dead);
+    return e;
+  }
+  pcap_close(dead);
+  rte_bpf_prm* prm = rte_bpf_convert(&code);  // a copy: the classic program can go
+  pcap_freecode(&code);
+  if (!prm) return fmt::format("rte_bpf_convert: {}", rte_strerror(rte_errno));
+  bpf = rte_bpf_load(prm);
+  rte_free(prm);
+  if (!bpf) return fmt::format("rte_bpf_load: {}", rte_strerror(rte_errno));
+  rte_bpf_jit jf{};
+  if (rte_bpf_get_jit(bpf, &jf) == 0 && jf.func) jit = jf.func;
+  return "";
+}
+
 // ---- The manager
 
 CaptureManager::CaptureManager(Engine& engine, std::string dir, std::string appliance,
@@ -312,12 +336,7 @@ namespace {
 // Everything start() made, undone in reverse unless released.
 struct Building {
   CaptureSession* s = nullptr;
-  bpf_program* code = nullptr;
   ~Building() {
-    if (code) {
-      pcap_freecode(code);
-      delete code;
-    }
     if (!s) return;
     for (rte_ring* r : s->ring) rte_ring_free(r);
     rte_mempool_free(s->pool);
@@ -361,32 +380,11 @@ std::string CaptureManager::start(const TraceRequest& req, const std::string& wh
   s.points = r.points;
   s.ports = ports;
   s.snaplen = r.snaplen;
-  bool jit = false;
   if (!r.filter.empty()) {
-    pcap_t* dead = pcap_open_dead(DLT_EN10MB, static_cast<int>(r.snaplen));
-    if (!dead) return json_error("trace start: libpcap: cannot open a dead handle");
-    b.code = new bpf_program{};
-    if (pcap_compile(dead, b.code, r.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-      const std::string e = pcap_geterr(dead);
-      pcap_close(dead);
-      return json_error(fmt::format("trace start: filter '{}': {}", r.filter, e));
-    }
-    pcap_close(dead);
-    rte_bpf_prm* prm = rte_bpf_convert(b.code);
-    if (!prm)
-      return json_error(
-          fmt::format("trace start: filter: rte_bpf_convert: {}", rte_strerror(rte_errno)));
-    s.bpf = rte_bpf_load(prm);
-    rte_free(prm);
-    if (!s.bpf)
-      return json_error(
-          fmt::format("trace start: filter: rte_bpf_load: {}", rte_strerror(rte_errno)));
-    rte_bpf_jit jf{};
-    if (rte_bpf_get_jit(s.bpf, &jf) == 0 && jf.func) {
-      s.jit = jf.func;
-      jit = true;
-    }
+    const std::string err = compile_capture_filter(r.filter, r.snaplen, s.bpf, s.jit);
+    if (!err.empty()) return json_error(fmt::format("trace start: filter '{}': {}", r.filter, err));
   }
+  const bool jit = s.jit != nullptr;
   const unsigned workers = engine_.worker_count();
   const unsigned n = workers * r.ring + workers * 64 + 256;
   ++seq_;
@@ -420,9 +418,7 @@ std::string CaptureManager::start(const TraceRequest& req, const std::string& wh
 
   std::lock_guard lock(mu_);
   session_ = b.s;
-  bpf_code_ = b.code;
   b.s = nullptr;
-  b.code = nullptr;
   writer_ = std::move(writer);
   req_ = r;
   jit_ = jit;
@@ -475,10 +471,8 @@ std::string CaptureManager::stop(const std::string& why) {
         rte_pktmbuf_free_bulk(m, n);
     }
     b.s = s;
-    b.code = static_cast<bpf_program*>(bpf_code_);
   }
   session_ = nullptr;
-  bpf_code_ = nullptr;
   spdlog::info(
       "trace {} ended ({}): {} packets written, {} matched, {} not captured "
       "(ring full {}, pool empty {})",

@@ -38,6 +38,13 @@ class Engine;
 
 class CaptureWriter;
 
+// Compiles a tcpdump expression the way the workers run it: libpcap (link type Ethernet) ->
+// classic BPF -> rte_bpf_convert -> eBPF, JIT-compiled where the CPU allows (jit null: run
+// with rte_bpf_exec). Returns "" or libpcap's or DPDK's reason. Free bpf with
+// rte_bpf_destroy.
+std::string compile_capture_filter(const std::string& expr, uint32_t snaplen, rte_bpf*& bpf,
+                                   uint64_t (*&jit)(void*));
+
 class CaptureManager {
  public:
   // `dir`: where traces are written (created 0750 on the first start).
@@ -74,7 +81,6 @@ class CaptureManager {
   mutable std::mutex mu_;  // session_, writer_ and the last trace's summary, for status()
   CaptureSession* session_ = nullptr;
   std::unique_ptr<CaptureWriter> writer_;
-  void* bpf_code_ = nullptr;  // the libpcap program (bpf_program*), freed at stop
   TraceRequest req_;
   uint64_t started_ms_ = 0;
   std::string started_, stopped_, end_reason_, output_;

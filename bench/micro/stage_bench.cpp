@@ -6,6 +6,11 @@
 // figures are TSC ticks per packet, the same unit as bench/run.sh's cycles_per_packet.
 //
 //   stage_bench --macs 1000 [--broadcast 0.1] [--flood-ports 4] [--bursts 200000]
+//               [--capture 'udp dst port 7' [--match-every 100]]
+// --capture runs a trace (vnfctl trace: rx and tx points, that filter, JIT) beside the stages:
+// the rx copy is timed as the "capture_rx" stage, the tx copy inside dispatch_tx; one frame in
+// --match-every is sent to UDP port 7 (0: none). What a writer thread would take off the ring
+// is taken off after each burst, untimed.
 // Prints a table and, last, one JSON line.
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -22,6 +27,7 @@
 #include <boost/program_options.hpp>
 
 #include "bench/micro/micro.h"
+#include "common/capture_manager.h"
 #include "common/engine.h"
 #include "common/worker.h"
 #include "vswitch/config.h"
@@ -31,7 +37,7 @@ namespace po = boost::program_options;
 
 namespace {
 
-std::vector<uint8_t> make_frame(uint32_t i, bool broadcast) {
+std::vector<uint8_t> make_frame(uint32_t i, bool broadcast, bool to_port7) {
   std::vector<uint8_t> f(60, 0);
   const uint8_t dst[6] = {0x02,
                           0,
@@ -54,6 +60,7 @@ std::vector<uint8_t> make_frame(uint32_t i, bool broadcast) {
   f[34 + 4] = 0;
   f[34 + 5] = 26;  // udp length
   f[34 + 1] = 9;
+  if (to_port7) f[34 + 3] = 7;
   return f;
 }
 
@@ -64,9 +71,12 @@ int main(int argc, char** argv) {
   double broadcast = 0;
   unsigned flood_ports = 1;
   uint64_t bursts = 200000;
+  std::string capture;
+  unsigned match_every = 0;
   po::options_description desc("stage_bench options");
   desc.add_options()("macs", po::value(&macs))("broadcast", po::value(&broadcast))(
-      "flood-ports", po::value(&flood_ports))("bursts", po::value(&bursts))("help", "help");
+      "flood-ports", po::value(&flood_ports))("bursts", po::value(&bursts))(
+      "capture", po::value(&capture))("match-every", po::value(&match_every))("help", "help");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, desc), vm);
   po::notify(vm);
@@ -146,10 +156,36 @@ int main(int argc, char** argv) {
     std::vector<std::vector<uint8_t>> frames;
     const uint32_t nframes = std::max<uint32_t>(macs, 1024);
     for (uint32_t i = 0; i < nframes; ++i)
-      frames.push_back(make_frame(i % macs, bcast_every && i % bcast_every == bcast_every - 1));
+      frames.push_back(make_frame(i % macs, bcast_every && i % bcast_every == bcast_every - 1,
+                                  match_every && i % match_every == 0));
+
+    // A trace as vnfctl trace starts one (CaptureManager::start), on this worker only.
+    vnf::CaptureSession* cap = nullptr;
+    if (!capture.empty()) {
+      cap = new vnf::CaptureSession();
+      cap->points =
+          vnf::capture_bit(vnf::CapturePoint::kRx) | vnf::capture_bit(vnf::CapturePoint::kTx);
+      cap->ports = ~0u;
+      cap->snaplen = vnf::kMaxTraceSnaplen;
+      const std::string err =
+          vnf::compile_capture_filter(capture, cap->snaplen, cap->bpf, cap->jit);
+      if (!err.empty()) {
+        std::fprintf(stderr, "--capture '%s': %s\n", capture.c_str(), err.c_str());
+        return 1;
+      }
+      cap->pool = rte_pktmbuf_pool_create("bench_cap", 8191, 32, 0,
+                                          RTE_PKTMBUF_HEADROOM + 16 + cap->snaplen, 0);
+      cap->ring[0] = rte_ring_create("bench_cap", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+      if (!cap->pool || !cap->ring[0]) {
+        std::fprintf(stderr, "--capture: no memory for the pool or ring\n");
+        return 1;
+      }
+      w.capture.store(cap);
+      w.cap = cap;
+    }
 
     const uint16_t in_port = engine.port_id("in0");
-    constexpr unsigned kStages = 5;
+    constexpr unsigned kStages = 6;
     micro::Chunks<kStages> chunks((bursts - bursts / 10) / 20 * vnf::kBurstMax);  // 20 chunks
     std::vector<uint32_t> burst_ticks;  // time a full burst spends from parse to tx hand-off
     burst_ticks.reserve(bursts);
@@ -161,6 +197,9 @@ int main(int argc, char** argv) {
         break;
       }
       w.now_tsc = rte_rdtsc();
+      const uint64_t tc = rte_rdtsc();
+      if (w.cap)
+        w.cap->copy_burst(w.id, b.pkts, b.count, b.in_port, vnf::CapturePoint::kRx, w.now_tsc);
       const uint64_t t0 = rte_rdtsc();
       vnf::parse_burst(b, w);
       const uint64_t t1 = rte_rdtsc();
@@ -174,8 +213,15 @@ int main(int argc, char** argv) {
       vnf::flush_tx(w);
       const uint64_t t5 = rte_rdtsc();
       if (it >= bursts / 10) {  // the first tenth warms caches and the table
-        burst_ticks.push_back(static_cast<uint32_t>(t5 - t0));
-        chunks.add({t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4}, b.count);
+        burst_ticks.push_back(static_cast<uint32_t>(t5 - tc));
+        chunks.add({t0 - tc, t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4}, b.count);
+      }
+      if (cap) {  // the writer thread's part, untimed
+        rte_mbuf* m[64];
+        unsigned n;
+        while ((n = rte_ring_sc_dequeue_burst(cap->ring[0], reinterpret_cast<void**>(m), 64,
+                                              nullptr)) != 0)
+          rte_pktmbuf_free_bulk(m, n);
       }
       if ((it & 1023) == 0) sw.drain_learn_events();
     }
@@ -183,8 +229,8 @@ int main(int argc, char** argv) {
     const double hit_rate = static_cast<double>(st.cache_hits.get()) /
                             static_cast<double>(st.cache_hits.get() + st.cache_misses.get() + 1);
     if (!chunks.empty()) {
-      const char* names[kStages] = {"parse", "vlan_ingress", "l2_lookup", "l2_egress",
-                                    "dispatch_tx"};
+      const char* names[kStages] = {"capture_rx", "parse",     "vlan_ingress",
+                                    "l2_lookup",  "l2_egress", "dispatch_tx"};
       double best[kStages], med[kStages], best_total = 0, med_total = 0;
       for (unsigned k = 0; k < kStages; ++k) {
         best[k] = chunks.best(k);
@@ -211,12 +257,19 @@ int main(int argc, char** argv) {
           "  a burst of 32 from parse to tx hand-off: p50 %.2f us, p99 %.2f us, p99.9 %.2f us\n",
           pct(0.5), pct(0.99), pct(0.999));
       std::printf(
-          "{\"parse\": %.1f, \"vlan_ingress\": %.1f, \"l2_lookup\": %.1f, \"l2_egress\": %.1f, "
-          "\"dispatch_tx\": %.1f, \"total\": %.1f, \"median_total\": %.1f, \"macs\": %u, "
-          "\"broadcast\": %.3f, \"cache_hit_rate\": %.3f, "
+          "{\"capture_rx\": %.1f, \"parse\": %.1f, \"vlan_ingress\": %.1f, \"l2_lookup\": %.1f, "
+          "\"l2_egress\": %.1f, \"dispatch_tx\": %.1f, \"total\": %.1f, \"median_total\": %.1f, "
+          "\"macs\": %u, \"broadcast\": %.3f, \"cache_hit_rate\": %.3f, "
+          "\"capture\": \"%s\", \"captured\": %llu, \"capture_matched\": %llu, "
           "\"burst_latency_us\": {\"p50\": %.3f, \"p99\": %.3f, \"p999\": %.3f}}\n",
-          best[0], best[1], best[2], best[3], best[4], best_total, med_total, macs, broadcast,
-          hit_rate, pct(0.5), pct(0.99), pct(0.999));
+          best[0], best[1], best[2], best[3], best[4], best[5], best_total, med_total, macs,
+          broadcast, hit_rate, capture.c_str(),
+          static_cast<unsigned long long>(cap ? cap->stats[0].matched.get() -
+                                                    cap->stats[0].ring_full.get() -
+                                                    cap->stats[0].no_mbuf.get()
+                                              : 0),
+          static_cast<unsigned long long>(cap ? cap->stats[0].matched.get() : 0), pct(0.5),
+          pct(0.99), pct(0.999));
     }
     engine.stop_ports();
   }
