@@ -6,6 +6,7 @@
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -181,7 +182,7 @@ class CaptureWriter {
         out_->interface(fmt::format("{}/{}", name, kCapturePointNames[point % kCapturePoints]),
                         fmt::format("{} port {} (DPDK port {}): {}", appliance_, name, port,
                                     kWhat[point % kCapturePoints]),
-                        r_.snaplen);
+                        s_.snaplen);
     ifaces_.emplace(key, id);
     return id;
   }
@@ -245,6 +246,19 @@ class CaptureWriter {
         ::usleep(1000);
       }
       if (r_.rotate_s && steady_ms() - opened_ms_ >= r_.rotate_s * 1000 && !rotate()) break;
+      if (!r_.pipe && steady_ms() >= next_space_check_ms_) {
+        // A trace must not fill the file system the config versions are kept on.
+        next_space_check_ms_ = steady_ms() + 1000;
+        struct statvfs vfs {};
+        if (::statvfs(dir_.c_str(), &vfs) == 0) {
+          const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+          if (free_bytes < kMinTraceFreeBytes) {
+            end(fmt::format("{} has only {} MiB free (a trace leaves {} MiB)", dir_,
+                            free_bytes >> 20, kMinTraceFreeBytes >> 20));
+            break;
+          }
+        }
+      }
     }
     close_current();
     retain();
@@ -268,6 +282,7 @@ class CaptureWriter {
   int fd_ = -1;
   uint64_t seq_ = 0;
   uint64_t opened_ms_ = 0;
+  uint64_t next_space_check_ms_ = 0;
   std::unique_ptr<PcapngWriter> out_;
   std::map<std::pair<uint16_t, uint8_t>, uint32_t> ifaces_;
 };
@@ -386,14 +401,27 @@ std::string CaptureManager::start(const TraceRequest& req, const std::string& wh
   }
   const bool jit = s.jit != nullptr;
   const unsigned workers = engine_.worker_count();
+  // No frame is longer than the longest a port carries now: the copies need no more room (a
+  // port added later with a larger MTU has its frames cut there).
+  uint32_t longest = 64;
+  for (unsigned p = 0; p < kMaxPorts; ++p)
+    longest = std::max(longest, engine_.worker(0).max_frame[p]);
+  s.snaplen = std::min(r.snaplen, longest);
+  r.snaplen = s.snaplen;  // what the files and the status say
   const unsigned n = workers * r.ring + workers * 64 + 256;
+  const uint32_t elt =
+      static_cast<uint32_t>(RTE_PKTMBUF_HEADROOM + sizeof(CaptureRecord) + s.snaplen);
+  const uint64_t bytes = static_cast<uint64_t>(n) * (elt + sizeof(rte_mbuf) + 64);
+  if (bytes > kMaxTracePoolBytes)
+    return json_error(fmt::format(
+        "trace start: {} workers x ring {} of {}-byte copies take {} MiB, more than the {} MiB a "
+        "trace may take from the appliance's memory: lower --ring or --snaplen",
+        workers, r.ring, s.snaplen, bytes >> 20, kMaxTracePoolBytes >> 20));
   ++seq_;
-  s.pool = rte_pktmbuf_pool_create(
-      fmt::format("vnfcap{}", seq_).c_str(), n, 32, 0,
-      static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + sizeof(CaptureRecord) + r.snaplen),
-      engine_.socket());
+  s.pool = rte_pktmbuf_pool_create(fmt::format("vnfcap{}", seq_).c_str(), n, 32, 0,
+                                   static_cast<uint16_t>(elt), engine_.socket());
   if (!s.pool)
-    return json_error(fmt::format("trace start: capture pool of {} x {} bytes: {}", n, r.snaplen,
+    return json_error(fmt::format("trace start: capture pool of {} x {} bytes: {}", n, elt,
                                   rte_strerror(rte_errno)));
   for (unsigned w = 0; w < workers; ++w) {
     s.ring[w] = rte_ring_create(fmt::format("vnfcap{}_{}", seq_, w).c_str(), r.ring,
@@ -404,6 +432,12 @@ std::string CaptureManager::start(const TraceRequest& req, const std::string& wh
 
   if (::mkdir(dir_.c_str(), 0750) != 0 && errno != EEXIST)
     return json_error(fmt::format("trace start: {}: {}", dir_, std::strerror(errno)));
+  if (struct statvfs vfs{}; !r.pipe && ::statvfs(dir_.c_str(), &vfs) == 0) {
+    const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+    if (free_bytes < kMinTraceFreeBytes)
+      return json_error(fmt::format("trace start: {} has only {} MiB free (a trace leaves {} MiB)",
+                                    dir_, free_bytes >> 20, kMinTraceFreeBytes >> 20));
+  }
   auto writer = std::make_unique<CaptureWriter>(
       s, workers, r, dir_, fmt::format("{} {}", program_, VNF_VERSION), appliance_, engine_);
   const std::string first = writer->first_path();

@@ -12,6 +12,11 @@
 namespace vnf {
 
 inline constexpr uint32_t kMaxTraceSnaplen = 9216;
+// A trace's pool comes out of the appliance's own memory (engine.memory_mb): at most this.
+inline constexpr uint64_t kMaxTracePoolBytes = 64ull << 20;
+// The writer ends a trace when its directory's file system has less free than this (the
+// state directory beside it keeps the config versions).
+inline constexpr uint64_t kMinTraceFreeBytes = 256ull << 20;
 inline constexpr std::string_view kCapturePointNames[kCapturePoints] = {"rx", "tx", "drop"};
 std::string capture_points_text(uint8_t points);          // "rx,drop"
 bool parse_trace_u64(std::string_view v, uint64_t& out);  // decimal digits only

@@ -176,7 +176,31 @@ vc -i tr1 trace status --json
 check "after the refusals the last trace is still the stalled one, stopped" \
   json "r['name'] == 'stall' and r['state'] == 'stopped'"
 
-# ---- 7. dpdk-dumpcap attaches to the appliance (DPDK's pdump framework)
+vc -i tr1 trace start --ring 65536 icmp
+check "a ring whose copies would take more than 64 MiB is refused with the figures" \
+  expect 1 "MiB, more than the 64 MiB a trace may take"
+
+# ---- 7. A trace never fills the file system of the state directory: a 260 MiB tmpfs over
+# the trace directory leaves 4 MiB above the 256 MiB a trace must leave free.
+mkdir -p "$TR"
+mount -t tmpfs -o size=260m vnf-trace-test "$TR"
+trap 'umount "$TR" 2>/dev/null; finish' EXIT
+vc -i tr1 trace start --name fill
+ip netns exec tr-vm1 ping -c 1500 -i 0.002 -s 1400 -W 1 10.9.5.12 >/dev/null
+sleep 1.5
+vc -i tr1 trace status --json
+check "the trace ended by itself when the file system got near full" \
+  json "r['state'] == 'stopped' and 'MiB free' in r['end_reason']"
+used=$(df --output=used -B1M "$TR" | tail -1 | tr -d ' ')
+# Free space is checked every second: at most a second's worth past the 4 MiB.
+check "... having written little past what the reserve allows (${used} MiB used of 260)" [ "$used" -le 12 ]
+vc -i tr1 trace start --name fill2
+check "a trace is refused while the file system is that full" expect 1 "MiB free \(a trace leaves 256 MiB\)"
+check "forwarding went on" ns_ping tr-vm1 10.9.5.12
+umount "$TR"
+trap finish EXIT
+
+# ---- 8. dpdk-dumpcap attaches to the appliance (DPDK's pdump framework)
 (sleep 2; ip netns exec tr-vm1 ping -c 5 -i 0.2 -W 1 10.9.5.12 >/dev/null) &
 pinger=$!
 timeout 30 dpdk-dumpcap --file-prefix=$P -i net_af_packet_vm1 -f icmp -c 4 \
