@@ -116,9 +116,6 @@ class CaptureWriter {
       end(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
       return false;
     }
-    if (stop_.load() && r_.pipe) {
-      // Our own wake-up in finish(), not a reader: write what is left for nobody.
-    }
     {
       std::lock_guard lock(mu_);
       files_.push_back(path);
