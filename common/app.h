@@ -301,7 +301,7 @@ int serve(const std::string& program, const ProgramOptions& opts, const Cfg& cfg
     write_pid_file(opts.pid_file);
     rc = run(engine, *fn, ctl.get(), control.get(), &capture);
     metrics_server.reset();
-    if (capture.running()) capture.command("stop", "SIGTERM (the appliance stopped)");
+    if (capture.running()) capture.command("stop", "the appliance's shutdown");
     rte_pdump_uninit();
     control.reset();
     metrics::clear();
