@@ -36,10 +36,12 @@
 #include "common/config_control.h"
 #include "common/control_socket.h"
 #include "common/engine.h"
+#include "common/events.h"
 #include "common/input_file.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/metrics_server.h"
+#include "common/shipper.h"
 #include "common/state_dir.h"
 #include "common/telemetry.h"
 #include "common/worker.h"
@@ -171,7 +173,7 @@ std::string execute_control(F& fn, ConfigControl* ctl, const ControlRequest& req
 
 template <class F>
 int run(Engine& engine, F& fn, ConfigControl* ctl = nullptr, ControlSocket* control = nullptr,
-        CaptureManager* capture = nullptr) {
+        CaptureManager* capture = nullptr, Shipper* shipper = nullptr) {
   std::atomic<bool> running{true};
   struct Launch {
     WorkerContext* w;
@@ -235,6 +237,7 @@ int run(Engine& engine, F& fn, ConfigControl* ctl = nullptr, ControlSocket* cont
     const bool busy = fn.tick(now);
     const bool bond_delays = engine.bond_tick(now);  // members waiting out up/down delays
     if (capture) capture->tick(now);
+    if (shipper) shipper->tick();  // losses the shipper announced: shipper_loss events
     wait_ms = busy || bond_delays ? 1 : std::min(wait_ms * 2, 20);
     if (ctl && ctl->take_expired(now)) {
       // The confirm timer ran out: the previous version is back in the config file.
@@ -278,6 +281,31 @@ int serve(const std::string& program, const ProgramOptions& opts, const Cfg& cfg
   }
 
   int rc = 0;
+  const std::string state =
+      opts.state_dir.empty() ? "/var/lib/vnf/" + cfg.engine.name : opts.state_dir;
+  // Event records (common/events.h) go to the shipper from here on, before the first config
+  // apply is recorded; the log is uninstalled before the shipper goes (it ships what is
+  // queued when destroyed).
+  std::unique_ptr<Shipper> shipper;
+  std::unique_ptr<events::Log> event_log;
+  struct Uninstall {
+    ~Uninstall() { events::install(nullptr); }
+  };
+  try {
+    if (cfg.engine.events.enabled) {
+      shipper = std::make_unique<Shipper>(cfg.engine.events, cfg.engine.management.address,
+                                          state + "/events", program);
+      event_log = std::make_unique<events::Log>(
+          cfg.engine.name, program, load_last_seq(state + "/events") + 1,
+          [s = shipper.get()](events::Record&& r) { s->push(std::move(r)); });
+      events::install(event_log.get());
+    }
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    rte_eal_cleanup();
+    return 1;
+  }
+  Uninstall uninstall;
   try {
     Engine engine(cfg.engine, devices);
     auto fn = make(engine);
@@ -287,8 +315,7 @@ int serve(const std::string& program, const ProgramOptions& opts, const Cfg& cfg
     ctl->register_telemetry();
     auto control = open_control_socket(opts, cfg.engine.name);
     if (control) control->set_running_source([c = ctl.get()] { return c->running_bytes(); });
-    const std::string state =
-        opts.state_dir.empty() ? "/var/lib/vnf/" + cfg.engine.name : opts.state_dir;
+    if (shipper) shipper->register_telemetry();
     CaptureManager capture(engine, state + "/traces", cfg.engine.name, program);
     capture.register_telemetry();
     // dpdk-dumpcap and dpdk-pdump attach as secondary processes and capture through ethdev
@@ -299,7 +326,7 @@ int serve(const std::string& program, const ProgramOptions& opts, const Cfg& cfg
     // engine they read, also when something throws.
     auto metrics_server = open_metrics_server(engine.config());
     write_pid_file(opts.pid_file);
-    rc = run(engine, *fn, ctl.get(), control.get(), &capture);
+    rc = run(engine, *fn, ctl.get(), control.get(), &capture, shipper.get());
     metrics_server.reset();
     if (capture.running()) capture.command("stop", "the appliance's shutdown");
     rte_pdump_uninit();

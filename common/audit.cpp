@@ -2,6 +2,7 @@
 
 #include <pwd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <vector>
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/events.h"
 #include "common/input_file.h"
 
 namespace vnf {
@@ -62,6 +64,21 @@ void ConfigAudit::record(ApplyRecord r) {
   spdlog::info("audit: config {} file={} hash={} generation={} via={} uid={} user={} pid={}: {}",
                r.ok ? "applied" : "rejected", r.file, r.hash, r.generation, r.who.via, r.who.uid,
                r.who.user.empty() ? "?" : r.who.user, r.who.pid, r.detail);
+  const bool rollback = r.who.via.find("rollback") != std::string::npos;
+  events::Event e(!r.ok      ? "config_rejected"
+                  : rollback ? "rollback"
+                             : "config_applied",
+                  r.ok ? events::Severity::kNotice : events::Severity::kWarning);
+  e.num("generation", r.generation)
+      .num("attempt", r.seq)
+      .str("file", r.file)
+      .str("hash", r.hash)
+      .str("via", r.who.via)
+      .num("uid", r.who.uid)
+      .str("user", r.who.user)
+      .num("pid", static_cast<uint64_t>(std::max(r.who.pid, 0)))
+      .str(r.ok ? "changes" : "error", r.detail);
+  events::emit(e);
   history_.push_back(std::move(r));
   if (history_.size() > 64) history_.pop_front();
 }

@@ -30,6 +30,7 @@
 #include "common/audit.h"
 #include "common/control_socket.h"
 #include "common/engine.h"
+#include "common/events.h"
 #include "common/pcapng.h"
 #include "common/telemetry.h"
 
@@ -465,6 +466,15 @@ std::string CaptureManager::start(const TraceRequest& req, const std::string& wh
                r.ports.empty() ? std::string("all") : fmt::format("{}", fmt::join(r.ports, ",")),
                r.filter, r.filter.empty() ? "" : (jit ? " (JIT)" : " (interpreted)"), r.snaplen,
                first);
+  events::emit(events::Event("trace_started", events::Severity::kNotice)
+                   .str("name", r.name)
+                   .str("by", who)
+                   .str("points", capture_points_text(r.points))
+                   .str("ports", r.ports.empty() ? std::string("all")
+                                                 : fmt::format("{}", fmt::join(r.ports, ",")))
+                   .str("filter", r.filter)
+                   .num("snaplen", r.snaplen)
+                   .str("output", first));
   return fmt::format("{{\"result\": \"started\", \"name\": {}, \"output\": {}, \"jit\": {}}}",
                      json_string(r.name), json_string(first), jit ? "true" : "false");
 }
@@ -509,6 +519,15 @@ std::string CaptureManager::stop(const std::string& why) {
       "(ring full {}, pool empty {})",
       req_.name, end_reason_, last_written_, last_matched_, last_ring_full_ + last_no_mbuf_,
       last_ring_full_, last_no_mbuf_);
+  events::emit(events::Event("trace_ended", events::Severity::kNotice)
+                   .str("name", req_.name)
+                   .str("reason", end_reason_)
+                   .num("written", last_written_)
+                   .num("matched", last_matched_)
+                   .num("ring_full", last_ring_full_)
+                   .num("no_mbuf", last_no_mbuf_)
+                   .num("files", last_files_.size())
+                   .num("bytes", last_bytes_));
   return status_locked();
 }
 

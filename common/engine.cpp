@@ -1,4 +1,5 @@
 #include "common/engine.h"
+#include "common/events.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -552,6 +553,10 @@ void Engine::set_link(PortState& p, bool up, uint32_t speed, const char* source)
   p.link_speed = speed;
   if (!changed) return;
   ++p.link_changes;
+  events::Event e("link", up ? events::Severity::kNotice : events::Severity::kWarning);
+  e.str("port", p.device.name).str("state", up ? "up" : "down").str("source", source);
+  if (up && speed) e.num("speed_mbps", speed);
+  events::emit(e);
   for (const auto& f : link_listeners_) f(p);
 }
 

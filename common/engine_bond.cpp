@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/engine.h"
+#include "common/events.h"
 
 namespace vnf {
 
@@ -333,6 +334,11 @@ void Engine::bond_failover(PortState& p, int to, const std::string& reason) {
   }
   spdlog::warn("bond '{}': failover at {}: active member {} -> {} ({})", p.device.name,
                b.last_failover, from_name, to_name, reason);
+  events::emit(events::Event("bond_failover", events::Severity::kWarning)
+                   .str("bond", p.device.name)
+                   .str("from", from_name)
+                   .str("to", to_name)
+                   .str("reason", reason));
   if (to >= 0) bond_announce(p);
 }
 

@@ -303,6 +303,70 @@ ManagementConfig parse_management(const ConfigNode& m) {
   return c;
 }
 
+// engine.events: {file, spool_bytes, queue, collectors: [{transport, address, port, ca, cert,
+// key, name}]}. Collectors are reached from management.address only.
+EventsConfig parse_events(const ConfigNode& ev, const ManagementConfig& mgmt) {
+  ev.expect_map();
+  ev.allow_keys({"file", "spool_bytes", "queue", "collectors"});
+  EventsConfig c;
+  c.enabled = true;
+  c.file = ev.str_or("file", "");
+  if (!c.file.empty()) check_log_file(ev["file"], c.file);
+  c.spool_bytes = ev.uint_or("spool_bytes", c.spool_bytes, 0, 1ull << 40);
+  c.queue = static_cast<uint32_t>(ev.uint_or("queue", c.queue, 16, 1u << 24));
+  if (!ev.has("collectors")) return c;
+  ev["collectors"].expect_seq();
+  for (const auto& n : ev["collectors"].items()) {
+    n.expect_map();
+    n.allow_keys({"transport", "address", "port", "ca", "cert", "key", "name"});
+    CollectorConfig k;
+    const std::string t = n.str_or("transport", "tcp");
+    if (t == "tcp")
+      k.transport = CollectorConfig::Transport::kTcp;
+    else if (t == "tls")
+      k.transport = CollectorConfig::Transport::kTls;
+    else if (t == "udp")
+      k.transport = CollectorConfig::Transport::kUdp;
+    else
+      n["transport"].fail(fmt::format("'{}': transport is tcp, tls or udp", t));
+    const ConfigNode a = n.required("address");
+    k.address = a.str();
+    in_addr v4{};
+    in6_addr v6{};
+    const bool is4 = inet_pton(AF_INET, k.address.c_str(), &v4) == 1;
+    const bool is6 = !is4 && inet_pton(AF_INET6, k.address.c_str(), &v6) == 1;
+    if (!is4 && !is6)
+      a.fail(fmt::format("'{}' is not an IPv4 or IPv6 address (no names)", k.address));
+    const uint16_t def = k.transport == CollectorConfig::Transport::kTls ? 6514 : 514;
+    k.port = static_cast<uint16_t>(n.uint_or("port", def, 1, 65535));
+    const bool tls = k.transport == CollectorConfig::Transport::kTls;
+    for (const char* f : {"ca", "cert", "key", "name"}) {
+      if (!n.has(f)) continue;
+      if (!tls) n[f].fail(fmt::format("{} is for transport: tls", f));
+      const std::string v = n[f].str();
+      if (std::string_view(f) != "name" && (v.empty() || v[0] != '/'))
+        n[f].fail(fmt::format("'{}': give the file's absolute path", v));
+    }
+    if (tls) {
+      k.ca = n.required("ca").str();
+      k.cert = n.str_or("cert", "");
+      k.key = n.str_or("key", "");
+      k.name = n.str_or("name", "");
+      if (k.cert.empty() != k.key.empty())
+        n[k.cert.empty() ? "key" : "cert"].fail("cert and key go together");
+    }
+    if (mgmt.address.empty())
+      a.fail("collectors are reached from the management address: set engine.management.address");
+    in_addr m4{};
+    const bool mgmt4 = inet_pton(AF_INET, mgmt.address.c_str(), &m4) == 1;
+    if (mgmt4 != is4)
+      a.fail(fmt::format("{} and the management address {} are not of one address family",
+                         k.address, mgmt.address));
+    c.collectors.push_back(std::move(k));
+  }
+  return c;
+}
+
 }  // namespace
 
 EngineConfig parse_engine(const ConfigNode& root) {
@@ -310,7 +374,8 @@ EngineConfig parse_engine(const ConfigNode& root) {
   ConfigNode e = root["engine"];
   if (!e.defined()) return c;
   e.allow_keys({"name", "lcores", "hugepages", "memory_mb", "mbufs", "idle_sleep_us", "file_prefix",
-                "log_level", "log_file", "eal_args", "secondary_processes", "management"});
+                "log_level", "log_file", "eal_args", "secondary_processes", "management",
+                "events"});
   c.name = e.str_or("name", c.name);
   if (!valid_name(c.name)) e["name"].fail("instance name must match [A-Za-z0-9_.-]{1,31}");
   if (e.has("lcores")) {
@@ -341,6 +406,7 @@ EngineConfig parse_engine(const ConfigNode& root) {
   if (!c.log_file.empty()) check_log_file(e["log_file"], c.log_file);
   for (const auto& n : e["eal_args"].items()) c.eal_args.push_back(n.str());
   if (e.has("management")) c.management = parse_management(e["management"]);
+  if (e.has("events")) c.events = parse_events(e["events"], c.management);
   return c;
 }
 
@@ -563,6 +629,7 @@ void check_engine_unchanged(const EngineConfig& a, const EngineConfig& b, const 
       {"log_file", a.log_file == b.log_file},
       {"eal_args", a.eal_args == b.eal_args},
       {"management", a.management == b.management},
+      {"events", a.events == b.events},
   };
   for (const auto& [key, same] : keys) {
     if (same) continue;

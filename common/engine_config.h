@@ -95,6 +95,27 @@ struct ManagementConfig {
   bool operator==(const ManagementConfig&) const = default;
 };
 
+// `engine.events`: where event records go (common/events.h, common/shipper.h). Fixed at
+// start-up (a reload that changes it is refused).
+struct CollectorConfig {
+  enum class Transport : uint8_t { kTcp, kTls, kUdp };
+  Transport transport = Transport::kTcp;
+  std::string address;        // IPv4 or IPv6 literal
+  uint16_t port = 0;          // default 514 (tcp, udp), 6514 (tls)
+  std::string ca, cert, key;  // tls: the CA file (required), our certificate and key (optional)
+  std::string name;           // tls: the name the collector's certificate must carry
+  bool operator==(const CollectorConfig&) const = default;
+};
+
+struct EventsConfig {
+  bool enabled = false;                // the section is present
+  std::string file;                    // JSON lines, appended; empty: none
+  uint64_t spool_bytes = 64ull << 20;  // per collector, in the state directory
+  uint32_t queue = 65536;              // records between the control thread and the shipper
+  std::vector<CollectorConfig> collectors;
+  bool operator==(const EventsConfig&) const = default;
+};
+
 struct EngineConfig {
   std::string name = "vnf";            // instance name; default file prefix is vnf-<name>
   std::vector<unsigned> lcores{0, 1};  // first: main lcore (control); others: workers
@@ -111,6 +132,7 @@ struct EngineConfig {
   std::string log_file;               // empty: stderr only
   std::vector<std::string> eal_args;  // passed to rte_eal_init verbatim
   ManagementConfig management;
+  EventsConfig events;
   // Not a key: set by a program whose reloads add ports (the vswitch). Room in the mbuf pool
   // for that many more ports at the default descriptor counts (when engine.mbufs is unset).
   unsigned spare_ports = 0;

@@ -28,6 +28,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 iputils-ping traceroute iperf3 netcat-openbsd ethtool tshark python3 python3-scapy python3-yaml
   vsftpd curl
+  # the event shipper's TLS (RFC 5425) client; the shipper test's syslog receiver (rsyslog
+  # with imtcp/imptcp and its GnuTLS driver) and certtool for the test's CA and server cert
+  libgnutls28-dev rsyslog rsyslog-gnutls gnutls-bin
   # the bond tests' independent LACP / static-bond partner: Open vSwitch's userspace datapath
   # (scripts/lib/ovs.sh runs a private instance; no kernel module)
   openvswitch-switch

@@ -7,6 +7,7 @@
 
 #include <rte_ring_elem.h>
 
+#include "common/events.h"
 #include "tests/common/frames.h"
 #include "tests/dataplane/fw_harness.h"
 
@@ -544,7 +545,29 @@ TEST(Vfirewall, RuleLogsAreRateLimited) {
                       "dst=10.2.0.15:53"),
             std::string::npos)
       << line;
+  EXPECT_EQ(r.suppressed, 0u);
+  // The other two become fw_log event records; the one of the next second carries the three
+  // the worker suppressed before it.
+  std::vector<vnf::events::Record> recs;
+  vnf::events::Log log("fw", "vfirewall", 1,
+                       [&](vnf::events::Record&& x) { recs.push_back(std::move(x)); });
+  vnf::events::install(&log);
   EXPECT_EQ(h.fw().drain_logs(), 2u);
+  vnf::events::install(nullptr);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].kind, "fw_log");
+  EXPECT_NE(recs[0].json.find("\"kind\": \"fw_log\", \"severity\": \"info\", \"packet_time\": "),
+            std::string::npos)
+      << recs[0].json;
+  EXPECT_NE(recs[0].json.find("\"rule\": \"dns\", \"action\": \"accept\", \"from_zone\": "
+                              "\"office\", \"to_zone\": \"servers\", \"proto\": \"udp\", "
+                              "\"src\": \"10.1.0.5\", \"dst\": \"10.2.0.15\", \"sport\": 36001, "
+                              "\"dport\": 53, \"suppressed\": 0}"),
+            std::string::npos)
+      << recs[0].json;
+  EXPECT_NE(recs[1].json.find("\"sport\": 36010, \"dport\": 53, \"suppressed\": 3}"),
+            std::string::npos)
+      << recs[1].json;
 }
 
 TEST(Vfirewall, Ipv6LinkMessagesPassBeforeZonesAndRules) {

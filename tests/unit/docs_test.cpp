@@ -30,13 +30,14 @@ TEST(Docs, ConfigReferenceListsEveryKey) {
   ASSERT_FALSE(doc.empty());
   std::vector<std::string_view> keys = vnf::kPortDeviceKeys;
   for (auto k :
-       {"mode",        "segment",      "segments",      "native",      "tpid",       "qinq",
-        "mac_limit",   "table_size",   "aging",         "static",      "lcores",     "hugepages",
-        "memory_mb",   "mbufs",        "idle_sleep_us", "file_prefix", "log_level",  "log_file",
-        "eal_args",    "vlan",         "limit",         "rate",        "burst",      "peak_rate",
-        "peak_burst",  "excess_burst", "pps",           "pps_burst",   "queue",      "classes",
-        "match",       "remote",       "proto",         "ports",       "management", "address",
-        "metrics_port"})
+       {"mode",         "segment",      "segments",      "native",      "tpid",       "qinq",
+        "mac_limit",    "table_size",   "aging",         "static",      "lcores",     "hugepages",
+        "memory_mb",    "mbufs",        "idle_sleep_us", "file_prefix", "log_level",  "log_file",
+        "eal_args",     "vlan",         "limit",         "rate",        "burst",      "peak_rate",
+        "peak_burst",   "excess_burst", "pps",           "pps_burst",   "queue",      "classes",
+        "match",        "remote",       "proto",         "ports",       "management", "address",
+        "metrics_port", "events",       "spool_bytes",   "collectors",  "transport",  "ca",
+        "cert",         "key",          "name",          "file"})
     keys.push_back(k);
   for (auto k : keys)
     EXPECT_NE(doc.find("`" + std::string(k) + "`"), std::string::npos)

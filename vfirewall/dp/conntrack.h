@@ -138,7 +138,9 @@ struct LogRecord {
   uint8_t proto, family, zsrc, zdst;
   uint8_t action;  // Action
   uint8_t pad[3];
+  uint32_t suppressed;  // records this worker suppressed (log_rate) since its previous record
 };
+static_assert(sizeof(LogRecord) == 64, "one cache line per log record");
 
 // What a dump copies out of a session (control thread's buffer).
 struct SessionView {
@@ -203,6 +205,7 @@ struct alignas(64) FwWorkerState {
   Request* current = nullptr;    // request being served
   uint32_t log_tokens = 0;
   uint32_t log_refill_s = 0;
+  uint32_t log_suppressed = 0;  // since the last record enqueued (carried by the next one)
   uint32_t loops = 0;
   int32_t time_offset_s = 0;      // tests: move this worker's clock forward
   RuleCounters* rules = nullptr;  // [kMaxRuleSlots]

@@ -313,6 +313,7 @@ void FirewallStageT<Dry>::log_decision(const CtKey& k, Action a, uint32_t rule_p
   }
   if (st_.log_tokens == 0) {
     st_.counters.log_suppressed.add();
+    ++st_.log_suppressed;
     return;
   }
   --st_.log_tokens;
@@ -330,10 +331,12 @@ void FirewallStageT<Dry>::log_decision(const CtKey& k, Action a, uint32_t rule_p
   r.zsrc = k.zsrc;
   r.zdst = k.zdst;
   r.action = static_cast<uint8_t>(a);
+  r.suppressed = st_.log_suppressed;
   if (rte_ring_sp_enqueue_elem(st_.log_ring, &r, sizeof r) != 0) {
     st_.counters.log_ring_full.add();
     return;
   }
+  st_.log_suppressed = 0;
   st_.counters.log_records.add();
 }
 

@@ -249,6 +249,35 @@ std::string Firewall::format_log(const LogRecord& r) const {
                      endpoint(r.family, r.dst, r.dport, ports));
 }
 
+vnf::events::Event Firewall::log_event(const LogRecord& r) const {
+  const FwSnapshot& s = *published_.get();
+  std::string rule = "policy";
+  if (r.rule && r.generation == s.generation && r.rule <= s.rule_ids.size())
+    rule = s.rule_ids[r.rule - 1];
+  else if (r.rule)
+    rule = fmt::format("#{}@gen{}", r.rule, r.generation);
+  const uint64_t age_ms = (rte_rdtsc() - r.tsc) * 1000 / (tsc_hz_ ? tsc_hz_ : 1);
+  const auto when = std::chrono::system_clock::now() - std::chrono::milliseconds(age_ms);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
+  const char* pn = proto_name(r.proto);
+  const bool ports = r.proto == kProtoTcp || r.proto == kProtoUdp;
+  const Action a = Action(r.action);
+  vnf::events::Event e("fw_log", a == Action::kAccept ? vnf::events::Severity::kInfo
+                                                      : vnf::events::Severity::kNotice);
+  e.str("packet_time", vnf::events::rfc3339_ms(ms))
+      .str("rule", rule)
+      .str("action", action_name(a))
+      .str("from_zone", s.zone_names[r.zsrc])
+      .str("to_zone", s.zone_names[r.zdst])
+      .str("proto", pn ? pn : std::to_string(r.proto))
+      .str("src", addr_str(r.family, r.src))
+      .str("dst", addr_str(r.family, r.dst));
+  if (ports) e.num("sport", r.sport).num("dport", r.dport);
+  e.num("suppressed", r.suppressed);
+  return e;
+}
+
 unsigned Firewall::drain_logs(unsigned budget) {
   unsigned n = 0;
   LogRecord recs[32];
@@ -259,7 +288,10 @@ unsigned Firewall::drain_logs(unsigned budget) {
                                                           std::min(left, 32u), nullptr);
       if (!got) break;
       left -= got;
-      for (unsigned i = 0; i < got; ++i) spdlog::info("{}", format_log(recs[i]));
+      for (unsigned i = 0; i < got; ++i) {
+        spdlog::info("{}", format_log(recs[i]));
+        if (vnf::events::enabled()) vnf::events::emit(log_event(recs[i]));
+      }
       n += got;
     }
   }

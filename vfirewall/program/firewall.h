@@ -12,6 +12,7 @@
 
 #include "common/audit.h"
 #include "common/engine.h"
+#include "common/events.h"
 #include "common/rcu.h"
 #include "vfirewall/dp/conntrack.h"
 #include "vfirewall/dp/firewall_stage.h"
@@ -120,6 +121,8 @@ class Firewall {
 
   // Log line for a record (exposed for tests).
   std::string format_log(const LogRecord& r) const;
+  // The fw_log event record of r (common/events.h).
+  vnf::events::Event log_event(const LogRecord& r) const;
 
  private:
   std::unique_ptr<FwSnapshot> build(const FirewallConfig& c, uint64_t generation);

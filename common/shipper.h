@@ -1,0 +1,109 @@
+// The event shipper: a thread of its own that takes event records (common/events.h) from a
+// bounded in-memory queue filled by the control thread, and writes them to
+//   - a local JSON-lines file (engine.events.file), one record per line;
+//   - collectors: RFC 5424 syslog over TCP with octet-counting framing (RFC 6587), over TLS
+//     (RFC 5425, GnuTLS), or over UDP (RFC 5426, one message per datagram). The MSG part is
+//     the record's JSON; MSGID is the record's kind; STRUCTURED-DATA is "-".
+// Connections leave from engine.management.address (bound before connect).
+//
+// While a TCP/TLS collector is unreachable its records go to a spool file in the state
+// directory (bounded by spool_bytes), replayed in order once it is reachable again, before
+// any newer record. Once a record does not fit, every later record is refused too until the
+// spool has been replayed (so the loss is one range of sequence numbers); the loss is then
+// announced by a shipper_loss event. UDP has no spool: what cannot be sent is counted as lost.
+// The control thread only takes a lock to append to the queue; a full queue drops the record
+// (counted, and announced like a spool loss).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/engine_config.h"
+#include "common/events.h"
+
+namespace vnf {
+
+// RFC 5424 message for a record: "<PRI>1 TIMESTAMP HOST APP PROCID KIND - JSON"
+// (facility local0; no newline).
+std::string syslog_message(const events::Record& r, const std::string& host, const std::string& app,
+                           int procid);
+// RFC 6587 octet counting: "LEN SP MSG".
+std::string octet_frame(const std::string& msg);
+
+// A bounded file of lines (one message per line), kept across restarts.
+class Spool {
+ public:
+  Spool(std::string path, uint64_t max_bytes);  // loads what an earlier run left
+  bool append(const std::string& line);         // false when it would exceed max_bytes
+  std::vector<std::string> read_all() const;
+  void replace(const std::vector<std::string>& lines);  // what is left after a partial replay
+  void clear();
+  uint64_t bytes() const { return bytes_; }
+  uint64_t records() const { return records_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  uint64_t max_bytes_;
+  uint64_t bytes_ = 0, records_ = 0;
+};
+
+// The last sequence number the shipper saw (state_dir/events.seq); 0 when none.
+uint64_t load_last_seq(const std::string& state_dir);
+
+struct ShipperLoss {
+  std::string collector;  // "tcp 192.0.2.1:514", or "queue"
+  uint64_t count = 0, first_seq = 0, last_seq = 0;
+};
+
+class Shipper {
+ public:
+  Shipper(const EventsConfig& cfg, std::string source_address, std::string state_dir,
+          std::string app);
+  ~Shipper();  // ships what the queue holds (as far as it can), then stops the thread
+  Shipper(const Shipper&) = delete;
+  Shipper& operator=(const Shipper&) = delete;
+
+  // Control thread: never waits for the network or the disk.
+  void push(events::Record&& r);
+  // Control thread, every loop: emits a shipper_loss event for each loss announced by the
+  // thread since the last call.
+  void tick();
+  void register_telemetry();
+  std::string status_json() const;
+
+  struct Collector;  // shipper.cpp
+
+ private:
+  void run();
+  void deliver(Collector& c, const events::Record& r, const std::string& msg);
+  void maintain(Collector& c, uint64_t now_ms);
+  void persist_seq(uint64_t seq);
+  void write_file(const std::vector<events::Record>& batch);
+
+  EventsConfig cfg_;
+  std::string source_, state_dir_, app_, host_;
+  int procid_;
+  int file_fd_ = -1;
+  std::vector<std::unique_ptr<Collector>> collectors_;  // owned by the thread after start
+
+  mutable std::mutex mu_;  // queue_, losses_, the status fields below, each Collector's status
+  std::condition_variable cv_;
+  std::deque<events::Record> queue_;
+  bool stop_ = false;
+  uint64_t queued_ = 0, queue_dropped_ = 0, file_written_ = 0, file_errors_ = 0;
+  ShipperLoss queue_loss_;
+  std::vector<ShipperLoss> losses_;
+  std::atomic<bool> has_losses_{false};
+  std::atomic<uint64_t> persisted_seq_{0};
+  std::thread thread_;
+};
+
+}  // namespace vnf

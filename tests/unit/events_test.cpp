@@ -1,0 +1,307 @@
+// Event records (common/events.h), their syslog framing, the spool and the shipper thread
+// (common/shipper.h) against a TCP listener of the test's own, and the engine.events keys.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/config_node.h"
+#include "common/engine_config.h"
+#include "common/events.h"
+#include "common/shipper.h"
+#include "tests/unit/config_expect.h"
+
+namespace ev = vnf::events;
+using vnf::config::ConfigNode;
+
+namespace {
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/vnf-events-XXXXXX";
+  const char* d = ::mkdtemp(tmpl);
+  return d ? d : "";
+}
+
+vnf::EngineConfig engine(const std::string& yaml) {
+  return vnf::parse_engine(ConfigNode::load_string(yaml, "a.yaml"));
+}
+
+}  // namespace
+
+TEST(Events, RecordHasTheEnvelopeFirstAndEscapes) {
+  ev::Event e("link", ev::Severity::kWarning);
+  e.str("port", "up\"link\\1\n").num("speed_mbps", 1000).boolean("ok", true).str("seq", "x");
+  const ev::Record r = ev::make_record(7, "2026-12-05T20:41:07.123+00:00", "fw1", "vfirewall", e);
+  EXPECT_EQ(r.seq, 7u);
+  EXPECT_EQ(r.kind, "link");
+  EXPECT_EQ(r.json,
+            "{\"seq\": 7, \"time\": \"2026-12-05T20:41:07.123+00:00\", \"appliance\": \"fw1\", "
+            "\"program\": \"vfirewall\", \"kind\": \"link\", \"severity\": \"warning\", "
+            "\"port\": \"up\\\"link\\\\1\\n\", \"speed_mbps\": 1000, \"ok\": true}");
+  EXPECT_EQ(ev::json_quote(std::string("a\x01") + "b"), "\"a\\u0001b\"");
+}
+
+TEST(Events, TimeIsRfc3339WithMillisecondsAndZone) {
+  const std::regex re(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d)");
+  EXPECT_TRUE(std::regex_match(ev::rfc3339_ms_now(), re)) << ev::rfc3339_ms_now();
+  ::setenv("TZ", "UTC", 1);
+  ::tzset();
+  EXPECT_EQ(ev::rfc3339_ms(1700000000123), "2023-11-14T22:13:20.123+00:00");
+  ::setenv("TZ", "Europe/Helsinki", 1);
+  ::tzset();
+  EXPECT_EQ(ev::rfc3339_ms(1700000000005), "2023-11-15T00:13:20.005+02:00");
+  ::unsetenv("TZ");
+  ::tzset();
+}
+
+TEST(Events, LogNumbersRecordsInOrder) {
+  std::vector<ev::Record> got;
+  ev::Log log("sw1", "vswitch", 41, [&](ev::Record&& r) { got.push_back(std::move(r)); });
+  EXPECT_FALSE(ev::enabled());
+  ev::emit(ev::Event("link", ev::Severity::kInfo));  // no log installed: discarded
+  ev::install(&log);
+  ev::emit(ev::Event("link", ev::Severity::kInfo));
+  ev::emit(ev::Event("bond_failover", ev::Severity::kWarning));
+  ev::install(nullptr);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].seq, 41u);
+  EXPECT_EQ(got[1].seq, 42u);
+  EXPECT_EQ(log.next_seq(), 43u);
+  EXPECT_NE(got[1].json.find("\"appliance\": \"sw1\""), std::string::npos);
+}
+
+TEST(Shipper, SyslogMessageAndOctetFraming) {
+  ev::Record r;
+  r.seq = 3;
+  r.time = "2026-12-05T20:41:07.123+01:00";
+  r.kind = "config_applied";
+  r.severity = ev::Severity::kNotice;
+  r.json = "{\"seq\": 3}";
+  const std::string m = vnf::syslog_message(r, "host one", "vswitch", 1234);
+  // local0 (16) * 8 + notice (5) = 133; spaces are not allowed in HOSTNAME
+  EXPECT_EQ(m,
+            "<133>1 2026-12-05T20:41:07.123+01:00 hostone vswitch 1234 config_applied - "
+            "{\"seq\": 3}");
+  EXPECT_EQ(vnf::octet_frame("abc"), "3 abc");
+  EXPECT_EQ(vnf::octet_frame(m), std::to_string(m.size()) + " " + m);
+  EXPECT_EQ(vnf::syslog_message(r, "", "", 1).find("<133>1 2026-12-05T20:41:07.123+01:00 - - 1"),
+            0u);
+}
+
+TEST(Shipper, SpoolIsBoundedOrderedAndSurvivesARestart) {
+  const std::string dir = temp_dir();
+  const std::string path = dir + "/spool";
+  {
+    vnf::Spool s(path, 20);
+    EXPECT_TRUE(s.append("aaaa"));       // 5 bytes
+    EXPECT_TRUE(s.append("bbbbbbb"));    // 13
+    EXPECT_FALSE(s.append("cccccccc"));  // 22 > 20
+    EXPECT_TRUE(s.append("ddddd"));      // 19
+    EXPECT_EQ(s.bytes(), 19u);
+    EXPECT_EQ(s.records(), 3u);
+  }
+  vnf::Spool s(path, 20);  // what an earlier run left
+  EXPECT_EQ(s.records(), 3u);
+  EXPECT_EQ(s.read_all(), (std::vector<std::string>{"aaaa", "bbbbbbb", "ddddd"}));
+  s.replace({"ddddd"});
+  EXPECT_EQ(s.bytes(), 6u);
+  EXPECT_EQ(s.read_all(), (std::vector<std::string>{"ddddd"}));
+  s.clear();
+  EXPECT_EQ(s.records(), 0u);
+  EXPECT_TRUE(s.read_all().empty());
+  std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// A collector of the test's own: accepts one connection at a time, reads octet-counted frames.
+class Listener {
+ public:
+  explicit Listener(uint16_t port = 0) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    const int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(fd_, 4), 0);
+    socklen_t l = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &l);
+    port_ = ntohs(a.sin_port);
+  }
+  ~Listener() {
+    if (conn_ >= 0) ::close(conn_);
+    ::close(fd_);
+  }
+  uint16_t port() const { return port_; }
+  // Frames read within `ms`, until `want` of them arrived.
+  std::vector<std::string> frames(size_t want, int ms = 5000) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (out_.size() < want && std::chrono::steady_clock::now() < end) {
+      if (conn_ < 0) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 50) > 0) conn_ = ::accept(fd_, nullptr, nullptr);
+        continue;
+      }
+      pollfd p{conn_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      char b[4096];
+      const ssize_t n = ::recv(conn_, b, sizeof b, 0);
+      if (n <= 0) break;
+      buf_.append(b, static_cast<size_t>(n));
+      for (;;) {
+        const size_t sp = buf_.find(' ');
+        if (sp == std::string::npos) break;
+        const size_t len = std::stoul(buf_.substr(0, sp));
+        if (buf_.size() < sp + 1 + len) break;
+        out_.push_back(buf_.substr(sp + 1, len));
+        buf_.erase(0, sp + 1 + len);
+      }
+    }
+    return out_;
+  }
+
+ private:
+  int fd_ = -1, conn_ = -1;
+  uint16_t port_ = 0;
+  std::string buf_;
+  std::vector<std::string> out_;
+};
+
+uint64_t seq_of(const std::string& frame) {
+  const size_t at = frame.find("{\"seq\": ");
+  return at == std::string::npos ? 0 : std::stoull(frame.substr(at + 8));
+}
+
+}  // namespace
+
+TEST(Shipper, ShipsSpoolsReplaysInOrderAndAnnouncesTheLoss) {
+  const std::string dir = temp_dir();
+  uint16_t port;
+  {
+    Listener probe;
+    port = probe.port();
+  }
+  vnf::EventsConfig cfg;
+  cfg.enabled = true;
+  cfg.file = dir + "/events.jsonl";
+  cfg.spool_bytes = 1200;  // a few records
+  vnf::CollectorConfig c;
+  c.address = "127.0.0.1";
+  c.port = port;
+  cfg.collectors.push_back(c);
+
+  auto shipper = std::make_unique<vnf::Shipper>(cfg, "127.0.0.1", dir + "/state", "vtest");
+  ev::Log log("t1", "vtest", vnf::load_last_seq(dir + "/state") + 1,
+              [&](ev::Record&& r) { shipper->push(std::move(r)); });
+  ev::install(&log);
+  auto emit = [](int i) { ev::emit(ev::Event("link", ev::Severity::kInfo).num("i", i)); };
+  {
+    auto l = std::make_unique<Listener>(port);
+    for (int i = 0; i < 3; ++i) emit(i);
+    const auto f = l->frames(3);
+    ASSERT_EQ(f.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) EXPECT_EQ(seq_of(f[i]), i + 1) << f[i];
+    EXPECT_EQ(f[0].rfind("<134>1 ", 0), 0u) << f[0];
+  }  // the collector goes away
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 3; i < 20; ++i) emit(i);  // seq 4..20: a few spool, the rest are lost
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::string st = shipper->status_json();
+  EXPECT_NE(st.find("\"connected\": false"), std::string::npos) << st;
+  Listener back(port);
+  auto f = back.frames(100, 3000);  // the spool, in order
+  ASSERT_GE(f.size(), 2u);
+  uint64_t spooled = f.size();
+  for (size_t i = 0; i < f.size(); ++i) EXPECT_EQ(seq_of(f[i]), 4 + i) << f[i];
+  // The control thread's tick turns the announced loss into a shipper_loss event (seq 21).
+  for (int i = 0; i < 50 && f.size() == spooled; ++i) {
+    shipper->tick();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    f = back.frames(spooled + 1, 100);
+  }
+  ASSERT_EQ(f.size(), spooled + 1);
+  const std::string& loss = f.back();
+  EXPECT_EQ(seq_of(loss), 21u) << loss;
+  EXPECT_NE(loss.find(" shipper_loss - "), std::string::npos) << loss;
+  EXPECT_NE(loss.find(fmt::format("\"lost\": {}, \"first_seq\": {}, \"last_seq\": 20",
+                                  17 - (spooled), 4 + spooled)),
+            std::string::npos)
+      << loss;
+  ev::install(nullptr);
+  shipper.reset();
+  // The file got every record, and the next start continues the numbering.
+  std::ifstream in(cfg.file);
+  std::string line;
+  uint64_t n = 0;
+  while (std::getline(in, line)) EXPECT_EQ(seq_of(line), ++n) << line;
+  EXPECT_EQ(n, 21u);
+  EXPECT_EQ(vnf::load_last_seq(dir + "/state"), 21u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Shipper, EventsKeys) {
+  auto c = engine(
+      "engine:\n  management: {address: 127.0.0.1}\n  events:\n    spool_bytes: 4096\n"
+      "    collectors:\n      - {address: 127.0.0.2}\n      - {transport: tls, address: "
+      "127.0.0.3, ca: /etc/ca.pem, name: logs.example}\n      - {transport: udp, address: "
+      "127.0.0.4, port: 5514}\n");
+  ASSERT_TRUE(c.events.enabled);
+  EXPECT_EQ(c.events.spool_bytes, 4096u);
+  ASSERT_EQ(c.events.collectors.size(), 3u);
+  EXPECT_EQ(c.events.collectors[0].port, 514);
+  EXPECT_EQ(c.events.collectors[1].port, 6514);
+  EXPECT_EQ(c.events.collectors[1].name, "logs.example");
+  EXPECT_EQ(c.events.collectors[2].transport, vnf::CollectorConfig::Transport::kUdp);
+  EXPECT_FALSE(engine("engine: {}\n").events.enabled);
+
+  expect_config_error(
+      [] { engine("engine:\n  events:\n    collectors:\n      - {address: 127.0.0.2}\n"); }, 4, 19,
+      "management address", "a.yaml");
+  expect_config_error(
+      [] { engine("engine:\n  management: {address: 127.0.0.1}\n  events:\n    colectors: []\n"); },
+      4, 5, "colectors");
+  expect_config_error(
+      [] {
+        engine(
+            "engine:\n  management: {address: 127.0.0.1}\n  events:\n    collectors:\n      - "
+            "{transport: tcp, address: 127.0.0.2, ca: /x}\n");
+      },
+      5, 50, "for transport: tls");
+  expect_config_error(
+      [] {
+        engine(
+            "engine:\n  management: {address: 127.0.0.1}\n  events:\n    collectors:\n      - "
+            "{transport: tls, address: 127.0.0.2}\n");
+      },
+      5, 9, "ca");
+  expect_config_error(
+      [] {
+        engine(
+            "engine:\n  management: {address: 127.0.0.1}\n  events:\n    collectors:\n      - "
+            "{transport: sctp, address: 127.0.0.2}\n");
+      },
+      5, 21, "tcp, tls or udp");
+  expect_config_error(
+      [] {
+        engine(
+            "engine:\n  management: {address: 127.0.0.1}\n  events:\n    collectors:\n      - "
+            "{address: 'fd00::1'}\n");
+      },
+      5, 19, "address family");
+}
