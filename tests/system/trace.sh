@@ -19,7 +19,13 @@ done
 
 cat >"$WORK/host.yaml" <<YAML
 # program: vswitch
-engine: {name: tr1, lcores: [0, 1], memory_mb: 256, idle_sleep_us: 100, secondary_processes: true}
+engine:
+  name: tr1
+  lcores: [0, 1]
+  memory_mb: 256
+  idle_sleep_us: 100
+  secondary_processes: true
+  events: {file: $WORK/events.jsonl}
 segments:
   - {name: core, vlan: 100}
   - {name: info, vlan: 200}
@@ -214,4 +220,21 @@ fi
 check "the vswitch still forwards after dpdk-dumpcap detached" ns_ping tr-vm1 10.9.5.12
 
 check "SIGTERM stops the vswitch cleanly" stop_appliance sw
+
+# Every trace start and end is an event record (docs/operations.md "Events").
+check "event records: trace_started and trace_ended for icmp1, with who, filter and counts" \
+  "$PY" - "$WORK/events.jsonl" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+seqs = [r["seq"] for r in recs]
+assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), "sequence numbers not increasing"
+st = [r for r in recs if r["kind"] == "trace_started" and r["name"] == "icmp1"]
+en = [r for r in recs if r["kind"] == "trace_ended" and r["name"] == "icmp1"]
+assert len(st) == 1 and len(en) == 1, (st, en)
+assert st[0]["filter"] == "icmp and host 10.9.5.12", st[0]
+assert en[0]["written"] == 12 and en[0]["seq"] > st[0]["seq"], en[0]
+n_start = sum(r["kind"] == "trace_started" for r in recs)
+n_end = sum(r["kind"] == "trace_ended" for r in recs)
+assert n_start == n_end, (n_start, n_end)
+PY
 finish
