@@ -66,10 +66,15 @@ fi
 
 # Each host learned the other host's core VM behind its uplink, in core only.
 bmac=$(ip netns exec s2b-vm1 cat /sys/class/net/eth0/address)
+# An empty or garbled MAC would make the "did not learn" check below pass or fail for nothing.
+is_mac() { [[ "$1" =~ ^([0-9a-f]{2}:){5}[0-9a-f]{2}$ ]]; }
+check "b/vm1's MAC read ($bmac)" is_mac "$bmac"
 check "host a learned b/vm1 on its uplink in core" \
-  bash -c "echo /vnf/macs,core | $PY /usr/bin/dpdk-telemetry.py -f vnf-sys2a 2>/dev/null | grep -q '$bmac uplink'"
+  bash -c "echo /vnf/macs,core | $PY /usr/bin/dpdk-telemetry.py -f vnf-sys2a 2>/dev/null | grep -q '\"$bmac uplink'"
 check_not "host a did not learn b/vm1 in info" \
-  bash -c "echo /vnf/macs,info | $PY /usr/bin/dpdk-telemetry.py -f vnf-sys2a 2>/dev/null | grep -q '$bmac'"
+  bash -c "echo /vnf/macs,info | $PY /usr/bin/dpdk-telemetry.py -f vnf-sys2a 2>/dev/null | grep -q '\"$bmac '"
+echo "      info on host a: $(echo /vnf/macs,info | $PY /usr/bin/dpdk-telemetry.py -f vnf-sys2a 2>/dev/null | tail -1 | head -c 600)"
+echo "      b/vm1 $bmac; b/vm2 $(ip netns exec s2b-vm2 cat /sys/class/net/eth0/address); a/vm2 $(ip netns exec s2a-vm2 cat /sys/class/net/eth0/address)"
 
 stop_appliance a
 check "host a stops cleanly" test $? -eq 0
