@@ -219,27 +219,26 @@ void Firewall::reload(const vnf::Requester& who) {
       [&](FirewallConfig next) { apply(std::move(next), who); });
 }
 
+// The rule a log record names ("policy" for a zone-pair policy; "#N@genG" when the rules
+// changed since the worker wrote it).
+std::string Firewall::log_rule(const FwSnapshot& s, const LogRecord& r) const {
+  if (r.rule && r.generation == s.generation && r.rule <= s.rule_ids.size())
+    return s.rule_ids[r.rule - 1];
+  return r.rule ? fmt::format("#{}@gen{}", r.rule, r.generation) : std::string("policy");
+}
+
+// Wall-clock milliseconds of a log record, from its worker's TSC.
+int64_t Firewall::log_time_ms(const LogRecord& r) const {
+  const uint64_t age_ms = (rte_rdtsc() - r.tsc) * 1000 / (tsc_hz_ ? tsc_hz_ : 1);
+  const auto when = std::chrono::system_clock::now() - std::chrono::milliseconds(age_ms);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
+}
+
 std::string Firewall::format_log(const LogRecord& r) const {
   // Called with mu_ held or from the control thread: the snapshot is current.
   const FwSnapshot& s = *published_.get();
-  std::string rule = "policy";
-  if (r.rule && r.generation == s.generation && r.rule <= s.rule_ids.size())
-    rule = s.rule_ids[r.rule - 1];
-  else if (r.rule)
-    rule = fmt::format("#{}@gen{}", r.rule, r.generation);
-  const uint64_t age_ms = (rte_rdtsc() - r.tsc) * 1000 / (tsc_hz_ ? tsc_hz_ : 1);
-  const auto when = std::chrono::system_clock::now() - std::chrono::milliseconds(age_ms);
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
-  CtKey k;
-  std::memcpy(k.src, r.src, 16);
-  std::memcpy(k.dst, r.dst, 16);
-  k.sport = r.sport;
-  k.dport = r.dport;
-  k.proto = r.proto;
-  k.family = r.family;
-  k.zsrc = r.zsrc;
-  k.zdst = r.zdst;
+  const std::string rule = log_rule(s, r);
+  const auto ms = log_time_ms(r);
   const char* pn = proto_name(r.proto);
   const bool ports = r.proto == kProtoTcp || r.proto == kProtoUdp;
   return fmt::format("fw-log: time_ms={} rule={} action={} from={} to={} proto={} src={} dst={}",
@@ -251,15 +250,8 @@ std::string Firewall::format_log(const LogRecord& r) const {
 
 vnf::events::Event Firewall::log_event(const LogRecord& r) const {
   const FwSnapshot& s = *published_.get();
-  std::string rule = "policy";
-  if (r.rule && r.generation == s.generation && r.rule <= s.rule_ids.size())
-    rule = s.rule_ids[r.rule - 1];
-  else if (r.rule)
-    rule = fmt::format("#{}@gen{}", r.rule, r.generation);
-  const uint64_t age_ms = (rte_rdtsc() - r.tsc) * 1000 / (tsc_hz_ ? tsc_hz_ : 1);
-  const auto when = std::chrono::system_clock::now() - std::chrono::milliseconds(age_ms);
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
+  const std::string rule = log_rule(s, r);
+  const auto ms = log_time_ms(r);
   const char* pn = proto_name(r.proto);
   const bool ports = r.proto == kProtoTcp || r.proto == kProtoUdp;
   const Action a = Action(r.action);

@@ -121,6 +121,8 @@ class Firewall {
 
   // Log line for a record (exposed for tests).
   std::string format_log(const LogRecord& r) const;
+  std::string log_rule(const FwSnapshot& s, const LogRecord& r) const;
+  int64_t log_time_ms(const LogRecord& r) const;
   // The fw_log event record of r (common/events.h).
   vnf::events::Event log_event(const LogRecord& r) const;
 
