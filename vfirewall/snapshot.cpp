@@ -120,7 +120,8 @@ std::unique_ptr<FwSnapshot> build_snapshot(
   s->generation = generation;
 
   for (const auto& r : comp.rules) {
-    s->rule_store.push_back(RuleInfo{r.slot, r.action, static_cast<uint8_t>(r.log)});
+    const uint32_t rate = r.log_rate == kLogRateDefault ? cfg.conntrack.log_rate : r.log_rate;
+    s->rule_store.push_back(RuleInfo{r.slot, r.action, static_cast<uint8_t>(r.log), rate});
     s->rule_ids.push_back(r.id);
   }
   s->rules = s->rule_store.data();
@@ -161,7 +162,10 @@ std::unique_ptr<FwSnapshot> build_snapshot(
   s->n_claimed4 = static_cast<uint32_t>(s->claimed4_store.size());
   s->claimed6 = s->claimed6_store.data();
   s->n_claimed6 = static_cast<uint32_t>(s->claimed6_store.size());
-  for (size_t i = 0; i < comp.policy.size(); ++i) s->policy[i] = comp.policy[i];
+  for (size_t i = 0; i < comp.policy.size(); ++i) {
+    s->policy[i] = comp.policy[i];
+    if (s->policy[i].log_rate == kLogRateDefault) s->policy[i].log_rate = cfg.conntrack.log_rate;
+  }
 
   for (auto& p : s->peer) p = kNoPeer;
   for (const auto& [a, b] : wires) {
@@ -175,7 +179,6 @@ std::unique_ptr<FwSnapshot> build_snapshot(
   s->fragments_accept = cfg.fragments_accept;
   s->recheck = cfg.conntrack.recheck_established;
   s->expect_timeout = cfg.conntrack.expect_timeout;
-  s->log_rate = cfg.conntrack.log_rate;
 
   std::vector<AclRule4> r4;
   r4.reserve(comp.v4.size());

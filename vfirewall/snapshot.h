@@ -47,6 +47,7 @@ struct RuleInfo {
   uint32_t slot;
   Action action;
   uint8_t log;
+  uint32_t log_rate;  // records per second (resolved: never kLogRateDefault)
 };
 
 struct ZoneView {
@@ -90,7 +91,6 @@ struct FwSnapshot {
   bool fragments_accept = false;
   bool recheck = true;
   uint32_t expect_timeout = 60;
-  uint32_t log_rate = 100;
 
   // Owned storage behind the views above.
   std::vector<RuleInfo> rule_store;

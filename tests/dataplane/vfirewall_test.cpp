@@ -3,7 +3,10 @@
 // errors, table and zone limits, reload with recheck, FTP expectations, expiry, VLANs.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #include <rte_ring_elem.h>
 
@@ -568,6 +571,65 @@ TEST(Vfirewall, RuleLogsAreRateLimited) {
   EXPECT_NE(recs[1].json.find("\"sport\": 36010, \"dport\": 53, \"suppressed\": 3}"),
             std::string::npos)
       << recs[1].json;
+}
+
+// Each rule and policy has its own budget: a flood of one logged rule's connections leaves
+// another's records alone, and each record counts what its own rule suppressed.
+TEST(Vfirewall, RuleLogsAreRateLimitedPerRule) {
+  std::string yaml = kBase;
+  yaml.replace(yaml.find("conntrack: {size: 256}"), 22, "conntrack: {size: 256, log_rate: 1}");
+  yaml.replace(yaml.find(", conn_limit: 3}"), 16, "}");
+  yaml.replace(yaml.find("action: accept, log: true}"), 26,
+               "action: accept, log: true, log_rate: 3}");
+  yaml.replace(yaml.find("service: [tcp/22], action: accept}"), 34,
+               "service: [tcp/22], action: accept, log: true}");
+  yaml.replace(yaml.find("{from: lab, to: lab2, action: accept}"), 37,
+               "{from: lab, to: lab2, action: accept, log: true, log_rate: 2}");
+  FwHarness h(yaml);
+  for (uint16_t i = 0; i < 6; ++i) expect_pass(h, "pa", "pb", udp4(true, 37000 + i, 53), "dns");
+  for (uint16_t i = 0; i < 4; ++i)
+    expect_pass(h, "pa", "pb", tcp4(true, 37100 + i, 22, SYN, 1, 0), "ssh");
+  for (uint16_t i = 0; i < 3; ++i)
+    expect_pass(h, "pc", "pd", udp4(true, 37200 + i, 99, ip4("10.3.0.1"), ip4("10.4.0.1")),
+                "lab -> lab2");
+  // dns 3 of 6, ssh 1 of 4 (conntrack.log_rate), lab -> lab2 2 of 3.
+  EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::log_records), 6u);
+  EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::log_suppressed), 7u);
+  h.advance(1);
+  expect_pass(h, "pa", "pb", tcp4(true, 37110, 22, SYN, 1, 0), "ssh next second");
+  expect_pass(h, "pa", "pb", udp4(true, 37010, 53), "dns next second");
+  expect_pass(h, "pc", "pd", udp4(true, 37210, 99, ip4("10.3.0.1"), ip4("10.4.0.1")),
+              "lab -> lab2 next second");
+  std::vector<std::pair<std::string, uint32_t>> got;  // (rule, suppressed)
+  vfirewall::LogRecord r;
+  while (rte_ring_sc_dequeue_elem(h.fw().worker_state(0).log_ring, &r, sizeof r) == 0) {
+    const std::string line = h.fw().format_log(r);
+    const size_t at = line.find("rule=");
+    ASSERT_NE(at, std::string::npos) << line;
+    got.emplace_back(line.substr(at + 5, line.find(' ', at) - at - 5), r.suppressed);
+  }
+  const std::vector<std::pair<std::string, uint32_t>> want = {
+      {"dns", 0},    {"dns", 0}, {"dns", 0}, {"ssh", 0},   {"policy", 0},
+      {"policy", 0}, {"ssh", 3}, {"dns", 3}, {"policy", 1}};
+  EXPECT_EQ(got, want);
+}
+
+// The limit is shared by all workers: whichever take a rule's records, no more than its rate
+// go out per second.
+TEST(Vfirewall, LogLimitIsExactAcrossThreads) {
+  vfirewall::LogLimit lim;
+  std::atomic<uint32_t> taken{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&] {
+      for (int i = 0; i < 10000; ++i)
+        if (lim.take(7, 100)) taken.fetch_add(1);
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(taken.load(), 100u);
+  EXPECT_FALSE(lim.take(7, 100));
+  EXPECT_TRUE(lim.take(8, 100));  // a new second
+  EXPECT_FALSE(lim.take(8, 0));   // log_rate 0: counted, never written
 }
 
 TEST(Vfirewall, Ipv6LinkMessagesPassBeforeZonesAndRules) {

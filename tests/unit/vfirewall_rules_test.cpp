@@ -120,6 +120,13 @@ TEST(VfirewallConfig, ErrorsNameFileLineAndColumn) {
   expect_error(
       std::string(kZones) + "rules:\n  - {id: r1, from: a, to: b, action: accept, logg: true}\n",
       10, 46, "did you mean 'log'");
+  expect_error(
+      std::string(kZones) + "rules:\n  - {id: r1, from: a, to: b, action: accept, log_rate: 5}\n",
+      10, 56, "log_rate without log: true");
+  expect_error(std::string(kZones) +
+                   "rules:\n  - {id: r1, from: a, to: b, action: accept, log: true, log_rate: "
+                   "2000000}\n",
+               10, 67, "out of range [0, 1000000]");
   expect_error("zones:\n  - {name: a, ports: [inn]}\n", 7, 23, "unknown port 'inn'");
 }
 

@@ -138,7 +138,7 @@ struct LogRecord {
   uint8_t proto, family, zsrc, zdst;
   uint8_t action;  // Action
   uint8_t pad[3];
-  uint32_t suppressed;  // records this worker suppressed (log_rate) since its previous record
+  uint32_t suppressed;  // records of the same rule suppressed (its log_rate) since its previous
 };
 static_assert(sizeof(LogRecord) == 64, "one cache line per log record");
 
@@ -175,6 +175,30 @@ struct Request {
   std::atomic<uint32_t> done{0};
 };
 
+// The log rate limit of one rule (by counter slot) or zone-pair policy, shared by all workers:
+// at most `log_rate` records per second per rule, whichever workers see its connections.
+// `window` packs the second (high half) and the records taken in it (low half), so that a
+// new second and a record are one compare-and-swap. Only logged decisions touch it.
+struct LogLimit {
+  std::atomic<uint64_t> window{0};
+  std::atomic<uint32_t> suppressed{0};  // since the rule's previous record
+  uint32_t pad = 0;
+
+  // Whether one more record fits into second `now_s` at `rate` per second.
+  bool take(uint32_t now_s, uint32_t rate) noexcept {
+    uint64_t w = window.load(std::memory_order_relaxed);
+    for (;;) {
+      const uint32_t used = (w >> 32) == now_s ? static_cast<uint32_t>(w) : 0;
+      if (used >= rate) return false;
+      const uint64_t next = (static_cast<uint64_t>(now_s) << 32) | (used + 1);
+      if (window.compare_exchange_weak(w, next, std::memory_order_relaxed)) return true;
+    }
+  }
+};
+static_assert(sizeof(LogLimit) == 16);
+// Rules by counter slot, then zone pairs (source zone * kMaxZoneIds + destination zone).
+inline constexpr uint32_t kLogLimits = kMaxRuleSlots + kMaxZoneIds * kMaxZoneIds;
+
 struct RuleCounters {
   vnf::Counter hits;  // connections (and dropped/rejected packets) decided by the rule
   vnf::Counter packets, bytes;
@@ -203,9 +227,7 @@ struct alignas(64) FwWorkerState {
   rte_ring* log_ring = nullptr;  // LogRecord, SP/SC
   rte_ring* req_ring = nullptr;  // Request*, SP/SC
   Request* current = nullptr;    // request being served
-  uint32_t log_tokens = 0;
-  uint32_t log_refill_s = 0;
-  uint32_t log_suppressed = 0;  // since the last record enqueued (carried by the next one)
+  LogLimit* log_limits = nullptr;  // [kLogLimits], shared by all workers
   uint32_t loops = 0;
   int32_t time_offset_s = 0;      // tests: move this worker's clock forward
   RuleCounters* rules = nullptr;  // [kMaxRuleSlots]

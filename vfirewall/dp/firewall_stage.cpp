@@ -302,21 +302,18 @@ void FirewallStageT<Dry>::count_rule(uint32_t slot, uint32_t bytes, bool hit) no
 }
 
 template <bool Dry>
-void FirewallStageT<Dry>::log_decision(const CtKey& k, Action a, uint32_t rule_plus1) noexcept {
+void FirewallStageT<Dry>::log_decision(const CtKey& k, Action a, uint32_t rule_plus1, uint32_t rate,
+                                       uint32_t limit) noexcept {
   if constexpr (Dry) {
     trace_->fw_log = 1;
     return;
   }
-  if (st_.log_refill_s != now_s_) {
-    st_.log_refill_s = now_s_;
-    st_.log_tokens = snap_->log_rate;
-  }
-  if (st_.log_tokens == 0) {
+  LogLimit& lim = st_.log_limits[limit];
+  if (!lim.take(now_s_, rate)) {
     st_.counters.log_suppressed.add();
-    ++st_.log_suppressed;
+    lim.suppressed.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  --st_.log_tokens;
   LogRecord r;
   std::memset(&r, 0, sizeof r);
   r.tsc = w_.now_tsc;
@@ -331,12 +328,12 @@ void FirewallStageT<Dry>::log_decision(const CtKey& k, Action a, uint32_t rule_p
   r.zsrc = k.zsrc;
   r.zdst = k.zdst;
   r.action = static_cast<uint8_t>(a);
-  r.suppressed = st_.log_suppressed;
+  r.suppressed = lim.suppressed.exchange(0, std::memory_order_relaxed);
   if (rte_ring_sp_enqueue_elem(st_.log_ring, &r, sizeof r) != 0) {
     st_.counters.log_ring_full.add();
+    lim.suppressed.fetch_add(r.suppressed, std::memory_order_relaxed);  // the next record says
     return;
   }
-  st_.log_suppressed = 0;
   st_.counters.log_records.add();
 }
 
@@ -554,19 +551,23 @@ void FirewallStageT<Dry>::on_new(vnf::Burst& b, Pkt& p, const CtKey& key,
   const FwSnapshot& s = *snap_;
   Action a;
   bool log;
-  uint32_t slot = 0;
+  uint32_t slot = 0, rate, limit;
   if (result) {
     const RuleInfo& r = s.rules[result - 1];
     a = r.action;
     log = r.log;
     slot = r.slot;
+    rate = r.log_rate;
+    limit = r.slot;
   } else {
     const PairPolicy& pp = s.pair(key.zsrc, key.zdst);
     a = pp.action;
     log = pp.log;
+    rate = pp.log_rate;
+    limit = kMaxRuleSlots + key.zsrc * kMaxZoneIds + key.zdst;
   }
   if constexpr (Dry) note_rule(result, a);
-  if (log) log_decision(key, a, result);
+  if (log) log_decision(key, a, result, rate, limit);
   if (slot) count_rule(slot, p.m->pkt_len, true);
   if (a == Action::kAccept) {
     // ICMP that is neither a query nor an error (router advertisements, ICMPv6 link

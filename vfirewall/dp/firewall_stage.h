@@ -54,7 +54,10 @@ class FirewallStageT final {
   void add_expectation(const Session& ctl, int dir, const uint8_t* payload, uint32_t len) noexcept;
   bool recheck(Session& x) noexcept;
   void first_packet(Session& x, const Pkt& p) noexcept;
-  void log_decision(const CtKey& k, Action a, uint32_t rule_plus1) noexcept;
+  // A `log: true` decision: a record, unless the rule's (or pair's) `limit` entry has had
+  // `rate` records this second.
+  void log_decision(const CtKey& k, Action a, uint32_t rule_plus1, uint32_t rate,
+                    uint32_t limit) noexcept;
   void count_rule(uint32_t slot, uint32_t bytes, bool hit) noexcept;
   void note_rule(uint32_t result, Action a) noexcept;  // Dry: the decision, named
   void serve_request() noexcept;

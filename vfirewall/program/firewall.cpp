@@ -77,6 +77,10 @@ Firewall::Firewall(vnf::Engine& engine, FirewallConfig cfg)
   static std::atomic<unsigned> instance{0};
   const unsigned inst = instance++;
   const uint32_t cap = cfg_.conntrack.size;
+  void* ll = rte_zmalloc_socket("fw_log_limits", sizeof(LogLimit) * kLogLimits, RTE_CACHE_LINE_SIZE,
+                                engine.worker(0).socket);
+  if (!ll) throw std::runtime_error("cannot allocate the rule log limits");
+  log_limits_ = new (ll) LogLimit[kLogLimits];
   for (unsigned i = 0; i < engine.worker_count(); ++i) {
     vnf::WorkerContext& w = engine.worker(i);
     void* mem =
@@ -101,6 +105,7 @@ Firewall::Firewall(vnf::Engine& engine, FirewallConfig cfg)
           "lower conntrack.size)",
           cap));
     st->rules = new (rc) RuleCounters[kMaxRuleSlots];
+    st->log_limits = log_limits_;
     for (uint32_t k = 0; k < cap; ++k) st->free_stack[k] = cap - 1 - k;
     st->free_top = cap;
     const std::string hname = fmt::format("fw_ct_{}_{}", inst, i);
@@ -143,6 +148,7 @@ Firewall::~Firewall() {
     st->~FwWorkerState();
     rte_free(st);
   }
+  rte_free(log_limits_);
 }
 
 std::unique_ptr<FwSnapshot> Firewall::build(const FirewallConfig& c, uint64_t generation) {
@@ -171,9 +177,19 @@ Firewall::Staged Firewall::prepare(FirewallConfig next) {
   st.snap = build(next, st.generation);  // throws before anything changed
   // A number given out again starts from zero for its new owner: the counters the workers
   // own are not touched, their values at reuse become the baseline telemetry subtracts.
-  for (const uint32_t slot : rule_slots_.reused) rule_base_[slot] = rule_sum(slot);
+  // Nothing running uses a reused number, so its log limits start afresh too.
+  for (const uint32_t slot : rule_slots_.reused) {
+    rule_base_[slot] = rule_sum(slot);
+    log_limits_[slot].suppressed.store(0, std::memory_order_relaxed);
+  }
   rule_slots_.reused.clear();
-  for (const uint32_t z : zone_ids_.reused) zone_created_base_[z] = zone_created_sum(z);
+  for (const uint32_t z : zone_ids_.reused) {
+    zone_created_base_[z] = zone_created_sum(z);
+    for (uint32_t o = 0; o < kMaxZoneIds; ++o) {
+      log_limits_[kMaxRuleSlots + z * kMaxZoneIds + o].suppressed.store(0);
+      log_limits_[kMaxRuleSlots + o * kMaxZoneIds + z].suppressed.store(0);
+    }
+  }
   zone_ids_.reused.clear();
   st.changes = diff(cfg_, next);
   st.cfg = std::move(next);
@@ -317,7 +333,7 @@ void Firewall::log_pressure(uint64_t now_ms) {
         limit - logged_limit_);
   if (supp != logged_suppressed_ || ring != logged_ring_)
     spdlog::warn(
-        "rule logging: {} records over conntrack.log_rate and {} lost to a full queue in "
+        "rule logging: {} records over their rule's log_rate and {} lost to a full queue in "
         "the last 10 s",
         supp - logged_suppressed_, ring - logged_ring_);
   logged_full_ = full;

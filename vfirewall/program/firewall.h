@@ -142,6 +142,7 @@ class Firewall {
   std::vector<Finding> findings_;
   vnf::Published<FwSnapshot> published_;
   std::vector<FwWorkerState*> states_;
+  LogLimit* log_limits_ = nullptr;  // [kLogLimits], the workers' shared rule log limits
   std::vector<std::unique_ptr<FwPipeline>> pipelines_;
   mutable std::mutex mu_;  // config, registries and the request rings' producer side
   uint64_t next_pressure_ms_ = 0;

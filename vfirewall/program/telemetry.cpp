@@ -104,6 +104,10 @@ void Firewall::register_telemetry(bool with_program_commands) {
           rte_tel_data_add_dict_string(c, "id", r.id.c_str());
           rte_tel_data_add_dict_u64(c, "position", i + 1);
           rte_tel_data_add_dict_string(c, "action", action_name(r.action));
+          if (r.log)  // records per second for this rule, all workers together
+            rte_tel_data_add_dict_u64(
+                c, "log_rate",
+                r.log_rate == kLogRateDefault ? cfg_.conntrack.log_rate : r.log_rate);
           rte_tel_data_add_dict_u64(c, "hits", st.hits);
           rte_tel_data_add_dict_u64(c, "packets", st.packets);
           rte_tel_data_add_dict_u64(c, "bytes", st.bytes);

@@ -132,7 +132,8 @@ Compiled compile_with_ports(const FirewallConfig& c, IdRegistry& zone_ids, IdReg
     p.action = z.intra_zone;
     p.log = z.intra_zone_log;
   }
-  for (const auto& p : c.policies) out.pair(zid[p.from], zid[p.to]) = PairPolicy{p.action, p.log};
+  for (const auto& p : c.policies)
+    out.pair(zid[p.from], zid[p.to]) = PairPolicy{p.action, p.log, p.log_rate};
 
   uint64_t total = 0;
   for (size_t ri = 0; ri < c.rules.size(); ++ri) {
@@ -145,6 +146,7 @@ Compiled compile_with_ports(const FirewallConfig& c, IdRegistry& zone_ids, IdReg
           "{}: rule '{}': no counter slot left (restart to renumber)", r.pos.str(), r.id));
     cr.action = r.action;
     cr.log = r.log;
+    cr.log_rate = r.log_rate;
     cr.pos = r.pos;
     out.rules.push_back(cr);
 

@@ -36,6 +36,7 @@ struct CompiledRule {
   uint32_t slot = 0;  // stable counter slot (kept across reloads by rule id)
   Action action = Action::kDrop;
   bool log = false;
+  uint32_t log_rate = kLogRateDefault;
   Pos pos;
 };
 

@@ -591,7 +591,7 @@ class Loader {
     std::set<std::string> ids;
     for (const auto& n : list.items()) {
       n.allow_keys({"id", "from", "to", "source", "destination", "service", "action", "log",
-                    "comment", "cross_segment"});
+                    "log_rate", "comment", "cross_segment"});
       Rule r;
       r.id = name_of(n.required("id"), "rule id");
       r.pos = pos_of(n["id"]);
@@ -610,6 +610,7 @@ class Loader {
         r.service.push_back(service_ref(s, node));
       r.action = parse_action(n.required("action"));
       r.log = n.bool_or("log", false);
+      r.log_rate = log_rate_of(n, r.log);
       r.cross_segment = n.bool_or("cross_segment", false);
       r.comment = n.str_or("comment", "");
       c_.rules.push_back(r);
@@ -618,10 +619,17 @@ class Loader {
     if (c_.rules.size() > 60000) list.fail("at most 60000 rules");
   }
 
+  // A rule's or policy's own log rate: records per second for it, all workers together.
+  static uint32_t log_rate_of(const ConfigNode& n, bool log) {
+    if (!n.has("log_rate")) return kLogRateDefault;
+    if (!log) n["log_rate"].fail("log_rate without log: true (nothing would be logged)");
+    return static_cast<uint32_t>(n.uint_or("log_rate", 0, 0, 1000000));
+  }
+
   void policies(const ConfigNode& list) {
     std::set<std::pair<std::string, std::string>> seen;
     for (const auto& n : list.items()) {
-      n.allow_keys({"from", "to", "action", "log"});
+      n.allow_keys({"from", "to", "action", "log", "log_rate"});
       Policy p;
       p.pos = pos_of(n);
       p.from = zone_ref(n.required("from"));
@@ -630,6 +638,7 @@ class Loader {
         n.fail(fmt::format("a second policy for {} -> {}", p.from, p.to));
       p.action = parse_action(n.required("action"));
       p.log = n.bool_or("log", false);
+      p.log_rate = log_rate_of(n, p.log);
       c_.policies.push_back(p);
     }
   }
@@ -942,7 +951,7 @@ std::vector<std::string> diff(const FirewallConfig& a, const FirewallConfig& b) 
     const Rule& o = *it->second;
     if (o.from != r.from || o.to != r.to || o.source != r.source ||
         o.destination != r.destination || o.service != r.service || o.action != r.action ||
-        o.log != r.log)
+        o.log != r.log || o.log_rate != r.log_rate)
       ++changed;
     old.erase(it);
   }

@@ -117,6 +117,7 @@ struct Rule {
   std::vector<std::string> service;              // service references / literals; "any"
   Action action = Action::kDrop;
   bool log = false;
+  uint32_t log_rate = kLogRateDefault;  // records per second, all workers together
   bool cross_segment = false;
   std::string comment;
   Pos pos;
@@ -126,6 +127,7 @@ struct Policy {
   std::string from, to;  // zone names
   Action action = Action::kDrop;
   bool log = false;
+  uint32_t log_rate = kLogRateDefault;
   Pos pos;
 };
 
@@ -137,7 +139,7 @@ struct ConntrackSettings {
   uint32_t size = 65536;         // connections per worker, fixed at start-up
   uint32_t expectations = 1024;  // FTP data expectations per worker, fixed at start-up
   bool recheck_established = true;
-  uint32_t log_rate = 100;  // log records per second per worker (rule logs)
+  uint32_t log_rate = 100;  // log records per second per rule or policy, unless it sets its own
   uint32_t expect_timeout = 60;
 };
 
