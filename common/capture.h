@@ -3,7 +3,8 @@
 // A CaptureSession is built by the control thread (common/capture_manager.h) and published to
 // every worker with one pointer store; the worker loads it once per loop (WorkerContext::cap).
 // At each capture point it passes through (rx: as received, tx: as handed to the driver,
-// drop: when freed, with its reason) a packet of a selected port is run through the session's
+// drop: when freed, with its reason; verdict: when a firewall rule or zone-pair policy decides
+// a new connection, with the decision) a packet of a selected port is run through the session's
 // filter (tcpdump syntax, compiled by libpcap, converted to eBPF by rte_bpf_convert and
 // JIT-compiled, as dpdk-dumpcap does); a match is copied (snap length) with a CaptureRecord
 // in front into an mbuf of the session's own pool and put into this worker's ring. The
@@ -28,21 +29,34 @@
 
 namespace vnf {
 
-enum class CapturePoint : uint8_t { kRx = 0, kTx = 1, kDrop = 2 };
-inline constexpr unsigned kCapturePoints = 3;
+enum class CapturePoint : uint8_t { kRx = 0, kTx = 1, kDrop = 2, kVerdict = 3 };
+inline constexpr unsigned kCapturePoints = 4;
 inline constexpr uint8_t capture_bit(CapturePoint p) {
   return static_cast<uint8_t>(1u << static_cast<unsigned>(p));
 }
+
+// What decided a new connection (verdict point). The writer thread asks the firewall for the
+// rule's name (Engine::describe_verdict).
+struct CaptureVerdict {
+  uint32_t rule = 0;  // rule index + 1 in the rules of `generation`; 0: the zone-pair policy
+  uint32_t generation = 0;
+  uint8_t action = 0;  // vfirewall::Action
+  uint8_t zsrc = 0, zdst = 0;
+  uint8_t pad = 0;
+};
+static_assert(sizeof(CaptureVerdict) == 12);
 
 // In front of the copied bytes in a capture mbuf.
 struct CaptureRecord {
   uint64_t tsc;       // when the worker saw it (its loop's TSC)
   uint32_t orig_len;  // the frame's length (the copy may be shorter: snap length)
-  uint16_t port;      // DPDK port id: received on, sent to, or received on (drop)
+  uint16_t port;      // DPDK port id: received on, sent to, or received on (drop, verdict)
   uint8_t point;      // CapturePoint
   uint8_t reason;     // DropReason (drop point)
+  CaptureVerdict verdict;  // verdict point
+  uint32_t pad;
 };
-static_assert(sizeof(CaptureRecord) == 16);
+static_assert(sizeof(CaptureRecord) == 32);
 
 struct alignas(64) CaptureWorkerStats {
   Counter seen;       // packets at a selected point and port, before the filter
@@ -73,7 +87,7 @@ struct CaptureSession {
 
   // One packet at a point this session wants (the caller checked wants()).
   void copy(unsigned worker, rte_mbuf* m, uint16_t port, CapturePoint point, DropReason reason,
-            uint64_t tsc) noexcept {
+            uint64_t tsc, const CaptureVerdict* verdict = nullptr) noexcept {
     CaptureWorkerStats& st = stats[worker];
     st.seen.add();
     if (!match(m)) return;
@@ -90,6 +104,8 @@ struct CaptureSession {
     rec->port = port;
     rec->point = static_cast<uint8_t>(point);
     rec->reason = static_cast<uint8_t>(reason);
+    rec->verdict = verdict ? *verdict : CaptureVerdict{};
+    rec->pad = 0;
     const void* bytes = rte_pktmbuf_read(m, 0, caplen, rec + 1);
     if (bytes && bytes != rec + 1) std::memcpy(rec + 1, bytes, caplen);
     c->data_len = static_cast<uint16_t>(sizeof *rec + caplen);

@@ -175,7 +175,8 @@ class CaptureWriter {
       std::lock_guard lock(engine_.ports_mutex());
       if (const PortState* p = engine_.port_by_id(port)) name = p->device.name;
     }
-    static constexpr std::string_view kWhat[kCapturePoints] = {"received", "sent", "dropped"};
+    static constexpr std::string_view kWhat[kCapturePoints] = {
+        "received", "sent", "dropped", "connections decided by firewall rules"};
     const uint32_t id =
         out_->interface(fmt::format("{}/{}", name, kCapturePointNames[point % kCapturePoints]),
                         fmt::format("{} port {} (DPDK port {}): {}", appliance_, name, port,
@@ -201,6 +202,8 @@ class CaptureWriter {
       const auto reason = static_cast<DropReason>(rec->reason);
       comment = reason < DropReason::kCount ? fmt::format("drop: {}", drop_reason_name(reason))
                                             : fmt::format("drop: reason {}", rec->reason);
+    } else if (rec->point == static_cast<uint8_t>(CapturePoint::kVerdict)) {
+      comment = "verdict: " + engine_.describe_verdict(rec->verdict);
     }
     if (!out_->packet(id, ts, rec + 1, caplen, rec->orig_len, dir, comment)) {
       end(out_->error() == "EPIPE" || out_->error() == std::strerror(EPIPE)
@@ -365,6 +368,9 @@ std::string CaptureManager::start(const TraceRequest& req, const std::string& wh
     return json_error(
         fmt::format("trace {} is running (since {}): stop it first", req_.name, started_));
   TraceRequest r = req;
+  if ((r.points & capture_bit(CapturePoint::kVerdict)) && !engine_.decides_verdicts())
+    return json_error(
+        "trace start: points: verdict: this appliance has no firewall (no verdicts to capture)");
   if (r.name.empty()) {
     const std::time_t t = std::time(nullptr);
     std::tm tm{};

@@ -76,7 +76,7 @@ std::string parse_trace_request(std::string_view text, TraceRequest& r) {
       for (const auto& p : split(val, ',')) {
         const auto it = std::find(std::begin(kCapturePointNames), std::end(kCapturePointNames), p);
         if (it == std::end(kCapturePointNames))
-          return fmt::format("points: '{}' is none of rx, tx, drop", p);
+          return fmt::format("points: '{}' is none of rx, tx, drop, verdict", p);
         r.points |= static_cast<uint8_t>(1u << (it - std::begin(kCapturePointNames)));
       }
     } else if (key == "ports") {

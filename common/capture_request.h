@@ -17,7 +17,8 @@ inline constexpr uint64_t kMaxTracePoolBytes = 64ull << 20;
 // The writer ends a trace when its directory's file system has less free than this (the
 // state directory beside it keeps the config versions).
 inline constexpr uint64_t kMinTraceFreeBytes = 256ull << 20;
-inline constexpr std::string_view kCapturePointNames[kCapturePoints] = {"rx", "tx", "drop"};
+inline constexpr std::string_view kCapturePointNames[kCapturePoints] = {"rx", "tx", "drop",
+                                                                        "verdict"};
 std::string capture_points_text(uint8_t points);          // "rx,drop"
 bool parse_trace_u64(std::string_view v, uint64_t& out);  // decimal digits only
 

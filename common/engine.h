@@ -133,6 +133,23 @@ class Engine {
   void add_bond_members(const std::vector<PortDevice>& next);
   void settle_bonds(const std::vector<PortDevice>& target);
 
+  // vnfctl trace's verdict point: the firewall's words for a verdict record ("accept rule=web
+  // from=office to=servers"). The firewall sets it while it exists; any thread may ask.
+  // Empty: this appliance decides no verdicts.
+  using VerdictDescriber = std::function<std::string(const CaptureVerdict&)>;
+  void set_verdict_describer(VerdictDescriber f) {
+    std::lock_guard lock(verdict_mu_);
+    verdict_describer_ = std::move(f);
+  }
+  bool decides_verdicts() const {
+    std::lock_guard lock(verdict_mu_);
+    return static_cast<bool>(verdict_describer_);
+  }
+  std::string describe_verdict(const CaptureVerdict& v) const {
+    std::lock_guard lock(verdict_mu_);
+    return verdict_describer_ ? verdict_describer_(v) : std::string();
+  }
+
   // Totals over workers.
   uint64_t drop_total(DropReason r) const;
   void sum_port(uint16_t id, uint64_t out[6]) const;
@@ -167,6 +184,8 @@ class Engine {
   std::unique_ptr<LinkMonitor> links_;
   std::vector<std::function<void(const PortState&)>> link_listeners_;
   BondAnnouncer announcer_;
+  mutable std::mutex verdict_mu_;
+  VerdictDescriber verdict_describer_;
   bool running_ = false;
   // A bond member's driver reported a link change (link-status interrupt, DPDK's interrupt
   // thread): bond_tick polls the members at once instead of at their next link_poll_ms.

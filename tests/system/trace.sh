@@ -7,7 +7,9 @@
 #   - rotation by size keeps every file near its limit, retention keeps the newest N;
 #   - traffic far above what the capture can take: forwarding goes on, the excess is counted;
 #   - bad requests are refused with a reason and nothing changes;
-#   - dpdk-dumpcap (DPDK's pdump, a secondary process) captures from the appliance.
+#   - dpdk-dumpcap (DPDK's pdump, a secondary process) captures from the appliance;
+#   - the verdict point of a vswitch with a firewall: each new connection's first packet,
+#     with the deciding rule (or zone-pair policy) and action as the comment.
 source "$(dirname "$0")/lib.sh"
 
 for tool in tshark dpdk-dumpcap; do
@@ -219,7 +221,50 @@ if ! check "dpdk-dumpcap -i net_af_packet_vm1 -f icmp -c 4 captures from the run
 fi
 check "the vswitch still forwards after dpdk-dumpcap detached" ns_ping tr-vm1 10.9.5.12
 
+vc -i tr1 trace start --point verdict icmp
+check "the verdict point is refused where there is no firewall" expect 1 "no firewall"
+
 check "SIGTERM stops the vswitch cleanly" stop_appliance sw
+
+# ---- 9. The verdict point: a vswitch whose firewall separates vm1 (zone a) from vm2 (zone b).
+cat >"$WORK/fw.yaml" <<YAML
+# program: vswitch
+engine: {name: tr2, lcores: [0, 1], memory_mb: 256, idle_sleep_us: 100}
+segments:
+  - {name: core, vlan: 100}
+ports:
+  - {name: vm1, type: af_packet, iface: trvm1, mode: access, segment: core}
+  - {name: vm2, type: af_packet, iface: trvm2, mode: access, segment: core}
+firewall:
+  conntrack: {size: 4096}
+  zones:
+    - {name: a, ports: [vm1]}
+    - {name: b, ports: [vm2]}
+  rules:
+    - {id: a-b-ping, from: a, to: b, service: [icmp/echo-request], action: accept}
+    - {id: no-ssh, from: a, to: b, service: [tcp/22], action: drop}
+YAML
+start_appliance fw vswitch "$WORK/fw.yaml" --state-dir "$WORK/state2" || exit 1
+ns_ping tr-vm1 10.9.5.12 >/dev/null  # ARP, learning and the first connection before the trace
+vc -i tr2 trace start --name verdicts --point verdict,drop icmp or tcp port 22
+check "trace start at the verdict and drop points" expect 0 "started"
+ip netns exec tr-vm1 ping -c 3 -i 0.2 -W 1 10.9.5.12 >/dev/null  # one new connection
+ip netns exec tr-vm1 timeout 3 nc -z -w 1 10.9.5.12 22                  # refused by no-ssh
+ip netns exec tr-vm2 ping -c 2 -i 0.2 -W 1 10.9.5.11 >/dev/null         # default deny b -> a
+sleep 0.3
+vc -i tr2 trace stop
+F=$WORK/state2/traces/verdicts.pcapng
+check "tshark: the accepted ping is one verdict on vm1/verdict, named by its rule" \
+  [ "$(frames "$F" 'frame.comment == "verdict: accept rule=a-b-ping from=a to=b" && frame.interface_name == "vm1/verdict" && icmp.type == 8')" = 1 ]
+ssh_v=$(frames "$F" 'frame.comment == "verdict: drop rule=no-ssh from=a to=b" && tcp.flags.syn == 1 && tcp.dstport == 22')
+ssh_d=$(frames "$F" 'frame.comment == "drop: fw_rule_drop" && tcp.dstport == 22')
+check "every SYN to port 22 is a drop verdict of rule no-ssh and a fw_rule_drop drop ($ssh_v, $ssh_d)" \
+  [ "$ssh_v" -ge 1 -a "$ssh_v" = "$ssh_d" ]
+check "the pings b -> a: 2 drop verdicts of the zone-pair policy, received on vm2" \
+  [ "$(frames "$F" 'frame.comment == "verdict: drop policy from=b to=a" && frame.interface_name == "vm2/verdict"')" = 2 ]
+check "nothing else is a verdict (the echo replies belong to the accepted connection)" \
+  [ "$(frames "$F" 'frame.interface_name contains "verdict"')" = $((3 + ssh_v)) ]
+check "SIGTERM stops the firewalling vswitch cleanly" stop_appliance fw
 
 # Every trace start and end is an event record (docs/operations.md "Events").
 check "event records: trace_started and trace_ended for icmp1, with who, filter and counts" \

@@ -36,6 +36,9 @@ TEST(TraceRequest, EveryKey) {
                                 r),
             "");
   EXPECT_EQ(capture_points_text(r.points), "rx,drop");
+  TraceRequest v;
+  ASSERT_EQ(parse_trace_request("points=verdict,tx", v), "");
+  EXPECT_EQ(capture_points_text(v.points), "tx,verdict");
   EXPECT_EQ(r.ports, (std::vector<std::string>{"vm1", "up"}));
   EXPECT_EQ(r.snaplen, 128u);
   EXPECT_EQ(r.count, 10u);
@@ -52,8 +55,8 @@ TEST(TraceRequest, EveryKey) {
 
 TEST(TraceRequest, Refusals) {
   const std::pair<const char*, const char*> bad[] = {
-      {"points=rx,bogus", "points: 'bogus' is none of rx, tx, drop"},
-      {"points=", "points: '' is none of rx, tx, drop"},
+      {"points=rx,bogus", "points: 'bogus' is none of rx, tx, drop, verdict"},
+      {"points=", "points: '' is none of rx, tx, drop, verdict"},
       {"ports=a,,b", "ports: an empty port name"},
       {"snaplen=63", "snaplen: '63' is not a number from 64 to 9216"},
       {"snaplen=9217", "snaplen: '9217' is not a number from 64 to 9216"},

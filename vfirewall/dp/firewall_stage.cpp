@@ -568,6 +568,16 @@ void FirewallStageT<Dry>::on_new(vnf::Burst& b, Pkt& p, const CtKey& key,
   }
   if constexpr (Dry) note_rule(result, a);
   if (log) log_decision(key, a, result, rate, limit);
+  if constexpr (!Dry) {
+    const uint16_t in = p.meta->in_port;
+    if (w_.cap && w_.cap->wants(vnf::CapturePoint::kVerdict, in)) [[unlikely]] {
+      const vnf::CaptureVerdict v{
+          result, static_cast<uint32_t>(s.generation), static_cast<uint8_t>(a), key.zsrc, key.zdst,
+          0};
+      w_.cap->copy(w_.id, p.m, in, vnf::CapturePoint::kVerdict, vnf::DropReason::kNone, w_.now_tsc,
+                   &v);
+    }
+  }
   if (slot) count_rule(slot, p.m->pkt_len, true);
   if (a == Action::kAccept) {
     // ICMP that is neither a query nor an error (router advertisements, ICMPv6 link

@@ -134,9 +134,13 @@ Firewall::Firewall(vnf::Engine& engine, FirewallConfig cfg)
                  fmt::format("{} zones, {} rules ({} IPv4 + {} IPv6 ACL entries), {} findings",
                              cfg_.zones.size(), cfg_.rules.size(), s.acl4_entries, s.acl6_entries,
                              findings_.size()));
+  // Last: nothing after it throws, so the destructor always takes it back.
+  engine_.set_verdict_describer(
+      [this](const vnf::CaptureVerdict& v) { return describe_verdict(v); });
 }
 
 Firewall::~Firewall() {
+  engine_.set_verdict_describer(nullptr);
   for (auto* st : states_) {
     rte_hash_free(st->hash);
     rte_ring_free(st->log_ring);
@@ -248,6 +252,21 @@ int64_t Firewall::log_time_ms(const LogRecord& r) const {
   const uint64_t age_ms = (rte_rdtsc() - r.tsc) * 1000 / (tsc_hz_ ? tsc_hz_ : 1);
   const auto when = std::chrono::system_clock::now() - std::chrono::milliseconds(age_ms);
   return std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
+}
+
+std::string Firewall::describe_verdict(const vnf::CaptureVerdict& v) const {
+  std::lock_guard lock(mu_);
+  const FwSnapshot& s = *published_.get();
+  std::string rule = "policy";
+  if (v.rule && v.generation == s.generation && v.rule <= s.rule_ids.size())
+    rule = "rule=" + s.rule_ids[v.rule - 1];
+  else if (v.rule)
+    rule = fmt::format("rule=#{}@gen{}", v.rule, v.generation);
+  const auto zone = [&s](uint8_t z) {
+    return s.zone_names[z].empty() ? std::string("-") : s.zone_names[z];
+  };
+  return fmt::format("{} {} from={} to={}", action_name(Action(v.action)), rule, zone(v.zsrc),
+                     zone(v.zdst));
 }
 
 std::string Firewall::format_log(const LogRecord& r) const {

@@ -121,6 +121,9 @@ class Firewall {
 
   // Log line for a record (exposed for tests).
   std::string format_log(const LogRecord& r) const;
+  // A verdict capture record in words ("accept rule=web from=office to=servers"); takes mu_
+  // (the capture writer's thread).
+  std::string describe_verdict(const vnf::CaptureVerdict& v) const;
   std::string log_rule(const FwSnapshot& s, const LogRecord& r) const;
   int64_t log_time_ms(const LogRecord& r) const;
   // The fw_log event record of r (common/events.h).
