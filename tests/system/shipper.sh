@@ -14,7 +14,10 @@
 #     rejected file, link flaps of an af_packet port); after their restart every record
 #     arrives exactly once, in order (sequence numbers), the same as the local JSON-lines file;
 #   - restarted with a small spool, the numbering continues and the loss past the spool bound
-#     is counted (/vnf/shipper) and announced by a shipper_loss event naming the lost range.
+#     is counted (/vnf/shipper) and announced by a shipper_loss event naming the lost range;
+#   - fw_log records of a vswitch's firewall: rules with log: true, a few TCP connections
+#     accepted and a ping dropped between two namespaces; each arrives once, with rule,
+#     action, zones, addresses and ports (not the rate limit: that is vswitch_firewall's).
 source "$(dirname "$0")/lib.sh"
 
 command -v rsyslogd >/dev/null || { skip "rsyslogd is not installed"; exit 0; }
@@ -425,3 +428,81 @@ stop_appliance sw
 check "stops cleanly" test $? -eq 0
 check "the local file: one sequence without a gap across both runs" in_order "$WORK/events.jsonl"
 
+# 4. fw_log records through rsyslog: a vswitch with a firewall between two namespaces, its
+# records to the tcp receiver (restarted with an empty output file). Rules with log: true: TCP
+# web -> db:5432 accepted, ping db -> web dropped. Each connection is one record, once; the
+# rate limit is not exercised (a handful of connections stays far below any rate).
+rsyslog_stop tcp
+mv "$WORK/rs-tcp/out.log" "$WORK/rs-tcp/out-ship1.log"
+rsyslog_start tcp $TPORT || exit 1
+netns_host shf-web shfweb 10.66.0.1/24
+netns_host shf-db shfdb 10.66.0.2/24
+cat >"$WORK/fw.yaml" <<YAML
+# program: vswitch
+engine:
+  name: ship2
+  lcores: [0, 1]
+  memory_mb: 256
+  idle_sleep_us: 100
+  management: {address: 127.0.0.1}
+  events:
+    file: $WORK/fw-events.jsonl
+    collectors:
+      - {transport: tcp, address: 127.0.0.1, port: $TPORT}
+segments:
+  - {name: core, vlan: 100}
+ports:
+  - {name: web1, type: af_packet, iface: shfweb, mode: access, segment: core}
+  - {name: db1, type: af_packet, iface: shfdb, mode: access, segment: core}
+firewall:
+  conntrack: {size: 4096}
+  zones:
+    - {name: web, ports: [web1]}
+    - {name: db, ports: [db1]}
+  rules:
+    - {id: web-db-pg, from: web, to: db, service: [tcp/5432], action: accept, log: true}
+    - {id: db-web-ping, from: db, to: web, service: [icmp/echo-request], action: drop, log: true}
+YAML
+start_appliance fw vswitch "$WORK/fw.yaml" --state-dir "$WORK/state2" --control-socket none ||
+  exit 1
+ip netns exec shf-db timeout 30 nc -lk -p 5432 >/dev/null 2>&1 &
+listener=$!
+listening() { ip netns exec shf-db ss -ltnH "( sport = :5432 )" | grep -q .; }
+wait_for 5 listening
+ok=0
+for _ in 1 2 3; do
+  ip netns exec shf-web nc -z -w 3 10.66.0.2 5432 && ok=$((ok + 1))
+done
+check "three TCP connections web -> db:5432 through the firewall ($ok)" test "$ok" = 3
+check_not "ping db -> web is dropped" ip netns exec shf-db ping -n -q -c 1 -W 1 10.66.0.1
+kill "$listener" 2>/dev/null
+wait "$listener" 2>/dev/null
+fw_records() { (($(records_of fw_log "$WORK/rs-tcp/out.log" | wc -l) >= 4)); }
+check "tcp: fw_log records arrive for the connections and the drop" wait_for 20 fw_records
+sleep 1  # a duplicate would arrive by now
+records_of fw_log "$WORK/rs-tcp/out.log" >"$WORK/fw.json"
+check "fw_log records: rule, action, zones, addresses and ports; each connection once" \
+  fields "$WORK/fw.json" '
+import re
+local = [r for r in map(json.loads, open(sys.argv[1].replace("fw.json", "fw-events.jsonl")))
+         if r["kind"] == "fw_log"]
+assert recs == local, ("the receiver and the local file differ", recs, local)
+assert len({r["seq"] for r in recs}) == len(recs), recs
+ours = [r for r in recs if r["src"].startswith("10.66.") and r["dst"].startswith("10.66.")]
+tcp = [r for r in ours if r["proto"] == "tcp"]
+icmp = [r for r in ours if r["proto"] == "icmp"]
+assert len(tcp) == 3, tcp
+for r in tcp:
+    assert (r["rule"], r["action"], r["from_zone"], r["to_zone"]) == ("web-db-pg", "accept", "web", "db"), r
+    assert (r["src"], r["dst"], r["dport"]) == ("10.66.0.1", "10.66.0.2", 5432), r
+    assert 1024 <= r["sport"] <= 65535 and r["severity"] == "info", r
+    assert r["appliance"] == "ship2" and r["program"] == "vswitch", r
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", r["packet_time"]), r
+assert len({r["sport"] for r in tcp}) == 3, ("one record per connection", tcp)
+assert len(icmp) == 1, icmp
+r = icmp[0]
+assert (r["rule"], r["action"], r["from_zone"], r["to_zone"]) == ("db-web-ping", "drop", "db", "web"), r
+assert (r["src"], r["dst"], r["severity"]) == ("10.66.0.2", "10.66.0.1", "notice"), r
+assert "sport" not in r and "dport" not in r, r'
+stop_appliance fw
+check "the firewall appliance stops cleanly" test $? -eq 0
