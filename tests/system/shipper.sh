@@ -251,7 +251,8 @@ assert a["seq"] < b["seq"], recs'
 cp "$WORK/sw.yaml" "$WORK/sw.orig"
 sed 's/^  - {name: core, vlan: 100}$/&\n  - {name: info, vlan: 200}/' "$WORK/sw.orig" >"$WORK/sw.trial"
 vc -p $P apply "$WORK/sw.trial" --confirm 2
-check "vnfctl apply --confirm 2: applied on trial" expect 0 '^applied: ' 'on trial'
+check "vnfctl apply --confirm 2: applied on trial; the hint names the appliance as given (-p)" \
+  expect 0 '^applied: ' "^on trial: 'vnfctl -p $P confirm' within 2 s"
 rolled() { records_of rollback "$WORK/rs-tcp/out.log" | grep -q .; }
 check "tcp: a rollback record arrives when the trial is not confirmed" wait_for 15 rolled
 check "the config file holds the restored version again" cmp -s "$WORK/sw.yaml" "$WORK/sw.orig"
