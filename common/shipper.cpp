@@ -29,6 +29,7 @@ namespace {
 constexpr unsigned kFacilityLocal0 = 16;
 constexpr uint64_t kBackoffFirstMs = 250, kBackoffMaxMs = 5000;
 constexpr int kConnectTimeoutMs = 2000;
+constexpr size_t kKeptLossRanges = 4;  // per collector, in /vnf/shipper
 
 uint64_t now_ms() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -150,8 +151,33 @@ struct Shipper::Collector {
   // Status (under Shipper::mu_ when written by the thread; read by telemetry).
   uint64_t sent = 0, lost = 0;
   std::atomic<uint64_t> connects{0};
-  std::string last_error;
+  std::string last_error, last_error_time;
   uint64_t spooled_bytes = 0, spooled_records = 0;
+  uint64_t spool_limit = 0;  // engine.events.spool_bytes; 0: no spool (UDP)
+  // The newest ranges of sequence numbers lost for this collector (first, last); the last
+  // one grows while records keep being lost. What an operator looks for in the collector.
+  std::deque<std::pair<uint64_t, uint64_t>> lost_ranges;
+
+  void set_error(const std::string& err) {  // under Shipper::mu_
+    last_error = err;
+    last_error_time = events::rfc3339_ms_now();
+  }
+  void note_lost(uint64_t seq) {  // under Shipper::mu_
+    ++lost;
+    if (!lost_ranges.empty() && lost_ranges.back().second + 1 == seq) {
+      lost_ranges.back().second = seq;
+      return;
+    }
+    lost_ranges.emplace_back(seq, seq);
+    if (lost_ranges.size() > kKeptLossRanges) lost_ranges.pop_front();
+  }
+  std::string lost_ranges_text() const {  // "4-20 31-40", oldest first; "" when none
+    std::string out;
+    for (const auto& [first, last] : lost_ranges)
+      out += fmt::format("{}{}-{}", out.empty() ? "" : " ", first, last);
+    return out;
+  }
+  std::string target() const { return fmt::format("{}:{}", cfg.address, cfg.port); }
 
   bool stream() const { return cfg.transport != CollectorConfig::Transport::kUdp; }
 
@@ -361,9 +387,11 @@ Shipper::Shipper(const EventsConfig& cfg, std::string source_address, std::strin
     c->cfg = cfg_.collectors[i];
     c->label =
         fmt::format("{} {}:{}", transport_name(c->cfg.transport), c->cfg.address, c->cfg.port);
-    if (c->stream())
+    if (c->stream()) {
       c->spool = std::make_unique<Spool>(fmt::format("{}/events-spool-{}.log", state_dir_, i),
                                          cfg_.spool_bytes);
+      c->spool_limit = cfg_.spool_bytes;
+    }
     collectors_.push_back(std::move(c));
   }
   thread_ = std::thread([this] { run(); });
@@ -442,7 +470,7 @@ void Shipper::maintain(Collector& c, uint64_t now) {
     c.next_attempt_ms = now + c.backoff_ms;
     c.backoff_ms = std::min(c.backoff_ms * 2, kBackoffMaxMs);
     std::lock_guard lock(mu_);
-    c.last_error = err;
+    c.set_error(err);
     return;
   }
   c.backoff_ms = kBackoffFirstMs;
@@ -463,7 +491,7 @@ void Shipper::maintain(Collector& c, uint64_t now) {
     c.close_conn();
     c.next_attempt_ms = now + c.backoff_ms;
     std::lock_guard lock(mu_);
-    c.last_error = err;
+    c.set_error(err);
     return;
   }
   if (!lines.empty()) {
@@ -488,8 +516,8 @@ void Shipper::deliver(Collector& c, const events::Record& r, const std::string& 
     if (ok) {
       ++c.sent;
     } else {
-      ++c.lost;
-      c.last_error = err;
+      c.note_lost(r.seq);
+      c.set_error(err);
     }
     return;
   }
@@ -503,7 +531,7 @@ void Shipper::deliver(Collector& c, const events::Record& r, const std::string& 
     c.close_conn();
     c.next_attempt_ms = now_ms() + c.backoff_ms;
     std::lock_guard lock(mu_);
-    c.last_error = err;
+    c.set_error(err);
   }
   if (!c.refusing && c.spool->append(msg)) return;
   if (!c.refusing) {
@@ -513,7 +541,7 @@ void Shipper::deliver(Collector& c, const events::Record& r, const std::string& 
   ++c.pending.count;
   c.pending.last_seq = r.seq;
   std::lock_guard lock(mu_);
-  ++c.lost;
+  c.note_lost(r.seq);
 }
 
 void Shipper::run() {
@@ -562,11 +590,14 @@ std::string Shipper::status_json() const {
   for (size_t i = 0; i < collectors_.size(); ++i) {
     const Collector& c = *collectors_[i];
     out += fmt::format(
-        "{}{{\"collector\": {}, \"connected\": {}, \"connects\": {}, \"sent\": {}, \"lost\": {}, "
-        "\"spooled_bytes\": {}, \"spooled_records\": {}, \"last_error\": {}}}",
-        i ? ", " : "", events::json_quote(c.label), c.connected ? "true" : "false",
-        c.connects.load(), c.sent, c.lost, c.spooled_bytes, c.spooled_records,
-        events::json_quote(c.last_error));
+        "{}{{\"collector\": {}, \"transport\": \"{}\", \"target\": {}, \"connected\": {}, "
+        "\"connects\": {}, \"sent\": {}, \"lost\": {}, \"lost_ranges\": \"{}\", "
+        "\"spooled_bytes\": {}, \"spooled_records\": {}, \"spool_limit\": {}, "
+        "\"last_error\": {}, \"last_error_time\": \"{}\"}}",
+        i ? ", " : "", events::json_quote(c.label), transport_name(c.cfg.transport),
+        events::json_quote(c.target()), c.connected ? "true" : "false", c.connects.load(), c.sent,
+        c.lost, c.lost_ranges_text(), c.spooled_bytes, c.spooled_records, c.spool_limit,
+        events::json_quote(c.last_error), c.last_error_time);
   }
   return out + "]}";
 }
@@ -590,14 +621,20 @@ void Shipper::register_telemetry() {
           const Collector& c = *cp;
           rte_tel_data* one = telemetry::new_dict();
           rte_tel_data_add_dict_string(one, "collector", c.label.c_str());
+          rte_tel_data_add_dict_string(one, "transport", transport_name(c.cfg.transport));
+          rte_tel_data_add_dict_string(one, "target", telemetry::fit_help(c.target()).c_str());
           rte_tel_data_add_dict_string(one, "state", c.connected ? "connected" : "disconnected");
           rte_tel_data_add_dict_u64(one, "connects", c.connects.load());
           rte_tel_data_add_dict_u64(one, "sent", c.sent);
           rte_tel_data_add_dict_u64(one, "lost", c.lost);
+          rte_tel_data_add_dict_string(one, "lost_ranges",
+                                       telemetry::fit_help(c.lost_ranges_text()).c_str());
           rte_tel_data_add_dict_u64(one, "spooled_bytes", c.spooled_bytes);
           rte_tel_data_add_dict_u64(one, "spooled_records", c.spooled_records);
+          rte_tel_data_add_dict_u64(one, "spool_limit", c.spool_limit);
           rte_tel_data_add_dict_string(one, "last_error",
                                        telemetry::fit_help(c.last_error).c_str());
+          rte_tel_data_add_dict_string(one, "last_error_time", c.last_error_time.c_str());
           rte_tel_data_add_dict_container(list, telemetry::key(c.label).c_str(), one, 0);
         }
         rte_tel_data_add_dict_container(d, "collectors", list, 0);

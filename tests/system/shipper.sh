@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
 # The event shipper against a real rsyslog receiver (Debian's rsyslogd, run privately on
 # loopback with its own config, work directory and pid file), over TCP (RFC 6587 octet
-# counting) and TLS (RFC 5425, a CA and server certificate made here by certtool):
-#   - records arrive framed and parsed: rsyslog's MSG is our JSON record, each one once;
+# counting), TLS (RFC 5425, a CA and server certificate made here by certtool) and UDP
+# (RFC 5426, imudp):
+#   - records arrive framed and parsed: rsyslog's MSG is our JSON record, each one once; over
+#     UDP rsyslog parses the RFC 5424 header (version 1, APP-NAME, PROCID, MSGID the kind,
+#     no STRUCTURED-DATA);
+#   - `vnfctl show shipper` (table and --json) agrees with /vnf/shipper: collectors, state,
+#     sent, spooled, lost and the lost sequence ranges;
+#   - a bond_failover record (an active-backup bond's primary member loses its link) and a
+#     rollback record (an apply --confirm that is not confirmed) arrive with their fields;
 #   - the receivers are stopped for 20 s while events are produced (SIGHUP reloads, a
 #     rejected file, link flaps of an af_packet port); after their restart every record
 #     arrives exactly once, in order (sequence numbers), the same as the local JSON-lines file;
 #   - restarted with a small spool, the numbering continues and the loss past the spool bound
-#     is counted (/vnf/shipper) and announced by a shipper_loss event naming the lost range.
+#     is counted (/vnf/shipper) and announced by a shipper_loss event naming the lost range;
+#   - fw_log records of a vswitch's firewall: rules with log: true, a few TCP connections
+#     accepted and a ping dropped between two namespaces; each arrives once, with rule,
+#     action, zones, addresses and ports (not the rate limit: that is vswitch_firewall's).
 source "$(dirname "$0")/lib.sh"
 
 command -v rsyslogd >/dev/null || { skip "rsyslogd is not installed"; exit 0; }
@@ -15,9 +25,11 @@ command -v certtool >/dev/null || { skip "certtool (gnutls-bin) is not installed
 
 TPORT=16514   # TCP receiver
 SPORT=16515   # TLS receiver
+UPORT=16516   # UDP receiver
 for p in $TPORT $SPORT; do
   if ss -ltnH "( sport = :$p )" | grep -q .; then skip "port $p is in use on this host"; exit 0; fi
 done
+if ss -lunH "( sport = :$UPORT )" | grep -q .; then skip "udp port $UPORT is in use on this host"; exit 0; fi
 P=vnf-ship1
 
 # ---- the TLS material
@@ -43,12 +55,21 @@ certtool --generate-certificate --load-privkey "$WORK/srv.key" --load-ca-certifi
   --load-ca-privkey "$WORK/ca.key" --template "$WORK/srv.tmpl" --outfile "$WORK/srv.pem" >/dev/null 2>&1
 check "certtool made a CA and a server certificate" test -s "$WORK/ca.pem" -a -s "$WORK/srv.pem"
 
-# ---- rsyslog receivers: the MSG of every message, one per line
-rsyslog_conf() {  # rsyslog_conf NAME PORT tcp|tls
+# ---- rsyslog receivers: the MSG of every message, one per line (over UDP with the RFC 5424
+# header fields rsyslog parsed before it)
+rsyslog_conf() {  # rsyslog_conf NAME PORT tcp|tls|udp
   local d="$WORK/rs-$1"
   mkdir -p "$d/work"
   {
     echo "global(workDirectory=\"$d/work\" maxMessageSize=\"64k\""
+    if [[ $3 == udp ]]; then
+      echo ")"
+      echo "module(load=\"imudp\")"
+      echo "template(name=\"msgonly\" type=\"string\" string=\"%protocol-version% %app-name% %procid% %msgid% %structured-data% %msg%\\n\")"
+      echo "ruleset(name=\"in\") { action(type=\"omfile\" file=\"$d/out.log\" template=\"msgonly\" flushOnTXEnd=\"on\") }"
+      echo "input(type=\"imudp\" address=\"127.0.0.1\" port=\"$2\" ruleset=\"in\")"
+      return
+    fi
     if [[ $3 == tls ]]; then
       echo "  defaultNetstreamDriver=\"gtls\" defaultNetstreamDriverCAFile=\"$WORK/ca.pem\""
       echo "  defaultNetstreamDriverCertFile=\"$WORK/srv.pem\" defaultNetstreamDriverKeyFile=\"$WORK/srv.key\""
@@ -63,12 +84,13 @@ rsyslog_conf() {  # rsyslog_conf NAME PORT tcp|tls
     echo "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"$2\" ruleset=\"in\")"
   } >"$d/rsyslog.conf"
 }
-rsyslog_start() {  # rsyslog_start NAME PORT
-  local d="$WORK/rs-$1"
+rsyslog_start() {  # rsyslog_start NAME PORT [udp]
+  local d="$WORK/rs-$1" ssopt=-ltnH
+  [[ ${3:-} == udp ]] && ssopt=-lunH
   rsyslogd -n -f "$d/rsyslog.conf" -i "$d/pid" >>"$d/rsyslogd.log" 2>&1 &
   echo $! >"$d/launch.pid"
   for _ in $(seq 1 50); do
-    ss -ltnH "( sport = :$2 )" | grep -q . && return 0
+    ss $ssopt "( sport = :$2 )" | grep -q . && return 0
     sleep 0.1
   done
   echo "--- rsyslogd $1 did not listen on $2"; cat "$d/rsyslogd.log"
@@ -93,13 +115,18 @@ trap cleanup_rsyslog EXIT
 
 rsyslog_conf tcp $TPORT tcp
 rsyslog_conf tls $SPORT tls
-RS=(tcp tls)
+rsyslog_conf udp $UPORT udp
+RS=(tcp tls udp)
 rsyslog_start tcp $TPORT || exit 1
 rsyslog_start tls $SPORT || exit 1
+rsyslog_start udp $UPORT udp || exit 1
 
-# ---- the appliance: a vswitch with two af_packet ports on a veth pair we can flap
+# ---- the appliance: a vswitch with two af_packet ports on veth pairs we can flap, and an
+# active-backup bond of two more (its primary's link lost: a failover)
 veth_pair shp1 shp1p
 veth_pair shp2 shp2p
+veth_pair shb1 shb1p
+veth_pair shb2 shb2p
 write_cfg() {  # write_cfg SPOOL_BYTES
   cat >"$WORK/sw.yaml" <<YAML
 # program: vswitch
@@ -115,11 +142,21 @@ engine:
     collectors:
       - {transport: tcp, address: 127.0.0.1, port: $TPORT}
       - {transport: tls, address: 127.0.0.1, port: $SPORT, ca: $WORK/ca.pem}
+      - {transport: udp, address: 127.0.0.1, port: $UPORT}
 segments:
   - {name: core, vlan: 100}
 ports:
   - {name: p1, type: af_packet, iface: shp1, mode: access, segment: core}
   - {name: p2, type: af_packet, iface: shp2, mode: access, segment: core}
+  - name: uplink
+    type: bond
+    mode: access
+    segment: core
+    bond:
+      members: [{name: upa, type: af_packet, iface: shb1}, {name: upb, type: af_packet, iface: shb2}]
+      mode: active-backup
+      primary: upa
+      revert: always
 YAML
 }
 write_cfg 1048576
@@ -179,8 +216,134 @@ check "tcp: MSGID is the kind, MSG parses as the JSON record (config_applied, li
 check "tls: the same" "$PY" "$WORK/parse.py" "$WORK/rs-tls/out.log" config_applied link
 check "link records name the port and the state" \
   grep -qE '"kind": "link".*"port": "p1", "state": "down"' "$WORK/events.jsonl"
-check "/vnf/shipper: both collectors connected" \
-  test "$(tel_ship 'sum(1 for c in r["collectors"].values() if c["state"] == "connected")')" = 2
+check "/vnf/shipper: the three collectors connected" \
+  test "$(tel_ship 'sum(1 for c in r["collectors"].values() if c["state"] == "connected")')" = 3
+
+# record KIND FILE: the JSON of the records of KIND in an rsyslog output FILE, one per line.
+records_of() { sed -nE "s/^$1 (\{.*\})\$/\1/p" "$2"; }
+# fields FILE PYTHON: PYTHON (asserts) on the list `recs` of the JSON records in FILE.
+fields() {
+  "$PY" -c "import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+$2" "$1"
+}
+
+# The bond's primary loses its link: one failover to the backup, and back once it returns.
+ip link set shb1p down
+failovers() { (($(records_of bond_failover "$WORK/rs-tcp/out.log" | wc -l) >= $1)); }
+check "tcp: a bond_failover record arrives when the active member's link goes down" \
+  wait_for 15 failovers 1
+ip link set shb1p up
+check "tcp: a second one when the primary is back (revert: always)" wait_for 15 failovers 2
+records_of bond_failover "$WORK/rs-tcp/out.log" >"$WORK/bond.json"
+check "bond_failover records: bond, from, to, reason; upa -> upb (upa's link), then back" \
+  fields "$WORK/bond.json" '
+assert len(recs) == 2, recs
+a, b = recs
+assert a["severity"] == "warning", a
+assert (a["bond"], a["from"], a["to"]) == ("uplink", "upa", "upb"), a
+assert "upa" in a["reason"] and "down" in a["reason"], a
+assert (b["bond"], b["from"], b["to"]) == ("uplink", "upb", "upa"), b
+assert b["reason"], b
+assert a["seq"] < b["seq"], recs'
+
+# An apply on trial that nobody confirms: the appliance rolls back by itself.
+cp "$WORK/sw.yaml" "$WORK/sw.orig"
+sed 's/^  - {name: core, vlan: 100}$/&\n  - {name: info, vlan: 200}/' "$WORK/sw.orig" >"$WORK/sw.trial"
+vc -p $P apply "$WORK/sw.trial" --confirm 2
+check "vnfctl apply --confirm 2: applied on trial; the hint names the appliance as given (-p)" \
+  expect 0 '^applied: ' "^on trial: 'vnfctl -p $P confirm' within 2 s"
+rolled() { records_of rollback "$WORK/rs-tcp/out.log" | grep -q .; }
+check "tcp: a rollback record arrives when the trial is not confirmed" wait_for 15 rolled
+check "the config file holds the restored version again" cmp -s "$WORK/sw.yaml" "$WORK/sw.orig"
+records_of config_applied "$WORK/rs-tcp/out.log" >"$WORK/applied.json"
+records_of rollback "$WORK/rs-tcp/out.log" >"$WORK/rollback.json"
+check "rollback record: the fields of config_applied, via automatic rollback, the start's hash back" \
+  fields "$WORK/rollback.json" '
+applied = [json.loads(l) for l in open(sys.argv[1].replace("rollback", "applied"))]
+assert len(recs) == 1, recs
+r = recs[0]
+keys = ["generation", "attempt", "file", "hash", "via", "uid", "user", "pid", "changes"]
+assert [k for k in r if k in keys] == keys, r
+assert r["severity"] == "notice" and r["via"] == "automatic rollback", r
+start = [a for a in applied if a["via"] == "start"][-1]
+trial = applied[-1]
+assert trial["hash"] != start["hash"], (trial, start)
+assert r["hash"] == start["hash"] and r["file"] == start["file"], (r, start)
+assert r["generation"] == trial["generation"] + 1 and r["attempt"] == trial["attempt"] + 1, (r, trial)
+assert r["changes"], r'
+
+# UDP: rsyslog parsed each datagram as RFC 5424; every record arrived, each once, in order
+# (loopback: nothing is lost while the receiver runs).
+n=$(seqs "$WORK/events.jsonl" | wc -l)
+check "rsyslog (udp) got all $n records" wait_records "$WORK/rs-udp/out.log" "$n"
+check "udp: each once, in order, as in the local file" same_as_file "$WORK/rs-udp/out.log"
+cat >"$WORK/parse_udp.py" <<'PY'
+import json, sys
+kinds = set()
+for line in open(sys.argv[1]):
+    ver, app, procid, msgid, sd, msg = line.rstrip("\n").split(" ", 5)
+    assert (ver, app, procid, sd) == ("1", "vswitch", sys.argv[2], "-"), line
+    r = json.loads(msg)
+    assert r["kind"] == msgid and isinstance(r["seq"], int), (msgid, r)
+    kinds.add(r["kind"])
+for k in sys.argv[3:]:
+    assert k in kinds, f"no {k} record in {sorted(kinds)}"
+PY
+check "udp: RFC 5424 version 1, APP-NAME, PROCID, MSGID the kind, no SD; MSG the JSON record" \
+  "$PY" "$WORK/parse_udp.py" "$WORK/rs-udp/out.log" "$(cat "$WORK/sw.pid.launch")" \
+  config_applied link bond_failover rollback
+
+# vnfctl show shipper: the table and --json agree with /vnf/shipper.
+cat >"$WORK/show_shipper.py" <<'PY'
+import json, re, sys
+table = open(sys.argv[1]).read().splitlines()
+tel = list(json.load(open(sys.argv[2])).values())[0]
+want_state = sys.argv[3:]  # per collector, in order: connected / disconnected
+head = next(i for i, l in enumerate(table) if l.startswith("transport "))
+assert re.match(rf"records: last seq {tel['last_seq']}, {tel['queued']} queued", table[0]), table[0]
+assert table[1].startswith(f"file {tel['file']}: {tel['file_written']} written"), table[1]
+cols = re.findall(r"\S+ *", table[head])
+starts = [table[head].index(c) for c in cols]
+rows = []
+for line in table[head + 1:]:
+    cells = [line[a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
+    rows.append(dict(zip([c.strip() for c in cols], cells)))
+colls = list(tel["collectors"].values())
+assert len(rows) == len(colls) == len(want_state), (rows, colls)
+for r, c, st in zip(rows, colls, want_state):
+    assert f'{r["transport"]} {r["target"]}' == c["collector"] == f'{c["transport"]} {c["target"]}', (r, c)
+    assert r["state"] == c["state"] == st, (r, c, st)
+    for k in ("connects", "sent", "lost"):
+        assert r[k] == str(c[k]), (k, r, c)
+    assert r["lost_seqs"] == (c["lost_ranges"] or "-"), (r, c)
+    if c["transport"] == "udp":
+        assert r["spooled"] == "-", r
+    else:
+        assert r["spooled"] == f'{c["spooled_records"]} ({c["spooled_bytes"]} B of {c["spool_limit"]})', (r, c)
+    # A reconnection attempt between the two reads may renew the error's time, not its text.
+    assert r["last_error"].startswith(c["last_error"] or "-"), (r, c)
+    if c["last_error"]:
+        t = re.fullmatch(r".* \((\S+)\)", r["last_error"]).group(1)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", t), r
+        assert t <= c["last_error_time"], (r, c)
+PY
+# show_shipper STATE...: `vnfctl show shipper` and /vnf/shipper (read right after) agree.
+show_shipper() {
+  vc -p $P show shipper
+  expect 0 '^transport +target +state ' || return 1
+  printf '%s\n' "$OUT" >"$WORK/show.txt"
+  tel $P /vnf/shipper >"$WORK/show.json"
+  "$PY" "$WORK/show_shipper.py" "$WORK/show.txt" "$WORK/show.json" "$@"
+}
+check "vnfctl show shipper: a row per collector, its state and counts as /vnf/shipper has them" \
+  show_shipper connected connected connected
+check "vnfctl show shipper: the three collectors, connected, nothing lost" \
+  expect 0 "^tcp +127\.0\.0\.1:$TPORT +connected +1 +$n +0 \(0 B of 1048576\) +0 +- " \
+  "^tls +127\.0\.0\.1:$SPORT +connected +1 +$n " "^udp +127\.0\.0\.1:$UPORT +connected +1 +$n +- +0 +- "
+vc -p $P show shipper --json
+check "vnfctl show shipper --json: /vnf/shipper's answer" \
+  json "r['last_seq'] == $(seqs "$WORK/events.jsonl" | tail -1) and [c['sent'] for c in r['collectors'].values()] == [$n, $n, $n] and r['file'] == '$WORK/events.jsonl'"
 
 # 2. the receivers are down for 20 s while events are produced
 rsyslog_stop tcp
@@ -198,8 +361,12 @@ while ((SECONDS < end)); do
   sleep 1
 done
 check "config_rejected records were produced" grep -q '"kind": "config_rejected"' "$WORK/events.jsonl"
-check "/vnf/shipper: disconnected, records spooled" \
-  test "$(tel_ship 'all(c["state"] == "disconnected" and c["spooled_records"] > 0 for c in r["collectors"].values())')" = True
+check "/vnf/shipper: tcp and tls disconnected, records spooled" \
+  test "$(tel_ship 'all(c["state"] == "disconnected" and c["spooled_records"] > 0 for c in r["collectors"].values() if c["transport"] != "udp")')" = True
+check "vnfctl show shipper: tcp and tls disconnected, spooling, the last error with its time" \
+  show_shipper disconnected disconnected connected
+check "vnfctl show shipper: the error says why" \
+  expect 0 "^tcp +127\.0\.0\.1:$TPORT +disconnected +.*(refused|closed).* \([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+[+-][0-9]{2}:[0-9]{2}\)$"
 rsyslog_start tcp $TPORT || exit 1
 rsyslog_start tls $SPORT || exit 1
 n=$(seqs "$WORK/events.jsonl" | wc -l)
@@ -207,6 +374,7 @@ check "tcp: all $n records after the restart" wait_records "$WORK/rs-tcp/out.log
 check "tls: all $n records after the restart" wait_records "$WORK/rs-tls/out.log" "$n"
 check "tcp: exactly once, in order" same_as_file "$WORK/rs-tcp/out.log"
 check "tls: exactly once, in order" same_as_file "$WORK/rs-tls/out.log"
+check "udp: every record, once, in order (its receiver stayed up)" same_as_file "$WORK/rs-udp/out.log"
 check "the sequence has no gap" in_order "$WORK/events.jsonl"
 check "/vnf/shipper: nothing lost, the spools empty" \
   test "$(tel_ship 'all(c["lost"] == 0 and c["spooled_records"] == 0 for c in r["collectors"].values())')" = True
@@ -247,6 +415,12 @@ assert got == want, (got, want)
 PY
 check "tcp: every record but the announced range arrived once, in order" \
   "$PY" "$WORK/loss.py" "$WORK/rs-tcp/out.log" "$WORK/events.jsonl" "$first" tcp
+range=$(sed -nE 's/^shipper_loss .*"collector": "tcp [^"]*", "lost": [0-9]+, "first_seq": ([0-9]+), "last_seq": ([0-9]+).*/\1-\2/p' "$WORK/rs-tcp/out.log")
+check "/vnf/shipper: tcp's lost_ranges is the announced range ($range)" \
+  test "$(tel_ship 'list(r["collectors"].values())[0]["lost_ranges"]')" = "$range"
+check "vnfctl show shipper: the lost count and range of tcp, as /vnf/shipper has them" \
+  show_shipper connected connected connected
+check "vnfctl show shipper: tcp lost $lost, seq $range" expect 0 "^tcp +127\.0\.0\.1:$TPORT +connected +2 +[0-9]+ +0 \(0 B of 3000\) +$lost +$range "
 check "tls: a shipper_loss record for the tls collector arrives" \
   wait_for 20 grep -q '^shipper_loss .*"collector": "tls ' "$WORK/rs-tls/out.log"
 check "tls: every record but the announced range arrived once, in order" \
@@ -254,3 +428,82 @@ check "tls: every record but the announced range arrived once, in order" \
 stop_appliance sw
 check "stops cleanly" test $? -eq 0
 check "the local file: one sequence without a gap across both runs" in_order "$WORK/events.jsonl"
+
+# 4. fw_log records through rsyslog: a vswitch with a firewall between two namespaces, its
+# records to the tcp receiver (restarted with an empty output file). Rules with log: true: TCP
+# web -> db:5432 accepted, ping db -> web dropped. Each connection is one record, once; the
+# rate limit is not exercised (a handful of connections stays far below any rate).
+rsyslog_stop tcp
+mv "$WORK/rs-tcp/out.log" "$WORK/rs-tcp/out-ship1.log"
+rsyslog_start tcp $TPORT || exit 1
+netns_host shf-web shfweb 10.66.0.1/24
+netns_host shf-db shfdb 10.66.0.2/24
+cat >"$WORK/fw.yaml" <<YAML
+# program: vswitch
+engine:
+  name: ship2
+  lcores: [0, 1]
+  memory_mb: 256
+  idle_sleep_us: 100
+  management: {address: 127.0.0.1}
+  events:
+    file: $WORK/fw-events.jsonl
+    collectors:
+      - {transport: tcp, address: 127.0.0.1, port: $TPORT}
+segments:
+  - {name: core, vlan: 100}
+ports:
+  - {name: web1, type: af_packet, iface: shfweb, mode: access, segment: core}
+  - {name: db1, type: af_packet, iface: shfdb, mode: access, segment: core}
+firewall:
+  conntrack: {size: 4096}
+  zones:
+    - {name: web, ports: [web1]}
+    - {name: db, ports: [db1]}
+  rules:
+    - {id: web-db-pg, from: web, to: db, service: [tcp/5432], action: accept, log: true}
+    - {id: db-web-ping, from: db, to: web, service: [icmp/echo-request], action: drop, log: true}
+YAML
+start_appliance fw vswitch "$WORK/fw.yaml" --state-dir "$WORK/state2" --control-socket none ||
+  exit 1
+ip netns exec shf-db timeout 30 nc -lk -p 5432 >/dev/null 2>&1 &
+listener=$!
+listening() { ip netns exec shf-db ss -ltnH "( sport = :5432 )" | grep -q .; }
+wait_for 5 listening
+ok=0
+for _ in 1 2 3; do
+  ip netns exec shf-web nc -z -w 3 10.66.0.2 5432 && ok=$((ok + 1))
+done
+check "three TCP connections web -> db:5432 through the firewall ($ok)" test "$ok" = 3
+check_not "ping db -> web is dropped" ip netns exec shf-db ping -n -q -c 1 -W 1 10.66.0.1
+kill "$listener" 2>/dev/null
+wait "$listener" 2>/dev/null
+fw_records() { (($(records_of fw_log "$WORK/rs-tcp/out.log" | wc -l) >= 4)); }
+check "tcp: fw_log records arrive for the connections and the drop" wait_for 20 fw_records
+sleep 1  # a duplicate would arrive by now
+records_of fw_log "$WORK/rs-tcp/out.log" >"$WORK/fw.json"
+check "fw_log records: rule, action, zones, addresses and ports; each connection once" \
+  fields "$WORK/fw.json" '
+import re
+local = [r for r in map(json.loads, open(sys.argv[1].replace("fw.json", "fw-events.jsonl")))
+         if r["kind"] == "fw_log"]
+assert recs == local, ("the receiver and the local file differ", recs, local)
+assert len({r["seq"] for r in recs}) == len(recs), recs
+ours = [r for r in recs if r["src"].startswith("10.66.") and r["dst"].startswith("10.66.")]
+tcp = [r for r in ours if r["proto"] == "tcp"]
+icmp = [r for r in ours if r["proto"] == "icmp"]
+assert len(tcp) == 3, tcp
+for r in tcp:
+    assert (r["rule"], r["action"], r["from_zone"], r["to_zone"]) == ("web-db-pg", "accept", "web", "db"), r
+    assert (r["src"], r["dst"], r["dport"]) == ("10.66.0.1", "10.66.0.2", 5432), r
+    assert 1024 <= r["sport"] <= 65535 and r["severity"] == "info", r
+    assert r["appliance"] == "ship2" and r["program"] == "vswitch", r
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", r["packet_time"]), r
+assert len({r["sport"] for r in tcp}) == 3, ("one record per connection", tcp)
+assert len(icmp) == 1, icmp
+r = icmp[0]
+assert (r["rule"], r["action"], r["from_zone"], r["to_zone"]) == ("db-web-ping", "drop", "db", "web"), r
+assert (r["src"], r["dst"], r["severity"]) == ("10.66.0.2", "10.66.0.1", "notice"), r
+assert "sport" not in r and "dport" not in r, r'
+stop_appliance fw
+check "the firewall appliance stops cleanly" test $? -eq 0

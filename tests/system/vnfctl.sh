@@ -5,7 +5,8 @@
 # Every subcommand runs against the appliance it belongs to, and every check looks at what
 # it printed, not only at its exit status:
 #   show info/ports/switchports/segments/macs SEG/drops [--all]/config/interfaces/routes/
-#   neighbors/rules/zones/conns [FILTER], raw CMD, reload (applied; rejected with
+#   neighbors/rules/zones/conns [FILTER]/shipper (only its error here without engine.events;
+#   the table: tests/system/shipper.sh), raw CMD, reload (applied; rejected with
 #   file:line:column, the running config unchanged), check PROGRAM FILE (valid, invalid);
 # and the error paths: no such instance, an instance that is not running, a command the
 # appliance does not have, bad arguments, an answer larger than the receive buffer, a garbled
@@ -206,6 +207,9 @@ check "vfirewall show switchports: not a switch, one-line error" \
 vc -i vcfw show routes
 check "vfirewall show routes: not a router, one-line error" \
   expect_error 1 "has no telemetry command /vnf/routes \(a vrouter command"
+vc -i vcfw show shipper
+check "vfirewall show shipper without engine.events: one-line error naming the key" \
+  expect_error 1 "has no telemetry command /vnf/shipper \(an appliance with engine.events"
 fw_yaml "  - {id: b-ping, from: zb, to: za, service: [icmp/echo-request], action: accept}" >"$WORK/fw.yaml"
 vc -i vcfw reload
 check "vfirewall reload (valid): applied, generation 2" expect 0 '^applied: generation 2 '

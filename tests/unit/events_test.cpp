@@ -236,6 +236,16 @@ TEST(Shipper, ShipsSpoolsReplaysInOrderAndAnnouncesTheLoss) {
     f = back.frames(spooled + 1, 100);
   }
   ASSERT_EQ(f.size(), spooled + 1);
+  // /vnf/shipper's view of it: the range lost, the spool's limit, when the error happened.
+  const std::string after = shipper->status_json();
+  EXPECT_NE(after.find(
+                fmt::format("\"lost\": {}, \"lost_ranges\": \"{}-20\"", 17 - spooled, 4 + spooled)),
+            std::string::npos)
+      << after;
+  EXPECT_NE(after.find("\"transport\": \"tcp\", \"target\": \"127.0.0.1:"), std::string::npos)
+      << after;
+  EXPECT_NE(after.find("\"spool_limit\": 1200"), std::string::npos) << after;
+  EXPECT_EQ(after.find("\"last_error_time\": \"\""), std::string::npos) << after;
   const std::string& loss = f.back();
   EXPECT_EQ(seq_of(loss), 21u) << loss;
   EXPECT_NE(loss.find(" shipper_loss - "), std::string::npos) << loss;
