@@ -128,12 +128,20 @@ void Spool::clear() {
   bytes_ = records_ = 0;
 }
 
-uint64_t load_last_seq(const std::string& state_dir) {
+namespace {
+struct SeqFile {
+  uint64_t shipped = 0, reserved = 0;
+};
+SeqFile read_seq_file(const std::string& state_dir) {
   std::ifstream in(state_dir + "/events.seq");
-  uint64_t v = 0;
-  if (in >> v) return v;
-  return 0;
+  SeqFile f;
+  if (!(in >> f.shipped)) return SeqFile{};
+  if (!(in >> f.reserved) || f.reserved < f.shipped) f.reserved = f.shipped;  // one number: old
+  return f;
 }
+}  // namespace
+
+uint64_t load_last_seq(const std::string& state_dir) { return read_seq_file(state_dir).reserved; }
 
 // ---- Collectors ----
 
@@ -375,7 +383,16 @@ Shipper::Shipper(const EventsConfig& cfg, std::string source_address, std::strin
   ::gethostname(h, sizeof h - 1);
   host_ = h;
   ::mkdir(state_dir_.c_str(), 0750);
-  persisted_seq_ = load_last_seq(state_dir_);
+  const SeqFile seq = read_seq_file(state_dir_);
+  persisted_seq_ = seq.shipped;
+  reserved_seq_ = seq.reserved;
+  if (seq.reserved > seq.shipped) {
+    // The previous run stopped without shipping all it had numbered (a crash, a kill -9): the
+    // records above SHIPPED that no collector got are gone. Announced at the first tick().
+    losses_.push_back(ShipperLoss{"previous run (not stopped cleanly)", seq.reserved - seq.shipped,
+                                  seq.shipped + 1, seq.reserved});
+    has_losses_.store(true, std::memory_order_release);
+  }
   if (!cfg_.file.empty()) {
     file_fd_ = ::open(cfg_.file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (file_fd_ < 0)
@@ -405,11 +422,18 @@ Shipper::~Shipper() {
   cv_.notify_one();
   if (thread_.joinable()) thread_.join();
   if (file_fd_ >= 0) ::close(file_fd_);
+  // A clean stop: everything numbered was written, delivered, spooled or announced lost.
+  std::lock_guard lock(mu_);
+  const uint64_t last = std::max(persisted_seq_.load(), last_pushed_);
+  if (last || reserved_seq_) write_seq_locked(last, last);
 }
 
 void Shipper::push(events::Record&& r) {
   {
     std::lock_guard lock(mu_);
+    last_pushed_ = std::max(last_pushed_, r.seq);
+    // On disk before the record can reach anyone: after a crash the next run starts above it.
+    if (r.seq > reserved_seq_) write_seq_locked(persisted_seq_, r.seq + kSeqReserve - 1);
     if (queue_.size() >= cfg_.queue) {
       ++queue_dropped_;
       if (queue_loss_.count++ == 0) queue_loss_.first_seq = r.seq;
@@ -454,13 +478,22 @@ void Shipper::write_file(const std::vector<events::Record>& batch) {
 }
 
 void Shipper::persist_seq(uint64_t seq) {
+  std::lock_guard lock(mu_);
   if (seq <= persisted_seq_) return;
+  write_seq_locked(seq, std::max(reserved_seq_, seq));
+}
+
+void Shipper::write_seq_locked(uint64_t shipped, uint64_t reserved) {
   const std::string path = state_dir_ + "/events.seq", tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << seq << '\n';
+    out << shipped << ' ' << reserved << '\n';
+    out.flush();
+    if (!out) return;  // the disk is full: the numbers on disk stay as they were
   }
-  if (std::rename(tmp.c_str(), path.c_str()) == 0) persisted_seq_ = seq;
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return;
+  persisted_seq_ = shipped;
+  reserved_seq_ = reserved;
 }
 
 void Shipper::maintain(Collector& c, uint64_t now) {

@@ -55,7 +55,12 @@ class Spool {
   uint64_t bytes_ = 0, records_ = 0;
 };
 
-// The last sequence number the shipper saw (state_dir/events.seq); 0 when none.
+// state_dir/events.seq: "SHIPPED RESERVED". SHIPPED: the last record written, delivered or
+// spooled; RESERVED: every number up to it may have been given to a record (push() reserves a
+// block ahead before it queues a record). A clean stop writes "LAST LAST"; after a crash
+// RESERVED > SHIPPED, and the next run starts above RESERVED: a number is never used twice.
+inline constexpr uint64_t kSeqReserve = 1024;
+// The last sequence number that may have been used (the next run starts after it); 0: none.
 uint64_t load_last_seq(const std::string& state_dir);
 
 struct ShipperLoss {
@@ -103,6 +108,9 @@ class Shipper {
   std::vector<ShipperLoss> losses_;
   std::atomic<bool> has_losses_{false};
   std::atomic<uint64_t> persisted_seq_{0};
+  uint64_t reserved_seq_ = 0;  // mu_: numbers up to it are recorded as possibly used
+  uint64_t last_pushed_ = 0;   // mu_
+  void write_seq_locked(uint64_t shipped, uint64_t reserved);
   std::thread thread_;
 };
 

@@ -265,6 +265,57 @@ TEST(Shipper, ShipsSpoolsReplaysInOrderAndAnnouncesTheLoss) {
   std::filesystem::remove_all(dir);
 }
 
+// A crash (no destructor) leaves events.seq saying which numbers may have been used: the next
+// run numbers above them, and announces the range whose records may be lost.
+TEST(Shipper, NumbersAreNeverReusedAfterACrash) {
+  const std::string dir = temp_dir();
+  const std::string state = dir + "/state", seq_file = state + "/events.seq";
+  vnf::EventsConfig cfg;
+  cfg.enabled = true;
+  cfg.file = dir + "/events.jsonl";
+  const auto slurp = [](const std::string& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  std::string at_crash;
+  {
+    vnf::Shipper shipper(cfg, "127.0.0.1", state, "vtest");
+    ev::Log log("t1", "vtest", vnf::load_last_seq(state) + 1,
+                [&](ev::Record&& r) { shipper.push(std::move(r)); });
+    ev::install(&log);
+    for (int i = 0; i < 3; ++i) ev::emit(ev::Event("link", ev::Severity::kInfo).num("i", i));
+    ev::install(nullptr);
+    // Reserved before the first record was queued: what a kill -9 now would leave behind.
+    at_crash = slurp(seq_file);
+    EXPECT_EQ(at_crash.substr(at_crash.find(' ')), " 1024\n") << at_crash;
+  }
+  EXPECT_EQ(slurp(seq_file), "3 3\n");  // a clean stop
+  EXPECT_EQ(vnf::load_last_seq(state), 3u);
+
+  std::ofstream(seq_file, std::ios::trunc) << "1 1024\n";  // the crash: 1 shipped, 1024 reserved
+  EXPECT_EQ(vnf::load_last_seq(state), 1024u);
+  std::vector<ev::Record> got;
+  {
+    vnf::Shipper shipper(cfg, "127.0.0.1", state, "vtest");
+    ev::Log log("t1", "vtest", vnf::load_last_seq(state) + 1, [&](ev::Record&& r) {
+      got.push_back(r);
+      shipper.push(std::move(r));
+    });
+    ev::install(&log);
+    shipper.tick();
+    ev::install(nullptr);
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].seq, 1025u);
+  EXPECT_EQ(got[0].kind, "shipper_loss");
+  EXPECT_NE(got[0].json.find("\"collector\": \"previous run (not stopped cleanly)\", \"lost\": "
+                             "1023, \"first_seq\": 2, \"last_seq\": 1024"),
+            std::string::npos)
+      << got[0].json;
+  EXPECT_EQ(slurp(seq_file), "1025 1025\n");
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Shipper, EventsKeys) {
   auto c = engine(
       "engine:\n  management: {address: 127.0.0.1}\n  events:\n    spool_bytes: 4096\n"
