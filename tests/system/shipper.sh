@@ -17,7 +17,9 @@
 #     is counted (/vnf/shipper) and announced by a shipper_loss event naming the lost range;
 #   - fw_log records of a vswitch's firewall: rules with log: true, a few TCP connections
 #     accepted and a ping dropped between two namespaces; each arrives once, with rule,
-#     action, zones, addresses and ports (not the rate limit: that is vswitch_firewall's).
+#     action, zones, addresses and ports (not the rate limit: that is vswitch_firewall's);
+#   - killed with SIGKILL and restarted, the appliance numbers above what it had reserved
+#     (no sequence number serves twice) and announces the range the crash may have lost.
 source "$(dirname "$0")/lib.sh"
 
 command -v rsyslogd >/dev/null || { skip "rsyslogd is not installed"; exit 0; }
@@ -507,3 +509,37 @@ assert (r["src"], r["dst"], r["severity"]) == ("10.66.0.2", "10.66.0.1", "notice
 assert "sport" not in r and "dport" not in r, r'
 stop_appliance fw
 check "the firewall appliance stops cleanly" test $? -eq 0
+
+# 5. A crash never makes a sequence number serve twice: records numbered, kill -9, restart.
+start_appliance fw vswitch "$WORK/fw.yaml" --state-dir "$WORK/state2" --control-socket none ||
+  exit 1
+sleep 0.5
+kill -HUP "$(cat "$WORK/fw.pid.launch")"
+sleep 0.5
+before=$(seqs "$WORK/fw-events.jsonl" | tail -1)
+reserved=$(awk '{print $2}' "$WORK/state2/events/events.seq")
+check "events.seq has numbers reserved past the last record written ($before < $reserved)" \
+  test "${reserved:-0}" -gt "${before:-0}"
+pid=$(cat "$WORK/fw.pid.launch")
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+start_appliance fw vswitch "$WORK/fw.yaml" --state-dir "$WORK/state2" --control-socket none ||
+  exit 1
+crash_loss() { grep -q '"collector": "previous run (not stopped cleanly)"' "$WORK/fw-events.jsonl"; }
+check "after kill -9 the next run announces the range the crash may have lost" wait_for 10 crash_loss
+check "... numbering above the reservation, no number used twice, the range ending at $reserved" \
+  fields "$WORK/fw-events.jsonl" "
+seqs = [r['seq'] for r in recs]
+assert seqs == sorted(set(seqs)), 'a sequence number used twice or out of order'
+loss = [r for r in recs if r['kind'] == 'shipper_loss' and r['collector'].startswith('previous run')]
+assert len(loss) == 1, loss
+l = loss[0]
+assert l['last_seq'] == $reserved and l['first_seq'] <= $before + 1, l
+assert l['lost'] == l['last_seq'] - l['first_seq'] + 1, l
+after = [s for s in seqs if s > $before]
+assert after and after[0] == $reserved + 1, after
+"
+tcp_crash_loss() { grep -q '^shipper_loss .*"collector": "previous run (not stopped cleanly)"' "$WORK/rs-tcp/out.log"; }
+check "tcp: the receiver gets that shipper_loss record too" wait_for 20 tcp_crash_loss
+stop_appliance fw
+check "the restarted firewall appliance stops cleanly" test $? -eq 0
