@@ -17,7 +17,7 @@
 #     is counted (/vnf/shipper) and announced by a shipper_loss event naming the lost range;
 #   - fw_log records of a vswitch's firewall: rules with log: true, a few TCP connections
 #     accepted and a ping dropped between two namespaces; each arrives once, with rule,
-#     action, zones, addresses and ports (not the rate limit: that is vswitch_firewall's);
+#     action, zones, addresses and ports (not the rate limit: the dataplane tests have it);
 #   - killed with SIGKILL and restarted, the appliance numbers above what it had reserved
 #     (no sequence number serves twice) and announces the range the crash may have lost.
 source "$(dirname "$0")/lib.sh"
