@@ -272,6 +272,20 @@ void Engine::setup_port(PortState& p, unsigned nworkers) {
       conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<uint8_t>(sym_key.size());
     }
   }
+  // Offloads that change nothing the appliance does, where the device offers them:
+  // - the NIC checks IPv4 header checksums: the router skips its own check for frames marked
+  //   good (RTE_MBUF_F_RX_IP_CKSUM_GOOD) and still checks the others;
+  // - fast mbuf release: every mbuf sent comes from the engine's one pool with a reference
+  //   count of 1 (floods are copies, never clones). Not on a bond: net_bonding sends its LACP
+  //   frames from a pool of its own through the members' queues.
+  // Virtual devices (af_packet, tap, vhost, pcap, null) offer neither.
+  conf.rxmode.offloads |= info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+  if (d.kind != PortKind::kBond)
+    conf.txmode.offloads |= info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+  if (conf.rxmode.offloads || conf.txmode.offloads)
+    spdlog::info("port '{}': offloads:{}{}", d.name,
+                 conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM ? " rx ipv4 checksum" : "",
+                 conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE ? " tx fast free" : "");
   int crc = rte_eth_dev_configure(p.id, p.rx_queues, p.tx_queues, &conf);
   if (crc != 0 && conf.rx_adv_conf.rss_conf.rss_key) {
     spdlog::warn("port '{}': symmetric RSS key refused ({}); using the driver's key: the two "
