@@ -9,9 +9,13 @@
 #   bench/run.sh --install-peers             apt-get install the peers (OVS-DPDK, DPDK examples)
 #   bench/run.sh l2-vlan --smoke             seconds: proves the harness (used by scripts/test.sh)
 #   bench/run.sh bond-failover [ROUNDS]      bond failover interruption (bench/bond_failover.sh)
+#   bench/run.sh route-1k --baseline DIR     also the programs of build directory DIR, interleaved
+#                                            (before/after a change: DIR built at the commit before)
+#
+# Measurements run a meson `release` build (-O3, NDEBUG: asserts off) in build-release/, made
+# or brought up to date here; --smoke (scripts/test.sh) runs build/. BUILD_DIR overrides both.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-export BUILD_DIR=${BUILD_DIR:-$top/build}
 
 if [[ "${1:-}" == "--install-peers" ]]; then
   export DEBIAN_FRONTEND=noninteractive
@@ -27,7 +31,23 @@ for a in "$@"; do
     exec /usr/bin/python3 "$top/bench/lib/pktgen.py" "$@"
   fi
 done
-if [[ ! -x "$BUILD_DIR/vswitch/vswitch" ]]; then
-  "$top/scripts/setup.sh" >&2
+if [[ ! -x "$top/build/vswitch/vswitch" ]]; then
+  "$top/scripts/setup.sh" >&2  # the packages, and build/
 fi
+smoke=0
+for a in "$@"; do [[ "$a" == "--smoke" || "$a" == "--list" ]] && smoke=1; done
+if [[ -z "${BUILD_DIR:-}" ]]; then
+  if ((smoke)); then
+    BUILD_DIR=$top/build
+  else
+    BUILD_DIR=$top/build-release
+    if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
+      meson setup "$BUILD_DIR" "$top" --buildtype=release -Db_ndebug=true >&2
+    fi
+    # Only what the bench runs: the programs and the stage microbenchmarks.
+    ninja -C "$BUILD_DIR" vswitch/vswitch vfirewall/vfirewall vrouter/vrouter \
+      bench/stage_bench bench/fw_bench bench/route_bench >&2
+  fi
+fi
+export BUILD_DIR
 exec /usr/bin/python3 "$top/bench/lib/bench.py" "$@"

@@ -145,8 +145,12 @@ class System:
 class Ours(System):
     role = "ours"
 
-    def __init__(self, scenario, variant, ports, work, lcores="0,1"):
+    def __init__(self, scenario, variant, ports, work, lcores="0,1", build=None, role=None):
         super().__init__(scenario.PROGRAM, ports)
+        self.build = build or BUILD
+        if role:  # "baseline": the same program from another build directory (--baseline)
+            self.role = role
+            self.name = f"{self.program} ({role}: {self.build})"
         self.lcores = lcores  # main lcore first; the worker gets the other
         self.program = scenario.PROGRAM
         self.prefix = "vnf-bench"
@@ -157,7 +161,7 @@ class Ours(System):
         self.tsc_hz = None
 
     def start(self):
-        exe = os.path.join(BUILD, self.program, self.program)
+        exe = os.path.join(self.build, self.program, self.program)
         self._spawn([exe, "-c", self.cfg, "--file-prefix", self.prefix, "--lcores", self.lcores],
                     os.path.join(self.work, f"{self.program}.log"))
         deadline = time.time() + 120
@@ -612,6 +616,9 @@ def run_variant(args, scenario, variant, work):
     ports = builtin_ports(scenario, pcap)
 
     systems = [lambda: Ours(scenario, variant, ports, work)]
+    if args.baseline:
+        systems.insert(0, lambda: Ours(scenario, variant, ports, work, build=args.baseline,
+                                       role="baseline"))
     if args.scrape:
         systems.append(lambda: OursScraped(scenario, variant, ports, work, args.scrape))
     if not args.no_ceiling:
@@ -678,7 +685,16 @@ def run_variant(args, scenario, variant, work):
         "ratio_to_peer": round(ours / peer, 2) if ours and peer else None,
         "rounds_detail": rounds,
         "stage_cycles_per_packet": None,
+        "build": build_info(BUILD),
     }
+    if args.baseline:
+        base = med("baseline", "rx_pps")
+        result.update({
+            "baseline_build": build_info(args.baseline),
+            "baseline_mpps": round(base / 1e6, 3) if base else None,
+            "baseline_cycles_per_packet": round(tsc_hz / base, 1) if base and tsc_hz else None,
+            "speedup_vs_baseline": round(ours / base, 3) if ours and base else None,
+        })
     if args.scrape:
         scraped = med("ours_scraped", "rx_pps")
         result.update({
@@ -691,11 +707,34 @@ def run_variant(args, scenario, variant, work):
         })
     if not args.no_micro and hasattr(scenario, "micro_args"):
         result["stage_cycles_per_packet"] = micro(scenario, variant)
+        if args.baseline:
+            result["baseline_stage_cycles_per_packet"] = micro(scenario, variant, args.baseline)
     return result
 
 
-def micro(scenario, variant):
-    exe = os.path.join(BUILD, "bench", getattr(scenario, "MICRO_EXE", "stage_bench"))
+def build_info(build):
+    """Which build ran: meson's buildtype and whether asserts were compiled out."""
+    info = {"dir": build, "buildtype": None, "ndebug": None, "commit": None}
+    try:
+        with open(os.path.join(build, "meson-info", "intro-buildoptions.json")) as f:
+            opts = {o["name"]: o["value"] for o in json.load(f)}
+        info["buildtype"] = opts.get("buildtype")
+        nd = opts.get("b_ndebug")
+        info["ndebug"] = nd == "true" or (nd == "if-release" and opts.get("buildtype") == "release")
+        with open(os.path.join(build, "meson-info", "meson-info.json")) as f:
+            src = json.load(f)["directories"]["source"]
+    except (OSError, ValueError, KeyError):
+        src = TOP
+    out = subprocess.run(["git", "-C", src, "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True)
+    dirty = subprocess.run(["git", "-C", src, "status", "--porcelain", "-uno"], capture_output=True,
+                           text=True).stdout.strip()
+    info["commit"] = (out.stdout.strip() + ("+changes" if dirty else "")) or None
+    return info
+
+
+def micro(scenario, variant, build=None):
+    exe = os.path.join(build or BUILD, "bench", getattr(scenario, "MICRO_EXE", "stage_bench"))
     if not os.path.exists(exe):
         return None
     out = subprocess.run(["taskset", "-c", "1", exe, *scenario.micro_args(variant)], capture_output=True,
@@ -717,7 +756,8 @@ def markdown_row(r):
     return (f"| {r['timestamp'][:16]} | {r['scenario']} | {r['packet_size']} | {r['flows'] or '-'} | "
             f"{f(r['mpps'])} | {f(r['cycles_per_packet'], '{:.0f}')} | {f(r['ceiling_mpps'])} | "
             f"{f(r['ratio_to_ceiling'] * 100 if r['ratio_to_ceiling'] else None, '{:.0f}%')} | "
-            f"{r['peer'] or '-'} | {f(r['peer_mpps'])} | {f(r['ratio_to_peer'], '{:.2f}x')} | {r['method']} |")
+            f"{r['peer'] or '-'} | {f(r['peer_mpps'])} | {f(r['ratio_to_peer'], '{:.2f}x')} | "
+            f"{r['method']}{' ' + r['build']['buildtype'] if (r.get('build') or {}).get('buildtype') else ''} |")
 
 
 MD_HEADER = ("| when | scenario | size | flows | ours Mpps | cycles/pkt | ceiling Mpps | of ceiling | "
@@ -770,8 +810,19 @@ def publish(results, out_dir):
         print(f"{r['scenario']}: ours {r['mpps']} Mpps{cycles}, "
               f"ceiling {r['ceiling_mpps']} Mpps, peer {r['peer'] or '-'} {r['peer_mpps']} Mpps; "
               f"{r['_path']}")
+        if r.get("build"):
+            b = r["build"]
+            print(f"  build: {b['dir']} ({b['buildtype']}, asserts {'off' if b['ndebug'] else 'on'}, "
+                  f"{b['commit']})")
+        if r.get("baseline_build"):
+            b = r["baseline_build"]
+            print(f"  baseline: {r['baseline_mpps']} Mpps ({r['baseline_cycles_per_packet']} cycles/packet) "
+                  f"from {b['dir']} ({b['buildtype']}, {b['commit']}); ours/baseline "
+                  f"{r['speedup_vs_baseline']}")
         if r.get("stage_cycles_per_packet"):
             print(f"  stage cycles/packet: {r['stage_cycles_per_packet']}")
+        if r.get("baseline_stage_cycles_per_packet"):
+            print(f"  baseline stage cycles/packet: {r['baseline_stage_cycles_per_packet']}")
 
 
 def main():
@@ -790,6 +841,8 @@ def main():
                     help="also run ours with /metrics scraped every SECONDS (interleaved)")
     ap.add_argument("--smoke", action="store_true",
                     help="seconds, not minutes: the scenario's small variant, 1 round, no peer; proves the harness")
+    ap.add_argument("--baseline", metavar="BUILD_DIR",
+                    help="also run our program from this build directory, interleaved (before/after)")
     ap.add_argument("--out-dir", default=os.path.join(BENCH, "results"))
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
