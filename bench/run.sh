@@ -12,8 +12,9 @@
 #   bench/run.sh route-1k --baseline DIR     also the programs of build directory DIR, interleaved
 #                                            (before/after a change: DIR built at the commit before)
 #
-# Measurements run a meson `release` build (-O3, NDEBUG: asserts off) in build-release/, made
-# or brought up to date here; --smoke (scripts/test.sh) runs build/. BUILD_DIR overrides both.
+# Measurements run a meson `release` build at -O2 with asserts off (NDEBUG) in build-release/,
+# made or brought up to date here; --smoke (scripts/test.sh) runs build/. BUILD_DIR overrides
+# both. Not -O3: it made the parser 7 cycles per packet slower (docs/performance.md).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -42,7 +43,7 @@ if [[ -z "${BUILD_DIR:-}" ]]; then
   else
     BUILD_DIR=$top/build-release
     if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
-      meson setup "$BUILD_DIR" "$top" --buildtype=release -Db_ndebug=true >&2
+      meson setup "$BUILD_DIR" "$top" --buildtype=release -Doptimization=2 -Db_ndebug=true >&2
     fi
     # Only what the bench runs: the programs and the stage microbenchmarks.
     ninja -C "$BUILD_DIR" vswitch/vswitch vfirewall/vfirewall vrouter/vrouter \

@@ -150,7 +150,7 @@ class Ours(System):
         self.build = build or BUILD
         if role:  # "baseline": the same program from another build directory (--baseline)
             self.role = role
-            self.name = f"{self.program} ({role}: {self.build})"
+            self.name = f"{scenario.PROGRAM} ({role}: {self.build})"
         self.lcores = lcores  # main lcore first; the worker gets the other
         self.program = scenario.PROGRAM
         self.prefix = "vnf-bench"
@@ -714,11 +714,12 @@ def run_variant(args, scenario, variant, work):
 
 def build_info(build):
     """Which build ran: meson's buildtype and whether asserts were compiled out."""
-    info = {"dir": build, "buildtype": None, "ndebug": None, "commit": None}
+    info = {"dir": build, "buildtype": None, "optimization": None, "ndebug": None, "commit": None}
     try:
         with open(os.path.join(build, "meson-info", "intro-buildoptions.json")) as f:
             opts = {o["name"]: o["value"] for o in json.load(f)}
         info["buildtype"] = opts.get("buildtype")
+        info["optimization"] = opts.get("optimization")
         nd = opts.get("b_ndebug")
         info["ndebug"] = nd == "true" or (nd == "if-release" and opts.get("buildtype") == "release")
         with open(os.path.join(build, "meson-info", "meson-info.json")) as f:
@@ -812,7 +813,8 @@ def publish(results, out_dir):
               f"{r['_path']}")
         if r.get("build"):
             b = r["build"]
-            print(f"  build: {b['dir']} ({b['buildtype']}, asserts {'off' if b['ndebug'] else 'on'}, "
+            print(f"  build: {b['dir']} ({b['buildtype']} -O{b.get('optimization')}, "
+                  f"asserts {'off' if b['ndebug'] else 'on'}, "
                   f"{b['commit']})")
         if r.get("baseline_build"):
             b = r["baseline_build"]
