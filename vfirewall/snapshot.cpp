@@ -156,6 +156,15 @@ std::unique_ptr<FwSnapshot> build_snapshot(
   }
   s->zones = s->zone_store.data();
   s->n_zones = static_cast<uint32_t>(s->zone_store.size());
+  for (unsigned p = 0; p < kPortZoneSlots; ++p) {
+    s->port_zone[p] = kPortZoneNone;
+    for (uint32_t i = 0; i < s->n_zones; ++i) {
+      const ZoneView& z = s->zones[i];
+      if (!z.any_port && !((z.ports >> p) & 1)) continue;
+      s->port_zone[p] = z.any_vlan && z.any_addr ? static_cast<int16_t>(i) : kPortZoneScan;
+      break;
+    }
+  }
   s->claimed4_store = comp.claimed.v4;
   s->claimed6_store = comp.claimed.v6;
   s->claimed4 = s->claimed4_store.data();

@@ -68,6 +68,11 @@ struct ZoneSettings {
   uint8_t window_check;
 };
 
+// FwSnapshot::port_zone: where a port alone decides a packet side's zone.
+inline constexpr unsigned kPortZoneSlots = 64;  // DPDK port ids (vnf::kMaxPorts <= 64)
+inline constexpr int16_t kPortZoneScan = -1;    // the first zone taking the port asks more
+inline constexpr int16_t kPortZoneNone = -2;    // no zone takes the port
+
 struct FwSnapshot {
   uint64_t generation = 0;
   rte_acl_ctx* acl4 = nullptr;  // null: no IPv4 entries
@@ -76,6 +81,10 @@ struct FwSnapshot {
   uint32_t n_rules = 0;
   const ZoneView* zones = nullptr;
   uint32_t n_zones = 0;
+  // By port: the index in zones[] of the first zone whose port condition takes the port, when
+  // that zone asks nothing of segment or address (so it is every packet's zone there);
+  // kPortZoneScan when it does; kPortZoneNone when no zone takes the port.
+  int16_t port_zone[kPortZoneSlots] = {};
   // Every address some zone claims, sorted and disjoint, per family (anti-spoofing).
   const AddrRange* claimed4 = nullptr;
   uint32_t n_claimed4 = 0;

@@ -185,3 +185,38 @@ TEST(VfirewallZones, RenamingZonesAndRulesAtEveryReloadNeverRunsOut) {
   }
   EXPECT_EQ(h.fw().audit().generation(), 301u);
 }
+
+// Where a port alone decides a packet side's zone (the first zone taking the port asks nothing
+// of segment or address), the snapshot's port_zone answers without a scan; elsewhere the scan
+// decides, in config order, as before.
+TEST(VfirewallZones, APortDecidesItsZoneOnlyWhenItsFirstZoneAsksNothingMore) {
+  FwHarness h(R"(engine: {name: fwpz}
+ports:
+  - {name: pa, type: ring}
+  - {name: pb, type: ring}
+  - {name: pc, type: ring}
+  - {name: pd, type: ring}
+wires: [[pa, pb], [pc, pd]]
+zones:
+  - {name: lan, ports: [pa], networks: [10.1.0.0/16]}
+  - {name: rest, ports: [pa]}
+  - {name: srv, ports: [pb]}
+  - {name: lab, ports: [pc], networks: [10.3.0.0/16]}
+rules:
+  - {id: lan-srv, from: lan, to: srv, action: accept}
+)");
+  const vfirewall::FwSnapshot& s = h.fw().snapshot();
+  auto at = [&](const char* port) { return s.port_zone[h.engine().port_id(port)]; };
+  EXPECT_EQ(at("pa"), vfirewall::kPortZoneScan);  // lan asks for its networks
+  ASSERT_GE(at("pb"), 0);
+  EXPECT_EQ(s.zone_names[s.zones[at("pb")].id], "srv");
+  EXPECT_EQ(at("pc"), vfirewall::kPortZoneScan);
+  EXPECT_EQ(at("pd"), vfirewall::kPortZoneNone);
+  const uint32_t srv = ip4("10.2.0.1");
+  expect_pass(h, "pa", "pb", udp4(ip4("10.1.0.5"), srv, 6000, 53), "lan -> srv by rule lan-srv");
+  expect_pass(h, "pb", "pa", udp4(srv, ip4("10.1.0.5"), 53, 6000, A, B), "its reply");
+  expect_drop(h, "pa", udp4(ip4("10.9.0.5"), srv, 6001, 53), DropReason::kFwPolicyDrop,
+              "the same port, another address: zone rest, no rule");
+  expect_drop(h, "pd", udp4(ip4("10.3.0.5"), ip4("10.3.0.6"), 6002, 53, A, B),
+              DropReason::kFwNoZone, "no zone takes pd");
+}

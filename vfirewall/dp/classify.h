@@ -52,8 +52,15 @@ inline const ZoneView* find_zone_at(const FwSnapshot& s, uint16_t port, uint16_t
   return nullptr;
 }
 
+// find_zone_at, answered by the snapshot's port_zone table where the port alone decides (a
+// zone of ports only, the usual case): no address built, no scan.
 inline const ZoneView* find_zone(const FwSnapshot& s, uint16_t port, uint16_t vlan, uint8_t family,
                                  const uint8_t* addr) noexcept {
+  if (port < kPortZoneSlots) {
+    const int16_t z = s.port_zone[port];
+    if (z >= 0) return &s.zones[z];
+    if (z == kPortZoneNone) return nullptr;
+  }
   return find_zone_at(s, port, vlan, family, addr_value(family, addr));
 }
 
@@ -85,6 +92,15 @@ inline bool spoofed_source(const FwSnapshot& s, const ZoneView* src_zone, uint16
   const bool claimed = family == 4 ? in_ranges(s.claimed4, s.n_claimed4, a)
                                    : in_ranges(s.claimed6, s.n_claimed6, a);
   return claimed && claimed_elsewhere(s, port, vlan, family, a);
+}
+
+// The same from the address bytes, built into a number only when some zone claims addresses
+// of the family.
+inline bool spoofed_source(const FwSnapshot& s, const ZoneView* src_zone, uint16_t port,
+                           uint16_t vlan, uint8_t family, const uint8_t* addr) noexcept {
+  if (src_zone && src_zone->claims) return false;
+  if ((family == 4 ? s.n_claimed4 : s.n_claimed6) == 0) return false;
+  return spoofed_source(s, src_zone, port, vlan, family, addr_value(family, addr));
 }
 
 }  // namespace vfirewall

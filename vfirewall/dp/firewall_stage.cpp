@@ -155,11 +155,10 @@ bool FirewallStageT<Dry>::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key)
   const uint16_t egress = b.next[i] == vnf::kNextFlood ? kFloodPort : b.next[i];
   // Source: where it came in (the ingress segment, even if routing moved it since);
   // destination: where it goes out (meta.vlan and the egress port).
-  const u128 src_a = addr_value(family, src);
-  const ZoneView* zs = find_zone_at(s, meta.in_port, b.in_vlan[i], family, src_a);
+  const ZoneView* zs = find_zone(s, meta.in_port, b.in_vlan[i], family, src);
   // Another zone's address from a place where no zone claiming it lives: every packet, new
   // or not (a session's key holds zones, but a zone that spans both places would share it).
-  if (spoofed_source(s, zs, meta.in_port, b.in_vlan[i], family, src_a)) {
+  if (spoofed_source(s, zs, meta.in_port, b.in_vlan[i], family, src)) {
     b.drop(i, vnf::DropReason::kFwSpoofedSource);
     return false;
   }
