@@ -217,6 +217,6 @@ rules:
   expect_pass(h, "pb", "pa", udp4(srv, ip4("10.1.0.5"), 53, 6000, A, B), "its reply");
   expect_drop(h, "pa", udp4(ip4("10.9.0.5"), srv, 6001, 53), DropReason::kFwPolicyDrop,
               "the same port, another address: zone rest, no rule");
-  expect_drop(h, "pd", udp4(ip4("10.3.0.5"), ip4("10.3.0.6"), 6002, 53, A, B),
+  expect_drop(h, "pd", udp4(ip4("10.7.0.5"), ip4("10.7.0.6"), 6002, 53, A, B),
               DropReason::kFwNoZone, "no zone takes pd");
 }

@@ -215,10 +215,10 @@ timeout 30 dpdk-dumpcap --file-prefix=$P -i net_af_packet_vm1 -f icmp -c 4 \
   -w "$WORK/dumpcap.pcapng" >"$WORK/dumpcap.log" 2>&1
 rc=$?
 wait $pinger
-if ! check "dpdk-dumpcap -i net_af_packet_vm1 -f icmp -c 4 captures from the running vswitch (status $rc)" \
-  [ "$(frames "$WORK/dumpcap.pcapng" icmp)" = 4 ]; then
-  tail -5 "$WORK/dumpcap.log" | sed 's/^/      /'
-fi
+n_dump=$(frames "$WORK/dumpcap.pcapng" icmp)
+check "dpdk-dumpcap -i net_af_packet_vm1 -f icmp -c 4 captures from the running vswitch (status $rc)" \
+  [ "$n_dump" = 4 ]
+[ "$n_dump" = 4 ] || tail -5 "$WORK/dumpcap.log" | sed 's/^/      /'  # check's status is 0 either way
 check "the vswitch still forwards after dpdk-dumpcap detached" ns_ping tr-vm1 10.9.5.12
 
 vc -i tr1 trace start --point verdict icmp
@@ -245,7 +245,13 @@ firewall:
     - {id: no-ssh, from: a, to: b, service: [tcp/22], action: drop}
 YAML
 start_appliance fw vswitch "$WORK/fw.yaml" --state-dir "$WORK/state2" || exit 1
-ns_ping tr-vm1 10.9.5.12 >/dev/null  # ARP, learning and the first connection before the trace
+# ARP, learning and a first connection before the trace. vm1 still knows vm2's MAC from the
+# first switch: its ping would reach this one as unknown unicast, and the firewall confines a
+# flood to the first zone whose segment and addresses fit (zone a, vm1's own), so nothing
+# would pass until vm2 spoke. A fresh ARP makes vm2 answer, and the switch learn it.
+ip -n tr-vm1 neigh flush all
+ip -n tr-vm2 neigh flush all
+check "vm1 reaches vm2 through the firewall (rule a-b-ping)" ns_ping tr-vm1 10.9.5.12
 vc -i tr2 trace start --name verdicts --point verdict,drop icmp or tcp port 22
 check "trace start at the verdict and drop points" expect 0 "started"
 ip netns exec tr-vm1 ping -c 3 -i 0.2 -W 1 10.9.5.12 >/dev/null  # one new connection
@@ -262,8 +268,16 @@ check "every SYN to port 22 is a drop verdict of rule no-ssh and a fw_rule_drop 
   [ "$ssh_v" -ge 1 -a "$ssh_v" = "$ssh_d" ]
 check "the pings b -> a: 2 drop verdicts of the zone-pair policy, received on vm2" \
   [ "$(frames "$F" 'frame.comment == "verdict: drop policy from=b to=a" && frame.interface_name == "vm2/verdict"')" = 2 ]
+n_verdicts=$(frames "$F" 'frame.interface_name contains "verdict"')
 check "nothing else is a verdict (the echo replies belong to the accepted connection)" \
-  [ "$(frames "$F" 'frame.interface_name contains "verdict"')" = $((3 + ssh_v)) ]
+  [ "$n_verdicts" = $((3 + ssh_v)) ]
+if [ "$n_verdicts" != $((3 + ssh_v)) ]; then
+  # What the trace holds, for whoever reads a failure (a full run once saw no verdict and no
+  # drop of vm1's traffic here, 10 frames in all, and could not be reproduced).
+  fields "$F" frame.interface_name frame.comment ip.src ip.dst icmp.type icmp.ident tcp.flags |
+    sed 's/^/      /'
+  tel vnf-tr2 /vnf/drops | sed 's/^/      drops: /'
+fi
 check "SIGTERM stops the firewalling vswitch cleanly" stop_appliance fw
 
 # Every trace start and end is an event record (docs/operations.md "Events").
