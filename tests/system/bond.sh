@@ -273,8 +273,11 @@ check "802.3ad: the partner in telemetry is Open vSwitch's system id ($ovs_sysid
   is "$(member_field uplink upa "m['partner_system'].lower()")" "$ovs_sysid"
 check "802.3ad: the partner's state says collecting and distributing" \
   is "$(member_field uplink upb "'collecting distributing' in m['partner_state']")" True
-check "802.3ad: Open vSwitch sees us as its partner on both members" \
+# OVS learns our collecting/distributing bits from our next LACPDU: it may lag our own view.
+ovs_sees_us() {
   test "$(ovs_appctl "$O" lacp/show bond0 | grep -c 'partner state: activity.*collecting distributing')" -eq 2
+}
+check "802.3ad: Open vSwitch sees us as its partner on both members" wait_for 10 ovs_sees_us
 check "802.3ad: vm1 reaches the upstream host" ns_ping bd-vm1 10.9.9.1
 a0=$(tx_of upa)
 b0=$(tx_of upb)
