@@ -241,10 +241,9 @@ void Firewall::reload(const vnf::Requester& who) {
 
 // The rule a log record names ("policy" for a zone-pair policy; "#N@genG" when the rules
 // changed since the worker wrote it).
-std::string Firewall::log_rule(const FwSnapshot& s, const LogRecord& r) const {
-  if (r.rule && r.generation == s.generation && r.rule <= s.rule_ids.size())
-    return s.rule_ids[r.rule - 1];
-  return r.rule ? fmt::format("#{}@gen{}", r.rule, r.generation) : std::string("policy");
+std::string Firewall::log_rule(const FwSnapshot& s, uint32_t rule, uint64_t generation) const {
+  if (rule && generation == s.generation && rule <= s.rule_ids.size()) return s.rule_ids[rule - 1];
+  return rule ? fmt::format("#{}@gen{}", rule, generation) : std::string("policy");
 }
 
 // Wall-clock milliseconds of a log record, from its worker's TSC.
@@ -257,11 +256,7 @@ int64_t Firewall::log_time_ms(const LogRecord& r) const {
 std::string Firewall::describe_verdict(const vnf::CaptureVerdict& v) const {
   std::lock_guard lock(mu_);
   const FwSnapshot& s = *published_.get();
-  std::string rule = "policy";
-  if (v.rule && v.generation == s.generation && v.rule <= s.rule_ids.size())
-    rule = "rule=" + s.rule_ids[v.rule - 1];
-  else if (v.rule)
-    rule = fmt::format("rule=#{}@gen{}", v.rule, v.generation);
+  const std::string rule = v.rule ? "rule=" + log_rule(s, v.rule, v.generation) : "policy";
   const auto zone = [&s](uint8_t z) {
     return s.zone_names[z].empty() ? std::string("-") : s.zone_names[z];
   };
@@ -272,7 +267,7 @@ std::string Firewall::describe_verdict(const vnf::CaptureVerdict& v) const {
 std::string Firewall::format_log(const LogRecord& r) const {
   // Called with mu_ held or from the control thread: the snapshot is current.
   const FwSnapshot& s = *published_.get();
-  const std::string rule = log_rule(s, r);
+  const std::string rule = log_rule(s, r.rule, r.generation);
   const auto ms = log_time_ms(r);
   const char* pn = proto_name(r.proto);
   const bool ports = r.proto == kProtoTcp || r.proto == kProtoUdp;
@@ -285,7 +280,7 @@ std::string Firewall::format_log(const LogRecord& r) const {
 
 vnf::events::Event Firewall::log_event(const LogRecord& r) const {
   const FwSnapshot& s = *published_.get();
-  const std::string rule = log_rule(s, r);
+  const std::string rule = log_rule(s, r.rule, r.generation);
   const auto ms = log_time_ms(r);
   const char* pn = proto_name(r.proto);
   const bool ports = r.proto == kProtoTcp || r.proto == kProtoUdp;

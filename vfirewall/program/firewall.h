@@ -124,7 +124,9 @@ class Firewall {
   // A verdict capture record in words ("accept rule=web from=office to=servers"); takes mu_
   // (the capture writer's thread).
   std::string describe_verdict(const vnf::CaptureVerdict& v) const;
-  std::string log_rule(const FwSnapshot& s, const LogRecord& r) const;
+  // The name of rule index + 1 `rule` of rules generation `generation`: its id, "#N@genG" when
+  // the rules changed since, "policy" for 0 (a zone-pair policy).
+  std::string log_rule(const FwSnapshot& s, uint32_t rule, uint64_t generation) const;
   int64_t log_time_ms(const LogRecord& r) const;
   // The fw_log event record of r (common/events.h).
   vnf::events::Event log_event(const LogRecord& r) const;
