@@ -131,11 +131,28 @@ void Spool::clear() {
 namespace {
 struct SeqFile {
   uint64_t shipped = 0, reserved = 0;
+  bool unreadable = false;  // there, but no number in it (a crash mid-write, a bad restore)
 };
+// Where numbering goes on when events.seq is there but unreadable: above every number a
+// previous run can have used (it would need a million records a second since 1970 to reach
+// it), so that no number serves twice.
+uint64_t seq_far_ahead() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count()) *
+         1000000u;
+}
 SeqFile read_seq_file(const std::string& state_dir) {
-  std::ifstream in(state_dir + "/events.seq");
+  const std::string path = state_dir + "/events.seq";
+  std::ifstream in(path);
   SeqFile f;
-  if (!(in >> f.shipped)) return SeqFile{};
+  if (!in) return f;  // none yet: the first run
+  if (!(in >> f.shipped)) {
+    const uint64_t ahead = seq_far_ahead();
+    spdlog::error("event shipper: {} holds no sequence number; numbering goes on from {}", path,
+                  ahead + 1);
+    return SeqFile{ahead, ahead, true};
+  }
   if (!(in >> f.reserved) || f.reserved < f.shipped) f.reserved = f.shipped;  // one number: old
   return f;
 }
@@ -386,7 +403,12 @@ Shipper::Shipper(const EventsConfig& cfg, std::string source_address, std::strin
   const SeqFile seq = read_seq_file(state_dir_);
   persisted_seq_ = seq.shipped;
   reserved_seq_ = seq.reserved;
-  if (seq.reserved > seq.shipped) {
+  if (seq.unreadable) {
+    // Which numbers the previous run used is unknown: all below the new start may have been.
+    losses_.push_back(ShipperLoss{"previous run (events.seq unreadable; how many is unknown)", 0, 1,
+                                  seq.shipped});
+    has_losses_.store(true, std::memory_order_release);
+  } else if (seq.reserved > seq.shipped) {
     // The previous run stopped without shipping all it had numbered (a crash, a kill -9): the
     // records above SHIPPED that no collector got are gone. Announced at the first tick().
     losses_.push_back(ShipperLoss{"previous run (not stopped cleanly)", seq.reserved - seq.shipped,
@@ -425,15 +447,33 @@ Shipper::~Shipper() {
   // A clean stop: everything numbered was written, delivered, spooled or announced lost.
   std::lock_guard lock(mu_);
   const uint64_t last = std::max(persisted_seq_.load(), last_pushed_);
-  if (last || reserved_seq_) write_seq_locked(last, last);
+  if (last || reserved_seq_) write_seq_locked(last, last, true);
 }
 
 void Shipper::push(events::Record&& r) {
   {
     std::lock_guard lock(mu_);
     last_pushed_ = std::max(last_pushed_, r.seq);
-    // On disk before the record can reach anyone: after a crash the next run starts above it.
-    if (r.seq > reserved_seq_) write_seq_locked(persisted_seq_, r.seq + kSeqReserve - 1);
+    // On disk (synced) before the record can reach anyone: after a crash or a power cut the
+    // next run starts above it. A disk that refuses is retried once a second, not per record.
+    if (r.seq > reserved_seq_) {
+      const uint64_t now = now_ms();
+      if (now >= seq_retry_ms_) {
+        if (write_seq_locked(persisted_seq_, r.seq + kSeqReserve - 1, true)) {
+          if (seq_failing_) spdlog::info("event shipper: sequence numbers reserved on disk again");
+          seq_failing_ = false;
+        } else {
+          ++seq_errors_;
+          seq_retry_ms_ = now + 1000;
+          if (!seq_failing_)
+            spdlog::error(
+                "event shipper: cannot reserve sequence numbers in {}/events.seq ({}): records "
+                "go on, but a crash now could number records again; retrying every second",
+                state_dir_, std::strerror(seq_errno_));
+          seq_failing_ = true;
+        }
+      }
+    }
     if (queue_.size() >= cfg_.queue) {
       ++queue_dropped_;
       if (queue_loss_.count++ == 0) queue_loss_.first_seq = r.seq;
@@ -480,20 +520,37 @@ void Shipper::write_file(const std::vector<events::Record>& batch) {
 void Shipper::persist_seq(uint64_t seq) {
   std::lock_guard lock(mu_);
   if (seq <= persisted_seq_) return;
-  write_seq_locked(seq, std::max(reserved_seq_, seq));
+  // SHIPPED only narrows a loss report: not synced (the reservation is what prevents reuse).
+  write_seq_locked(seq, std::max(reserved_seq_, seq), false);
 }
 
-void Shipper::write_seq_locked(uint64_t shipped, uint64_t reserved) {
+bool Shipper::write_seq_locked(uint64_t shipped, uint64_t reserved, bool sync) {
   const std::string path = state_dir_ + "/events.seq", tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << shipped << ' ' << reserved << '\n';
-    out.flush();
-    if (!out) return;  // the disk is full: the numbers on disk stay as they were
+  const std::string text = fmt::format("{} {}\n", shipped, reserved);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    seq_errno_ = errno;
+    return false;
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return;
+  bool ok = write_all(fd, text.data(), text.size()) && (!sync || ::fsync(fd) == 0);
+  if (!ok) seq_errno_ = errno ? errno : EIO;
+  ::close(fd);
+  // The numbers on disk stay as they were unless the whole new file is there.
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (ok) seq_errno_ = errno;
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  if (sync) {  // the rename itself: the directory's entry
+    const int dfd = ::open(state_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+  }
   persisted_seq_ = shipped;
   reserved_seq_ = reserved;
+  return true;
 }
 
 void Shipper::maintain(Collector& c, uint64_t now) {
@@ -617,9 +674,10 @@ std::string Shipper::status_json() const {
   std::lock_guard lock(mu_);
   std::string out = fmt::format(
       "{{\"queued\": {}, \"queue_len\": {}, \"queue_dropped\": {}, \"file\": {}, "
-      "\"file_written\": {}, \"file_errors\": {}, \"last_seq\": {}, \"collectors\": [",
+      "\"file_written\": {}, \"file_errors\": {}, \"seq_errors\": {}, \"last_seq\": {}, "
+      "\"collectors\": [",
       queued_, queue_.size(), queue_dropped_, events::json_quote(cfg_.file), file_written_,
-      file_errors_, persisted_seq_.load());
+      file_errors_, seq_errors_, persisted_seq_.load());
   for (size_t i = 0; i < collectors_.size(); ++i) {
     const Collector& c = *collectors_[i];
     out += fmt::format(
@@ -648,6 +706,7 @@ void Shipper::register_telemetry() {
         rte_tel_data_add_dict_string(d, "file", cfg_.file.c_str());
         rte_tel_data_add_dict_u64(d, "file_written", file_written_);
         rte_tel_data_add_dict_u64(d, "file_errors", file_errors_);
+        rte_tel_data_add_dict_u64(d, "seq_errors", seq_errors_);
         rte_tel_data_add_dict_u64(d, "last_seq", persisted_seq_.load());
         rte_tel_data* list = telemetry::new_dict();
         for (const auto& cp : collectors_) {

@@ -110,7 +110,12 @@ class Shipper {
   std::atomic<uint64_t> persisted_seq_{0};
   uint64_t reserved_seq_ = 0;  // mu_: numbers up to it are recorded as possibly used
   uint64_t last_pushed_ = 0;   // mu_
-  void write_seq_locked(uint64_t shipped, uint64_t reserved);
+  // mu_: events.seq writes that failed (disk full, read-only), the next retry, the last errno.
+  uint64_t seq_errors_ = 0, seq_retry_ms_ = 0;
+  int seq_errno_ = 0;
+  bool seq_failing_ = false;
+  // True when the file holds the numbers; sync: fsync the file and its directory.
+  bool write_seq_locked(uint64_t shipped, uint64_t reserved, bool sync);
   std::thread thread_;
 };
 

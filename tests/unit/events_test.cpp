@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -313,6 +314,63 @@ TEST(Shipper, NumbersAreNeverReusedAfterACrash) {
             std::string::npos)
       << got[0].json;
   EXPECT_EQ(slurp(seq_file), "1025 1025\n");
+  std::filesystem::remove_all(dir);
+}
+
+// An events.seq that is there but holds no number (a crash mid-write on a disk that lost
+// the data, a bad restore) must not restart numbering at 1: it goes on far above anything a
+// previous run can have used, and the unknown loss is announced.
+TEST(Shipper, AnUnreadableSequenceFileSkipsFarAhead) {
+  const std::string dir = temp_dir();
+  const std::string state = dir + "/state", seq_file = state + "/events.seq";
+  std::filesystem::create_directories(state);
+  std::ofstream(seq_file, std::ios::trunc) << "";
+  const uint64_t before = static_cast<uint64_t>(::time(nullptr)) * 1000000u;
+  const uint64_t start = vnf::load_last_seq(state);
+  EXPECT_GE(start, before);
+  vnf::EventsConfig cfg;
+  cfg.enabled = true;
+  std::vector<ev::Record> got;
+  {
+    vnf::Shipper shipper(cfg, "127.0.0.1", state, "vtest");
+    ev::Log log("t1", "vtest", vnf::load_last_seq(state) + 1, [&](ev::Record&& r) {
+      got.push_back(r);
+      shipper.push(std::move(r));
+    });
+    ev::install(&log);
+    shipper.tick();
+    ev::install(nullptr);
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_GT(got[0].seq, start);
+  EXPECT_EQ(got[0].kind, "shipper_loss");
+  EXPECT_NE(got[0].json.find("events.seq unreadable"), std::string::npos) << got[0].json;
+  EXPECT_GE(vnf::load_last_seq(state), got[0].seq);
+  std::filesystem::remove_all(dir);
+}
+
+// A disk that refuses the reservation (here: its temporary file's name is taken by a
+// directory) is counted and retried once a second, not once per record; records still flow.
+TEST(Shipper, AFailingReservationIsCountedAndThrottled) {
+  const std::string dir = temp_dir();
+  const std::string state = dir + "/state";
+  std::filesystem::create_directories(state + "/events.seq.tmp");
+  vnf::EventsConfig cfg;
+  cfg.enabled = true;
+  cfg.file = dir + "/events.jsonl";
+  {
+    vnf::Shipper shipper(cfg, "127.0.0.1", state, "vtest");
+    ev::Log log("t1", "vtest", 1, [&](ev::Record&& r) { shipper.push(std::move(r)); });
+    ev::install(&log);
+    for (int i = 0; i < 2000; ++i) ev::emit(ev::Event("link", ev::Severity::kInfo).num("i", i));
+    ev::install(nullptr);
+    EXPECT_NE(shipper.status_json().find("\"seq_errors\": 1,"), std::string::npos)
+        << shipper.status_json();
+  }
+  std::ifstream in(dir + "/events.jsonl");
+  size_t lines = 0;
+  for (std::string l; std::getline(in, l);) ++lines;
+  EXPECT_EQ(lines, 2000u) << "records go on while the reservation fails";
   std::filesystem::remove_all(dir);
 }
 
