@@ -54,7 +54,8 @@ RingPorts::~RingPorts() {
   }
 }
 
-void RingPorts::send(rte_mempool* pool, const std::string& port, const Bytes& frame) {
+void RingPorts::send(rte_mempool* pool, const std::string& port, const Bytes& frame,
+                     uint64_t ol_flags, uint32_t packet_type) {
   rte_mbuf* m = rte_pktmbuf_alloc(pool);
   if (!m) throw std::runtime_error("mempool empty");
   char* d = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
@@ -63,6 +64,8 @@ void RingPorts::send(rte_mempool* pool, const std::string& port, const Bytes& fr
     throw std::runtime_error("frame larger than an mbuf");
   }
   std::memcpy(d, frame.data(), frame.size());
+  m->ol_flags = ol_flags;
+  m->packet_type = packet_type;
   if (rte_ring_enqueue(rings_.at(port).in, m) != 0) {
     rte_pktmbuf_free(m);
     throw std::runtime_error("rx ring full");

@@ -36,7 +36,9 @@ class RingPorts {
   RingPorts& operator=(const RingPorts&) = delete;
 
   // A copy of `frame` in an mbuf of `pool`, received by the appliance on `port`.
-  void send(rte_mempool* pool, const std::string& port, const Bytes& frame);
+  // ol_flags, packet_type: what a device's receive offloads would have said of the frame.
+  void send(rte_mempool* pool, const std::string& port, const Bytes& frame, uint64_t ol_flags = 0,
+            uint32_t packet_type = 0);
   std::vector<Bytes> recv(const std::string& port);  // everything the port transmitted
   std::map<std::string, std::vector<Bytes>> recv_all();
   std::vector<std::string> names() const;

@@ -38,8 +38,9 @@ RouterHarness::~RouterHarness() {
   vnf::telemetry::clear();
 }
 
-void RouterHarness::send(const std::string& port, const Bytes& frame) {
-  ports_->send(engine_->pool(), port, frame);
+void RouterHarness::send(const std::string& port, const Bytes& frame, uint64_t ol_flags,
+                         uint32_t packet_type) {
+  ports_->send(engine_->pool(), port, frame, ol_flags, packet_type);
 }
 
 unsigned RouterHarness::poll(unsigned rounds) {

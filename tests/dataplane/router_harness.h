@@ -25,7 +25,8 @@ class RouterHarness {
   explicit RouterHarness(const std::string& yaml);
   ~RouterHarness();
 
-  void send(const std::string& port, const Bytes& frame);
+  void send(const std::string& port, const Bytes& frame, uint64_t ol_flags = 0,
+            uint32_t packet_type = 0);
   unsigned poll(unsigned rounds = 1);                // the worker loop, on this thread
   std::vector<Bytes> recv(const std::string& port);  // everything the port transmitted
   std::map<std::string, std::vector<Bytes>> recv_all();

@@ -130,6 +130,42 @@ TEST(VrouterForward, WhatIsNotForTheRouterIsDroppedWithAReason) {
   }
 }
 
+// A device's "IPv4 header checksum good" spares the software check only when it speaks of
+// the header the router routes on: exactly GOOD (not NONE: "not correct in the data"), and
+// not a tunnel, whose flags describe the inner header (its outer one may even be flagged bad).
+TEST(VrouterForward, TheDevicesChecksumVerdictCountsOnlyForTheRoutedHeader) {
+  RouterHarness h(kRouter);
+  Bytes bad = udp4(kR1, kH1, "10.1.0.2", "10.2.0.2");
+  bad[14 + 10] ^= 0x40;
+  const auto through = [&](uint64_t flags, uint32_t ptype) {
+    h.send("p1", bad, flags, ptype);
+    h.poll();
+    h.control();
+    h.poll();
+    return h.recv_all();
+  };
+  EXPECT_EQ(through(RTE_MBUF_F_RX_IP_CKSUM_GOOD, 0).size(), 1u)
+      << "the device checked this header: no software check";
+  const struct {
+    const char* what;
+    uint64_t flags;
+    uint32_t ptype;
+  } untrusted[] = {
+      {"no verdict", 0, 0},
+      {"checksum NONE", RTE_MBUF_F_RX_IP_CKSUM_NONE, 0},
+      {"checksum BAD", RTE_MBUF_F_RX_IP_CKSUM_BAD, 0},
+      {"a VXLAN packet's inner verdict", RTE_MBUF_F_RX_IP_CKSUM_GOOD,
+       RTE_PTYPE_L3_IPV4 | RTE_PTYPE_TUNNEL_VXLAN},
+      {"outer header flagged bad", RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_OUTER_IP_CKSUM_BAD,
+       0},
+  };
+  for (const auto& c : untrusted) {
+    const uint64_t before = h.drops(DropReason::kIpv4BadChecksum);
+    EXPECT_TRUE(through(c.flags, c.ptype).empty()) << c.what;
+    EXPECT_EQ(h.drops(DropReason::kIpv4BadChecksum), before + 1) << c.what;
+  }
+}
+
 TEST(VrouterForward, SegmentPolicyAndCrossSegmentRoutes) {
   std::string yaml = kRouter;
   yaml.replace(yaml.find("ipv4: [10.1.0.1/24]"), 19, "segment: core, ipv4: [10.1.0.1/24]");

@@ -33,6 +33,13 @@ inline bool martian4_dst(uint32_t a) noexcept {
   return top == 0 || top == 127 || (top >= 240 && a != 0xFFFFFFFF);
 }
 
+// The device verified the IPv4 header we route on: exactly GOOD (NONE means "not correct in
+// the data"), and not a tunnel packet, whose flags speak of the inner header.
+inline bool device_checked_ipv4(const rte_mbuf* m) noexcept {
+  return (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
+         !(m->ol_flags & RTE_MBUF_F_RX_OUTER_IP_CKSUM_BAD) &&
+         !(m->packet_type & RTE_PTYPE_TUNNEL_MASK);
+}
 inline bool is_ll6(const uint8_t* a) noexcept { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
 inline bool is_unspec6(const uint8_t* a) noexcept {
   uint64_t x, y;
@@ -376,7 +383,7 @@ template <bool Dry>
   const uint8_t* ip = d + m.l3_off;
   if (m.l3 == vnf::L3::kIpv4) {
     const unsigned ihl = (ip[0] & 0x0F) * 4u;
-    if (!(pkt->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_GOOD) && !ops::ipv4_header_valid(ip, ihl)) {
+    if (!device_checked_ipv4(pkt) && !ops::ipv4_header_valid(ip, ihl)) {
       drop(b, i, x, DropReason::kIpv4BadChecksum);
       return;
     }
