@@ -188,6 +188,7 @@ std::unique_ptr<FwSnapshot> build_snapshot(
   s->fragments_accept = cfg.fragments_accept;
   s->recheck = cfg.conntrack.recheck_established;
   s->expect_timeout = cfg.conntrack.expect_timeout;
+  s->log_ceiling = cfg.conntrack.log_ceiling;
 
   std::vector<AclRule4> r4;
   r4.reserve(comp.v4.size());

@@ -100,6 +100,7 @@ struct FwSnapshot {
   bool fragments_accept = false;
   bool recheck = true;
   uint32_t expect_timeout = 60;
+  uint32_t log_ceiling = 5000;  // log records per second per worker, all rules together
 
   // Owned storage behind the views above.
   std::vector<RuleInfo> rule_store;

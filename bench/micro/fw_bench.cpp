@@ -4,6 +4,8 @@
 //
 //   fw_bench --rules 1000 --flows 10000            established: cycles/packet
 //   fw_bench --rules 1000 --new-connections 400000 new connections: per second, cycles each
+//   fw_bench --rules 1000 --log-drops               every packet dropped by a logged rule:
+//                                                    the cost of a log decision over its rate
 //   fw_bench --rules 1000 --sources 1000 --bursts 1 each rule with 1000 source hosts (1 M
 //                                                    ACL entries): the rule set's build time
 // Bursts are built like a driver builds them (not timed); parse, the firewall pipeline and
@@ -64,7 +66,8 @@ void write_udp(uint8_t* f, uint32_t flow) {
 
 // conn_mode: every connection comes from `inside`, which may then take the whole table (the
 // default share would be half of it).
-std::string config_yaml(unsigned rules, uint32_t conns, bool conn_mode, unsigned sources) {
+std::string config_yaml(unsigned rules, uint32_t conns, bool conn_mode, unsigned sources,
+                        bool log_drops) {
   std::string y = fmt::format(
       "engine: {{name: fwbench, lcores: [1, 0], memory_mb: 1024}}\n"
       "ports:\n  - {{name: in0, type: null, devargs: \"no-rx=1\"}}\n"
@@ -82,7 +85,10 @@ std::string config_yaml(unsigned rules, uint32_t conns, bool conn_mode, unsigned
         "accept}}\n",
         i, src, 1 + i % 60000);
   }
-  y += "  - {id: bulk-udp, from: inside, to: outside, service: [udp], action: accept}\n";
+  y += log_drops
+           ? "  - {id: bulk-udp, from: inside, to: outside, service: [udp], action: drop, "
+             "log: true}\n"
+           : "  - {id: bulk-udp, from: inside, to: outside, service: [udp], action: accept}\n";
   return y;
 }
 
@@ -94,16 +100,18 @@ int main(int argc, char** argv) {
   uint64_t new_conns = 0;
   uint64_t bursts = 100000;
   unsigned sources = 1;
+  bool log_drops = false;
   po::options_description desc("fw_bench options");
   desc.add_options()("rules", po::value(&rules))("flows", po::value(&flows))(
       "new-connections", po::value(&new_conns))("bursts", po::value(&bursts))(
-      "sources", po::value(&sources))("help", "help");
+      "sources", po::value(&sources))("log-drops", po::bool_switch(&log_drops))("help", "help");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, desc), vm);
   po::notify(vm);
   if (vm.count("help")) {
     std::printf(
-        "fw_bench --rules N [--flows N | --new-connections N] [--bursts N] [--sources N]\n");
+        "fw_bench --rules N [--flows N | --new-connections N | --log-drops] [--bursts N] "
+        "[--sources N]\n");
     return 0;
   }
   spdlog::set_level(spdlog::level::warn);
@@ -113,9 +121,8 @@ int main(int argc, char** argv) {
 
   vfirewall::FirewallConfig cfg;
   try {
-    cfg = vfirewall::parse_firewall_config(
-        vnf::config::ConfigNode::load_string(config_yaml(rules, table, conn_mode, sources),
-                                             "fw_bench.yaml"));
+    cfg = vfirewall::parse_firewall_config(vnf::config::ConfigNode::load_string(
+        config_yaml(rules, table, conn_mode, sources, log_drops), "fw_bench.yaml"));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
@@ -178,7 +185,8 @@ int main(int argc, char** argv) {
     rte_rcu_qsbr_thread_offline(w.qsbr, w.id);
     const uint64_t dropped = engine.drop_total(vnf::DropReason::kFwTableFull) +
                              engine.drop_total(vnf::DropReason::kFwZoneLimit) +
-                             engine.drop_total(vnf::DropReason::kFwPolicyDrop);
+                             engine.drop_total(vnf::DropReason::kFwPolicyDrop) +
+                             engine.drop_total(vnf::DropReason::kFwRuleDrop);
     if (!chunks.empty()) {
       const double best = chunks.best(0), med = chunks.median(0);
       const double hz = static_cast<double>(rte_get_tsc_hz());
@@ -195,14 +203,13 @@ int main(int argc, char** argv) {
             rules, best, med, hz / best, static_cast<unsigned long>(all_pkts),
             static_cast<unsigned long>(dropped));
       } else {
+        const char* mode = log_drops ? "logged-drop" : "established";
+        std::printf("%s, %u rules, %u flows: %.1f cycles/packet parse+firewall+tx (median %.1f)\n",
+                    mode, rules, flows, best, med);
         std::printf(
-            "established, %u rules, %u flows: %.1f cycles/packet parse+firewall+tx "
-            "(median %.1f)\n",
-            rules, flows, best, med);
-        std::printf(
-            "{\"mode\": \"established\", \"rules\": %u, \"flows\": %u, \"cycles_per_packet\": "
+            "{\"mode\": \"%s\", \"rules\": %u, \"flows\": %u, \"cycles_per_packet\": "
             "%.1f, \"median_cycles_per_packet\": %.1f, \"refused\": %lu}\n",
-            rules, flows, best, med, static_cast<unsigned long>(dropped));
+            mode, rules, flows, best, med, static_cast<unsigned long>(dropped));
       }
     }
     engine.stop_ports();

@@ -630,6 +630,41 @@ TEST(Vfirewall, LogLimitIsExactAcrossThreads) {
   EXPECT_FALSE(lim.take(7, 100));
   EXPECT_TRUE(lim.take(8, 100));  // a new second
   EXPECT_FALSE(lim.take(8, 0));   // log_rate 0: counted, never written
+  // A worker whose clock read is a little behind counts into the newer second: no second
+  // hands out its records twice.
+  vfirewall::LogLimit late;
+  EXPECT_TRUE(late.take(20, 1));
+  EXPECT_FALSE(late.take(19, 1));
+  EXPECT_FALSE(late.take(20, 1));
+  EXPECT_TRUE(late.take(21, 1));
+}
+
+// Suppressed decisions are counted in each worker's own row; a record reports the column's
+// sum since the previous report. Whichever threads count and report, each suppressed
+// decision is reported exactly once.
+TEST(Vfirewall, SuppressedLogRecordsAreReportedExactlyOnce) {
+  vfirewall::LogLimit lim;
+  constexpr int kThreads = 4, kEach = 20000;
+  std::atomic<uint64_t> rows[kThreads] = {};
+  std::atomic<uint64_t> reported{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        rows[t].store(rows[t].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        if (i % 97 == 0) {  // a record: sum the column, report
+          uint64_t total = 0;
+          for (auto& r : rows) total += r.load(std::memory_order_relaxed);
+          reported.fetch_add(lim.report(total));
+        }
+      }
+    });
+  for (auto& t : ts) t.join();
+  uint64_t total = 0;
+  for (auto& r : rows) total += r.load();
+  reported.fetch_add(lim.report(total));
+  EXPECT_EQ(reported.load(), uint64_t{kThreads} * kEach);
+  EXPECT_EQ(lim.report(total), 0u) << "nothing reported twice";
 }
 
 TEST(Vfirewall, Ipv6LinkMessagesPassBeforeZonesAndRules) {

@@ -126,7 +126,14 @@ TEST(VfirewallConfig, ErrorsNameFileLineAndColumn) {
   expect_error(std::string(kZones) +
                    "rules:\n  - {id: r1, from: a, to: b, action: accept, log: true, log_rate: "
                    "2000000}\n",
-               10, 67, "out of range [0, 1000000]");
+               10, 67, "out of range [1, 1000000]");
+  expect_error(std::string(kZones) +
+                   "rules:\n  - {id: r1, from: a, to: b, action: accept, log: true, log_rate: 0}\n",
+               10, 67, "rules[0].log_rate: 0 would write no record although log: true");
+  expect_error(std::string(kZones) + "conntrack: {log_rate: 0}\n", 9, 23,
+               "conntrack.log_rate: 0 would silence every logged rule");
+  expect_error(std::string(kZones) + "conntrack: {log_ceiling: 0}\n", 9, 26,
+               "out of range [1, 1000000]");
   expect_error("zones:\n  - {name: a, ports: [inn]}\n", 7, 23, "unknown port 'inn'");
 }
 

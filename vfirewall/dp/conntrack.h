@@ -138,7 +138,8 @@ struct LogRecord {
   uint8_t proto, family, zsrc, zdst;
   uint8_t action;  // Action
   uint8_t pad[3];
-  uint32_t suppressed;  // records of the same rule suppressed (its log_rate) since its previous
+  uint32_t suppressed;  // decisions of the same rule not recorded (its log_rate, the worker
+                        // ceiling, a full queue) since its previous record, all workers
 };
 static_assert(sizeof(LogRecord) == 64, "one cache line per log record");
 
@@ -178,21 +179,38 @@ struct Request {
 // The log rate limit of one rule (by counter slot) or zone-pair policy, shared by all workers:
 // at most `log_rate` records per second per rule, whichever workers see its connections.
 // `window` packs the second (high half) and the records taken in it (low half), so that a
-// new second and a record are one compare-and-swap. Only logged decisions touch it.
+// new second and a record are one compare-and-swap. Only records write here (at most
+// `log_rate` per second): a decision over the rate only reads `window` and counts in its own
+// worker's row (FwWorkerState::log_supp), so a logged drop rule under a flood shares no
+// written cache line between workers.
 struct LogLimit {
   std::atomic<uint64_t> window{0};
-  std::atomic<uint32_t> suppressed{0};  // since the rule's previous record
-  uint32_t pad = 0;
+  // Suppressed decisions (all workers' rows summed) already reported in a record. Only rises
+  // (report()), so each suppressed decision is reported by exactly one record.
+  std::atomic<uint64_t> reported{0};
 
-  // Whether one more record fits into second `now_s` at `rate` per second.
+  // Whether one more record fits into second `now_s` at `rate` per second. A second older
+  // than the one stored (another worker read its clock a little later) counts in the stored
+  // one: the window never goes back, which would hand out a second's records twice.
   bool take(uint32_t now_s, uint32_t rate) noexcept {
     uint64_t w = window.load(std::memory_order_relaxed);
     for (;;) {
-      const uint32_t used = (w >> 32) == now_s ? static_cast<uint32_t>(w) : 0;
+      const uint32_t sec = static_cast<uint32_t>(w >> 32);
+      if (static_cast<int32_t>(now_s - sec) < 0) now_s = sec;
+      const uint32_t used = sec == now_s ? static_cast<uint32_t>(w) : 0;
       if (used >= rate) return false;
       const uint64_t next = (static_cast<uint64_t>(now_s) << 32) | (used + 1);
       if (window.compare_exchange_weak(w, next, std::memory_order_relaxed)) return true;
     }
+  }
+  // For a record: the suppressed decisions since the previous report, given `total`, the
+  // sum of the workers' rows read now.
+  uint64_t report(uint64_t total) noexcept {
+    uint64_t prev = reported.load(std::memory_order_relaxed);
+    while (total > prev)
+      if (reported.compare_exchange_weak(prev, total, std::memory_order_relaxed))
+        return total - prev;
+    return 0;
   }
 };
 static_assert(sizeof(LogLimit) == 16);
@@ -228,6 +246,15 @@ struct alignas(64) FwWorkerState {
   rte_ring* req_ring = nullptr;  // Request*, SP/SC
   Request* current = nullptr;    // request being served
   LogLimit* log_limits = nullptr;  // [kLogLimits], shared by all workers
+  // Suppressed log records per limit, one row of kLogLimits per worker, [worker][limit]: a
+  // worker writes only its own row (log_supp); a record sums the column.
+  std::atomic<uint64_t>* log_supp_rows = nullptr;
+  std::atomic<uint64_t>* log_supp = nullptr;  // this worker's row
+  uint32_t n_workers = 1;
+  // All logged rules together: at most log_ceiling records per second from this worker
+  // (conntrack.log_ceiling); what is over counts as its rule's suppressed.
+  uint32_t log_ceiling = 0;
+  uint32_t log_window_s = 0, log_window_used = 0;
   uint32_t loops = 0;
   int32_t time_offset_s = 0;      // tests: move this worker's clock forward
   RuleCounters* rules = nullptr;  // [kMaxRuleSlots]

@@ -308,11 +308,28 @@ void FirewallStageT<Dry>::log_decision(const CtKey& k, Action a, uint32_t rule_p
     return;
   }
   LogLimit& lim = st_.log_limits[limit];
-  if (!lim.take(now_s_, rate)) {
+  std::atomic<uint64_t>& mine = st_.log_supp[limit];
+  auto suppress = [&] {  // this worker's row only: a plain load and store, no locked add
     st_.counters.log_suppressed.add();
-    lim.suppressed.fetch_add(1, std::memory_order_relaxed);
+    mine.store(mine.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  };
+  // The worker's ceiling, all rules together, then the rule's own rate (which a decision
+  // over the ceiling does not use up).
+  if (st_.log_window_s != now_s_) {
+    st_.log_window_s = now_s_;
+    st_.log_window_used = 0;
+  }
+  if (st_.log_window_used >= snap_->log_ceiling || !lim.take(now_s_, rate)) {
+    suppress();
     return;
   }
+  // The worker is the ring's only producer: free room now is room at the enqueue.
+  if (rte_ring_free_count(st_.log_ring) == 0) {
+    st_.counters.log_ring_full.add();
+    suppress();  // reported with the rule's next record
+    return;
+  }
+  ++st_.log_window_used;
   LogRecord r;
   std::memset(&r, 0, sizeof r);
   r.tsc = w_.now_tsc;
@@ -327,12 +344,13 @@ void FirewallStageT<Dry>::log_decision(const CtKey& k, Action a, uint32_t rule_p
   r.zsrc = k.zsrc;
   r.zdst = k.zdst;
   r.action = static_cast<uint8_t>(a);
-  r.suppressed = lim.suppressed.exchange(0, std::memory_order_relaxed);
-  if (rte_ring_sp_enqueue_elem(st_.log_ring, &r, sizeof r) != 0) {
-    st_.counters.log_ring_full.add();
-    lim.suppressed.fetch_add(r.suppressed, std::memory_order_relaxed);  // the next record says
-    return;
-  }
+  uint64_t total = 0;  // the column of every worker's row
+  for (uint32_t w = 0; w < st_.n_workers; ++w)
+    total += st_.log_supp_rows[static_cast<size_t>(w) * kLogLimits + limit].load(
+        std::memory_order_relaxed);
+  const uint64_t since = lim.report(total);
+  r.suppressed = since > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(since);
+  rte_ring_sp_enqueue_elem(st_.log_ring, &r, sizeof r);
   st_.counters.log_records.add();
 }
 

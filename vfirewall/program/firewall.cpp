@@ -81,6 +81,11 @@ Firewall::Firewall(vnf::Engine& engine, FirewallConfig cfg)
                                 engine.worker(0).socket);
   if (!ll) throw std::runtime_error("cannot allocate the rule log limits");
   log_limits_ = new (ll) LogLimit[kLogLimits];
+  const unsigned nw = engine.worker_count();
+  void* rows = rte_zmalloc_socket("fw_log_supp", sizeof(std::atomic<uint64_t>) * kLogLimits * nw,
+                                  RTE_CACHE_LINE_SIZE, engine.worker(0).socket);
+  if (!rows) throw std::runtime_error("cannot allocate the rule log counters");
+  log_supp_rows_ = new (rows) std::atomic<uint64_t>[static_cast<size_t>(kLogLimits) * nw];
   for (unsigned i = 0; i < engine.worker_count(); ++i) {
     vnf::WorkerContext& w = engine.worker(i);
     void* mem =
@@ -106,6 +111,9 @@ Firewall::Firewall(vnf::Engine& engine, FirewallConfig cfg)
           cap));
     st->rules = new (rc) RuleCounters[kMaxRuleSlots];
     st->log_limits = log_limits_;
+    st->log_supp_rows = log_supp_rows_;
+    st->log_supp = log_supp_rows_ + static_cast<size_t>(i) * kLogLimits;
+    st->n_workers = nw;
     for (uint32_t k = 0; k < cap; ++k) st->free_stack[k] = cap - 1 - k;
     st->free_top = cap;
     const std::string hname = fmt::format("fw_ct_{}_{}", inst, i);
@@ -153,6 +161,7 @@ Firewall::~Firewall() {
     rte_free(st);
   }
   rte_free(log_limits_);
+  rte_free(log_supp_rows_);
 }
 
 std::unique_ptr<FwSnapshot> Firewall::build(const FirewallConfig& c, uint64_t generation) {
@@ -184,14 +193,14 @@ Firewall::Staged Firewall::prepare(FirewallConfig next) {
   // Nothing running uses a reused number, so its log limits start afresh too.
   for (const uint32_t slot : rule_slots_.reused) {
     rule_base_[slot] = rule_sum(slot);
-    log_limits_[slot].suppressed.store(0, std::memory_order_relaxed);
+    reset_log_limit(slot);
   }
   rule_slots_.reused.clear();
   for (const uint32_t z : zone_ids_.reused) {
     zone_created_base_[z] = zone_created_sum(z);
     for (uint32_t o = 0; o < kMaxZoneIds; ++o) {
-      log_limits_[kMaxRuleSlots + z * kMaxZoneIds + o].suppressed.store(0);
-      log_limits_[kMaxRuleSlots + o * kMaxZoneIds + z].suppressed.store(0);
+      reset_log_limit(kMaxRuleSlots + z * kMaxZoneIds + o);
+      reset_log_limit(kMaxRuleSlots + o * kMaxZoneIds + z);
     }
   }
   zone_ids_.reused.clear();

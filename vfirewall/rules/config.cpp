@@ -623,7 +623,11 @@ class Loader {
   static uint32_t log_rate_of(const ConfigNode& n, bool log) {
     if (!n.has("log_rate")) return kLogRateDefault;
     if (!log) n["log_rate"].fail("log_rate without log: true (nothing would be logged)");
-    return static_cast<uint32_t>(n.uint_or("log_rate", 0, 0, 1000000));
+    if (n["log_rate"].str() == "0")
+      n["log_rate"].fail(
+          "0 would write no record although log: true (a rule logs "
+          "nothing with log: false)");
+    return static_cast<uint32_t>(n.uint_or("log_rate", 0, 1, 1000000));
   }
 
   void policies(const ConfigNode& list) {
@@ -820,13 +824,19 @@ void parse_policy_sections(const ConfigNode& root, FirewallConfig& c) {
   Timeouts defaults;
   const ConfigNode ct = root["conntrack"];
   if (ct.defined()) {
-    ct.allow_keys(
-        {"size", "expectations", "recheck_established", "log_rate", "expect_timeout", "timeouts"});
+    ct.allow_keys({"size", "expectations", "recheck_established", "log_rate", "log_ceiling",
+                   "expect_timeout", "timeouts"});
     c.conntrack.size = static_cast<uint32_t>(ct.uint_or("size", c.conntrack.size, 64, 1u << 26));
     c.conntrack.expectations =
         static_cast<uint32_t>(ct.uint_or("expectations", c.conntrack.expectations, 16, 1u << 20));
     c.conntrack.recheck_established = ct.bool_or("recheck_established", true);
-    c.conntrack.log_rate = static_cast<uint32_t>(ct.uint_or("log_rate", 100, 0, 1000000));
+    // 0 would log nothing while `log: true` promises records: refused (use `log: false`).
+    if (ct.has("log_rate") && ct["log_rate"].str() == "0")
+      ct["log_rate"].fail(
+          "0 would silence every logged rule that sets no log_rate of "
+          "its own (a rule logs nothing with log: false)");
+    c.conntrack.log_rate = static_cast<uint32_t>(ct.uint_or("log_rate", 100, 1, 1000000));
+    c.conntrack.log_ceiling = static_cast<uint32_t>(ct.uint_or("log_ceiling", 5000, 1, 1000000));
     c.conntrack.expect_timeout = ct.seconds_or("expect_timeout", 60, 1, 3600);
     parse_timeouts(ct["timeouts"], defaults);
   }

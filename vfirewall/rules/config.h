@@ -140,6 +140,7 @@ struct ConntrackSettings {
   uint32_t expectations = 1024;  // FTP data expectations per worker, fixed at start-up
   bool recheck_established = true;
   uint32_t log_rate = 100;  // log records per second per rule or policy, unless it sets its own
+  uint32_t log_ceiling = 5000;  // log records per second per worker, all rules together
   uint32_t expect_timeout = 60;
 };
 
