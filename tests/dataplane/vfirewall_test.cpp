@@ -573,6 +573,36 @@ TEST(Vfirewall, RuleLogsAreRateLimited) {
       << recs[1].json;
 }
 
+// A record written before a reload is named as its own generation named things: the rule
+// renamed and moved since, and the zone renamed, still read as they were when it decided.
+TEST(Vfirewall, ARecordKeepsTheNamesOfItsGeneration) {
+  FwHarness h(kBase);
+  expect_pass(h, "pa", "pb", udp4(true, 36500, 53), "dns");
+  std::string next = kBase;
+  next.replace(next.find("{name: office, ports: [pa]}"), 27, "{name: office2, ports: [pa]}");
+  for (const char* z : {"from: office,", "from: office,", "from: office,", "from: office,",
+                        "from: office,", "from: office,", "from: office,"})
+    next.replace(next.find(z), 13, "from: office2,");
+  next.replace(next.find("  - {id: dns,"), 13, "  - {id: dns2,");
+  next.replace(next.find("rules:\n"), 7,
+               "rules:\n  - {id: first, from: lab, to: lab2, service: [tcp/1], action: accept}\n");
+  h.apply_yaml(next);
+  expect_pass(h, "pa", "pb", udp4(true, 36501, 53), "dns after the reload");
+  vfirewall::LogRecord r;
+  ASSERT_EQ(rte_ring_sc_dequeue_elem(h.fw().worker_state(0).log_ring, &r, sizeof r), 0);
+  EXPECT_NE(h.fw().format_log(r).find("rule=dns action=accept from=office to=servers"),
+            std::string::npos)
+      << h.fw().format_log(r);
+  ASSERT_EQ(rte_ring_sc_dequeue_elem(h.fw().worker_state(0).log_ring, &r, sizeof r), 0);
+  EXPECT_NE(h.fw().format_log(r).find("rule=dns2 action=accept from=office2 to=servers"),
+            std::string::npos)
+      << h.fw().format_log(r);
+  const vnf::CaptureVerdict v{4, 1, 0, r.zsrc, r.zdst, 0};  // rule 4 (dns) of generation 1
+  EXPECT_EQ(h.fw().describe_verdict(v),
+            "accept rule=dns from=#" + std::to_string(r.zsrc) + "@gen1 to=servers")
+      << "office2 did not exist in generation 1";
+}
+
 // Each rule and policy has its own budget: a flood of one logged rule's connections leaves
 // another's records alone, and each record counts what its own rule suppressed.
 TEST(Vfirewall, RuleLogsAreRateLimitedPerRule) {

@@ -136,7 +136,11 @@ Firewall::Firewall(vnf::Engine& engine, FirewallConfig cfg)
     if (!st->log_ring || !st->req_ring) throw std::runtime_error("cannot create firewall rings");
     pipelines_.push_back(std::make_unique<FwPipeline>(published_, *st, w));
   }
-  published_.publish(build(cfg_, 1));
+  {
+    auto first = build(cfg_, 1);
+    remember_names(*first);
+    published_.publish(std::move(first));
+  }
   const FwSnapshot& s = *published_.get();
   audit_.applied(1, cfg_.file, cfg_.hash, vnf::Requester{},
                  fmt::format("{} zones, {} rules ({} IPv4 + {} IPv6 ACL entries), {} findings",
@@ -232,6 +236,7 @@ void Firewall::commit(Staged st, const vnf::Requester& who) {
   cfg_ = std::move(st.cfg);
   findings_ = std::move(st.findings);
   for (const auto& x : findings_) spdlog::warn("{}", x.str());
+  remember_names(*st.snap);
   published_.publish(std::move(st.snap));
   std::string detail = changes.empty() ? "no rule changes" : "";
   for (const auto& c : changes) detail += (detail.empty() ? "" : "; ") + c;
@@ -248,11 +253,34 @@ void Firewall::reload(const vnf::Requester& who) {
       [&](FirewallConfig next) { apply(std::move(next), who); });
 }
 
-// The rule a log record names ("policy" for a zone-pair policy; "#N@genG" when the rules
-// changed since the worker wrote it).
-std::string Firewall::log_rule(const FwSnapshot& s, uint32_t rule, uint64_t generation) const {
-  if (rule && generation == s.generation && rule <= s.rule_ids.size()) return s.rule_ids[rule - 1];
-  return rule ? fmt::format("#{}@gen{}", rule, generation) : std::string("policy");
+void Firewall::remember_names(const FwSnapshot& s) {
+  auto n = std::make_shared<Names>();
+  n->generation = static_cast<uint32_t>(s.generation);
+  n->rule_ids = s.rule_ids;
+  n->zone_names = s.zone_names;
+  std::lock_guard lock(names_mu_);
+  names_.push_back(std::move(n));
+  if (names_.size() > kNamesKept) names_.pop_front();
+}
+
+std::shared_ptr<const Firewall::Names> Firewall::names_of(uint32_t generation) const {
+  std::lock_guard lock(names_mu_);
+  for (auto it = names_.rbegin(); it != names_.rend(); ++it)
+    if ((*it)->generation == generation) return *it;
+  return nullptr;
+}
+
+std::string Firewall::log_rule(uint32_t rule, uint32_t generation) const {
+  if (!rule) return "policy";
+  const auto n = names_of(generation);
+  if (n && rule <= n->rule_ids.size()) return n->rule_ids[rule - 1];
+  return fmt::format("#{}@gen{}", rule, generation);
+}
+
+std::string Firewall::log_zone(uint8_t z, uint32_t generation) const {
+  const auto n = names_of(generation);
+  if (n && z < n->zone_names.size() && !n->zone_names[z].empty()) return n->zone_names[z];
+  return fmt::format("#{}@gen{}", z, generation);
 }
 
 // Wall-clock milliseconds of a log record, from its worker's TSC.
@@ -263,33 +291,25 @@ int64_t Firewall::log_time_ms(const LogRecord& r) const {
 }
 
 std::string Firewall::describe_verdict(const vnf::CaptureVerdict& v) const {
-  std::lock_guard lock(mu_);
-  const FwSnapshot& s = *published_.get();
-  const std::string rule = v.rule ? "rule=" + log_rule(s, v.rule, v.generation) : "policy";
-  const auto zone = [&s](uint8_t z) {
-    return s.zone_names[z].empty() ? std::string("-") : s.zone_names[z];
-  };
-  return fmt::format("{} {} from={} to={}", action_name(Action(v.action)), rule, zone(v.zsrc),
-                     zone(v.zdst));
+  const std::string rule = v.rule ? "rule=" + log_rule(v.rule, v.generation) : "policy";
+  return fmt::format("{} {} from={} to={}", action_name(Action(v.action)), rule,
+                     log_zone(v.zsrc, v.generation), log_zone(v.zdst, v.generation));
 }
 
 std::string Firewall::format_log(const LogRecord& r) const {
-  // Called with mu_ held or from the control thread: the snapshot is current.
-  const FwSnapshot& s = *published_.get();
-  const std::string rule = log_rule(s, r.rule, r.generation);
+  const std::string rule = log_rule(r.rule, r.generation);
   const auto ms = log_time_ms(r);
   const char* pn = proto_name(r.proto);
   const bool ports = r.proto == kProtoTcp || r.proto == kProtoUdp;
   return fmt::format("fw-log: time_ms={} rule={} action={} from={} to={} proto={} src={} dst={}",
-                     ms, rule, action_name(Action(r.action)), s.zone_names[r.zsrc],
-                     s.zone_names[r.zdst], pn ? pn : std::to_string(r.proto),
+                     ms, rule, action_name(Action(r.action)), log_zone(r.zsrc, r.generation),
+                     log_zone(r.zdst, r.generation), pn ? pn : std::to_string(r.proto),
                      endpoint(r.family, r.src, r.sport, ports),
                      endpoint(r.family, r.dst, r.dport, ports));
 }
 
 vnf::events::Event Firewall::log_event(const LogRecord& r) const {
-  const FwSnapshot& s = *published_.get();
-  const std::string rule = log_rule(s, r.rule, r.generation);
+  const std::string rule = log_rule(r.rule, r.generation);
   const auto ms = log_time_ms(r);
   const char* pn = proto_name(r.proto);
   const bool ports = r.proto == kProtoTcp || r.proto == kProtoUdp;
@@ -299,8 +319,8 @@ vnf::events::Event Firewall::log_event(const LogRecord& r) const {
   e.str("packet_time", vnf::events::rfc3339_ms(ms))
       .str("rule", rule)
       .str("action", action_name(a))
-      .str("from_zone", s.zone_names[r.zsrc])
-      .str("to_zone", s.zone_names[r.zdst])
+      .str("from_zone", log_zone(r.zsrc, r.generation))
+      .str("to_zone", log_zone(r.zdst, r.generation))
       .str("proto", pn ? pn : std::to_string(r.proto))
       .str("src", addr_str(r.family, r.src))
       .str("dst", addr_str(r.family, r.dst));

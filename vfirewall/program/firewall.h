@@ -4,6 +4,7 @@
 // and telemetry. Plugged into the engine with vnf::run().
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -121,18 +122,32 @@ class Firewall {
 
   // Log line for a record (exposed for tests).
   std::string format_log(const LogRecord& r) const;
-  // A verdict capture record in words ("accept rule=web from=office to=servers"); takes mu_
-  // (the capture writer's thread).
+  // A verdict capture record in words ("accept rule=web from=office to=servers"), with the
+  // names of the generation that decided it (the capture writer's thread; never waits for a
+  // reload's build).
   std::string describe_verdict(const vnf::CaptureVerdict& v) const;
+  // The rules' and zones' names of one generation, kept for the last kNamesKept generations:
+  // a record written before a reload is named as it was decided.
+  struct Names {
+    uint32_t generation = 0;  // as records carry it
+    std::vector<std::string> rule_ids, zone_names;
+  };
+  static constexpr size_t kNamesKept = 8;
+  std::shared_ptr<const Names> names_of(uint32_t generation) const;
   // The name of rule index + 1 `rule` of rules generation `generation`: its id, "#N@genG" when
-  // the rules changed since, "policy" for 0 (a zone-pair policy).
-  std::string log_rule(const FwSnapshot& s, uint32_t rule, uint64_t generation) const;
+  // that generation's names are no longer kept, "policy" for 0 (a zone-pair policy).
+  std::string log_rule(uint32_t rule, uint32_t generation) const;
+  // Zone `z` of generation `generation`: its name, "#Z@genG" when no longer kept.
+  std::string log_zone(uint8_t z, uint32_t generation) const;
   int64_t log_time_ms(const LogRecord& r) const;
   // The fw_log event record of r (common/events.h).
   vnf::events::Event log_event(const LogRecord& r) const;
 
  private:
   std::unique_ptr<FwSnapshot> build(const FirewallConfig& c, uint64_t generation);
+  void remember_names(const FwSnapshot& s);         // before publishing s
+  mutable std::mutex names_mu_;                     // names_ only, held for a pointer copy
+  std::deque<std::shared_ptr<const Names>> names_;  // oldest first
   RuleStats rule_sum(uint32_t slot) const;          // all workers, since start-up
   uint64_t zone_created_sum(uint32_t zone) const;  // all workers, since start-up
   void log_pressure(uint64_t now_ms);
