@@ -18,6 +18,7 @@ std::unique_ptr<L2Snapshot> build_l2_snapshot(const SwitchConfig& cfg, uint64_t 
   auto s = std::make_unique<L2Snapshot>();
   s->generation = generation;
   for (auto& v : s->seg_of_vlan) v = kNoSegment;
+  for (auto& v : s->vlan_ports) v = 0;
   for (const auto& seg : cfg.segments) {
     s->seg_of_vlan[seg.vlan] = static_cast<uint16_t>(s->segments.size());
     SegmentPorts sp;
@@ -61,6 +62,7 @@ std::unique_ptr<L2Snapshot> build_l2_snapshot(const SwitchConfig& cfg, uint64_t 
       pol.allowed.set(vlan);
       SegmentPorts& sp = s->segments[s->seg_of_vlan[vlan]];
       sp.ports[sp.count++] = id;
+      s->vlan_ports[vlan] |= 1u << id;
     }
   }
   return s;

@@ -56,6 +56,9 @@ struct L2Snapshot {
   PortPolicy port[vnf::kMaxPorts];
   PortSecurityDp sec[vnf::kMaxPorts];
   uint16_t seg_of_vlan[4096];  // VLAN ID -> index in segments, kNoSegment if none
+  // VLAN ID -> the ports carrying its segment, one bit per port id (Burst::flood_mask's
+  // bits): the firewall judges a flood's copies by the zones of these ports.
+  uint32_t vlan_ports[4096];
   std::vector<SegmentPorts> segments;
   LimitsDp limits;  // built by LimitRows::compile (vswitch/limit_config.h)
 

@@ -55,7 +55,10 @@ class SwitchPipeline final {
     snap_ = pub_.get();
     if (w_.held | limits_.busy()) [[unlikely]]
       w_.held = limits_.drain(snap_->limits);  // shaped ports: what their rate allows now
-    if (fw_) fw_->begin();
+    if (fw_) {
+      fw_->set_segment_ports(snap_->vlan_ports);
+      fw_->begin();
+    }
     if (rt_) {
       rsnap_ = rpub_->get();
       send_injected();
@@ -95,6 +98,7 @@ class SwitchPipeline final {
       t.record(vnf::WhyStage::kRoute, b);
     }
     if (fw_probe_) {
+      fw_probe_->set_segment_ports(snap_->vlan_ports);
       fw_probe_->probe(b, t);
       t.record(vnf::WhyStage::kFirewall, b);
     }

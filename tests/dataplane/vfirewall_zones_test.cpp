@@ -165,7 +165,9 @@ TEST(VfirewallZones, RenamingZonesAndRulesAtEveryReloadNeverRunsOut) {
   const uint32_t a = ip4("10.0.0.1"), b = ip4("10.0.0.2");
   uint16_t sport = 20000;
   for (int n = 0; n <= 300; ++n) {
-    if (n > 0) ASSERT_NO_THROW(h.apply_yaml(cfg(n))) << "reload " << n;
+    if (n > 0) {
+      ASSERT_NO_THROW(h.apply_yaml(cfg(n))) << "reload " << n;
+    }
     const std::string s = std::to_string(n);
     // Whatever numbers the new names got, they count from zero...
     ASSERT_EQ(h.fw().zone_created("in" + s), 0u) << "reload " << n;

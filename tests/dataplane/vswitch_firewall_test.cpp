@@ -92,6 +92,7 @@ TEST(VswitchFirewall, FloodsStayInsideTheJudgedZone) {
   EXPECT_EQ(out.count("vm2"), 0u) << "a flood leaked into the db zone's port";
   ASSERT_EQ(out.count("vm3"), 1u) << "the flood still reaches the web zone's other port";
   EXPECT_EQ(out.at("vm3"), std::vector<Bytes>{to_db_ip});
+  EXPECT_EQ(h.drops(DropReason::kFwPolicyDrop), 1u) << "the db zone's refusal of its copy";
   // Broadcast ARP is a link protocol: it reaches every port of the segment.
   EXPECT_EQ(h.exchange("vm2", arp_from(B, "10.1.0.2")).size(), 2u);
 }
@@ -142,4 +143,56 @@ TEST(VswitchFirewall, AVmCannotUseAnotherZonesAddress) {
   // vm3 with its own address is unaffected.
   out = h.exchange("vm3", tcp4(A, C, "10.1.0.3", "10.1.0.1", 42000, 8080, 0x02, 9, 0));
   EXPECT_EQ(out.count("vm1"), 1u);
+}
+
+// Each copy of a flood is judged with its own port's zone, as Linux judges each bridged copy
+// with its output port. Before: the flood was judged for the first zone of the file whatever
+// its destination, so a VM whose ARP entry outlived the switch's MAC table (a restart, aging)
+// could not reach an allowed server in another zone until that server spoke first.
+TEST(VswitchFirewall, EachFloodCopyIsJudgedByItsPortsZone) {
+  SwitchHarness h(kHost);
+  EXPECT_EQ(h.exchange("vm1", arp_from(A, "10.1.0.1")).size(), 2u);
+  EXPECT_EQ(h.exchange("vm3", arp_from(C, "10.1.0.3")).size(), 2u);
+  // vm2's MAC is not known to the switch: web -> db:5432 floods to vm2 (the rule) and vm3
+  // (web's own zone).
+  const Bytes syn = tcp4(B, A, "10.1.0.1", "10.1.0.2", 40000, 5432, 0x02, 1000, 0);
+  Out out = h.exchange("vm1", syn);
+  ASSERT_EQ(out.count("vm2"), 1u) << "the copy for the db zone, which its rule accepts";
+  EXPECT_EQ(out.at("vm2"), std::vector<Bytes>{syn});
+  EXPECT_EQ(out.count("vm3"), 1u) << "the copy for the web zone, intra-zone accept";
+  // A reload before the answer: the session opened by the flood is still db's.
+  std::string next = kHost;
+  next += "    - {id: web-db-ntp, from: web, to: db, service: [udp/123], action: accept}\n";
+  h.apply_yaml(next);
+  const Bytes synack = tcp4(A, B, "10.1.0.2", "10.1.0.1", 5432, 40000, 0x12, 7000, 1001);
+  out = h.exchange("vm2", synack);
+  ASSERT_EQ(out.size(), 1u) << "the answer belongs to the connection the flood opened";
+  EXPECT_EQ(out["vm1"], std::vector<Bytes>{synack});
+  out = h.exchange("vm1", tcp4(B, A, "10.1.0.1", "10.1.0.2", 40000, 5432, 0x10, 1001, 7001));
+  ASSERT_EQ(out.size(), 1u) << "vm2 is learned now: unicast, on the session";
+  EXPECT_EQ(out.count("vm2"), 1u);
+  EXPECT_EQ(h.drops(DropReason::kFwRecheckClosed), 0u);
+  // Another reload, after the answer: the session knows vm2's port now.
+  next += "    - {id: web-db-dns, from: web, to: db, service: [udp/53], action: accept}\n";
+  h.apply_yaml(next);
+  out = h.exchange("vm2", tcp4(A, B, "10.1.0.2", "10.1.0.1", 5432, 40000, 0x10, 7001, 1001));
+  EXPECT_EQ(out.size(), 1u);
+  EXPECT_EQ(h.drops(DropReason::kFwRecheckClosed), 0u);
+}
+
+// A flood that every zone refuses is dropped, one drop per refusing zone; a copy for a zone
+// whose policy rejects gets no reset (another zone might have taken it).
+TEST(VswitchFirewall, AFloodEveryZoneRefusesIsDropped) {
+  std::string host = kHost;
+  host.replace(host.find("    - {name: web, ports: [vm1, vm3]}"), 36,
+               "    - {name: web, ports: [vm1]}\n    - {name: backup, ports: [vm3]}");
+  host += "  policies:\n    - {from: web, to: backup, action: reject}\n";
+  SwitchHarness h(host);
+  EXPECT_EQ(h.exchange("vm1", arp_from(A, "10.1.0.1")).size(), 2u);
+  const Mac unknown = mac("02:00:00:00:01:99");
+  const Out out =
+      h.exchange("vm1", tcp4(unknown, A, "10.1.0.1", "10.1.0.9", 43000, 22, 0x02, 1, 0));
+  EXPECT_TRUE(out.empty()) << "no copy, and no reset back to vm1";
+  EXPECT_EQ(h.drops(DropReason::kFwPolicyDrop) + h.drops(DropReason::kFwPolicyReject), 2u);
+  EXPECT_EQ(h.drops(DropReason::kFwPolicyReject), 1u);
 }

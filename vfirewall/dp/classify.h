@@ -1,7 +1,6 @@
 // Zone classification: the first zone (in config order) whose ports, segments and networks
-// all match. The destination side of a flooded frame has no egress port yet: its port
-// condition is skipped (segment and address still apply), and the stage then narrows the
-// flood (Burst::flood_mask) to the ports whose zone is that destination zone.
+// all match. A flooded frame's destination side is classified per port it may reach
+// (FirewallStage::prepare, judge_split); a port >= 64 skips the port conditions.
 // Anti-spoofing: a source address claimed by a zone (it names ports or segments and networks)
 // is accepted only where such a zone lives (spoofed_source).
 #pragma once

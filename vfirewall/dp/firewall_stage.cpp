@@ -59,15 +59,9 @@ inline void acl6_key(AclKey6& a, const CtKey& k, uint16_t sport, uint16_t dport)
   a.dport = rte_cpu_to_be_16(dport);
 }
 
-// One key's ACL result (0: no rule), for rechecks.
-uint32_t classify_one(const FwSnapshot& s, const CtKey& k) noexcept {
-  // An ICMP session was opened by a query whose type its key holds (code 0, as every query
-  // has); other sessions carry their ports.
-  uint16_t sport = k.sport, dport = k.dport;
-  if (k.proto == kProtoIcmp || k.proto == kProtoIcmp6) {
-    sport = static_cast<uint16_t>(k.dport << 8);
-    dport = 0;
-  }
+// One key's ACL result (0: no rule) with the rules' ports (ICMP: type << 8 | code, 0).
+uint32_t classify_new(const FwSnapshot& s, const CtKey& k, uint16_t sport,
+                      uint16_t dport) noexcept {
   uint32_t res = 0;
   if (k.family == 4) {
     if (!s.acl4) return 0;
@@ -83,6 +77,15 @@ uint32_t classify_one(const FwSnapshot& s, const CtKey& k) noexcept {
     rte_acl_classify(s.acl6, &d, &res, 1, 1);
   }
   return res;
+}
+
+// A session's key against the rules, for rechecks.
+uint32_t classify_one(const FwSnapshot& s, const CtKey& k) noexcept {
+  // An ICMP session was opened by a query whose type its key holds (code 0, as every query
+  // has); other sessions carry their ports.
+  if (k.proto == kProtoIcmp || k.proto == kProtoIcmp6)
+    return classify_new(s, k, static_cast<uint16_t>(k.dport << 8), 0);
+  return classify_new(s, k, k.sport, k.dport);
 }
 
 inline bool accepts(const FwSnapshot& s, const CtKey& k, uint32_t res, uint32_t& slot) noexcept {
@@ -162,13 +165,67 @@ bool FirewallStageT<Dry>::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key)
     b.drop(i, vnf::DropReason::kFwSpoofedSource);
     return false;
   }
-  const ZoneView* zd = find_zone(s, egress, meta.vlan, family, dst);
-  if (!zs || !zd) {
+  if (!zs) {
     b.drop(i, vnf::DropReason::kFwNoZone);
     return false;
   }
-  const uint8_t zsrc = zs->id;
-  const uint8_t zdst = zd->id;
+  const ZoneView* zd = nullptr;
+  if (egress == kFloodPort) {
+    // A flood (destination MAC not learned yet): each copy goes to a port of its own zone.
+    // Usually they are all one zone's (or the port alone decides nothing): judged once, and
+    // the copies narrowed to that zone's ports. Ports in several zones: judge_split.
+    const uint32_t ports = flood_ports(b, i);
+    if (ports == 0) return false;  // nowhere to go: L2Egress drops it (no_destination)
+    uint32_t same = 0;
+    bool split = false;
+    for (uint32_t rest = ports; rest; rest &= rest - 1) {
+      const unsigned port = static_cast<unsigned>(__builtin_ctz(rest));
+      const ZoneView* z = find_zone(s, static_cast<uint16_t>(port), meta.vlan, family, dst);
+      if (!z) continue;  // a port in no zone gets no copy
+      if (!zd) zd = z;
+      if (z == zd) {
+        same |= 1u << port;
+      } else {
+        split = true;
+      }
+    }
+    if (split) {
+      split_[n_split_] = i;
+      split_zsrc_[n_split_++] = zs->id;
+      return false;
+    }
+    if (zd) b.flood_mask[i] = same;
+  } else {
+    zd = find_zone(s, egress, meta.vlan, family, dst);
+  }
+  if (!zd) {
+    b.drop(i, vnf::DropReason::kFwNoZone);
+    return false;
+  }
+  return fill(b, i, p, key, zs->id, zd->id, egress);
+}
+
+template <bool Dry>
+uint32_t FirewallStageT<Dry>::flood_ports(const vnf::Burst& b, uint16_t i) const noexcept {
+  const vnf::PacketMeta& meta = vnf::meta_of(b.pkts[i]);
+  uint32_t ports = b.flood_mask[i];
+  if (vlan_ports_) ports &= vlan_ports_[meta.vlan & 0xFFF];
+  if (meta.vlan == b.in_vlan[i] && b.in_port < 32) ports &= ~(1u << b.in_port);
+  return ports;
+}
+
+template <bool Dry>
+bool FirewallStageT<Dry>::fill(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key, uint8_t zsrc,
+                               uint8_t zdst, uint16_t egress) noexcept {
+  const FwSnapshot& s = *snap_;
+  rte_mbuf* m = b.pkts[i];
+  vnf::PacketMeta& meta = vnf::meta_of(m);
+  const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
+  const uint8_t* ip = d + meta.l3_off;
+  const bool v4 = meta.l3 == vnf::L3::kIpv4;
+  const uint8_t* src = v4 ? ip + 12 : ip + 8;
+  const uint8_t* dst = v4 ? ip + 16 : ip + 24;
+  const uint8_t family = v4 ? 4 : 6;
   if constexpr (Dry) {
     trace_->fw_zsrc = zsrc;
     trace_->fw_zdst = zdst;
@@ -176,13 +233,6 @@ bool FirewallStageT<Dry>::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key)
       vnf::why_copy_name(trace_->fw_zsrc_name, s.zone_names[zsrc].c_str());
     if (zdst < s.zone_names.size())
       vnf::why_copy_name(trace_->fw_zdst_name, s.zone_names[zdst].c_str());
-  }
-  if (egress == kFloodPort) {
-    // A flood (destination MAC not learned yet) was judged for zdst without port conditions:
-    // its copies may only reach ports whose zone is zdst, never another zone's port. The zones
-    // before zdst's failed on segment or address, which no port changes; so a port's zone is
-    // zdst exactly when zdst's own port condition takes the port.
-    if (!zd->any_port) b.flood_mask[i] &= static_cast<uint32_t>(zd->ports);
   }
   meta.zone = zsrc;
   p.m = m;
@@ -386,7 +436,19 @@ bool FirewallStageT<Dry>::recheck(Session& x) noexcept {
   // The new config may bind the originator's address to another place.
   if (spoofed_source(s, zsv, x.in_port, x.in_vlan, x.key.family, src_a)) return false;
   const uint8_t zs = zsv ? zsv->id : kZoneNone;
-  const uint8_t zd = classify_zone(s, x.out_port, x.vlan, x.key.family, x.key.dst);
+  uint8_t zd = classify_zone(s, x.out_port, x.vlan, x.key.family, x.key.dst);
+  if (x.out_port == kSessionNoPort && zd != x.key.zdst) {
+    // Opened by a flood and not answered yet: its zone was a port's. Still so if a port of
+    // the segment is still in that zone.
+    const uint32_t ports = vlan_ports_ ? vlan_ports_[x.vlan & 0xFFF] : ~0u;
+    for (uint32_t rest = ports; rest; rest &= rest - 1) {
+      const uint16_t port = static_cast<uint16_t>(__builtin_ctz(rest));
+      if (classify_zone(s, port, x.vlan, x.key.family, x.key.dst) == x.key.zdst) {
+        zd = x.key.zdst;
+        break;
+      }
+    }
+  }
   if (zs != x.key.zsrc || zd != x.key.zdst) return false;
   if (x.flags & session_flags::kRelated) {
     // A data connection lives as long as its control connection is allowed.
@@ -476,7 +538,12 @@ void FirewallStageT<Dry>::on_session(vnf::Burst& b, Pkt& p, uint32_t idx, int di
     if (!Dry && (x.flags & session_flags::kFtpCtl) && doff < p.l4_avail)
       add_expectation(x, dir, p.l4 + doff, p.l4_avail - doff);
   }
-  if (dir == 1) x.flags |= session_flags::kReplied;
+  if (dir == 1) {
+    x.flags |= session_flags::kReplied;
+    // Opened by a flood: the answer shows where the responder is.
+    if (x.out_port == kSessionNoPort && p.meta->in_port < 64)
+      x.out_port = static_cast<uint8_t>(p.meta->in_port);
+  }
   ++x.packets[dir];
   x.bytes[dir] += p.m->pkt_len;
   if (x.rule_slot) count_rule(x.rule_slot, p.m->pkt_len, false);
@@ -627,8 +694,10 @@ void FirewallStageT<Dry>::on_new(vnf::Burst& b, Pkt& p, const CtKey& key,
   }
   // A routed frame no longer looks as it arrived (MACs rewritten, TTL decremented): a reject
   // built from it would go to the wrong station, so it is dropped without a response.
+  // Nor is one built for a copy of a flood that other zones may accept (still counted as a
+  // reject: that is what the rule decided).
   if (a == Action::kReject && !(p.meta->flags & vnf::meta_flags::kRouted)) {
-    if (Dry) {
+    if (Dry || in_split_) {
       // the reject is not built
     } else if (rte_mbuf* r = build_reject(p.m, *p.meta, w_.pool)) {
       w_.send(p.meta->in_port, r);
@@ -641,12 +710,145 @@ void FirewallStageT<Dry>::on_new(vnf::Burst& b, Pkt& p, const CtKey& key,
 }
 
 template <bool Dry>
+bool FirewallStageT<Dry>::before_rules(vnf::Burst& b, Pkt& p, const CtKey& k) noexcept {
+  const FwSnapshot& s = *snap_;
+  if (k.proto == kProtoTcp && p.l4) {
+    if (tcp_event(p.l4[13]) != TcpEvent::kSyn) {
+      b.drop(p.i, vnf::DropReason::kFwTcpInvalid);
+      return false;
+    }
+    uint32_t parent = 0, pserial = 0;
+    if (st_.expect_live && take_expectation(k, parent, pserial)) {
+      vnf::DropReason why = vnf::DropReason::kNone;
+      if constexpr (Dry) {
+        trace_->fw = vnf::why::Fw::kExpected;
+        if (!ct::admit(st_, s, k, why)) {
+          b.drop(p.i, why);
+        } else {
+          trace_->fw_creates = 1;
+          trace_->fw_state_after = static_cast<uint8_t>(TcpState::kSynSent);
+        }
+        return false;
+      }
+      const int32_t idx = ct::create(st_, s, k, now_s_, why);
+      if (idx < 0) {
+        b.drop(p.i, why);
+        return false;
+      }
+      Session& x = st_.sessions[idx];
+      const uint32_t pi = parent - 1;
+      x.flags |= session_flags::kRelated;
+      x.parent = parent;
+      x.parent_serial = pserial;
+      x.rule_slot = pi < st_.capacity ? st_.sessions[pi].rule_slot : 0;
+      first_packet(x, p);
+      x.flags &= static_cast<uint8_t>(~session_flags::kFtpCtl);
+      st_.counters.related.add();
+      return false;
+    }
+  } else if ((k.proto == kProtoIcmp || k.proto == kProtoIcmp6) && p.l4 &&
+             is_icmp_reply(k.proto, p.icmp_type)) {
+    b.drop(p.i, vnf::DropReason::kFwInvalid);  // a reply nobody asked for
+    return false;
+  }
+  return true;
+}
+
+template <bool Dry>
+void FirewallStageT<Dry>::judge_one(vnf::Burst& b, Pkt& p, const CtKey& key) noexcept {
+  void* data = nullptr;
+  if (rte_hash_lookup_data(st_.hash, &key, &data) >= 0) {
+    const uintptr_t v = reinterpret_cast<uintptr_t>(data);
+    const uint32_t idx = static_cast<uint32_t>(v >> 1);
+    if (static_cast<int32_t>(st_.sessions[idx].expires_s - now_s_) >= 0) {
+      on_session(b, p, idx, static_cast<int>(v & 1));
+      return;
+    }
+    if constexpr (!Dry) {
+      ct::remove(st_, idx);
+      st_.counters.expired.add();
+    }
+  }
+  if (!before_rules(b, p, key)) return;
+  on_new(b, p, key, classify_new(*snap_, key, p.acl_sport, p.acl_dport));
+}
+
+template <bool Dry>
+void FirewallStageT<Dry>::judge_split(vnf::Burst& b, uint16_t i, uint8_t zsrc) noexcept {
+  const FwSnapshot& s = *snap_;
+  rte_mbuf* m = b.pkts[i];
+  vnf::PacketMeta& meta = vnf::meta_of(m);
+  const uint8_t* ip = rte_pktmbuf_mtod(m, const uint8_t*) + meta.l3_off;
+  const uint8_t family = meta.l3 == vnf::L3::kIpv4 ? 4 : 6;
+  const uint8_t* dst = family == 4 ? ip + 16 : ip + 24;
+  const uint32_t ports = flood_ports(b, i);
+  uint8_t zone_of[32];
+  for (uint32_t rest = ports; rest; rest &= rest - 1) {
+    const unsigned port = static_cast<unsigned>(__builtin_ctz(rest));
+    const ZoneView* z = find_zone(s, static_cast<uint16_t>(port), meta.vlan, family, dst);
+    zone_of[port] = z ? z->id : kZoneNone;
+  }
+  // Each copy's judgment runs on a one-packet burst, so that a refusal drops that copy only.
+  vnf::Burst one;
+  one.count = 1;
+  one.in_port = b.in_port;
+  one.pkts[0] = m;
+  one.in_vlan[0] = b.in_vlan[i];
+  uint32_t allowed = 0, todo = ports;
+  uint16_t refused = 0;
+  vnf::DropReason first_refusal = vnf::DropReason::kNone;
+  // A refused copy beside the one the verdict drops: counted and offered to a trace's drop
+  // point here (each refusing zone counts one drop).
+  auto refuse_copy = [&](vnf::DropReason r) {
+    if constexpr (!Dry) {
+      w_.count_drop(meta.in_port, r);
+      if (w_.cap && w_.cap->wants(vnf::CapturePoint::kDrop, meta.in_port)) [[unlikely]]
+        w_.cap->copy(w_.id, m, meta.in_port, vnf::CapturePoint::kDrop, r, w_.now_tsc);
+    }
+  };
+  in_split_ = true;
+  while (todo) {
+    const uint8_t z = zone_of[__builtin_ctz(todo)];
+    uint32_t zone_ports = 0;
+    for (uint32_t rest = todo; rest; rest &= rest - 1) {
+      const unsigned port = static_cast<unsigned>(__builtin_ctz(rest));
+      if (zone_of[port] == z) zone_ports |= 1u << port;
+    }
+    todo &= ~zone_ports;
+    if (z == kZoneNone) continue;  // a port in no zone gets no copy
+    one.next[0] = vnf::kNextFlood;
+    one.flood_mask[0] = zone_ports;
+    Pkt p;
+    CtKey key;
+    if (fill(one, 0, p, key, zsrc, z, kFloodPort)) judge_one(one, p, key);
+    if (one.next[0] != vnf::kNextDrop) {
+      allowed |= zone_ports;
+      continue;
+    }
+    if (refused++ == 0) {
+      first_refusal = meta.drop;
+    } else {
+      refuse_copy(meta.drop);
+    }
+    meta.drop = vnf::DropReason::kNone;
+  }
+  in_split_ = false;
+  if (allowed == 0) {
+    b.drop(i, refused ? first_refusal : vnf::DropReason::kFwNoZone);
+    return;
+  }
+  if (refused) refuse_copy(first_refusal);
+  b.flood_mask[i] = allowed;
+}
+
+template <bool Dry>
 void FirewallStageT<Dry>::process(vnf::Burst& b) noexcept {
   const FwSnapshot& s = *snap_;
   Pkt pk[vnf::kBurstMax];
   CtKey keys[vnf::kBurstMax];
   const void* kp[vnf::kBurstMax];
   uint16_t n = 0;
+  n_split_ = 0;
   for (uint16_t i = 0; i < b.count; ++i) {
     const uint16_t next = b.next[i];
     if (!(next < vnf::kMaxPorts || next == vnf::kNextFlood)) continue;
@@ -655,6 +857,7 @@ void FirewallStageT<Dry>::process(vnf::Burst& b) noexcept {
       ++n;
     }
   }
+  for (uint16_t x = 0; x < n_split_; ++x) [[unlikely]] judge_split(b, split_[x], split_zsrc_[x]);
   if (n == 0) return;
   void* data[vnf::kBurstMax];
   uint64_t hits = 0;
@@ -698,45 +901,7 @@ void FirewallStageT<Dry>::process(vnf::Burst& b) noexcept {
     const uint16_t j = miss[m];
     Pkt& p = pk[j];
     const CtKey& k = keys[j];
-    if (k.proto == kProtoTcp && p.l4) {
-      if (tcp_event(p.l4[13]) != TcpEvent::kSyn) {
-        b.drop(p.i, vnf::DropReason::kFwTcpInvalid);
-        continue;
-      }
-      uint32_t parent = 0, pserial = 0;
-      if (st_.expect_live && take_expectation(k, parent, pserial)) {
-        vnf::DropReason why = vnf::DropReason::kNone;
-        if constexpr (Dry) {
-          trace_->fw = vnf::why::Fw::kExpected;
-          if (!ct::admit(st_, s, k, why)) {
-            b.drop(p.i, why);
-          } else {
-            trace_->fw_creates = 1;
-            trace_->fw_state_after = static_cast<uint8_t>(TcpState::kSynSent);
-          }
-          continue;
-        }
-        const int32_t idx = ct::create(st_, s, k, now_s_, why);
-        if (idx < 0) {
-          b.drop(p.i, why);
-          continue;
-        }
-        Session& x = st_.sessions[idx];
-        const uint32_t pi = parent - 1;
-        x.flags |= session_flags::kRelated;
-        x.parent = parent;
-        x.parent_serial = pserial;
-        x.rule_slot = pi < st_.capacity ? st_.sessions[pi].rule_slot : 0;
-        first_packet(x, p);
-        x.flags &= static_cast<uint8_t>(~session_flags::kFtpCtl);
-        st_.counters.related.add();
-        continue;
-      }
-    } else if ((k.proto == kProtoIcmp || k.proto == kProtoIcmp6) && p.l4 &&
-               is_icmp_reply(k.proto, p.icmp_type)) {
-      b.drop(p.i, vnf::DropReason::kFwInvalid);  // a reply nobody asked for
-      continue;
-    }
+    if (!before_rules(b, p, k)) continue;
     if (k.family == 4) {
       acl4_key(a4[n4], k, p.acl_sport, p.acl_dport);
       d4[n4] = reinterpret_cast<const uint8_t*>(&a4[n4]);

@@ -40,12 +40,32 @@ class FirewallStageT final {
   // Dry: loads the snapshot and the clock as begin() would, judges packet 0 of `b`.
   void probe(vnf::Burst& b, vnf::WhyTrace& t) noexcept;
 
+  // The host switch: the ports carrying each segment (VLAN ID -> port bits), set before
+  // begin() / probe(). A flood's copies are judged by their ports' zones; null: every port.
+  void set_segment_ports(const uint32_t* vlan_ports) noexcept { vlan_ports_ = vlan_ports; }
+
   uint32_t now_s() const noexcept { return now_s_; }
   const FwSnapshot& snapshot() const noexcept { return *snap_; }
 
  private:
   struct Pkt;
+  // Zones of packet i; false when it is not for the batch (decided, skipped, or a flood
+  // whose copies reach several zones: split_ lists those).
   bool prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexcept;
+  // The rest of prepare for one (source zone, destination zone): `p` and the session key.
+  bool fill(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key, uint8_t zsrc, uint8_t zdst,
+            uint16_t egress) noexcept;
+  // The ports a flood of packet i may reach (its segment's, within b.flood_mask[i], not the
+  // port it came in by in its own segment), as L2Egress::flood_targets chooses them.
+  uint32_t flood_ports(const vnf::Burst& b, uint16_t i) const noexcept;
+  // A flood whose copies reach ports of several zones: judged once per zone (as Linux judges
+  // each bridged copy with its own output port), the copies go only to the zones that accept.
+  [[gnu::cold]] void judge_split(vnf::Burst& b, uint16_t i, uint8_t zsrc) noexcept;
+  // One packet's decision outside the batch: its session, or what opens one.
+  void judge_one(vnf::Burst& b, Pkt& p, const CtKey& key) noexcept;
+  // A packet without a session: false when it was decided before the rules (a TCP segment
+  // that is no SYN, an FTP data connection, an unsolicited ICMP reply).
+  bool before_rules(vnf::Burst& b, Pkt& p, const CtKey& k) noexcept;
   void on_session(vnf::Burst& b, Pkt& p, uint32_t idx, int dir) noexcept;
   void on_new(vnf::Burst& b, Pkt& p, const CtKey& key, uint32_t result) noexcept;
   enum class IcmpError : uint8_t { kRelated, kUnrelated, kMisdirected };
@@ -68,6 +88,12 @@ class FirewallStageT final {
   FwWorkerState& st_;
   vnf::WorkerContext& w_;
   uint32_t now_s_ = 0;
+  const uint32_t* vlan_ports_ = nullptr;
+  // This burst's floods to several zones: packet index and source zone.
+  uint16_t split_[vnf::kBurstMax];
+  uint8_t split_zsrc_[vnf::kBurstMax];
+  uint16_t n_split_ = 0;
+  bool in_split_ = false;           // judging a split flood's copy: no reject is built
   vnf::WhyTrace* trace_ = nullptr;  // Dry only
 };
 
