@@ -7,8 +7,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 
 #include <rte_hash.h>
+#include <rte_hash_crc.h>
 #include <rte_ring.h>
 
 #include "common/counter.h"
@@ -31,6 +33,31 @@ struct CtKey {
   uint8_t zsrc, zdst;
 };
 static_assert(sizeof(CtKey) == 40);
+
+// The connection table's hash: CRC32-C as rte_hash_crc, but over what an IPv4 key holds
+// (its addresses' 4 bytes each and the last 8) instead of all 40 bytes: 3 CRC steps, not 5.
+// Equal keys hash equally (the function reads only the key), which is all a hash needs.
+inline uint32_t ct_hash(const void* key, uint32_t len, uint32_t init) noexcept {
+  const CtKey& k = *static_cast<const CtKey*>(key);
+  if (k.family == 4) {
+    uint32_t s, d;
+    uint64_t rest;
+    std::memcpy(&s, k.src, 4);
+    std::memcpy(&d, k.dst, 4);
+    std::memcpy(&rest, &k.sport, 8);
+    return rte_hash_crc_8byte(rest, rte_hash_crc_4byte(d, rte_hash_crc_4byte(s, init)));
+  }
+  return rte_hash_crc(key, len, init);
+}
+
+// Its key compare (0: equal, as memcmp), five 8-byte words instead of a call to memcmp, which
+// rte_hash uses for a 40-byte key.
+inline int ct_key_cmp(const void* a, const void* b, size_t) noexcept {
+  uint64_t x[5], y[5];
+  std::memcpy(x, a, 40);
+  std::memcpy(y, b, 40);
+  return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) != 0;
+}
 
 // ICMP messages that open a connection and the reply each expects, as the kernel's conntrack
 // has them: echo, timestamp, information and address mask; ICMPv6 echo and node information.

@@ -121,13 +121,14 @@ Firewall::Firewall(vnf::Engine& engine, FirewallConfig cfg)
     hp.name = hname.c_str();
     hp.entries = 2 * cap;
     hp.key_len = sizeof(CtKey);
-    hp.hash_func = rte_hash_crc;
+    hp.hash_func = ct_hash;
     hp.socket_id = w.socket;
     hp.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
     st->hash = rte_hash_create(&hp);
     if (!st->hash)
       throw std::runtime_error(fmt::format("cannot create the connection hash ({} entries): {}",
                                            2 * cap, rte_strerror(rte_errno)));
+    rte_hash_set_cmp_func(st->hash, ct_key_cmp);
     st->log_ring =
         rte_ring_create_elem(fmt::format("fw_log_{}_{}", inst, i).c_str(), sizeof(LogRecord), 1024,
                              w.socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
