@@ -53,8 +53,9 @@ inline const ZoneView* find_zone_at(const FwSnapshot& s, uint16_t port, uint16_t
 
 // find_zone_at, answered by the snapshot's port_zone table where the port alone decides (a
 // zone of ports only, the usual case): no address built, no scan.
-inline const ZoneView* find_zone(const FwSnapshot& s, uint16_t port, uint16_t vlan, uint8_t family,
-                                 const uint8_t* addr) noexcept {
+[[gnu::always_inline]] inline const ZoneView* find_zone(const FwSnapshot& s, uint16_t port,
+                                                        uint16_t vlan, uint8_t family,
+                                                        const uint8_t* addr) noexcept {
   if (port < kPortZoneSlots) {
     const int16_t z = s.port_zone[port];
     if (z >= 0) return &s.zones[z];

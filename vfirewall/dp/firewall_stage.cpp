@@ -169,32 +169,17 @@ bool FirewallStageT<Dry>::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key)
     b.drop(i, vnf::DropReason::kFwNoZone);
     return false;
   }
-  const ZoneView* zd = nullptr;
-  if (egress == kFloodPort) {
-    // A flood (destination MAC not learned yet): each copy goes to a port of its own zone.
-    // Usually they are all one zone's (or the port alone decides nothing): judged once, and
-    // the copies narrowed to that zone's ports. Ports in several zones: judge_split.
+  const ZoneView* zd;
+  if (egress == kFloodPort) [[unlikely]] {
     const uint32_t ports = flood_ports(b, i);
     if (ports == 0) return false;  // nowhere to go: L2Egress drops it (no_destination)
-    uint32_t same = 0;
     bool split = false;
-    for (uint32_t rest = ports; rest; rest &= rest - 1) {
-      const unsigned port = static_cast<unsigned>(__builtin_ctz(rest));
-      const ZoneView* z = find_zone(s, static_cast<uint16_t>(port), meta.vlan, family, dst);
-      if (!z) continue;  // a port in no zone gets no copy
-      if (!zd) zd = z;
-      if (z == zd) {
-        same |= 1u << port;
-      } else {
-        split = true;
-      }
-    }
+    zd = flood_zone(b, i, family, dst, ports, split);
     if (split) {
       split_[n_split_] = i;
       split_zsrc_[n_split_++] = zs->id;
       return false;
     }
-    if (zd) b.flood_mask[i] = same;
   } else {
     zd = find_zone(s, egress, meta.vlan, family, dst);
   }
@@ -203,6 +188,33 @@ bool FirewallStageT<Dry>::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key)
     return false;
   }
   return fill(b, i, p, key, zs->id, zd->id, egress);
+}
+
+// A flood (destination MAC not learned yet): each copy goes to a port of its own zone.
+// Usually they are all one zone's (or no port has one): that zone (or null), and the copies
+// narrowed to its ports. Ports in several zones: `split`, for judge_split.
+template <bool Dry>
+const ZoneView* FirewallStageT<Dry>::flood_zone(vnf::Burst& b, uint16_t i, uint8_t family,
+                                                const uint8_t* dst, uint32_t ports,
+                                                bool& split) noexcept {
+  const FwSnapshot& s = *snap_;
+  const uint16_t vlan = vnf::meta_of(b.pkts[i]).vlan;
+  const ZoneView* zd = nullptr;
+  uint32_t same = 0;
+  for (uint32_t rest = ports; rest; rest &= rest - 1) {
+    const unsigned port = static_cast<unsigned>(__builtin_ctz(rest));
+    const ZoneView* z = find_zone(s, static_cast<uint16_t>(port), vlan, family, dst);
+    if (!z) continue;  // a port in no zone gets no copy
+    if (!zd) zd = z;
+    if (z == zd) {
+      same |= 1u << port;
+    } else {
+      split = true;
+      return nullptr;
+    }
+  }
+  if (zd) b.flood_mask[i] = same;
+  return zd;
 }
 
 template <bool Dry>

@@ -53,8 +53,11 @@ class FirewallStageT final {
   // whose copies reach several zones: split_ lists those).
   bool prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexcept;
   // The rest of prepare for one (source zone, destination zone): `p` and the session key.
-  bool fill(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key, uint8_t zsrc, uint8_t zdst,
-            uint16_t egress) noexcept;
+  [[gnu::always_inline]] inline bool fill(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key,
+                                          uint8_t zsrc, uint8_t zdst, uint16_t egress) noexcept;
+  [[gnu::noinline]] const ZoneView* flood_zone(vnf::Burst& b, uint16_t i, uint8_t family,
+                                               const uint8_t* dst, uint32_t ports,
+                                               bool& split) noexcept;
   // The ports a flood of packet i may reach (its segment's, within b.flood_mask[i], not the
   // port it came in by in its own segment), as L2Egress::flood_targets chooses them.
   uint32_t flood_ports(const vnf::Burst& b, uint16_t i) const noexcept;
