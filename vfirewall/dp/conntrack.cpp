@@ -46,6 +46,7 @@ int32_t create(FwWorkerState& st, const FwSnapshot& s, const CtKey& k, uint32_t 
   x.epoch = static_cast<uint32_t>(s.generation);
   x.serial = ++st.serial;
   x.flags = session_flags::kInUse;
+  st.in_use[idx / 64] |= uint64_t(1) << (idx % 64);
   ++st.zone_active[k.zsrc];
   st.counters.created.add();
   st.counters.zone_created[k.zsrc].add();
@@ -59,6 +60,7 @@ void remove(FwWorkerState& st, uint32_t idx) noexcept {
   rte_hash_del_key(st.hash, &x.key);
   rte_hash_del_key(st.hash, &rev);
   x.flags = 0;
+  st.in_use[idx / 64] &= ~(uint64_t(1) << (idx % 64));
   if (st.zone_active[x.key.zsrc]) --st.zone_active[x.key.zsrc];
   st.counters.closed.add();
   st.counters.zone_closed[x.key.zsrc].add();

@@ -263,7 +263,10 @@ struct alignas(64) FwWorkerState {
   uint32_t capacity = 0;
   uint32_t* free_stack = nullptr;
   uint32_t free_top = 0;
-  uint32_t sweep_cursor = 0;
+  uint32_t sweep_cursor = 0;  // a word of in_use
+  // A bit per session slot, set while it is in use: the sweep visits only sessions in use,
+  // not every slot's cache line (a table sized for the peak is mostly empty).
+  uint64_t* in_use = nullptr;  // [(capacity + 63) / 64]
   uint32_t serial = 0;
   Expectation* expect = nullptr;
   uint32_t expect_mask = 0;  // slots - 1 (power of two)

@@ -990,11 +990,15 @@ void FirewallStageT<Dry>::serve_request() noexcept {
 template <bool Dry>
 void FirewallStageT<Dry>::sweep() noexcept {
   const FwSnapshot& s = *snap_;
-  for (uint32_t k = 0; k < kSweepPerLoop; ++k) {
-    const uint32_t i = st_.sweep_cursor;
-    st_.sweep_cursor = i + 1 == st_.capacity ? 0 : i + 1;
+  // One word of the in-use bitmap per loop: the next 64 slots (kSweepPerLoop), of which only
+  // the sessions in use are touched.
+  static_assert(kSweepPerLoop == 64, "a word of FwWorkerState::in_use per loop");
+  const uint32_t words = (st_.capacity + 63) / 64;
+  const uint32_t wi = st_.sweep_cursor < words ? st_.sweep_cursor : 0;
+  st_.sweep_cursor = wi + 1 == words ? 0 : wi + 1;
+  for (uint64_t bits = st_.in_use[wi]; bits; bits &= bits - 1) {
+    const uint32_t i = wi * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
     Session& x = st_.sessions[i];
-    if (!(x.flags & session_flags::kInUse)) continue;
     if (static_cast<int32_t>(x.expires_s - now_s_) < 0) {
       ct::remove(st_, i);
       st_.counters.expired.add();
