@@ -21,10 +21,13 @@ namespace vrouter {
 inline uint16_t forward_rewrite(rte_mbuf* pkt, vnf::PacketMeta& m, const IfaceDp& out,
                                 uint64_t word) noexcept {
   uint8_t* d = rte_pktmbuf_mtod(pkt, uint8_t*);
-  // The MAC sits big-endian in the low 48 bits of the word: shifted up and byte-swapped, its
-  // six bytes are the first six in memory.
-  const uint64_t be = rte_cpu_to_be_64(word << 16);
-  std::memcpy(d, &be, 6);
+  // The MAC sits big-endian in the low 48 bits of the word: its first four bytes are bits
+  // 47..16, its last two bits 15..0, each byte-swapped into place and stored from a register
+  // (a 6-byte copy of a swapped 64-bit value went through the stack).
+  const uint32_t hi = rte_cpu_to_be_32(static_cast<uint32_t>(word >> 16));
+  const uint16_t lo = rte_cpu_to_be_16(static_cast<uint16_t>(word));
+  std::memcpy(d, &hi, 4);
+  std::memcpy(d + 4, &lo, 2);
   std::memcpy(d + 6, out.mac, 6);
   uint8_t* ip = d + m.l3_off;
   if (m.l3 == vnf::L3::kIpv4) {
