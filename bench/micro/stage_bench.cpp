@@ -73,15 +73,21 @@ int main(int argc, char** argv) {
   uint64_t bursts = 200000;
   std::string capture;
   unsigned match_every = 0;
+  uint64_t churn_every = 0;
   po::options_description desc("stage_bench options");
   desc.add_options()("macs", po::value(&macs))("broadcast", po::value(&broadcast))(
       "flood-ports", po::value(&flood_ports))("bursts", po::value(&bursts))(
-      "capture", po::value(&capture))("match-every", po::value(&match_every))("help", "help");
+      "capture", po::value(&capture))("match-every", po::value(&match_every))(
+      "churn-every", po::value(&churn_every))("help", "help");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, desc), vm);
   po::notify(vm);
   if (vm.count("help")) {
-    std::printf("stage_bench --macs N [--broadcast F] [--flood-ports N] [--bursts N]\n");
+    std::printf(
+        "stage_bench --macs N [--broadcast F] [--flood-ports N] [--bursts N] [--churn-every B]\n"
+        "  --churn-every B: every B bursts (untimed) one MAC entry changes, as a move, an "
+        "aged-out\n"
+        "  or a re-learned entry does: the MAC table's epoch moves on\n");
     return 0;
   }
   spdlog::set_level(spdlog::level::warn);
@@ -185,6 +191,8 @@ int main(int argc, char** argv) {
     }
 
     const uint16_t in_port = engine.port_id("in0");
+    const uint16_t out0 = engine.port_id("out0");
+    uint64_t churned = 0;
     constexpr unsigned kStages = 6;
     micro::Chunks<kStages> chunks((bursts - bursts / 10) / 20 * vnf::kBurstMax);  // 20 chunks
     std::vector<uint32_t> burst_ticks;  // time a full burst spends from parse to tx hand-off
@@ -224,6 +232,14 @@ int main(int argc, char** argv) {
           rte_pktmbuf_free_bulk(m, n);
       }
       if ((it & 1023) == 0) sw.drain_learn_events();
+      if (churn_every && it % churn_every == churn_every - 1) {  // untimed, the control side
+        const uint32_t i = static_cast<uint32_t>((it / churn_every) % macs);
+        const vswitch::MacKey k{100,
+                                {0x02, 0, 0, static_cast<uint8_t>(i >> 16),
+                                 static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)}};
+        sw.macs().add_static(k, out0);  // re-pointed (to the same port): the epoch moves
+        ++churned;
+      }
     }
     rte_rcu_qsbr_thread_offline(w.qsbr, w.id);
     const double hit_rate = static_cast<double>(st.cache_hits.get()) /
@@ -240,9 +256,11 @@ int main(int argc, char** argv) {
       }
       std::printf(
           "stage cycles per packet (TSC %.2f GHz), %u MACs, %.0f%% broadcast, %u flood ports, "
-          "MAC cache hit rate %.0f%%: best of %zu chunks (median)\n",
+          "MAC cache hit rate %.0f%%, %llu MAC changes (one every %llu bursts): best of %zu chunks "
+          "(median)\n",
           static_cast<double>(rte_get_tsc_hz()) / 1e9, macs, broadcast * 100, flood_ports,
-          hit_rate * 100, chunks.size());
+          hit_rate * 100, static_cast<unsigned long long>(churned),
+          static_cast<unsigned long long>(churn_every), chunks.size());
       for (unsigned k = 0; k < kStages; ++k)
         std::printf("  %-13s %6.1f  (%5.1f)\n", names[k], best[k], med[k]);
       std::printf("  %-13s %6.1f  (%5.1f)\n", "total", best_total, med_total);
@@ -259,11 +277,11 @@ int main(int argc, char** argv) {
       std::printf(
           "{\"capture_rx\": %.1f, \"parse\": %.1f, \"vlan_ingress\": %.1f, \"l2_lookup\": %.1f, "
           "\"l2_egress\": %.1f, \"dispatch_tx\": %.1f, \"total\": %.1f, \"median_total\": %.1f, "
-          "\"macs\": %u, \"broadcast\": %.3f, \"cache_hit_rate\": %.3f, "
+          "\"macs\": %u, \"broadcast\": %.3f, \"cache_hit_rate\": %.3f, \"churn_every\": %llu, "
           "\"capture\": \"%s\", \"captured\": %llu, \"capture_matched\": %llu, "
           "\"burst_latency_us\": {\"p50\": %.3f, \"p99\": %.3f, \"p999\": %.3f}}\n",
           best[0], best[1], best[2], best[3], best[4], best[5], best_total, med_total, macs,
-          broadcast, hit_rate, capture.c_str(),
+          broadcast, hit_rate, static_cast<unsigned long long>(churn_every), capture.c_str(),
           static_cast<unsigned long long>(cap ? cap->stats[0].matched.get() -
                                                     cap->stats[0].ring_full.get() -
                                                     cap->stats[0].no_mbuf.get()
