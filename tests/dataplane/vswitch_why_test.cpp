@@ -305,3 +305,41 @@ TEST(VswitchWhy, NamesEveryStage) {
   EXPECT_NE(ask(h, "port=vm1,src=10.1.0.1,dst=10.1.0.2,colour=red").error.find("colour"),
             std::string::npos);
 }
+
+// A flood whose copies reach several zones is judged once per zone; why must show a zone that
+// takes it (here db, by its rule), not the last one judged (backup, which refuses), and the
+// copies go where it says.
+TEST(VswitchWhy, AFloodAcrossZonesShowsTheZoneThatTakesIt) {
+  SwitchHarness h(R"(engine: {name: dpwhysplit}
+segments:
+  - {name: core, vlan: 100}
+ports:
+  - {name: vm1, type: ring, mode: access, segment: core}
+  - {name: vm2, type: ring, mode: access, segment: core}
+  - {name: vm3, type: ring, mode: access, segment: core}
+firewall:
+  conntrack: {size: 1024}
+  zones:
+    - {name: web, ports: [vm1]}
+    - {name: db, ports: [vm2]}
+    - {name: backup, ports: [vm3]}
+  rules:
+    - {id: web-db, from: web, to: db, service: [tcp/5432], action: accept}
+)");
+  const vnf::WhyResult w =
+      ask(h, std::string("port=vm1,src_mac=") + A +
+                 ",dst_mac=02:00:00:00:09:09,src=10.1.0.10,dst=10.1.0.11,proto=tcp,dport=5432");
+  ASSERT_EQ(w.error, "");
+  EXPECT_EQ(h.sw().firewall()->sessions_in_use(), 0u) << "a probe opened a connection";
+  const vnf::WhySummary s = vnf::summarize(w.trace);
+  EXPECT_EQ(s.verdict, "flood");
+  EXPECT_EQ(names(h, s.egress), std::set<std::string>{"vm2"});
+  EXPECT_EQ(std::string(w.trace.fw_zdst_name), "db");
+  EXPECT_EQ(std::string(w.trace.fw_rule_id), "web-db");
+  const std::vector<uint8_t> frame = vnf::build_why_frame(w.packet);
+  h.send(w.packet.port, Bytes(frame.begin(), frame.end()));
+  h.poll();
+  const auto out = h.recv_all();
+  EXPECT_EQ(out.count("vm2"), 1u);
+  EXPECT_EQ(out.count("vm3"), 0u) << "backup's policy refuses its copy";
+}

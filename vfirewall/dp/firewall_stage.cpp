@@ -819,6 +819,8 @@ void FirewallStageT<Dry>::judge_split(vnf::Burst& b, uint16_t i, uint8_t zsrc) n
     }
   };
   in_split_ = true;
+  vnf::WhyTrace before, accepted;
+  if constexpr (Dry) before = accepted = *trace_;
   while (todo) {
     const uint8_t z = zone_of[__builtin_ctz(todo)];
     uint32_t zone_ports = 0;
@@ -832,8 +834,12 @@ void FirewallStageT<Dry>::judge_split(vnf::Burst& b, uint16_t i, uint8_t zsrc) n
     one.flood_mask[0] = zone_ports;
     Pkt p;
     CtKey key;
+    if constexpr (Dry) *trace_ = before;  // each zone judged from the same trace
     if (fill(one, 0, p, key, zsrc, z, kFloodPort)) judge_one(one, p, key);
     if (one.next[0] != vnf::kNextDrop) {
+      if constexpr (Dry) {
+        if (!allowed) accepted = *trace_;  // vnfctl why shows a zone that takes the packet
+      }
       allowed |= zone_ports;
       continue;
     }
@@ -845,6 +851,9 @@ void FirewallStageT<Dry>::judge_split(vnf::Burst& b, uint16_t i, uint8_t zsrc) n
     meta.drop = vnf::DropReason::kNone;
   }
   in_split_ = false;
+  if constexpr (Dry) {
+    if (allowed) *trace_ = accepted;
+  }
   if (allowed == 0) {
     b.drop(i, refused ? first_refusal : vnf::DropReason::kFwNoZone);
     return;
@@ -999,6 +1008,9 @@ void FirewallStageT<Dry>::sweep() noexcept {
   for (uint64_t bits = st_.in_use[wi]; bits; bits &= bits - 1) {
     const uint32_t i = wi * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
     Session& x = st_.sessions[i];
+    // Gone since the word was read: a recheck of a data connection removes its control
+    // connection when that is forbidden too, and it may sit in the same word.
+    if (!(x.flags & session_flags::kInUse)) continue;
     if (static_cast<int32_t>(x.expires_s - now_s_) < 0) {
       ct::remove(st_, i);
       st_.counters.expired.add();
