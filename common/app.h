@@ -296,7 +296,7 @@ int serve(const std::string& program, const ProgramOptions& opts, const Cfg& cfg
       shipper = std::make_unique<Shipper>(cfg.engine.events, cfg.engine.management.address,
                                           state + "/events", program);
       event_log = std::make_unique<events::Log>(
-          cfg.engine.name, program, load_last_seq(state + "/events") + 1,
+          cfg.engine.name, program, shipper->first_seq(),
           [s = shipper.get()](events::Record&& r) { s->push(std::move(r)); });
       events::install(event_log.get());
     }

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -142,15 +143,29 @@ uint64_t seq_far_ahead() {
                                    .count()) *
          1000000u;
 }
+// A state directory that has been used: a spool or a half-written sequence file in it.
+bool used_before(const std::string& state_dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(state_dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind("events-spool-", 0) == 0 || n == "events.seq.tmp") return true;
+  }
+  return false;
+}
 SeqFile read_seq_file(const std::string& state_dir) {
   const std::string path = state_dir + "/events.seq";
-  std::ifstream in(path);
   SeqFile f;
-  if (!in) return f;  // none yet: the first run
+  struct stat sb;
+  // None yet, in a directory never used: the first run. Gone from a used directory (deleted
+  // by hand), or there but unreadable (permissions, a bad restore): numbering goes far ahead.
+  if (::stat(path.c_str(), &sb) != 0 && errno == ENOENT && !used_before(state_dir)) return f;
+  std::ifstream in(path);
   if (!(in >> f.shipped)) {
     const uint64_t ahead = seq_far_ahead();
-    spdlog::error("event shipper: {} holds no sequence number; numbering goes on from {}", path,
-                  ahead + 1);
+    spdlog::error(
+        "event shipper: {} is missing from a used state directory or holds no sequence number; "
+        "numbering goes on from {}",
+        path, ahead + 1);
     return SeqFile{ahead, ahead, true};
   }
   if (!(in >> f.reserved) || f.reserved < f.shipped) f.reserved = f.shipped;  // one number: old
@@ -403,10 +418,13 @@ Shipper::Shipper(const EventsConfig& cfg, std::string source_address, std::strin
   const SeqFile seq = read_seq_file(state_dir_);
   persisted_seq_ = seq.shipped;
   reserved_seq_ = seq.reserved;
+  file_shipped_ = seq.shipped;
+  file_reserved_ = seq.reserved;
+  first_seq_ = seq.reserved + 1;
   if (seq.unreadable) {
     // Which numbers the previous run used is unknown: all below the new start may have been.
-    losses_.push_back(ShipperLoss{"previous run (events.seq unreadable; how many is unknown)", 0, 1,
-                                  seq.shipped});
+    losses_.push_back(ShipperLoss{
+        "previous run (events.seq missing or unreadable; how many is unknown)", 0, 1, seq.shipped});
     has_losses_.store(true, std::memory_order_release);
   } else if (seq.reserved > seq.shipped) {
     // The previous run stopped without shipping all it had numbered (a crash, a kill -9): the
@@ -447,7 +465,8 @@ Shipper::~Shipper() {
   // A clean stop: everything numbered was written, delivered, spooled or announced lost.
   std::lock_guard lock(mu_);
   const uint64_t last = std::max(persisted_seq_.load(), last_pushed_);
-  if (last || reserved_seq_) write_seq_locked(last, last, true);
+  int err = 0;
+  if (last || reserved_seq_) write_seq_file(last, last, SeqWrite::kExact, err);
 }
 
 void Shipper::push(events::Record&& r) {
@@ -455,24 +474,19 @@ void Shipper::push(events::Record&& r) {
     std::lock_guard lock(mu_);
     last_pushed_ = std::max(last_pushed_, r.seq);
     // On disk (synced) before the record can reach anyone: after a crash or a power cut the
-    // next run starts above it. A disk that refuses is retried once a second, not per record.
+    // next run starts above it. The shipper thread renews the reservation when half of it is
+    // used, so this thread (the control thread, often under its own locks) syncs only when the
+    // reservation ran out: at the first record, or while the disk refuses (retried once a
+    // second, not per record).
     if (r.seq > reserved_seq_) {
       const uint64_t now = now_ms();
       if (now >= seq_retry_ms_) {
-        if (write_seq_locked(persisted_seq_, r.seq + kSeqReserve - 1, true)) {
-          if (seq_failing_) spdlog::info("event shipper: sequence numbers reserved on disk again");
-          seq_failing_ = false;
-        } else {
-          ++seq_errors_;
-          seq_retry_ms_ = now + 1000;
-          if (!seq_failing_)
-            spdlog::error(
-                "event shipper: cannot reserve sequence numbers in {}/events.seq ({}): records "
-                "go on, but a crash now could number records again; retrying every second",
-                state_dir_, std::strerror(seq_errno_));
-          seq_failing_ = true;
-        }
+        int err = 0;
+        const uint64_t to = r.seq + kSeqReserve - 1;
+        seq_result_locked(write_seq_file(0, to, SeqWrite::kSync, err), to, err, now);
       }
+    } else if (r.seq + kSeqReserve / 2 > reserved_seq_) {
+      renew_ = true;
     }
     if (queue_.size() >= cfg_.queue) {
       ++queue_dropped_;
@@ -517,39 +531,65 @@ void Shipper::write_file(const std::vector<events::Record>& batch) {
     ++file_errors_;
 }
 
-void Shipper::persist_seq(uint64_t seq) {
-  std::lock_guard lock(mu_);
-  if (seq <= persisted_seq_) return;
-  // SHIPPED only narrows a loss report: not synced (the reservation is what prevents reuse).
-  write_seq_locked(seq, std::max(reserved_seq_, seq), false);
+void Shipper::seq_result_locked(bool ok, uint64_t reserved, int err, uint64_t now) {
+  if (ok) {
+    reserved_seq_ = std::max(reserved_seq_, reserved);
+    if (seq_failing_) spdlog::info("event shipper: sequence numbers reserved on disk again");
+    seq_failing_ = false;
+    return;
+  }
+  ++seq_errors_;
+  seq_retry_ms_ = now + 1000;
+  if (!seq_failing_)
+    spdlog::error(
+        "event shipper: cannot reserve sequence numbers in {}/events.seq ({}): records go on, "
+        "but a crash now could number records again; retrying every second",
+        state_dir_, std::strerror(err));
+  seq_failing_ = true;
 }
 
-bool Shipper::write_seq_locked(uint64_t shipped, uint64_t reserved, bool sync) {
+void Shipper::persist_seq(uint64_t seq) {
+  if (seq <= persisted_seq_.load()) return;
+  // SHIPPED only narrows a loss report: not synced (the reservation is what prevents reuse).
+  int err = 0;
+  if (write_seq_file(seq, 0, SeqWrite::kNoSync, err)) persisted_seq_ = seq;
+}
+
+bool Shipper::write_seq_file(uint64_t shipped, uint64_t reserved, SeqWrite how, int& err) {
+  std::lock_guard lock(file_mu_);
+  if (how != SeqWrite::kExact) {  // what is on disk never goes back
+    shipped = std::max(shipped, file_shipped_);
+    reserved = std::max({reserved, file_reserved_, shipped});
+  }
   const std::string path = state_dir_ + "/events.seq", tmp = path + ".tmp";
   const std::string text = fmt::format("{} {}\n", shipped, reserved);
+  const bool sync = how != SeqWrite::kNoSync;
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) {
-    seq_errno_ = errno;
+    err = errno;
     return false;
   }
+  errno = 0;
   bool ok = write_all(fd, text.data(), text.size()) && (!sync || ::fsync(fd) == 0);
-  if (!ok) seq_errno_ = errno ? errno : EIO;
+  if (!ok) err = errno ? errno : EIO;
   ::close(fd);
   // The numbers on disk stay as they were unless the whole new file is there.
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    if (ok) seq_errno_ = errno;
+    if (ok) err = errno;
     ::unlink(tmp.c_str());
     return false;
   }
-  if (sync) {  // the rename itself: the directory's entry
+  if (sync) {  // the rename itself, the directory's entry: durable only once that is synced
     const int dfd = ::open(state_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
+    if (dfd < 0 || ::fsync(dfd) != 0) {
+      err = errno;
+      if (dfd >= 0) ::close(dfd);
+      return false;
     }
+    ::close(dfd);
   }
-  persisted_seq_ = shipped;
-  reserved_seq_ = reserved;
+  file_shipped_ = shipped;
+  file_reserved_ = reserved;
   return true;
 }
 
@@ -638,10 +678,15 @@ void Shipper::run() {
   for (;;) {
     std::vector<events::Record> batch;
     bool stopping;
+    uint64_t renew_to = 0;
     {
       std::unique_lock lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stop_ || !queue_.empty(); });
       stopping = stop_;
+      if (renew_ && now_ms() >= seq_retry_ms_) {
+        renew_ = false;
+        renew_to = last_pushed_ + kSeqReserve;
+      }
       batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
       queue_.clear();
       if (queue_loss_.count) {
@@ -652,6 +697,13 @@ void Shipper::run() {
       }
     }
     const uint64_t now = now_ms();
+    if (renew_to) {  // the next block of numbers, synced here rather than in push()
+      int err = 0;
+      const bool ok = write_seq_file(0, renew_to, SeqWrite::kSync, err);
+      std::lock_guard lock(mu_);
+      seq_result_locked(ok, renew_to, err, now);
+      if (!ok) renew_ = true;
+    }
     for (auto& c : collectors_) maintain(*c, now);
     write_file(batch);
     for (const auto& r : batch) {

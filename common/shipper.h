@@ -78,6 +78,9 @@ class Shipper {
 
   // Control thread: never waits for the network or the disk.
   void push(events::Record&& r);
+  // The number the first record of this run gets (above everything a previous run reserved):
+  // start the events::Log with it, so that the file is read once.
+  uint64_t first_seq() const { return first_seq_; }
   // Control thread, every loop: emits a shipper_loss event for each loss announced by the
   // thread since the last call.
   void tick();
@@ -110,12 +113,19 @@ class Shipper {
   std::atomic<uint64_t> persisted_seq_{0};
   uint64_t reserved_seq_ = 0;  // mu_: numbers up to it are recorded as possibly used
   uint64_t last_pushed_ = 0;   // mu_
-  // mu_: events.seq writes that failed (disk full, read-only), the next retry, the last errno.
+  // mu_: events.seq reservations that failed (disk full, read-only), the next retry.
   uint64_t seq_errors_ = 0, seq_retry_ms_ = 0;
-  int seq_errno_ = 0;
   bool seq_failing_ = false;
-  // True when the file holds the numbers; sync: fsync the file and its directory.
-  bool write_seq_locked(uint64_t shipped, uint64_t reserved, bool sync);
+  bool renew_ = false;
+  uint64_t first_seq_ = 1;  // mu_: half the reservation is used; the shipper thread renews it
+  void seq_result_locked(bool ok, uint64_t reserved, int err, uint64_t now);
+  // events.seq. kSync: the file and its directory synced; kExact: synced, and written as
+  // given (a clean stop); otherwise neither number on disk goes back. True when the file holds
+  // the numbers; err: why not. Takes file_mu_ (never mu_: callers may hold it).
+  enum class SeqWrite { kNoSync, kSync, kExact };
+  bool write_seq_file(uint64_t shipped, uint64_t reserved, SeqWrite how, int& err);
+  std::mutex file_mu_;
+  uint64_t file_shipped_ = 0, file_reserved_ = 0;  // file_mu_: what the file holds
   std::thread thread_;
 };
 

@@ -344,8 +344,44 @@ TEST(Shipper, AnUnreadableSequenceFileSkipsFarAhead) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_GT(got[0].seq, start);
   EXPECT_EQ(got[0].kind, "shipper_loss");
-  EXPECT_NE(got[0].json.find("events.seq unreadable"), std::string::npos) << got[0].json;
+  EXPECT_NE(got[0].json.find("events.seq missing or unreadable"), std::string::npos) << got[0].json;
   EXPECT_GE(vnf::load_last_seq(state), got[0].seq);
+  // Deleted by hand from a directory that has a spool: not a first run either.
+  std::filesystem::remove(seq_file);
+  std::ofstream(state + "/events-spool-0.log") << "";
+  EXPECT_GE(vnf::load_last_seq(state), before);
+  // A directory never used: the first run starts at 1.
+  std::filesystem::remove_all(state);
+  std::filesystem::create_directories(state);
+  EXPECT_EQ(vnf::load_last_seq(state), 0u);
+  std::filesystem::remove_all(dir);
+}
+
+// The control thread emits records under its own locks: the reservation's fsync must not
+// happen there except when it runs out. The shipper thread renews it once half is used.
+TEST(Shipper, TheShipperThreadRenewsTheReservationAhead) {
+  const std::string dir = temp_dir();
+  const std::string state = dir + "/state", seq_file = state + "/events.seq";
+  vnf::EventsConfig cfg;
+  cfg.enabled = true;
+  cfg.file = dir + "/events.jsonl";
+  const auto reserved = [&] {
+    std::ifstream in(seq_file);
+    uint64_t s = 0, r = 0;
+    in >> s >> r;
+    return r;
+  };
+  vnf::Shipper shipper(cfg, "127.0.0.1", state, "vtest");
+  EXPECT_EQ(shipper.first_seq(), 1u);
+  ev::Log log("t1", "vtest", shipper.first_seq(),
+              [&](ev::Record&& r) { shipper.push(std::move(r)); });
+  ev::install(&log);
+  for (int i = 0; i < 700; ++i) ev::emit(ev::Event("link", ev::Severity::kInfo).num("i", i));
+  ev::install(nullptr);
+  for (int i = 0; i < 200 && reserved() <= 1024; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GE(reserved(), 700u + 1024u - 188u) << "renewed from the 513th record on";
+  EXPECT_NE(shipper.status_json().find("\"seq_errors\": 0,"), std::string::npos);
   std::filesystem::remove_all(dir);
 }
 
@@ -360,7 +396,8 @@ TEST(Shipper, AFailingReservationIsCountedAndThrottled) {
   cfg.file = dir + "/events.jsonl";
   {
     vnf::Shipper shipper(cfg, "127.0.0.1", state, "vtest");
-    ev::Log log("t1", "vtest", 1, [&](ev::Record&& r) { shipper.push(std::move(r)); });
+    ev::Log log("t1", "vtest", shipper.first_seq(),
+                [&](ev::Record&& r) { shipper.push(std::move(r)); });
     ev::install(&log);
     for (int i = 0; i < 2000; ++i) ev::emit(ev::Event("link", ev::Severity::kInfo).num("i", i));
     ev::install(nullptr);
