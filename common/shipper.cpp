@@ -21,6 +21,7 @@
 #include <rte_telemetry.h>
 #include <spdlog/spdlog.h>
 
+#include "common/state_dir.h"
 #include "common/telemetry.h"
 
 namespace vnf {
@@ -148,7 +149,7 @@ bool used_before(const std::string& state_dir) {
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(state_dir, ec)) {
     const std::string n = e.path().filename().string();
-    if (n.rfind("events-spool-", 0) == 0 || n == "events.seq.tmp") return true;
+    if (n.rfind("events-spool-", 0) == 0 || n.rfind("events.seq.tmp", 0) == 0) return true;
   }
   return false;
 }
@@ -465,7 +466,7 @@ Shipper::~Shipper() {
   // A clean stop: everything numbered was written, delivered, spooled or announced lost.
   std::lock_guard lock(mu_);
   const uint64_t last = std::max(persisted_seq_.load(), last_pushed_);
-  int err = 0;
+  std::string err;
   if (last || reserved_seq_) write_seq_file(last, last, SeqWrite::kExact, err);
 }
 
@@ -481,7 +482,7 @@ void Shipper::push(events::Record&& r) {
     if (r.seq > reserved_seq_) {
       const uint64_t now = now_ms();
       if (now >= seq_retry_ms_) {
-        int err = 0;
+        std::string err;
         const uint64_t to = r.seq + kSeqReserve - 1;
         seq_result_locked(write_seq_file(0, to, SeqWrite::kSync, err), to, err, now);
       }
@@ -531,7 +532,7 @@ void Shipper::write_file(const std::vector<events::Record>& batch) {
     ++file_errors_;
 }
 
-void Shipper::seq_result_locked(bool ok, uint64_t reserved, int err, uint64_t now) {
+void Shipper::seq_result_locked(bool ok, uint64_t reserved, const std::string& err, uint64_t now) {
   if (ok) {
     reserved_seq_ = std::max(reserved_seq_, reserved);
     if (seq_failing_) spdlog::info("event shipper: sequence numbers reserved on disk again");
@@ -542,51 +543,32 @@ void Shipper::seq_result_locked(bool ok, uint64_t reserved, int err, uint64_t no
   seq_retry_ms_ = now + 1000;
   if (!seq_failing_)
     spdlog::error(
-        "event shipper: cannot reserve sequence numbers in {}/events.seq ({}): records go on, "
-        "but a crash now could number records again; retrying every second",
-        state_dir_, std::strerror(err));
+        "event shipper: cannot reserve sequence numbers ({}): records go on, but a crash now "
+        "could number records again; retrying every second",
+        err);
   seq_failing_ = true;
 }
 
 void Shipper::persist_seq(uint64_t seq) {
   if (seq <= persisted_seq_.load()) return;
   // SHIPPED only narrows a loss report: not synced (the reservation is what prevents reuse).
-  int err = 0;
+  std::string err;
   if (write_seq_file(seq, 0, SeqWrite::kNoSync, err)) persisted_seq_ = seq;
 }
 
-bool Shipper::write_seq_file(uint64_t shipped, uint64_t reserved, SeqWrite how, int& err) {
+bool Shipper::write_seq_file(uint64_t shipped, uint64_t reserved, SeqWrite how, std::string& err) {
   std::lock_guard lock(file_mu_);
   if (how != SeqWrite::kExact) {  // what is on disk never goes back
     shipped = std::max(shipped, file_shipped_);
     reserved = std::max({reserved, file_reserved_, shipped});
   }
-  const std::string path = state_dir_ + "/events.seq", tmp = path + ".tmp";
-  const std::string text = fmt::format("{} {}\n", shipped, reserved);
-  const bool sync = how != SeqWrite::kNoSync;
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    err = errno;
+  try {
+    // The numbers on disk stay as they were unless the whole new file is there.
+    write_file_atomic(state_dir_ + "/events.seq", fmt::format("{} {}\n", shipped, reserved), 0640,
+                      false, how != SeqWrite::kNoSync);
+  } catch (const std::exception& e) {
+    err = e.what();
     return false;
-  }
-  errno = 0;
-  bool ok = write_all(fd, text.data(), text.size()) && (!sync || ::fsync(fd) == 0);
-  if (!ok) err = errno ? errno : EIO;
-  ::close(fd);
-  // The numbers on disk stay as they were unless the whole new file is there.
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    if (ok) err = errno;
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  if (sync) {  // the rename itself, the directory's entry: durable only once that is synced
-    const int dfd = ::open(state_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || ::fsync(dfd) != 0) {
-      err = errno;
-      if (dfd >= 0) ::close(dfd);
-      return false;
-    }
-    ::close(dfd);
   }
   file_shipped_ = shipped;
   file_reserved_ = reserved;
@@ -698,7 +680,7 @@ void Shipper::run() {
     }
     const uint64_t now = now_ms();
     if (renew_to) {  // the next block of numbers, synced here rather than in push()
-      int err = 0;
+      std::string err;
       const bool ok = write_seq_file(0, renew_to, SeqWrite::kSync, err);
       std::lock_guard lock(mu_);
       seq_result_locked(ok, renew_to, err, now);

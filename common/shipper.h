@@ -118,12 +118,13 @@ class Shipper {
   bool seq_failing_ = false;
   bool renew_ = false;
   uint64_t first_seq_ = 1;  // mu_: half the reservation is used; the shipper thread renews it
-  void seq_result_locked(bool ok, uint64_t reserved, int err, uint64_t now);
+  void seq_result_locked(bool ok, uint64_t reserved, const std::string& err, uint64_t now);
   // events.seq. kSync: the file and its directory synced; kExact: synced, and written as
-  // given (a clean stop); otherwise neither number on disk goes back. True when the file holds
-  // the numbers; err: why not. Takes file_mu_ (never mu_: callers may hold it).
+  // given (a clean stop); otherwise neither number on disk goes back. Written with
+  // write_file_atomic (common/state_dir.h). True when the file holds the numbers; err: why
+  // not. Takes file_mu_ (never mu_: callers may hold it).
   enum class SeqWrite { kNoSync, kSync, kExact };
-  bool write_seq_file(uint64_t shipped, uint64_t reserved, SeqWrite how, int& err);
+  bool write_seq_file(uint64_t shipped, uint64_t reserved, SeqWrite how, std::string& err);
   std::mutex file_mu_;
   uint64_t file_shipped_ = 0, file_reserved_ = 0;  // file_mu_: what the file holds
   std::thread thread_;

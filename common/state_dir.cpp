@@ -115,7 +115,7 @@ void check_private_dir(const std::string& dir, const std::string& what) {
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes, mode_t mode,
-                       bool private_dir) {
+                       bool private_dir, bool sync) {
   const std::filesystem::path p(path);
   const std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
   const std::string name = p.filename().string();
@@ -145,7 +145,7 @@ void write_file_atomic(const std::string& path, const std::string& bytes, mode_t
     ok = n > 0;
     if (ok) off += static_cast<size_t>(n);
   }
-  ok = ok && ::fchmod(fd, mode) == 0 && ::fsync(fd) == 0;
+  ok = ok && ::fchmod(fd, mode) == 0 && (!sync || ::fsync(fd) == 0);
   ok = ::close(fd) == 0 && ok;
   ok = ok && ::renameat(dfd, tmp.c_str(), dfd, name.c_str()) == 0;
   if (!ok) {
@@ -154,7 +154,12 @@ void write_file_atomic(const std::string& path, const std::string& bytes, mode_t
     ::close(dfd);
     throw e;
   }
-  ::fsync(dfd);  // the rename itself reaches the disk
+  // The rename itself reaches the disk: durable only once the directory is synced.
+  if (sync && ::fsync(dfd) != 0) {
+    const auto e = sys_error(fmt::format("{}: sync of {}", path, dir));
+    ::close(dfd);
+    throw e;
+  }
   ::close(dfd);
 }
 

@@ -61,9 +61,11 @@ class StateDir {
 // Writes `bytes` to `path` atomically: a fresh file in the same directory (O_CREAT | O_EXCL |
 // O_NOFOLLOW), fsync, rename over `path`, fsync of the directory. Readers see the old or the
 // new content, never a mix. private_dir: refuse a directory others can write (where another
-// user could plant links). Throws std::runtime_error.
+// user could plant links). sync = false: no fsync of the file nor of the directory (the
+// content is still all or nothing for readers, but a power cut may undo the write). Throws
+// std::runtime_error.
 void write_file_atomic(const std::string& path, const std::string& bytes, mode_t mode = 0640,
-                       bool private_dir = false);
+                       bool private_dir = false, bool sync = true);
 
 // Throws std::runtime_error unless `dir` is a directory (not a link) owned by root or us and
 // not writable by group or others.

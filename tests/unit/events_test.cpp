@@ -385,12 +385,13 @@ TEST(Shipper, TheShipperThreadRenewsTheReservationAhead) {
   std::filesystem::remove_all(dir);
 }
 
-// A disk that refuses the reservation (here: its temporary file's name is taken by a
-// directory) is counted and retried once a second, not once per record; records still flow.
+// A disk that refuses the reservation (here: a directory stands where events.seq goes, so
+// the rename over it fails) is counted and retried once a second, not once per record;
+// records still flow.
 TEST(Shipper, AFailingReservationIsCountedAndThrottled) {
   const std::string dir = temp_dir();
   const std::string state = dir + "/state";
-  std::filesystem::create_directories(state + "/events.seq.tmp");
+  std::filesystem::create_directories(state + "/events.seq/in-the-way");
   vnf::EventsConfig cfg;
   cfg.enabled = true;
   cfg.file = dir + "/events.jsonl";
