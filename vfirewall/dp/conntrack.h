@@ -244,6 +244,16 @@ static_assert(sizeof(LogLimit) == 16);
 // Rules by counter slot, then zone pairs (source zone * kMaxZoneIds + destination zone).
 inline constexpr uint32_t kLogLimits = kMaxRuleSlots + kMaxZoneIds * kMaxZoneIds;
 
+// The suppressed log records of `limit`: its column of the workers' rows ([worker][limit],
+// FwWorkerState::log_supp_rows), summed.
+inline uint64_t log_supp_total(const std::atomic<uint64_t>* rows, uint32_t n_workers,
+                               uint32_t limit) noexcept {
+  uint64_t total = 0;
+  for (uint32_t w = 0; w < n_workers; ++w)
+    total += rows[static_cast<size_t>(w) * kLogLimits + limit].load(std::memory_order_relaxed);
+  return total;
+}
+
 struct RuleCounters {
   vnf::Counter hits;  // connections (and dropped/rejected packets) decided by the rule
   vnf::Counter packets, bytes;

@@ -406,11 +406,7 @@ void FirewallStageT<Dry>::log_decision(const CtKey& k, Action a, uint32_t rule_p
   r.zsrc = k.zsrc;
   r.zdst = k.zdst;
   r.action = static_cast<uint8_t>(a);
-  uint64_t total = 0;  // the column of every worker's row
-  for (uint32_t w = 0; w < st_.n_workers; ++w)
-    total += st_.log_supp_rows[static_cast<size_t>(w) * kLogLimits + limit].load(
-        std::memory_order_relaxed);
-  const uint64_t since = lim.report(total);
+  const uint64_t since = lim.report(log_supp_total(st_.log_supp_rows, st_.n_workers, limit));
   r.suppressed = since > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(since);
   rte_ring_sp_enqueue_elem(st_.log_ring, &r, sizeof r);
   st_.counters.log_records.add();

@@ -166,10 +166,9 @@ class Firewall {
   std::atomic<uint64_t>* log_supp_rows_ = nullptr;  // [workers][kLogLimits], FwWorkerState
   // A reused rule slot or zone id: its suppressed records so far are not its new owner's.
   void reset_log_limit(uint32_t limit) {
-    uint64_t total = 0;
-    for (size_t w = 0; w < states_.size(); ++w)
-      total += log_supp_rows_[w * kLogLimits + limit].load(std::memory_order_relaxed);
-    log_limits_[limit].reported.store(total, std::memory_order_relaxed);
+    log_limits_[limit].reported.store(
+        log_supp_total(log_supp_rows_, static_cast<uint32_t>(states_.size()), limit),
+        std::memory_order_relaxed);
   }
   std::vector<std::unique_ptr<FwPipeline>> pipelines_;
   mutable std::mutex mu_;  // config, registries and the request rings' producer side
