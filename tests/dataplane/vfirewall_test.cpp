@@ -455,6 +455,35 @@ TEST(Vfirewall, FtpDataConnectionsAreRelatedActiveAndPassive) {
   EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::related), 4u);
 }
 
+// The sweep walks a copy of a 64-slot word of the in-use bitmap. Rechecking an FTP data
+// connection closes its control connection too when the rules forbid it; when the control
+// connection sits higher in the same word, the sweep must not visit its freed slot again
+// (before: it was rechecked dead and counted closed twice).
+TEST(Vfirewall, TheSweepClosesEachConnectionOnce) {
+  FwHarness h(kBase);
+  expect_pass(h, "pa", "pb", udp4(true, 34000, 53), "a query: slot 0");
+  handshake(h, 45000, 21);  // the control connection: slot 1
+  h.advance(31);            // the query expires (udp_unreplied 30 s): slot 0 is free again
+  h.sweep_all();
+  ASSERT_EQ(h.fw().counter(&vfirewall::FwCounters::expired), 1u);
+  const std::string pasv = "PASV\r\n", reply = "227 Entering Passive Mode (10,2,0,15,195,80).\r\n";
+  expect_pass(h, "pa", "pb",
+              tcp4(true, 45000, 21, ACK | PSH, 1001, 5001, Bytes(pasv.begin(), pasv.end())),
+              "PASV");
+  expect_pass(h, "pb", "pa",
+              tcp4(false, 21, 45000, ACK | PSH, 5001, 1007, Bytes(reply.begin(), reply.end())),
+              "227");
+  expect_pass(h, "pa", "pb", tcp4(true, 46000, 50000, SYN, 1, 0), "the data connection: slot 0");
+  ASSERT_EQ(h.fw().sessions_in_use(), 2u);
+  std::string next = kBase;
+  next.erase(next.find("  - {id: ftp,"),
+             next.find("\n", next.find("  - {id: ftp,")) - next.find("  - {id: ftp,") + 1);
+  h.apply_yaml(next);  // FTP no longer allowed: both go, by the sweep
+  h.sweep_all();
+  EXPECT_EQ(h.fw().sessions_in_use(), 0u);
+  EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::recheck_closed), 2u);
+}
+
 TEST(Vfirewall, IdleConnectionsExpireByProtocolTimeouts) {
   FwHarness h(kBase);
   expect_pass(h, "pa", "pb", udp4(true, 34000, 53), "query");
