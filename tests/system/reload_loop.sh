@@ -105,8 +105,11 @@ check "no firewall drop but the refused ping (invalid, spoofed...: $fwdrops)" te
 macs1=$(tel_get $P /vnf/macs,core 'r["count"]')
 flood1=$(tel_get $P /vnf/segments 'r["core"]["flooded"]')
 check "MACs kept: $macs0 before, $macs1 after" test "$macs1" -eq "$macs0" -a "$macs0" -ge 2
+# Forgotten MACs would flood the ping stream's frames: hundreds in the loop's 10 s. What floods
+# anyway is the namespaces' own broadcast and multicast (ARP, IPv6 neighbour and router
+# discovery): 5 to 10 frames in this window, measured, so 10 was too tight a bound.
 check "no flooding from forgotten MACs ($flood0 -> $flood1 flooded frames)" \
-  test $((flood1 - flood0)) -lt 10
+  test $((flood1 - flood0)) -lt 50
 show_drops $P
 
 stop_appliance sw
