@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 
 #include "tests/common/frames.h"
 
@@ -58,6 +59,57 @@ TEST(RouterPacketOps, TtlDecrementMatchesAFullRecompute) {
   Bytes bad = ipv4(1, 2, 17, Bytes(8, 0));
   bad[11] ^= 1;
   EXPECT_FALSE(ops::ipv4_header_valid(bad.data(), 20));
+}
+
+// Every checksum value, through the identification field: the carries and the negative zero
+// (a field of 0xFEFF, which rises to 0xFFFF and must become 0) are all met.
+TEST(RouterPacketOps, TtlDecrementIsRightForEveryChecksum) {
+  Bytes ip = ipv4(ip4("10.1.0.2"), ip4("192.0.2.9"), 17, Bytes(8, 0), 64);
+  std::set<uint16_t> seen;
+  for (uint32_t id = 0; id <= 0xFFFF; ++id) {
+    ip[4] = static_cast<uint8_t>(id >> 8);
+    ip[5] = static_cast<uint8_t>(id);
+    fix_ipv4_checksum(ip, 0);
+    seen.insert(ops::rd16(ip.data() + 10));
+    Bytes dec = ip;
+    ops::ipv4_dec_ttl(dec.data());
+    Bytes full = dec;
+    fix_ipv4_checksum(full, 0);
+    ASSERT_EQ(full, dec) << "checksum " << std::hex << ops::rd16(ip.data() + 10);
+  }
+  EXPECT_EQ(seen.size(), 65535u) << "every checksum a header can carry (0xFFFF is not one)";
+}
+
+// The header check against RFC 1071 for every value of the checksum field: valid exactly when
+// the words sum to all ones (for a header whose other words sum to all ones, both 0 and 0xFFFF).
+TEST(RouterPacketOps, HeaderCheckAgreesWithRfc1071OnEveryChecksum) {
+  std::mt19937 rng(5);
+  for (int round = 0; round < 6; ++round) {
+    Bytes opts;
+    if (round % 2) opts = Bytes{0x94, 0x04, 0, 0};
+    Bytes ip = ipv4(rng(), rng(), 17, Bytes(8, 0), static_cast<uint8_t>(1 + rng() % 255), opts);
+    if (round == 5) {  // the other words sum to all ones: 0 and 0xFFFF both valid
+      ip[10] = ip[11] = 0;
+      // Add the complement of the sum to the identification word (ones' complement addition).
+      uint32_t id = ops::rd16(ip.data() + 4) + verify_sum(ip.data(), 24u);
+      id = (id & 0xFFFF) + (id >> 16);
+      ops::wr16(ip.data() + 4, static_cast<uint16_t>(id));
+      ASSERT_EQ(verify_sum(ip.data(), 24u), 0) << "the other words sum to all ones";
+    }
+    const unsigned ihl = (ip[0] & 0x0F) * 4u;
+    unsigned valid = 0;
+    for (uint32_t c = 0; c <= 0xFFFF; ++c) {
+      ip[10] = static_cast<uint8_t>(c >> 8);
+      ip[11] = static_cast<uint8_t>(c);
+      const bool want = verify_sum(ip.data(), ihl) == 0;
+      ASSERT_EQ(ops::ipv4_header_valid(ip.data(), ihl), want)
+          << "round " << round << " checksum " << std::hex << c;
+      valid += want;
+    }
+    EXPECT_EQ(valid, round == 5 ? 2u : 1u);
+  }
+  const Bytes zero(20, 0);
+  EXPECT_FALSE(ops::ipv4_header_valid(zero.data(), 20)) << "all zero sums to zero, not all ones";
 }
 
 TEST(RouterPacketOps, EchoReplyV4) {

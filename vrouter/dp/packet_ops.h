@@ -44,25 +44,24 @@ inline uint16_t cksum(const void* p, size_t len, uint32_t init = 0) noexcept {
 // of 4): the end-around-carry sum is byte-order neutral for this test, and five adds beat
 // the 16-bit loop of rte_raw_cksum on every forwarded packet.
 inline bool ipv4_header_valid(const uint8_t* ip, unsigned ihl) noexcept {
-  // Five loads straight from the header (a copy into an array went through the stack: a
-  // 16-byte store read back in 4-byte pieces).
+  // Five loads straight from the header, summed exactly in 64 bits. 2^16 = 1 modulo 65535,
+  // so the exact sum of the 32-bit words is congruent to their ones' complement sum in 16 bits,
+  // in either byte order; that sum is all ones exactly when the exact sum is a non-zero
+  // multiple of 65535. The remainder test is a multiplication, where folding the carries back
+  // is a chain of eight dependent steps.
   uint32_t w0, w1, w2, w3, w4;
   std::memcpy(&w0, ip, 4);
   std::memcpy(&w1, ip + 4, 4);
   std::memcpy(&w2, ip + 8, 4);
   std::memcpy(&w3, ip + 12, 4);
   std::memcpy(&w4, ip + 16, 4);
-  uint64_t s = uint64_t{w0} + w1 + w2 + w3 + w4;
+  uint64_t s = (uint64_t{w0} + w1) + (uint64_t{w2} + w3) + w4;
   for (unsigned i = 20; i < ihl; i += 4) {  // options
     uint32_t o;
     std::memcpy(&o, ip + i, 4);
     s += o;
   }
-  s = (s & 0xFFFFFFFF) + (s >> 32);
-  s = (s & 0xFFFFFFFF) + (s >> 32);
-  s = (s & 0xFFFF) + (s >> 16);
-  s = (s & 0xFFFF) + (s >> 16);
-  return s == 0xFFFF;
+  return s != 0 && s % 65535 == 0;
 }
 
 inline void ipv4_set_cksum(uint8_t* ip, unsigned ihl) noexcept {
@@ -82,10 +81,20 @@ inline uint16_t cksum_update(uint16_t hc, uint16_t m, uint16_t m2) noexcept {
 
 // IPv4 TTL - 1 with the header checksum updated incrementally (TTL shares a word with the
 // protocol field). The caller has checked TTL > 1.
+//
+// The word drops by exactly 0x0100, so the checksum rises by 0x0100 with the carry wrapped
+// around (RFC 1624 eqn. 3 with m' = m - 0x0100). Done on the field as stored: in the byte-swapped
+// value the TTL's byte is the low one, so the rise is 1. A result of 0xFFFF (negative zero)
+// becomes 0, the form a header checksum takes (the sum of a real header is never zero). This
+// is Linux's ip_decrease_ttl.
 inline void ipv4_dec_ttl(uint8_t* ip) noexcept {
-  const uint16_t m = rd16(ip + 8);
+  uint16_t c;
+  std::memcpy(&c, ip + 10, 2);
+  uint32_t x = static_cast<uint32_t>(c) + (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 1 : 0x100);
+  x += x >= 0xFFFF;
+  c = static_cast<uint16_t>(x);
+  std::memcpy(ip + 10, &c, 2);
   --ip[8];
-  wr16(ip + 10, cksum_update(rd16(ip + 10), m, rd16(ip + 8)));
 }
 
 // ICMPv6 / upper-layer checksum over the IPv6 pseudo-header and `len` bytes at `l4`.
