@@ -50,20 +50,24 @@ inline bool is_unspec6(const uint8_t* a) noexcept {
 constexpr uint8_t kLoopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 inline bool is_loop6(const uint8_t* a) noexcept { return std::memcmp(a, kLoopback6, 16) == 0; }
 
+// The bucket of a flow in a path list of several adjacencies (ECMP, weights).
+[[gnu::noinline]] unsigned flow_bucket(const uint8_t* ip, const PacketMeta& m, bool v6) noexcept {
+  const bool ports =
+      (m.flags & mf::kHasL4) && !(m.flags & mf::kFragment) && (m.l4_proto == 6 || m.l4_proto == 17);
+  const uint16_t sp = ports ? m.sport : 0;
+  const uint16_t dp = ports ? m.dport : 0;
+  const uint32_t h = v6 ? flow_hash6(ip + 8, ip + 24, m.l4_proto, sp, dp)
+                        : flow_hash4(ops::rd32(ip + 12), ops::rd32(ip + 16), m.l4_proto, sp, dp);
+  return hash_bucket(h);
+}
+
 // The adjacency a flow uses in a path list.
-inline const AdjDp& pick(const RouteSnapshot& s, uint32_t path, const uint8_t* ip,
-                         const PacketMeta& m, bool v6) noexcept {
+[[gnu::always_inline]] inline const AdjDp& pick(const RouteSnapshot& s, uint32_t path,
+                                                const uint8_t* ip, const PacketMeta& m,
+                                                bool v6) noexcept {
   const PathDp& p = s.path[path];
   unsigned bucket = 0;
-  if (p.members.load(std::memory_order_acquire) > 1) {
-    const bool ports = (m.flags & mf::kHasL4) && !(m.flags & mf::kFragment) &&
-                       (m.l4_proto == 6 || m.l4_proto == 17);
-    const uint16_t sp = ports ? m.sport : 0;
-    const uint16_t dp = ports ? m.dport : 0;
-    const uint32_t h = v6 ? flow_hash6(ip + 8, ip + 24, m.l4_proto, sp, dp)
-                          : flow_hash4(ops::rd32(ip + 12), ops::rd32(ip + 16), m.l4_proto, sp, dp);
-    bucket = hash_bucket(h);
-  }
+  if (p.members.load(std::memory_order_acquire) > 1) bucket = flow_bucket(ip, m, v6);
   return s.adj[p.bucket[bucket].load(std::memory_order_relaxed)];
 }
 
@@ -107,6 +111,7 @@ struct RoutingT<Dry>::Ctx {
   uint8_t rx_if = kDpNoIface, out_if = kDpNoIface;
   uint32_t rx_n = 0, out_n = 0;
   uint64_t rx_b = 0, out_b = 0;
+  uint32_t now_ms = 0;  // coarse time of the neighbours' last use
 };
 
 namespace {
@@ -538,27 +543,20 @@ template <bool Dry>
     }
     return;
   }
-  Fwd& f = c.fwd[c.nf];
-  f.i = i;
-  f.in_if = x;
-  f.out_if = a.iface;
-  f.family = kFamV4;
-  if (a.kind == static_cast<uint8_t>(AdjKind::kGateway)) {
-    f.pos = a.neigh;
-    f.nh_addr = a.gw;
-  } else {  // on-link: the destination is the neighbour
-    f.pos = -1;
-    f.nh_addr = ip + 16;
-    NeighKey& k = c.nkey[c.nk];
-    k.iface = a.iface;
-    k.family = kFamV4;
-    k.zero = 0;
-    std::memset(k.addr, 0, 16);
-    std::memcpy(k.addr, ip + 16, 4);
-    c.nkp[c.nk] = &k;
-    c.nfwd[c.nk++] = static_cast<uint16_t>(c.nf);
+  if (a.kind == static_cast<uint8_t>(AdjKind::kGateway)) {  // the neighbour's place is known
+    finish(b, Fwd{i, x, a.iface, kFamV4, a.neigh, a.gw}, s, c);
+    return;
   }
-  ++c.nf;
+  // On-link: the destination is the neighbour, looked up for the whole burst.
+  c.fwd[c.nf] = Fwd{i, x, a.iface, kFamV4, -1, ip + 16};
+  NeighKey& k = c.nkey[c.nk];
+  k.iface = a.iface;
+  k.family = kFamV4;
+  k.zero = 0;
+  std::memset(k.addr, 0, 16);
+  std::memcpy(k.addr, ip + 16, 4);
+  c.nkp[c.nk] = &k;
+  c.nfwd[c.nk++] = static_cast<uint16_t>(c.nf++);
 }
 
 template <bool Dry>
@@ -608,39 +606,30 @@ template <bool Dry>
     icmp6_error(b, i, x, s, 2, 0, O.mtu, DropReason::kPacketTooBig);
     return;
   }
-  Fwd& f = c.fwd[c.nf];
-  f.i = i;
-  f.in_if = x;
-  f.out_if = a.iface;
-  f.family = kFamV6;
   if (a.kind == static_cast<uint8_t>(AdjKind::kGateway)) {
-    f.pos = a.neigh;
-    f.nh_addr = a.gw;
-  } else {
-    f.pos = -1;
-    f.nh_addr = ip + 24;
-    NeighKey& k = c.nkey[c.nk];
-    k.iface = a.iface;
-    k.family = kFamV6;
-    k.zero = 0;
-    std::memcpy(k.addr, ip + 24, 16);
-    c.nkp[c.nk] = &k;
-    c.nfwd[c.nk++] = static_cast<uint16_t>(c.nf);
+    finish(b, Fwd{i, x, a.iface, kFamV6, a.neigh, a.gw}, s, c);
+    return;
   }
-  ++c.nf;
+  c.fwd[c.nf] = Fwd{i, x, a.iface, kFamV6, -1, ip + 24};
+  NeighKey& k = c.nkey[c.nk];
+  k.iface = a.iface;
+  k.family = kFamV6;
+  k.zero = 0;
+  std::memcpy(k.addr, ip + 24, 16);
+  c.nkp[c.nk] = &k;
+  c.nfwd[c.nk++] = static_cast<uint16_t>(c.nf++);
 }
 
 template <bool Dry>
 [[gnu::always_inline]] inline void RoutingT<Dry>::finish(vnf::Burst& b, const Fwd& f,
-                                                         const RouteSnapshot& s, uint32_t now_ms,
-                                                         Ctx& c) noexcept {
+                                                         const RouteSnapshot& s, Ctx& c) noexcept {
   const uint16_t i = f.i;
   uint64_t word = 0;
   if (f.pos >= 0) {
     NeighEntry& e = nv_.entries[f.pos];
     word = e.word.load(std::memory_order_acquire);
-    if (!Dry && (word & nw::kUsable) && e.used_ms.load(std::memory_order_relaxed) != now_ms)
-      e.used_ms.store(now_ms, std::memory_order_relaxed);
+    if (!Dry && (word & nw::kUsable) && e.used_ms.load(std::memory_order_relaxed) != c.now_ms)
+      e.used_ms.store(c.now_ms, std::memory_order_relaxed);
   }
   if constexpr (Dry) {
     trace_->rt_neigh = (word & nw::kUsable) ? 1 : (word & nw::kFailed) ? 2 : f.pos >= 0 ? 3 : 0;
@@ -675,6 +664,7 @@ template <bool Dry>
 template <bool Dry>
 void RoutingT<Dry>::process(vnf::Burst& b, const RouteSnapshot& s) noexcept {
   Ctx c;
+  c.now_ms = static_cast<uint32_t>(w_.now_tsc / tsc_per_ms_);
   for (uint16_t i = 0; i < b.count; ++i) {
     const uint16_t n = b.next[i];
     const bool mine =
@@ -691,8 +681,7 @@ void RoutingT<Dry>::process(vnf::Burst& b, const RouteSnapshot& s) noexcept {
     rte_hash_lookup_bulk(nv_.hash, c.nkp, c.nk, c.npos);
     for (unsigned k = 0; k < c.nk; ++k) c.fwd[c.nfwd[k]].pos = c.npos[k];
   }
-  const auto now_ms = static_cast<uint32_t>(w_.now_tsc / tsc_per_ms_);
-  for (unsigned k = 0; k < c.nf; ++k) finish(b, c.fwd[k], s, now_ms, c);
+  for (unsigned k = 0; k < c.nf; ++k) finish(b, c.fwd[k], s, c);
   count_run(st_.iface, c.rx_if, c.rx_n, c.rx_b, &IfaceCounters::rx_packets,
             &IfaceCounters::rx_bytes, kDpNoIface, 0);
   count_run(st_.iface, c.out_if, c.out_n, c.out_b, &IfaceCounters::out_packets,

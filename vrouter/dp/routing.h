@@ -19,9 +19,10 @@
 //   - handed to the control thread (ARP, ND, packets waiting for resolution): kNextConsumed;
 //   - dropped with a named reason.
 //
-// Per burst: classify, one rte_fib_lookup_bulk and one rte_fib6_lookup_bulk, one
-// rte_hash_lookup_bulk for on-link destinations, then a scalar pass. No allocation: ICMP
-// messages reuse the packet's own mbuf.
+// Per burst: classify, one rte_fib_lookup_bulk and one rte_fib6_lookup_bulk, then a pass
+// that finishes each packet whose next hop is a gateway (the neighbour's place is fixed in its
+// adjacency); on-link destinations wait for one rte_hash_lookup_bulk and a last pass. No
+// allocation: ICMP messages reuse the packet's own mbuf.
 #pragma once
 
 #include <cstdint>
@@ -74,8 +75,7 @@ class RoutingT final {
               Ctx& c) noexcept;
   void local4(vnf::Burst& b, uint16_t i, uint8_t in_if, const RouteSnapshot& s) noexcept;
   void local6(vnf::Burst& b, uint16_t i, uint8_t in_if, const RouteSnapshot& s) noexcept;
-  void finish(vnf::Burst& b, const Fwd& f, const RouteSnapshot& s, uint32_t now_ms,
-              Ctx& c) noexcept;
+  void finish(vnf::Burst& b, const Fwd& f, const RouteSnapshot& s, Ctx& c) noexcept;
   void control(vnf::Burst& b, uint16_t i, uint8_t x, bool to_us, const RouteSnapshot& s) noexcept;
   void punt(vnf::Burst& b, uint16_t i, uint8_t kind, uint8_t x, uint8_t fam,
             const uint8_t* addr) noexcept;
