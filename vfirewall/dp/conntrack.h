@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -120,6 +121,8 @@ inline constexpr uint16_t kFloodPort = 0xFFFC;   // vnf::kNextFlood: egress unkn
 inline constexpr uint8_t kSessionNoPort = 0xFF;  // Session::out_port of kFloodPort (>= 64)
 
 // 128 bytes, two cache lines (as VPP's sessions).
+// The first cache line holds what the expiry sweep reads (flags, expiry, epoch), so that it
+// touches one line per session; the second what only packets and rechecks use.
 struct alignas(64) Session {
   CtKey key;           // the originator's direction
   uint32_t expires_s;  // worker seconds
@@ -127,21 +130,25 @@ struct alignas(64) Session {
   uint32_t rule_slot;  // counter slot of the rule that accepted it (0: a policy)
   uint32_t parent;     // related: index + 1 of the control session
   uint32_t serial;     // creation number (a parent reference checks it)
-  uint32_t parent_serial;
+  uint8_t state;       // TcpState
+  uint8_t flags;       // session_flags
   // Where the first packet was seen, for rechecks after a reload: classified again exactly as
   // then, the source zone by the ingress port and segment, the destination zone by the egress
   // port and segment (they differ for routed traffic in the host switch).
+  uint16_t in_vlan;
+  // ---- second cache line
+  uint32_t parent_serial;
   uint8_t in_port;
   uint8_t out_port;  // kSessionNoPort when flooded: zones' port conditions skipped
-  uint16_t in_vlan;
   uint16_t vlan;
-  uint8_t state;  // TcpState
-  uint8_t flags;  // session_flags
   TcpWindow win[2];
   uint32_t packets[2];
   uint64_t bytes[2];
 };
 static_assert(sizeof(Session) == 128, "sessions are two cache lines");
+static_assert(offsetof(Session, flags) < 64 && offsetof(Session, expires_s) < 64 &&
+                  offsetof(Session, epoch) < 64 && offsetof(Session, parent_serial) == 64,
+              "what the sweep reads is in the first line");
 
 struct Expectation {
   uint8_t src[16];  // who will connect (any source port)
