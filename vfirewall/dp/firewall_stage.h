@@ -51,7 +51,8 @@ class FirewallStageT final {
   struct Pkt;
   // Zones of packet i; false when it is not for the batch (decided, skipped, or a flood
   // whose copies reach several zones: split_ lists those).
-  bool prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key) noexcept;
+  [[gnu::always_inline]] inline bool prepare(vnf::Burst& b, uint16_t i, Pkt& p,
+                                             CtKey& key) noexcept;
   // The rest of prepare for one (source zone, destination zone): `p` and the session key.
   [[gnu::always_inline]] inline bool fill(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key,
                                           uint8_t zsrc, uint8_t zdst, uint16_t egress) noexcept;
