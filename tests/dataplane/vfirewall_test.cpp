@@ -559,6 +559,24 @@ TEST(Vfirewall, DumpFlushAndLogRecords) {
   EXPECT_EQ(h.fw().drain_logs(), 3u);
 }
 
+// The flow cache remembers where a reply's connection was; the connection goes and another
+// takes its slot. The session's own key decides, so the old reply is a stranger again, and the
+// new connection's reply is still its own.
+TEST(Vfirewall, AConnectionGoneIsNotFoundThroughItsSlotsNextOwner) {
+  FwHarness h(kBase);
+  expect_pass(h, "pa", "pb", udp4(true, 35000, 53), "query");
+  expect_pass(h, "pb", "pa", udp4(false, 53, 35000), "reply, found in the table");
+  expect_pass(h, "pb", "pa", udp4(false, 53, 35000), "reply again, found through the flow cache");
+  EXPECT_EQ(h.flush(vfirewall::SessionFilter{}), 1u);
+  expect_pass(h, "pa", "pb", udp4(true, 35001, 53), "another query, in the freed slot");
+  EXPECT_EQ(h.fw().sessions_in_use(), 1u);
+  expect_drop(h, "pb", udp4(false, 53, 35000), DropReason::kFwPolicyDrop,
+              "the first reply, its connection gone");
+  expect_pass(h, "pb", "pa", udp4(false, 53, 35001), "the second reply");
+  expect_pass(h, "pb", "pa", udp4(false, 53, 35001), "the second reply, through the cache");
+  EXPECT_EQ(h.fw().sessions_in_use(), 1u);
+}
+
 TEST(Vfirewall, RuleLogsAreRateLimited) {
   std::string yaml = kBase;
   yaml.replace(yaml.find("conntrack: {size: 256}"), 22, "conntrack: {size: 256, log_rate: 2}");

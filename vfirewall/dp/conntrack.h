@@ -150,6 +150,15 @@ static_assert(offsetof(Session, flags) < 64 && offsetof(Session, expires_s) < 64
                   offsetof(Session, epoch) < 64 && offsetof(Session, parent_serial) == 64,
               "what the sweep reads is in the first line");
 
+// Whether session `x` is the connection of the packet key `k` in direction `dir` (0: the
+// originator's, 1: the reply's): what the hash table maps `k` to while the session lives.
+inline bool session_is(const Session& x, const CtKey& k, unsigned dir) noexcept {
+  if (!(x.flags & session_flags::kInUse)) return false;
+  if (dir == 0) return ct_key_cmp(&x.key, &k, sizeof k) == 0;
+  const CtKey r = reverse_key(x.key);
+  return ct_key_cmp(&r, &k, sizeof k) == 0;
+}
+
 struct Expectation {
   uint8_t src[16];  // who will connect (any source port)
   uint8_t dst[16];
@@ -278,6 +287,14 @@ struct alignas(64) FwWorkerState {
   rte_hash* hash = nullptr;
   Session* sessions = nullptr;
   uint32_t capacity = 0;
+  // The flow cache, in front of the hash table for established packets: per value of a key's
+  // hash (ct_hash & flow_mask), what the table last answered for a key with that hash
+  // (index << 1 | direction, plus 1; 0: nothing). Only a hint: sessions come and go without
+  // telling it, and session_is() confirms it from the session's own key, which is in the
+  // session's first line, read anyway. A confirmed hint spares the table's bucket and key
+  // lines, a cache miss each in a table larger than the cache.
+  uint32_t* flow = nullptr;
+  uint32_t flow_mask = 0;
   uint32_t* free_stack = nullptr;
   uint32_t free_top = 0;
   uint32_t sweep_cursor = 0;  // a word of in_use

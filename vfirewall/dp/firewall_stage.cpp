@@ -876,9 +876,46 @@ void FirewallStageT<Dry>::process(vnf::Burst& b) noexcept {
   }
   for (uint16_t x = 0; x < n_split_; ++x) [[unlikely]] judge_split(b, split_[x], split_zsrc_[x]);
   if (n == 0) return;
+  // Established connections: the flow cache's hint for each key, its session's first line
+  // fetched for all of them before any is confirmed; the table for the rest, in bulk.
   void* data[vnf::kBurstMax];
   uint64_t hits = 0;
-  rte_hash_lookup_bulk_data(st_.hash, kp, n, &hits, data);
+  hash_sig_t sig[vnf::kBurstMax];
+  uint32_t hint[vnf::kBurstMax];
+  for (uint16_t j = 0; j < n; ++j) {
+    sig[j] = ct_hash(&keys[j], sizeof(CtKey), 0);
+    hint[j] = st_.flow[sig[j] & st_.flow_mask];
+    if (hint[j]) rte_prefetch0(&st_.sessions[(hint[j] - 1) >> 1]);
+  }
+  const void* mkey[vnf::kBurstMax];
+  hash_sig_t msig[vnf::kBurstMax];
+  uint16_t mj[vnf::kBurstMax];
+  uint16_t nq = 0;
+  for (uint16_t j = 0; j < n; ++j) {
+    const uint32_t v = hint[j] - 1;
+    if (hint[j] && session_is(st_.sessions[v >> 1], keys[j], v & 1)) {
+      data[j] = reinterpret_cast<void*>(uintptr_t{v});
+      hits |= uint64_t(1) << j;
+      continue;
+    }
+    mkey[nq] = kp[j];
+    msig[nq] = sig[j];
+    mj[nq++] = j;
+  }
+  if (nq) {
+    void* mdata[vnf::kBurstMax];
+    uint64_t mhits = 0;
+    rte_hash_lookup_with_hash_bulk_data(st_.hash, mkey, msig, nq, &mhits, mdata);
+    for (uint16_t q = 0; q < nq; ++q) {
+      if (!((mhits >> q) & 1)) continue;
+      const uint16_t j = mj[q];
+      data[j] = mdata[q];
+      hits |= uint64_t(1) << j;
+      if constexpr (!Dry)
+        st_.flow[msig[q] & st_.flow_mask] =
+            static_cast<uint32_t>(reinterpret_cast<uintptr_t>(mdata[q])) + 1;
+    }
+  }
   for (uint16_t j = 0; j < n; ++j)  // both cache lines of every session hit, before use
     if ((hits >> j) & 1) {
       const Session* x = &st_.sessions[reinterpret_cast<uintptr_t>(data[j]) >> 1];
@@ -937,11 +974,10 @@ void FirewallStageT<Dry>::process(vnf::Burst& b) noexcept {
   // the hashes of keys created in this burst says when a second lookup is needed.
   uint64_t created_filter = 0;
   auto decide = [&](uint16_t j, uint32_t res) {
-    const hash_sig_t sig = rte_hash_hash(st_.hash, &keys[j]);
-    const uint64_t bit = uint64_t(1) << (sig & 63);
+    const uint64_t bit = uint64_t(1) << (sig[j] & 63);
     if (created_filter & bit) {
       void* dd = nullptr;
-      if (rte_hash_lookup_with_hash_data(st_.hash, &keys[j], sig, &dd) >= 0) {
+      if (rte_hash_lookup_with_hash_data(st_.hash, &keys[j], sig[j], &dd) >= 0) {
         const uintptr_t v = reinterpret_cast<uintptr_t>(dd);
         on_session(b, pk[j], static_cast<uint32_t>(v >> 1), static_cast<int>(v & 1));
         return;

@@ -100,13 +100,17 @@ Firewall::Firewall(vnf::Engine& engine, FirewallConfig cfg)
         rte_zmalloc_socket("fw_free", sizeof(uint32_t) * cap, RTE_CACHE_LINE_SIZE, w.socket));
     st->in_use = static_cast<uint64_t*>(rte_zmalloc_socket(
         "fw_in_use", sizeof(uint64_t) * ((cap + 63) / 64), RTE_CACHE_LINE_SIZE, w.socket));
+    const uint32_t fslots = pow2_at_least(cap);
+    st->flow = static_cast<uint32_t*>(
+        rte_zmalloc_socket("fw_flow", sizeof(uint32_t) * fslots, RTE_CACHE_LINE_SIZE, w.socket));
+    st->flow_mask = fslots - 1;
     const uint32_t eslots = pow2_at_least(cfg_.conntrack.expectations * 2);
     st->expect = static_cast<Expectation*>(rte_zmalloc_socket(
         "fw_expect", sizeof(Expectation) * eslots, RTE_CACHE_LINE_SIZE, w.socket));
     st->expect_mask = eslots - 1;
     void* rc = rte_zmalloc_socket("fw_rule_counters", sizeof(RuleCounters) * kMaxRuleSlots,
                                   RTE_CACHE_LINE_SIZE, w.socket);
-    if (!st->sessions || !st->free_stack || !st->in_use || !st->expect || !rc)
+    if (!st->sessions || !st->free_stack || !st->in_use || !st->flow || !st->expect || !rc)
       throw std::runtime_error(fmt::format(
           "cannot allocate a connection table of {} entries per worker (raise engine.memory_mb or "
           "lower conntrack.size)",
@@ -163,6 +167,7 @@ Firewall::~Firewall() {
     rte_free(st->sessions);
     rte_free(st->free_stack);
     rte_free(st->in_use);
+    rte_free(st->flow);
     rte_free(st->expect);
     rte_free(st->rules);
     st->~FwWorkerState();
