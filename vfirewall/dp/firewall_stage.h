@@ -5,8 +5,9 @@
 // vnf::kNextFlood) and the parsed headers. It leaves allowed packets' verdicts alone and
 // drops the others with a reason (b.drop). Packets already dropped or consumed are skipped.
 //
-// Per burst: zones and keys for every packet, one rte_hash_lookup_bulk_data for all of
-// them, session handling for hits (TCP state + window, timeouts, FTP inspection), then one
+// Per burst: zones and keys for every packet, the worker's flow cache (hints confirmed by the
+// session's own key) and one rte_hash_lookup_with_hash_bulk_data for the rest, session
+// handling for hits (TCP state + window, timeouts, FTP inspection), then one
 // rte_acl_classify per address family for the new connections, and the decisions.
 // begin() (once per worker loop) loads the snapshot, serves one slice of a control request
 // and expires / rechecks a slice of the table: bounded work per loop.
