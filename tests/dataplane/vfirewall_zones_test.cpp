@@ -222,3 +222,40 @@ rules:
   expect_drop(h, "pd", udp4(ip4("10.7.0.5"), ip4("10.7.0.6"), 6002, 53, A, B),
               DropReason::kFwNoZone, "no zone takes pd");
 }
+
+// Zones told apart by address put both directions of a conversation on one port. A request and
+// its reply in one burst, both new when the burst's lookup ran and both allowed: the reply is
+// the request's connection, in its reply direction. (Before: the reply opened a second session
+// whose two keys overwrote the first one's in the table, leaving the first orphaned, and its
+// expiry later deleted the second one's keys.)
+TEST(VfirewallZones, ARequestAndItsReplyInOneBurstAreOneConnection) {
+  FwHarness h(R"(engine: {name: fwburst}
+ports:
+  - {name: pa, type: ring}
+  - {name: pb, type: ring}
+wires: [[pa, pb]]
+zones:
+  - {name: left, networks: [10.1.0.0/16]}
+  - {name: right, networks: [10.2.0.0/16]}
+policies:
+  - {from: left, to: right, action: accept}
+  - {from: right, to: left, action: accept}
+conntrack: {size: 64}
+)");
+  const uint32_t x = ip4("10.1.0.5"), y = ip4("10.2.0.5");
+  h.send("pa", udp4(x, y, 1000, 53));
+  h.send("pa", udp4(y, x, 53, 1000));
+  h.poll();
+  EXPECT_EQ(h.recv("pb").size(), 2u) << "both pass";
+  EXPECT_EQ(h.fw().sessions_in_use(), 1u) << "one connection";
+  EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::created), 1u);
+  const auto conns = h.dump();
+  ASSERT_EQ(conns.size(), 1u);
+  EXPECT_TRUE(conns[0].flags & vfirewall::session_flags::kReplied) << "the second was its reply";
+  // Both directions keep finding it, through the table and then the flow cache.
+  for (int k = 0; k < 2; ++k) {
+    expect_pass(h, "pa", "pb", udp4(x, y, 1000, 53), "request direction");
+    expect_pass(h, "pa", "pb", udp4(y, x, 53, 1000), "reply direction");
+  }
+  EXPECT_EQ(h.fw().sessions_in_use(), 1u);
+}

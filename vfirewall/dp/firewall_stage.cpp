@@ -985,7 +985,13 @@ void FirewallStageT<Dry>::process(vnf::Burst& b) noexcept {
     }
     const uint64_t before = st_.counters.created.get();
     on_new(b, pk[j], keys[j], res);
-    if (st_.counters.created.get() != before) created_filter |= bit;
+    if (st_.counters.created.get() != before) {
+      // Both of the new session's keys: a later packet of this burst in the reply direction
+      // (zones told apart by address can put both directions on one port) must find it, not
+      // open a second session whose keys would overwrite this one's in the table.
+      const CtKey rev = reverse_key(keys[j]);
+      created_filter |= bit | uint64_t(1) << (ct_hash(&rev, sizeof rev, 0) & 63);
+    }
   };
   for (uint16_t x = 0; x < n4; ++x) decide(j4[x], r4[x]);
   for (uint16_t x = 0; x < n6; ++x) decide(j6[x], r6[x]);
