@@ -568,12 +568,16 @@ TEST(Vfirewall, AConnectionGoneIsNotFoundThroughItsSlotsNextOwner) {
   expect_pass(h, "pb", "pa", udp4(false, 53, 35000), "reply, found in the table");
   expect_pass(h, "pb", "pa", udp4(false, 53, 35000), "reply again, found through the flow cache");
   EXPECT_EQ(h.flush(vfirewall::SessionFilter{}), 1u);
+  expect_drop(h, "pb", udp4(false, 53, 35000), DropReason::kFwPolicyDrop,
+              "the reply, its connection flushed and its slot empty");
   expect_pass(h, "pa", "pb", udp4(true, 35001, 53), "another query, in the freed slot");
   EXPECT_EQ(h.fw().sessions_in_use(), 1u);
   expect_drop(h, "pb", udp4(false, 53, 35000), DropReason::kFwPolicyDrop,
               "the first reply, its connection gone");
   expect_pass(h, "pb", "pa", udp4(false, 53, 35001), "the second reply");
+  const uint64_t hits = h.fw().counter(&vfirewall::FwCounters::flow_hits);
   expect_pass(h, "pb", "pa", udp4(false, 53, 35001), "the second reply, through the cache");
+  EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::flow_hits), hits + 1) << "a cache hit";
   EXPECT_EQ(h.fw().sessions_in_use(), 1u);
 }
 
@@ -814,6 +818,13 @@ TEST(Vfirewall, IcmpKeyHoldsTheQueryTypeAndOnlyTheMatchingReplyReturns) {
     // another query type: neither is the reply the connection expects.
     expect_drop(h, "pa", icmp_msg(true, v6, rep, 4242), DropReason::kFwInvalid, fam);
     expect_pass(h, "pb", "pa", icmp_msg(false, v6, rep, 4242), fam);
+    // Again, now through the flow cache (the reply's key, the reverse of the request's with
+    // the reply type); and the same-identifier request from servers still finds nothing.
+    const uint64_t hits = h.fw().counter(&vfirewall::FwCounters::flow_hits);
+    expect_pass(h, "pb", "pa", icmp_msg(false, v6, rep, 4242), fam);
+    EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::flow_hits), hits + 1) << fam;
+    expect_drop(h, "pb", icmp_msg(false, v6, req, 4242),
+                v6 ? DropReason::kFwPolicyDrop : DropReason::kFwRuleDrop, fam);
   }
   // Timestamp (IPv4) and node information (IPv6) are queries too: request, then reply.
   expect_pass(h, "pa", "pb", icmp_msg(true, false, 13, 7, Bytes(12, 0)), "timestamp request");

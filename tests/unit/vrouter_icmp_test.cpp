@@ -77,7 +77,18 @@ TEST(RouterPacketOps, TtlDecrementIsRightForEveryChecksum) {
     fix_ipv4_checksum(full, 0);
     ASSERT_EQ(full, dec) << "checksum " << std::hex << ops::rd16(ip.data() + 10);
   }
-  EXPECT_EQ(seen.size(), 65535u) << "every checksum a header can carry (0xFFFF is not one)";
+  EXPECT_EQ(seen.size(), 65535u) << "every checksum a header computes (0xFFFF is not one)";
+  // A received field of 0xFFFF is valid too when the other words sum to all ones (its
+  // negative zero); after the decrement the header must still check.
+  ip[4] = ip[5] = 0;
+  ip[10] = ip[11] = 0;
+  uint32_t id = verify_sum(ip.data(), 20);  // the id that makes the other words all ones
+  ops::wr16(ip.data() + 4, static_cast<uint16_t>(id));
+  ASSERT_EQ(verify_sum(ip.data(), 20), 0);
+  ip[10] = ip[11] = 0xFF;
+  ASSERT_EQ(verify_sum(ip.data(), 20), 0) << "0xFFFF checks as well as 0";
+  ops::ipv4_dec_ttl(ip.data());
+  EXPECT_EQ(verify_sum(ip.data(), 20), 0) << "after the decrement, from a field of 0xFFFF";
 }
 
 // The header check against RFC 1071 for every value of the checksum field: valid exactly when

@@ -280,6 +280,7 @@ struct alignas(64) FwCounters {
   vnf::Counter created, closed, expired, recheck_closed, flushed;
   vnf::Counter table_full, zone_limit, related, expectations, expect_full;
   vnf::Counter log_records, log_suppressed, log_ring_full, rejects_sent;
+  vnf::Counter flow_hits, flow_misses;  // established lookups: the flow cache's hint held / not
   vnf::Counter zone_created[kMaxZoneIds], zone_closed[kMaxZoneIds];
 };
 

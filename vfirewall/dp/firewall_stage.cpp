@@ -902,6 +902,10 @@ void FirewallStageT<Dry>::process(vnf::Burst& b) noexcept {
     msig[nq] = sig[j];
     mj[nq++] = j;
   }
+  if constexpr (!Dry) {
+    st_.counters.flow_hits.add(static_cast<uint64_t>(__builtin_popcountll(hits)));
+    st_.counters.flow_misses.add(nq);
+  }
   if (nq) {
     void* mdata[vnf::kBurstMax];
     uint64_t mhits = 0;

@@ -174,7 +174,9 @@ void Firewall::register_telemetry(bool with_program_commands) {
                             {"log_records", &FwCounters::log_records},
                             {"log_suppressed", &FwCounters::log_suppressed},
                             {"log_queue_full", &FwCounters::log_ring_full},
-                            {"rejects_sent", &FwCounters::rejects_sent}};
+                            {"rejects_sent", &FwCounters::rejects_sent},
+                            {"flow_cache_hits", &FwCounters::flow_hits},
+                            {"flow_cache_misses", &FwCounters::flow_misses}};
                         for (const auto& [name, c] : cs)
                           rte_tel_data_add_dict_u64(d, name, counter(c));
                         return 0;
