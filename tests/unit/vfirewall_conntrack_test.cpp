@@ -2,6 +2,9 @@
 // table, the sequence window check (Rooij / Linux conntrack), and timeouts.
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "vfirewall/dp/conntrack.h"
 #include "vfirewall/dp/tcp_state.h"
 #include "vfirewall/dp/timeouts.h"
 
@@ -155,4 +158,29 @@ TEST(VfirewallTimeouts, PerProtocolAndState) {
   t.udp_replied = 5;
   EXPECT_EQ(timeout_for(t, kProtoTcp, S::kEstablished, true), 3600u);
   EXPECT_EQ(timeout_for(t, kProtoUdp, S::kNone, true), 5u);
+}
+
+// The hash of a key's reverse, computed without building it, is the hash of reverse_key: for
+// both families, TCP, UDP, ICMP queries (whose reverse holds the reply type), other ICMP and
+// other protocols, in every zone pair.
+TEST(VfirewallConntrack, ReverseHashIsTheHashOfTheReverseKey) {
+  std::mt19937 rng(11);
+  const uint8_t protos[] = {6, 17, 1, 58, 47, 132};
+  const uint8_t types[] = {8, 13, 15, 17, 0, 3, 128, 139, 129, 255};
+  for (int round = 0; round < 20000; ++round) {
+    CtKey k{};
+    k.family = round % 3 == 0 ? 6 : 4;
+    for (int i = 0; i < (k.family == 4 ? 4 : 16); ++i) {
+      k.src[i] = static_cast<uint8_t>(rng());
+      k.dst[i] = static_cast<uint8_t>(rng());
+    }
+    k.proto = protos[rng() % 6];
+    k.sport = static_cast<uint16_t>(rng());
+    k.dport = (k.proto == 1 || k.proto == 58) ? types[rng() % 10] : static_cast<uint16_t>(rng());
+    k.zsrc = static_cast<uint8_t>(rng());
+    k.zdst = static_cast<uint8_t>(rng());
+    const CtKey r = reverse_key(k);
+    ASSERT_EQ(ct_hash_reverse(k), ct_hash(&r, sizeof r, 0))
+        << "round " << round << " family " << int(k.family) << " proto " << int(k.proto);
+  }
 }

@@ -109,6 +109,32 @@ inline CtKey reverse_key(const CtKey& k) noexcept {
   return r;
 }
 
+// ct_hash(reverse_key(k)), without building the reverse key in memory for IPv4 (stores the
+// hash's wider loads would wait on): a burst's new sessions are filtered by both their keys'
+// hashes.
+inline uint32_t ct_hash_reverse(const CtKey& k) noexcept {
+  if (k.family != 4) {
+    const CtKey r = reverse_key(k);
+    return ct_hash(&r, sizeof r, 0);
+  }
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && offsetof(CtKey, sport) == 32 &&
+                offsetof(CtKey, dport) == 34 && offsetof(CtKey, proto) == 36 &&
+                offsetof(CtKey, family) == 37 && offsetof(CtKey, zsrc) == 38 &&
+                offsetof(CtKey, zdst) == 39);
+  uint32_t s, d;
+  std::memcpy(&s, k.dst, 4);
+  std::memcpy(&d, k.src, 4);
+  const bool icmp = k.proto == kProtoIcmp || k.proto == kProtoIcmp6;
+  const uint16_t sport = icmp ? k.sport : k.dport;
+  const uint16_t dport = icmp ? (is_icmp_query(k.proto, static_cast<uint8_t>(k.dport))
+                                     ? icmp_reply_type(k.proto, static_cast<uint8_t>(k.dport))
+                                     : k.dport)
+                              : k.sport;
+  const uint64_t rest = uint64_t{sport} | uint64_t{dport} << 16 | uint64_t{k.proto} << 32 |
+                        uint64_t{k.family} << 40 | uint64_t{k.zdst} << 48 | uint64_t{k.zsrc} << 56;
+  return rte_hash_crc_8byte(rest, rte_hash_crc_4byte(d, rte_hash_crc_4byte(s, 0)));
+}
+
 namespace session_flags {
 inline constexpr uint8_t kInUse = 1 << 0;
 inline constexpr uint8_t kReplied = 1 << 1;
@@ -149,6 +175,23 @@ static_assert(sizeof(Session) == 128, "sessions are two cache lines");
 static_assert(offsetof(Session, flags) < 64 && offsetof(Session, expires_s) < 64 &&
                   offsetof(Session, epoch) < 64 && offsetof(Session, parent_serial) == 64,
               "what the sweep reads is in the first line");
+
+// A flow cache entry (FwWorkerState::flow): the table's value for a key (index << 1 |
+// direction) plus 1 in the low 28 bits, the top 4 bits of the key's hash above them. A hint
+// left by another key that shares the entry is told apart without reading its session (15
+// times in 16), so a new connection rarely pays for a stale hint's cache miss.
+inline constexpr uint32_t kFlowValueBits = 28;
+inline constexpr uint32_t kFlowValueMask = (1u << kFlowValueBits) - 1;
+inline constexpr uint32_t kMaxSessionsPerWorker = 1u << 26;  // (index << 1 | 1) + 1 fits
+inline uint32_t flow_entry(uint32_t sig, uint32_t value) noexcept {
+  return (sig & ~kFlowValueMask) | (value + 1);
+}
+// The table value entry `e` holds for a key of hash `sig`; false when it holds none.
+inline bool flow_hint(uint32_t e, uint32_t sig, uint32_t& value) noexcept {
+  if (((e ^ sig) & ~kFlowValueMask) != 0 || (e & kFlowValueMask) == 0) return false;
+  value = (e & kFlowValueMask) - 1;
+  return true;
+}
 
 // Whether session `x` is the connection of the packet key `k` in direction `dir` (0: the
 // originator's, 1: the reply's): what the hash table maps `k` to while the session lives.
@@ -290,7 +333,7 @@ struct alignas(64) FwWorkerState {
   uint32_t capacity = 0;
   // The flow cache, in front of the hash table for established packets: per value of a key's
   // hash (ct_hash & flow_mask), what the table last answered for a key with that hash
-  // (index << 1 | direction, plus 1; 0: nothing). Only a hint: sessions come and go without
+  // (flow_entry(); 0: nothing). Only a hint: sessions come and go without
   // telling it, and session_is() confirms it from the session's own key, which is in the
   // session's first line, read anyway. A confirmed hint spares the table's bucket and key
   // lines, a cache miss each in a table larger than the cache.

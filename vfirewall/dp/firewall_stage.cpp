@@ -882,18 +882,19 @@ void FirewallStageT<Dry>::process(vnf::Burst& b) noexcept {
   uint64_t hits = 0;
   hash_sig_t sig[vnf::kBurstMax];
   uint32_t hint[vnf::kBurstMax];
+  bool hinted[vnf::kBurstMax];
   for (uint16_t j = 0; j < n; ++j) {
     sig[j] = ct_hash(&keys[j], sizeof(CtKey), 0);
-    hint[j] = st_.flow[sig[j] & st_.flow_mask];
-    if (hint[j]) rte_prefetch0(&st_.sessions[(hint[j] - 1) >> 1]);
+    hinted[j] = flow_hint(st_.flow[sig[j] & st_.flow_mask], sig[j], hint[j]);
+    if (hinted[j]) rte_prefetch0(&st_.sessions[hint[j] >> 1]);
   }
   const void* mkey[vnf::kBurstMax];
   hash_sig_t msig[vnf::kBurstMax];
   uint16_t mj[vnf::kBurstMax];
   uint16_t nq = 0;
   for (uint16_t j = 0; j < n; ++j) {
-    const uint32_t v = hint[j] - 1;
-    if (hint[j] && session_is(st_.sessions[v >> 1], keys[j], v & 1)) {
+    const uint32_t v = hint[j];
+    if (hinted[j] && session_is(st_.sessions[v >> 1], keys[j], v & 1)) {
       data[j] = reinterpret_cast<void*>(uintptr_t{v});
       hits |= uint64_t(1) << j;
       continue;
@@ -917,7 +918,7 @@ void FirewallStageT<Dry>::process(vnf::Burst& b) noexcept {
       hits |= uint64_t(1) << j;
       if constexpr (!Dry)
         st_.flow[msig[q] & st_.flow_mask] =
-            static_cast<uint32_t>(reinterpret_cast<uintptr_t>(mdata[q])) + 1;
+            flow_entry(msig[q], static_cast<uint32_t>(reinterpret_cast<uintptr_t>(mdata[q])));
     }
   }
   for (uint16_t j = 0; j < n; ++j)  // both cache lines of every session hit, before use
@@ -993,8 +994,7 @@ void FirewallStageT<Dry>::process(vnf::Burst& b) noexcept {
       // Both of the new session's keys: a later packet of this burst in the reply direction
       // (zones told apart by address can put both directions on one port) must find it, not
       // open a second session whose keys would overwrite this one's in the table.
-      const CtKey rev = reverse_key(keys[j]);
-      created_filter |= bit | uint64_t(1) << (ct_hash(&rev, sizeof rev, 0) & 63);
+      created_filter |= bit | uint64_t(1) << (ct_hash_reverse(keys[j]) & 63);
     }
   };
   for (uint16_t x = 0; x < n4; ++x) decide(j4[x], r4[x]);

@@ -77,6 +77,9 @@ Firewall::Firewall(vnf::Engine& engine, FirewallConfig cfg)
   static std::atomic<unsigned> instance{0};
   const unsigned inst = instance++;
   const uint32_t cap = cfg_.conntrack.size;
+  if (cap > kMaxSessionsPerWorker)  // the loader refuses more (conntrack.size)
+    throw std::runtime_error(
+        fmt::format("conntrack.size {} is over {}", cap, kMaxSessionsPerWorker));
   void* ll = rte_zmalloc_socket("fw_log_limits", sizeof(LogLimit) * kLogLimits, RTE_CACHE_LINE_SIZE,
                                 engine.worker(0).socket);
   if (!ll) throw std::runtime_error("cannot allocate the rule log limits");
