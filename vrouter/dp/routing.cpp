@@ -543,20 +543,7 @@ template <bool Dry>
     }
     return;
   }
-  if (a.kind == static_cast<uint8_t>(AdjKind::kGateway)) {  // the neighbour's place is known
-    finish(b, Fwd{i, x, a.iface, kFamV4, a.neigh, a.gw}, s, c);
-    return;
-  }
-  // On-link: the destination is the neighbour, looked up for the whole burst.
-  c.fwd[c.nf] = Fwd{i, x, a.iface, kFamV4, -1, ip + 16};
-  NeighKey& k = c.nkey[c.nk];
-  k.iface = a.iface;
-  k.family = kFamV4;
-  k.zero = 0;
-  std::memset(k.addr, 0, 16);
-  std::memcpy(k.addr, ip + 16, 4);
-  c.nkp[c.nk] = &k;
-  c.nfwd[c.nk++] = static_cast<uint16_t>(c.nf++);
+  to_next_hop(b, i, x, a, kFamV4, ip + 16, s, c);
 }
 
 template <bool Dry>
@@ -606,16 +593,27 @@ template <bool Dry>
     icmp6_error(b, i, x, s, 2, 0, O.mtu, DropReason::kPacketTooBig);
     return;
   }
-  if (a.kind == static_cast<uint8_t>(AdjKind::kGateway)) {
-    finish(b, Fwd{i, x, a.iface, kFamV6, a.neigh, a.gw}, s, c);
+  to_next_hop(b, i, x, a, kFamV6, ip + 24, s, c);
+}
+
+template <bool Dry>
+[[gnu::always_inline]] inline void RoutingT<Dry>::to_next_hop(vnf::Burst& b, uint16_t i, uint8_t x,
+                                                              const AdjDp& a, uint8_t family,
+                                                              const uint8_t* dst,
+                                                              const RouteSnapshot& s,
+                                                              Ctx& c) noexcept {
+  if (a.kind == static_cast<uint8_t>(AdjKind::kGateway)) {  // the neighbour's place is known
+    finish(b, Fwd{i, x, a.iface, family, a.neigh, a.gw}, s, c);
     return;
   }
-  c.fwd[c.nf] = Fwd{i, x, a.iface, kFamV6, -1, ip + 24};
+  // On-link: the destination is the neighbour, looked up for the whole burst.
+  c.fwd[c.nf] = Fwd{i, x, a.iface, family, -1, dst};
   NeighKey& k = c.nkey[c.nk];
   k.iface = a.iface;
-  k.family = kFamV6;
+  k.family = family;
   k.zero = 0;
-  std::memcpy(k.addr, ip + 24, 16);
+  std::memset(k.addr, 0, 16);
+  std::memcpy(k.addr, dst, family == kFamV4 ? 4 : 16);
   c.nkp[c.nk] = &k;
   c.nfwd[c.nk++] = static_cast<uint16_t>(c.nf++);
 }

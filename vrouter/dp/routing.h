@@ -76,6 +76,10 @@ class RoutingT final {
   void local4(vnf::Burst& b, uint16_t i, uint8_t in_if, const RouteSnapshot& s) noexcept;
   void local6(vnf::Burst& b, uint16_t i, uint8_t in_if, const RouteSnapshot& s) noexcept;
   void finish(vnf::Burst& b, const Fwd& f, const RouteSnapshot& s, Ctx& c) noexcept;
+  // A routed packet's way to its next hop: finished now through a gateway (its neighbour's
+  // place is in the adjacency), or queued for the burst's neighbour lookup when on-link.
+  void to_next_hop(vnf::Burst& b, uint16_t i, uint8_t in_if, const AdjDp& a, uint8_t family,
+                   const uint8_t* dst, const RouteSnapshot& s, Ctx& c) noexcept;
   void control(vnf::Burst& b, uint16_t i, uint8_t x, bool to_us, const RouteSnapshot& s) noexcept;
   void punt(vnf::Burst& b, uint16_t i, uint8_t kind, uint8_t x, uint8_t fam,
             const uint8_t* addr) noexcept;
