@@ -186,11 +186,11 @@ inline constexpr uint32_t kMaxSessionsPerWorker = 1u << 26;  // (index << 1 | 1)
 inline uint32_t flow_entry(uint32_t sig, uint32_t value) noexcept {
   return (sig & ~kFlowValueMask) | (value + 1);
 }
-// The table value entry `e` holds for a key of hash `sig`; false when it holds none.
+// The table value entry `e` holds for a key of hash `sig`; false (and 0) when it holds none.
 inline bool flow_hint(uint32_t e, uint32_t sig, uint32_t& value) noexcept {
-  if (((e ^ sig) & ~kFlowValueMask) != 0 || (e & kFlowValueMask) == 0) return false;
-  value = (e & kFlowValueMask) - 1;
-  return true;
+  const bool held = ((e ^ sig) & ~kFlowValueMask) == 0 && (e & kFlowValueMask) != 0;
+  value = held ? (e & kFlowValueMask) - 1 : 0;
+  return held;
 }
 
 // Whether session `x` is the connection of the packet key `k` in direction `dir` (0: the
