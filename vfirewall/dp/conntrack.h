@@ -90,18 +90,24 @@ inline bool is_icmp_reply(uint8_t proto, uint8_t type) noexcept {
   return type == 129 || type == 140;
 }
 
+// The ports of the reverse direction: swapped; for ICMP the identifier stays and a query's
+// type becomes its reply's.
+inline void reverse_ports(const CtKey& k, uint16_t& sport, uint16_t& dport) noexcept {
+  const bool icmp = k.proto == kProtoIcmp || k.proto == kProtoIcmp6;
+  sport = icmp ? k.sport : k.dport;
+  dport = icmp ? (is_icmp_query(k.proto, static_cast<uint8_t>(k.dport))
+                      ? icmp_reply_type(k.proto, static_cast<uint8_t>(k.dport))
+                      : k.dport)
+               : k.sport;
+}
+
 inline CtKey reverse_key(const CtKey& k) noexcept {
   CtKey r;
   for (int i = 0; i < 16; ++i) {
     r.src[i] = k.dst[i];
     r.dst[i] = k.src[i];
   }
-  const bool icmp = k.proto == kProtoIcmp || k.proto == kProtoIcmp6;
-  r.sport = icmp ? k.sport : k.dport;
-  r.dport = icmp ? (is_icmp_query(k.proto, static_cast<uint8_t>(k.dport))
-                        ? icmp_reply_type(k.proto, static_cast<uint8_t>(k.dport))
-                        : k.dport)
-                 : k.sport;
+  reverse_ports(k, r.sport, r.dport);
   r.proto = k.proto;
   r.family = k.family;
   r.zsrc = k.zdst;
@@ -124,12 +130,8 @@ inline uint32_t ct_hash_reverse(const CtKey& k) noexcept {
   uint32_t s, d;
   std::memcpy(&s, k.dst, 4);
   std::memcpy(&d, k.src, 4);
-  const bool icmp = k.proto == kProtoIcmp || k.proto == kProtoIcmp6;
-  const uint16_t sport = icmp ? k.sport : k.dport;
-  const uint16_t dport = icmp ? (is_icmp_query(k.proto, static_cast<uint8_t>(k.dport))
-                                     ? icmp_reply_type(k.proto, static_cast<uint8_t>(k.dport))
-                                     : k.dport)
-                              : k.sport;
+  uint16_t sport, dport;
+  reverse_ports(k, sport, dport);
   const uint64_t rest = uint64_t{sport} | uint64_t{dport} << 16 | uint64_t{k.proto} << 32 |
                         uint64_t{k.family} << 40 | uint64_t{k.zdst} << 48 | uint64_t{k.zsrc} << 56;
   return rte_hash_crc_8byte(rest, rte_hash_crc_4byte(d, rte_hash_crc_4byte(s, 0)));
