@@ -22,7 +22,9 @@ inline constexpr uint16_t kTpidQinQLegacy = 0x9100;
 inline constexpr unsigned kMaxIpv6ExtHeaders = 8;
 
 // Inline: the worker's parse_burst() specialises it per call site (it is a third of the
-// switch's per-packet work).
+// switch's per-packet work). parse_mbuf and the fast path under it are always inlined: with
+// a second caller (the worker's probe for vnfctl why) the compiler made parse_mbuf a call per
+// packet, which cost the switch 8 % (docs/performance.md, "The parser back inline").
 namespace parser_detail {
 
 // One load and a byte swap. (rte_be_to_cpu_16 is an asm volatile xchgb on x86, which the
@@ -200,8 +202,8 @@ using parser_detail::rd16;
 // options and not a fragment, TCP or UDP, all in the first segment and consistent. Returns
 // false (having written nothing that matters) when the frame is anything else; the general
 // parser then decides, so the results are the same either way.
-inline bool parse_fast(const uint8_t* d, uint32_t seg_len, uint32_t pkt_len,
-                       PacketMeta& m) noexcept {
+[[gnu::always_inline]] inline bool parse_fast(const uint8_t* d, uint32_t seg_len, uint32_t pkt_len,
+                                              PacketMeta& m) noexcept {
   if (seg_len < 14 + 4 + 20 + 20 || seg_len != pkt_len) return false;
   uint32_t off = 12;
   uint16_t type = rd16(d + off);
@@ -299,13 +301,13 @@ inline DropReason parse_general(const uint8_t* d, uint32_t seg_len, uint32_t pkt
   }
 }
 
-inline DropReason parse_frame(const uint8_t* d, uint32_t seg_len, uint32_t pkt_len,
-                              PacketMeta& m) noexcept {
+[[gnu::always_inline]] inline DropReason parse_frame(const uint8_t* d, uint32_t seg_len,
+                                                     uint32_t pkt_len, PacketMeta& m) noexcept {
   if (parse_fast(d, seg_len, pkt_len, m)) return DropReason::kNone;
   return parse_general(d, seg_len, pkt_len, m);
 }
 
-inline DropReason parse_mbuf(rte_mbuf*& m, uint16_t in_port) noexcept {
+[[gnu::always_inline]] inline DropReason parse_mbuf(rte_mbuf*& m, uint16_t in_port) noexcept {
   if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) {
     // rte_vlan_insert() pushes mbuf->vlan_tci back as an 802.1Q tag (needs 4 bytes headroom,
     // which every rx mbuf has).
