@@ -11,7 +11,9 @@
 //   - untrusted ports (access ports by default): DHCP/DHCPv6 server messages  ps_rogue_dhcp,
 //     router advertisements and redirects                                     ps_rogue_ra
 // A port with nothing to check (trusted, no lists: trunks by default) costs one flag test
-// per burst. Checks are on the frame's own bytes, already bounded by the parser.
+// per burst. An untrusted port without lists (an access port's default) looks at a packet
+// only when its metadata says it may be a DHCP server message or ICMPv6 (server_or_icmp6).
+// Checks are on the frame's own bytes, already bounded by the parser.
 #pragma once
 
 #include <cstdint>
@@ -127,6 +129,14 @@ inline vnf::DropReason check(const PortSecurityDp& s, const uint8_t* d, uint32_t
   return DropReason::kNone;
 }
 
+// Without lists (no MACs or addresses to check), check() can refuse only a DHCP or DHCPv6
+// server message (UDP from port 67 or 547) or ICMPv6 (router advertisement, redirect, an ND
+// message out of reach): packets this says no to pass without a look at their bytes.
+inline bool server_or_icmp6(const vnf::PacketMeta& m) noexcept {
+  if (!(m.flags & vnf::meta_flags::kHasL4)) return false;
+  return (m.l4_proto == 17 && (m.sport == 67 || m.sport == 547)) || m.l4_proto == 58;
+}
+
 }  // namespace ps
 
 class PortSecurityStage final {
@@ -135,9 +145,11 @@ class PortSecurityStage final {
   static void process(vnf::Burst& b, const L2Snapshot& s) noexcept {
     if (!s.port[b.in_port].secured) return;
     const PortSecurityDp& sec = s.sec[b.in_port];
+    const bool lists = sec.n_mac || sec.n4 || sec.n6;
     for (uint16_t i = 0; i < b.count; ++i) {
       if (!b.live(i)) continue;
       rte_mbuf* pkt = b.pkts[i];
+      if (!lists && !ps::server_or_icmp6(vnf::meta_of(pkt))) continue;
       const vnf::DropReason r =
           ps::check(sec, rte_pktmbuf_mtod(pkt, const uint8_t*), pkt->data_len, vnf::meta_of(pkt));
       if (r != vnf::DropReason::kNone) [[unlikely]]
