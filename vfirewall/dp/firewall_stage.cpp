@@ -119,6 +119,7 @@ struct FirewallStageT<Dry>::Pkt {
   uint8_t family;
   uint8_t proto;
   uint8_t icmp_type;
+  uint32_t sig;  // ct_hash of the key
 };
 
 template <bool Dry>
@@ -293,15 +294,7 @@ bool FirewallStageT<Dry>::fill(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key, ui
       dport = p.acl_dport = meta.dport;
     }
   }
-  std::memset(&key, 0, sizeof key);
-  std::memcpy(key.src, src, v4 ? 4 : 16);
-  std::memcpy(key.dst, dst, v4 ? 4 : 16);
-  key.sport = sport;
-  key.dport = dport;
-  key.proto = p.proto;
-  key.family = family;
-  key.zsrc = zsrc;
-  key.zdst = zdst;
+  p.sig = make_key(key, family, src, dst, key_tail(sport, dport, p.proto, family, zsrc, zdst));
   return true;
 }
 
@@ -884,7 +877,7 @@ void FirewallStageT<Dry>::process(vnf::Burst& b) noexcept {
   uint32_t hint[vnf::kBurstMax];
   bool hinted[vnf::kBurstMax];
   for (uint16_t j = 0; j < n; ++j) {
-    sig[j] = ct_hash(&keys[j], sizeof(CtKey), 0);
+    sig[j] = pk[j].sig;
     hinted[j] = flow_hint(st_.flow[sig[j] & st_.flow_mask], sig[j], hint[j]);
     if (hinted[j]) rte_prefetch0(&st_.sessions[hint[j] >> 1]);
   }
