@@ -24,7 +24,8 @@ inline constexpr unsigned kMaxIpv6ExtHeaders = 8;
 // Inline: the worker's parse_burst() specialises it per call site (it is a third of the
 // switch's per-packet work). parse_mbuf and the fast path under it are always inlined: with
 // a second caller (the worker's probe for vnfctl why) the compiler made parse_mbuf a call per
-// packet, which cost the switch 8 % (docs/performance.md, "The parser back inline").
+// packet, which cost the switch 8 % (docs/performance.md, "A regression since #14's
+// figures"); tests/static/fastpath_calls.py checks it stays so.
 namespace parser_detail {
 
 // One load and a byte swap. (rte_be_to_cpu_16 is an asm volatile xchgb on x86, which the
