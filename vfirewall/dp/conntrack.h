@@ -36,6 +36,12 @@ struct CtKey {
 };
 static_assert(sizeof(CtKey) == 40);
 
+// The hash of an IPv4 key from its addresses' 4 bytes and its last 8 (ct_hash), wherever
+// those come from: the key in memory, or the registers it is built from.
+inline uint32_t ct_hash4(uint32_t src, uint32_t dst, uint64_t tail, uint32_t init) noexcept {
+  return rte_hash_crc_8byte(tail, rte_hash_crc_4byte(dst, rte_hash_crc_4byte(src, init)));
+}
+
 // The connection table's hash: CRC32-C as rte_hash_crc, but over what an IPv4 key holds
 // (its addresses' 4 bytes each and the last 8) instead of all 40 bytes: 3 CRC steps, not 5.
 // Equal keys hash equally (the function reads only the key), which is all a hash needs.
@@ -47,7 +53,7 @@ inline uint32_t ct_hash(const void* key, uint32_t len, uint32_t init) noexcept {
     std::memcpy(&s, k.src, 4);
     std::memcpy(&d, k.dst, 4);
     std::memcpy(&rest, &k.sport, 8);
-    return rte_hash_crc_8byte(rest, rte_hash_crc_4byte(d, rte_hash_crc_4byte(s, init)));
+    return ct_hash4(s, d, rest, init);
   }
   return rte_hash_crc(key, len, init);
 }
@@ -140,11 +146,11 @@ inline uint64_t key_tail(uint16_t sport, uint16_t dport, uint8_t proto, uint8_t 
     std::memcpy(&d, dst, 4);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(k.src), _mm_cvtsi32_si128(static_cast<int>(s)));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(k.dst), _mm_cvtsi32_si128(static_cast<int>(d)));
-    return rte_hash_crc_8byte(tail, rte_hash_crc_4byte(d, rte_hash_crc_4byte(s, 0)));
+    return ct_hash4(s, d, tail, 0);
   }
   std::memcpy(k.src, src, 16);
   std::memcpy(k.dst, dst, 16);
-  return rte_hash_crc(&k, sizeof k, 0);
+  return ct_hash(&k, sizeof k, 0);
 }
 static_assert(sizeof(CtKey) == 5 * sizeof(uint64_t));
 
@@ -162,7 +168,7 @@ inline uint32_t ct_hash_reverse(const CtKey& k) noexcept {
   uint16_t sport, dport;
   reverse_ports(k, sport, dport);
   const uint64_t rest = key_tail(sport, dport, k.proto, k.family, k.zdst, k.zsrc);
-  return rte_hash_crc_8byte(rest, rte_hash_crc_4byte(d, rte_hash_crc_4byte(s, 0)));
+  return ct_hash4(s, d, rest, 0);
 }
 
 namespace session_flags {
