@@ -109,16 +109,27 @@ struct alignas(64) WorkerContext {
   bool can_send(uint16_t port) const noexcept {
     return port_up[port].load(std::memory_order_relaxed) != 0;
   }
-  // Queue one packet for transmission on `port` (flushed at the end of the loop, or when
-  // the buffer holds a full burst).
   // Why a packet of `len` bytes cannot go out of `port`, or kNone.
   DropReason egress_check(uint16_t port, uint32_t len) const noexcept {
     if (len > max_frame[port]) return DropReason::kEgressTooLong;
     return can_send(port) ? DropReason::kNone : DropReason::kLinkDown;
   }
-  void send(uint16_t port, rte_mbuf* m) noexcept {
-    if (m->pkt_len > max_frame[port] || !can_send(port)) [[unlikely]] {
-      const DropReason r = egress_check(port, m->pkt_len);
+  // Queue one packet for transmission on `port` (flushed at the end of the loop, or when
+  // the buffer holds a full burst). Always inline: with its many callers (dispatch, flood copies,
+  // the shaper, bonds, injected packets) GCC made it a call per packet, which cost l2-flood 3-4 %
+  // (docs/performance.md, "Every scenario against #14's starting point"). Drops and traces go out
+  // of line.
+  [[gnu::always_inline]] void send(uint16_t port, rte_mbuf* m) noexcept {
+    if (m->pkt_len > max_frame[port] || !can_send(port) || cap) [[unlikely]] {
+      send_slow(port, m);
+      return;
+    }
+    stats.port[port].tx_packets.add();
+    stats.port[port].tx_bytes.add(m->pkt_len);
+    rte_eth_tx_buffer(port, txq, txbuf[port], m);
+  }
+  [[gnu::cold, gnu::noinline]] void send_slow(uint16_t port, rte_mbuf* m) noexcept {
+    if (const DropReason r = egress_check(port, m->pkt_len); r != DropReason::kNone) {
       stats.drops[static_cast<unsigned>(r)].add();
       stats.port[port].tx_dropped.add();
       if (cap && cap->wants(CapturePoint::kDrop, port)) [[unlikely]]
@@ -126,7 +137,7 @@ struct alignas(64) WorkerContext {
       rte_pktmbuf_free(m);
       return;
     }
-    if (cap && cap->wants(CapturePoint::kTx, port)) [[unlikely]]
+    if (cap && cap->wants(CapturePoint::kTx, port))
       cap->copy(id, m, port, CapturePoint::kTx, DropReason::kNone, now_tsc);
     stats.port[port].tx_packets.add();
     stats.port[port].tx_bytes.add(m->pkt_len);
