@@ -120,28 +120,26 @@ struct alignas(64) WorkerContext {
   // (docs/performance.md, "Every scenario against #14's starting point"). Drops and traces go out
   // of line.
   [[gnu::always_inline]] void send(uint16_t port, rte_mbuf* m) noexcept {
-    if (m->pkt_len > max_frame[port] || !can_send(port) || cap) [[unlikely]] {
-      send_slow(port, m);
-      return;
-    }
+    if (m->pkt_len > max_frame[port] || !can_send(port) || cap) [[unlikely]]
+      if (!send_checked(port, m)) return;
     stats.port[port].tx_packets.add();
     stats.port[port].tx_bytes.add(m->pkt_len);
     rte_eth_tx_buffer(port, txq, txbuf[port], m);
   }
-  [[gnu::cold, gnu::noinline]] void send_slow(uint16_t port, rte_mbuf* m) noexcept {
+  // send()'s rare cases: a packet that cannot go out is counted, offered to a trace's drop
+  // point and freed (false); one that can is offered to a trace's tx point (true).
+  [[gnu::cold, gnu::noinline]] bool send_checked(uint16_t port, rte_mbuf* m) noexcept {
     if (const DropReason r = egress_check(port, m->pkt_len); r != DropReason::kNone) {
       stats.drops[static_cast<unsigned>(r)].add();
       stats.port[port].tx_dropped.add();
-      if (cap && cap->wants(CapturePoint::kDrop, port)) [[unlikely]]
+      if (cap && cap->wants(CapturePoint::kDrop, port))
         cap->copy(id, m, port, CapturePoint::kDrop, r, now_tsc);
       rte_pktmbuf_free(m);
-      return;
+      return false;
     }
     if (cap && cap->wants(CapturePoint::kTx, port))
       cap->copy(id, m, port, CapturePoint::kTx, DropReason::kNone, now_tsc);
-    stats.port[port].tx_packets.add();
-    stats.port[port].tx_bytes.add(m->pkt_len);
-    rte_eth_tx_buffer(port, txq, txbuf[port], m);
+    return true;
   }
   void count_drop(uint16_t in_port, DropReason r) noexcept {
     stats.drops[static_cast<unsigned>(r)].add();
