@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 #include "tests/dataplane/router_frames.h"
 #include "tests/dataplane/router_harness.h"
@@ -348,4 +349,73 @@ TEST(VrouterForward, LinkDownIsSeenAtOnce) {
   EXPECT_TRUE(ipv4_out(out, "p2").empty()) << "sent to a down link after a reload";
   h.core().on_link_change(h.id("p2"), false, h.now());  // no change: nothing happens
   EXPECT_EQ(h.drops(DropReason::kLinkDown), 5u);
+}
+
+// The routing stage's fast lane (a packet through the gateway adjacency the burst's previous
+// packet checked) must give every packet of a mixed burst the fate the general way gives it
+// alone: each exception in between, and the packets after it, keep their own.
+TEST(VrouterForward, ABurstMixingTheFastLaneAndItsExceptions) {
+  std::string yaml = kRouter;
+  yaml.replace(yaml.find("ipv4: [10.2.0.1/24]"), 19, "segment: core, ipv4: [10.2.0.1/24]");
+  yaml.replace(yaml.find("vlan: 200,"), 10, "vlan: 200, segment: dmz,");
+  yaml += R"(segment_policy: {apart: [[core, dmz]]}
+routes:
+  - {prefix: 10.99.0.0/16, via: 10.2.0.2, cross_segment: true}
+  - {prefix: "2001:db8:99::/48", via: "2001:db8:2::2", cross_segment: true}
+)";
+  RouterHarness h(yaml);
+  Bytes big_df = udp4(kR1, kH1, "10.1.0.2", "10.99.1.9", 64, 1400);
+  big_df[14 + 6] = 0x40;  // DF
+  fix_ipv4_checksum(big_df, 14);
+  const std::vector<Bytes> in = {
+      udp4(kR1, kH1, "10.1.0.2", "10.99.1.1", 64),                  // 0: p2
+      udp4(kR1, kH1, "10.1.0.2", "10.99.1.2", 1),                   // 1: time exceeded
+      udp4(kR1, kH1, "10.1.0.2", "10.99.1.3", 64),                  // 2: p2
+      big_df,                                                       // 3: fragmentation needed
+      udp4(kR1, kH1, "10.1.0.2", "10.99.1.4", 64, 1400),            // 4: dropped, too big
+      udp4(kR1, kH1, "10.1.0.2", "10.2.0.2", 9),                    // 5: on-link, p2
+      udp4(kR1, kH1, "10.1.0.2", "10.99.1.5", 2),                   // 6: p2, TTL 1
+      udp6(kR1, kH1, "2001:db8:1::2", "2001:db8:99::1", 64),        // 7: p2
+      udp6(kR1, kH1, "fe80::2", "2001:db8:99::2", 64),              // 8: martian source
+      udp6(kR1, kH1, "2001:db8:1::2", "2001:db8:99::3", 1),         // 9: time exceeded
+      udp6(kR1, kH1, "2001:db8:1::2", "2001:db8:99::4", 64, 1400),  // 10: packet too big
+      udp6(kR1, kH1, "2001:db8:1::2", "2001:db8:99::5", 7),         // 11: p2
+  };
+  for (const Bytes& f : in) h.send("p1", f);
+  h.poll();
+  Out out = h.recv_all();
+  std::vector<Bytes> want = {udp4(kH2, kR2, "10.1.0.2", "10.99.1.1", 63),
+                             udp4(kH2, kR2, "10.1.0.2", "10.99.1.3", 63),
+                             udp4(kH2, kR2, "10.1.0.2", "10.2.0.2", 8),
+                             udp4(kH2, kR2, "10.1.0.2", "10.99.1.5", 1),
+                             udp6(kH2, kR2, "2001:db8:1::2", "2001:db8:99::1", 63),
+                             udp6(kH2, kR2, "2001:db8:1::2", "2001:db8:99::5", 6)};
+  std::vector<Bytes> got = out["p2"];
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+  const std::vector<Bytes>& back = out["p1"];
+  ASSERT_EQ(back.size(), 4u) << dump(out);
+  check_icmp4_error(back[0], kH1, kR1, "10.1.0.1", "10.1.0.2", 11, 0);
+  check_icmp4_error(back[1], kH1, kR1, "10.1.0.1", "10.1.0.2", 3, 4);
+  EXPECT_EQ(back[2][54], 3) << "ICMPv6 time exceeded";
+  EXPECT_EQ(back[3][54], 2) << "ICMPv6 packet too big";
+  EXPECT_EQ(h.drops(DropReason::kMtuExceeded), 1u);
+  EXPECT_EQ(h.drops(DropReason::kMartianAddress), 1u);
+  EXPECT_EQ(h.core().iface_totals(1)[2], 6u) << "routed out of lan2";
+
+  // From one port, two interfaces (the trunk's VLANs), the second in a segment kept apart from
+  // lan2's: its packets pass only along the cross_segment route, whatever the first interface's
+  // packets around them did.
+  for (const auto& [tci, mac, host, to] :
+       {std::tuple{100, kR100, kH100, "10.99.2.1"}, std::tuple{200, kR200, kH200, "10.99.2.2"},
+        std::tuple{200, kR200, kH200, "10.2.0.2"}, std::tuple{100, kR100, kH100, "10.99.2.3"}})
+    h.send("trunk", tagged(udp4(mac, host, tci == 100 ? "10.100.0.2" : "10.200.0.2", to), tci));
+  h.poll();
+  out = h.recv_all();
+  ASSERT_EQ(out["p2"].size(), 3u) << dump(out);
+  EXPECT_EQ(out["p2"][0], udp4(kH2, kR2, "10.100.0.2", "10.99.2.1", 63));
+  EXPECT_EQ(out["p2"][1], udp4(kH2, kR2, "10.200.0.2", "10.99.2.2", 63));
+  EXPECT_EQ(out["p2"][2], udp4(kH2, kR2, "10.100.0.2", "10.99.2.3", 63));
+  EXPECT_EQ(h.drops(DropReason::kSegmentPolicy), 1u);
 }

@@ -17,10 +17,8 @@
 
 namespace vrouter {
 
-// Returns the verdict: the port the neighbour was learned on, or kNextFlood when unknown.
-inline uint16_t forward_rewrite(rte_mbuf* pkt, vnf::PacketMeta& m, const IfaceDp& out,
-                                uint64_t word) noexcept {
-  uint8_t* d = rte_pktmbuf_mtod(pkt, uint8_t*);
+// The Ethernet addresses of a routed frame: the neighbour's MAC from its word, then ours.
+inline void write_macs(uint8_t* d, uint64_t word, const IfaceDp& out) noexcept {
   // The MAC sits big-endian in the low 48 bits of the word: its first four bytes are bits
   // 47..16, its last two bits 15..0, each byte-swapped into place and stored from a register
   // (a 6-byte copy of a swapped 64-bit value went through the stack).
@@ -29,6 +27,19 @@ inline uint16_t forward_rewrite(rte_mbuf* pkt, vnf::PacketMeta& m, const IfaceDp
   std::memcpy(d, &hi, 4);
   std::memcpy(d + 4, &lo, 2);
   std::memcpy(d + 6, out.mac, 6);
+}
+
+// The verdict for a neighbour's word: the port it was learned on, or kNextFlood when unknown.
+inline uint16_t neighbour_port(uint64_t word) noexcept {
+  const auto port = static_cast<uint8_t>(word >> nw::kPortShift);
+  return port == nw::kPortUnknown ? vnf::kNextFlood : port;
+}
+
+// Returns the verdict (neighbour_port).
+inline uint16_t forward_rewrite(rte_mbuf* pkt, vnf::PacketMeta& m, const IfaceDp& out,
+                                uint64_t word) noexcept {
+  uint8_t* d = rte_pktmbuf_mtod(pkt, uint8_t*);
+  write_macs(d, word, out);
   uint8_t* ip = d + m.l3_off;
   if (m.l3 == vnf::L3::kIpv4) {
     ops::ipv4_dec_ttl(ip);
@@ -37,8 +48,7 @@ inline uint16_t forward_rewrite(rte_mbuf* pkt, vnf::PacketMeta& m, const IfaceDp
   }
   --m.ttl;
   m.vlan = out.vlan;
-  const auto port = static_cast<uint8_t>(word >> nw::kPortShift);
-  return port == nw::kPortUnknown ? vnf::kNextFlood : port;
+  return neighbour_port(word);
 }
 
 }  // namespace vrouter

@@ -112,6 +112,19 @@ struct RoutingT<Dry>::Ctx {
   uint32_t rx_n = 0, out_n = 0;
   uint64_t rx_b = 0, out_b = 0;
   uint32_t now_ms = 0;  // coarse time of the neighbours' last use
+  // The fast lane's memo: what the last packet through a gateway adjacency from an interface
+  // was checked against. Valid for one burst of one family (a burst is one instant: the
+  // neighbour's word and the link state read once for it).
+  struct Hop {
+    uint16_t adj = 0xFFFF;       // key: adjacency index...
+    uint8_t in_if = kDpNoIface;  // ...and ingress interface (the segment policy)
+    bool ok = false;  // a gateway adjacency, link up, segments not apart, neighbour usable
+    uint8_t out_if = kDpNoIface;
+    uint16_t port = 0;  // the verdict
+    uint16_t vlan = 0;
+    uint16_t mtu = 0;
+    uint8_t macs[12];  // the next hop's MAC, then ours
+  } hop;
 };
 
 namespace {
@@ -660,6 +673,69 @@ template <bool Dry>
 }
 
 template <bool Dry>
+[[gnu::noinline]] void RoutingT<Dry>::learn_hop(uint16_t ai, uint8_t x, const RouteSnapshot& s,
+                                                Ctx& c) noexcept {
+  typename Ctx::Hop& h = c.hop;
+  h.adj = ai;
+  h.in_if = x;
+  h.ok = false;
+  // Everything else goes the general way (route4 / route6), which also names the drop: other
+  // kinds of adjacency, a link down, segments kept apart (cross_segment is per packet: the
+  // reverse lookup is on its source), a neighbour not usable yet.
+  const AdjDp& a = s.adj[ai];
+  if (a.kind != static_cast<uint8_t>(AdjKind::kGateway) || a.neigh < 0) return;
+  if (s.iface_down[a.iface].load(std::memory_order_relaxed)) return;
+  const IfaceDp& O = s.iface[a.iface];
+  if (s.apart[s.iface[x].seg] >> O.seg & 1) return;
+  NeighEntry& e = nv_.entries[a.neigh];
+  const uint64_t word = e.word.load(std::memory_order_acquire);
+  if (!(word & nw::kUsable)) return;
+  if (e.used_ms.load(std::memory_order_relaxed) != c.now_ms)
+    e.used_ms.store(c.now_ms, std::memory_order_relaxed);
+  write_macs(h.macs, word, O);
+  h.out_if = a.iface;
+  h.port = neighbour_port(word);
+  h.vlan = O.vlan;
+  h.mtu = O.mtu;
+  h.ok = true;
+}
+
+template <bool Dry>
+[[gnu::always_inline]] inline bool RoutingT<Dry>::fast(vnf::Burst& b, uint16_t i, uint8_t x,
+                                                       uint32_t path, uint8_t family,
+                                                       const RouteSnapshot& s, Ctx& c) noexcept {
+  if constexpr (Dry) return false;  // vnfctl why records every decision: the general way
+  const PathDp& p = s.path[path];
+  if (p.members.load(std::memory_order_acquire) != 1) return false;  // ECMP: the flow's hash
+  const uint16_t a = p.bucket[0].load(std::memory_order_relaxed);
+  if (a != c.hop.adj || x != c.hop.in_if) [[unlikely]]
+    learn_hop(a, x, s, c);
+  const typename Ctx::Hop& h = c.hop;
+  rte_mbuf* pkt = b.pkts[i];
+  PacketMeta& m = vnf::meta_of(pkt);
+  uint8_t* d = rte_pktmbuf_mtod(pkt, uint8_t*);
+  uint8_t* ip = d + m.l3_off;
+  // Per packet: the TTL (ICMP time exceeded), the MTU (fragmentation needed / too big) and, for
+  // IPv6, a link-local source (never leaves its link).
+  if (!h.ok || m.ttl <= 1 || m.l3_len > h.mtu) return false;
+  if (family == kFamV6 && is_ll6(ip + 8)) return false;
+  std::memcpy(d, h.macs, 12);
+  if (family == kFamV4) {
+    ops::ipv4_dec_ttl(ip);
+  } else {
+    --ip[7];
+  }
+  --m.ttl;
+  m.vlan = h.vlan;
+  m.flags |= mf::kRouted;
+  m.out_port = h.port;
+  b.next[i] = h.port;
+  count_run(st_.iface, c.out_if, c.out_n, c.out_b, &IfaceCounters::out_packets,
+            &IfaceCounters::out_bytes, h.out_if, pkt->pkt_len);
+  return true;
+}
+
+template <bool Dry>
 void RoutingT<Dry>::process(vnf::Burst& b, const RouteSnapshot& s) noexcept {
   Ctx c;
   c.now_ms = static_cast<uint32_t>(w_.now_tsc / tsc_per_ms_);
@@ -670,11 +746,18 @@ void RoutingT<Dry>::process(vnf::Burst& b, const RouteSnapshot& s) noexcept {
     if (mine) classify(b, i, s, c);
   }
   if (c.n4) rte_fib_lookup_bulk(s.fib4, c.key4, c.nh, static_cast<int>(c.n4));
-  for (unsigned j = 0; j < c.n4; ++j)
-    route4(b, c.idx4[j], c.if4[j], static_cast<uint32_t>(c.nh[j]), s, c);
+  for (unsigned j = 0; j < c.n4; ++j) {
+    const auto path = static_cast<uint32_t>(c.nh[j]);
+    if (!fast(b, c.idx4[j], c.if4[j], path, kFamV4, s, c))
+      route4(b, c.idx4[j], c.if4[j], path, s, c);
+  }
   if (c.n6) rte_fib6_lookup_bulk(s.fib6, c.key6, c.nh, static_cast<int>(c.n6));
-  for (unsigned j = 0; j < c.n6; ++j)
-    route6(b, c.idx6[j], c.if6[j], static_cast<uint32_t>(c.nh[j]), s, c);
+  c.hop.adj = 0xFFFF;  // the memo is per family
+  for (unsigned j = 0; j < c.n6; ++j) {
+    const auto path = static_cast<uint32_t>(c.nh[j]);
+    if (!fast(b, c.idx6[j], c.if6[j], path, kFamV6, s, c))
+      route6(b, c.idx6[j], c.if6[j], path, s, c);
+  }
   if (c.nk) {
     rte_hash_lookup_bulk(nv_.hash, c.nkp, c.nk, c.npos);
     for (unsigned k = 0; k < c.nk; ++k) c.fwd[c.nfwd[k]].pos = c.npos[k];

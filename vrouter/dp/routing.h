@@ -76,6 +76,12 @@ class RoutingT final {
   void local4(vnf::Burst& b, uint16_t i, uint8_t in_if, const RouteSnapshot& s) noexcept;
   void local6(vnf::Burst& b, uint16_t i, uint8_t in_if, const RouteSnapshot& s) noexcept;
   void finish(vnf::Burst& b, const Fwd& f, const RouteSnapshot& s, Ctx& c) noexcept;
+  // The fast lane: a packet routed through the gateway adjacency the burst's previous packet
+  // used (Ctx::hop) is rewritten from what that packet checked. Returns false for every other
+  // case, which the general route4 / route6 then take.
+  bool fast(vnf::Burst& b, uint16_t i, uint8_t in_if, uint32_t path, uint8_t family,
+            const RouteSnapshot& s, Ctx& c) noexcept;
+  void learn_hop(uint16_t adj, uint8_t in_if, const RouteSnapshot& s, Ctx& c) noexcept;
   // A routed packet's way to its next hop: finished now through a gateway (its neighbour's
   // place is in the adjacency), or queued for the burst's neighbour lookup when on-link.
   void to_next_hop(vnf::Burst& b, uint16_t i, uint8_t in_if, const AdjDp& a, uint8_t family,
