@@ -199,61 +199,94 @@ using parser_detail::parse_ipv4;
 using parser_detail::parse_ipv6;
 using parser_detail::rd16;
 
+namespace parser_detail {
+
+// parse_fast's parts, specialised per family (a shared path for both made IPv4's 3 cycles
+// slower, bench/micro/route_bench).
+[[gnu::always_inline]] inline bool l4_fast_ok(const uint8_t* l4, uint8_t proto,
+                                              uint32_t l4_len) noexcept {
+  if (proto == 17) {
+    const uint16_t ulen = rd16(l4 + 4);
+    return ulen >= 8 && ulen <= l4_len;
+  }
+  if (proto == 6) {
+    if (l4_len < 20) return false;
+    const uint32_t doff = static_cast<uint32_t>(l4[12] >> 4) * 4;
+    return doff >= 20 && doff <= l4_len;
+  }
+  return false;
+}
+
+struct FastL2 {
+  uint16_t tpid, tci;
+  uint8_t tags;
+};
+
+[[gnu::always_inline]] inline void write_fast_meta(PacketMeta& m, const FastL2& l2, uint16_t type,
+                                                   L3 l3, uint32_t l3_off, uint32_t l3_len,
+                                                   uint32_t hdr, uint8_t ttl, uint8_t proto,
+                                                   const uint8_t* l4) noexcept {
+  const uint16_t in_port = m.in_port;
+  m = PacketMeta{};
+  m.in_port = in_port;
+  m.out_port = 0xFFFF;
+  m.outer_tpid = l2.tpid;
+  m.outer_tci = l2.tci;
+  m.tags = l2.tags;
+  m.ether_type = type;
+  m.l3 = l3;
+  m.l3_off = static_cast<uint16_t>(l3_off);
+  m.l3_len = static_cast<uint16_t>(l3_len);
+  m.ttl = ttl;
+  m.l4_proto = proto;
+  m.l4_off = static_cast<uint16_t>(l3_off + hdr);
+  m.l4_len = static_cast<uint16_t>(l3_len - hdr);
+  m.sport = rd16(l4);
+  m.dport = rd16(l4 + 2);
+  m.flags = meta_flags::kHasL4;
+}
+
+}  // namespace parser_detail
+
 // The common case in straight-line code: Ethernet, at most one 802.1Q tag, IPv4 without
-// options and not a fragment, TCP or UDP, all in the first segment and consistent. Returns
-// false (having written nothing that matters) when the frame is anything else; the general
-// parser then decides, so the results are the same either way.
+// options and not a fragment or IPv6 without extension headers, TCP or UDP, all in the first
+// segment and consistent. Returns false (having written nothing that matters) when the frame
+// is anything else; the general parser then decides, so the results are the same either way.
 [[gnu::always_inline]] inline bool parse_fast(const uint8_t* d, uint32_t seg_len, uint32_t pkt_len,
                                               PacketMeta& m) noexcept {
   if (seg_len < 14 + 4 + 20 + 20 || seg_len != pkt_len) return false;
   uint32_t off = 12;
   uint16_t type = rd16(d + off);
-  uint16_t tpid = 0, tci = 0;
-  uint8_t tags = 0;
+  parser_detail::FastL2 l2{0, 0, 0};
   if (type == kTpid8021Q) {
-    tpid = type;
-    tci = rd16(d + 14);
-    tags = 1;
+    l2 = {type, rd16(d + 14), 1};
     off = 16;
     type = rd16(d + off);
   }
-  if (type != RTE_ETHER_TYPE_IPV4) return false;
-  const uint8_t* ip = d + off + 2;
-  if (ip[0] != 0x45 || (rd16(ip + 6) & 0x3FFF)) return false;  // options or fragment
-  const uint32_t total = rd16(ip + 2);
   const uint32_t l3_off = off + 2;
-  if (total < 20 + 8 || l3_off + total > pkt_len) return false;
-  const uint8_t proto = ip[9];
-  const uint8_t* l4 = ip + 20;
-  const uint32_t l4_len = total - 20;
-  if (proto == 17) {
-    const uint16_t ulen = rd16(l4 + 4);
-    if (ulen < 8 || ulen > l4_len) return false;
-  } else if (proto == 6) {
-    const uint32_t doff = static_cast<uint32_t>(l4[12] >> 4) * 4;
-    if (l4_len < 20 || doff < 20 || doff > l4_len) return false;
-  } else {
-    return false;
+  const uint8_t* ip = d + l3_off;
+  // Every read is inside the frame: the IPv4 header and the 20 bytes after it lie within the
+  // 58 bytes checked above; IPv6's L4 header within the payload length just checked.
+  if (type == RTE_ETHER_TYPE_IPV4) {
+    if (ip[0] != 0x45 || (rd16(ip + 6) & 0x3FFF)) return false;  // options or fragment
+    const uint32_t total = rd16(ip + 2);
+    if (total < 20 + 8 || l3_off + total > pkt_len) return false;
+    if (!parser_detail::l4_fast_ok(ip + 20, ip[9], total - 20)) return false;
+    parser_detail::write_fast_meta(m, l2, RTE_ETHER_TYPE_IPV4, L3::kIpv4, l3_off, total, 20, ip[8],
+                                   ip[9], ip + 20);
+    return true;
   }
-  const uint16_t in_port = m.in_port;
-  m = PacketMeta{};
-  m.in_port = in_port;
-  m.out_port = 0xFFFF;
-  m.outer_tpid = tpid;
-  m.outer_tci = tci;
-  m.tags = tags;
-  m.ether_type = RTE_ETHER_TYPE_IPV4;
-  m.l3 = L3::kIpv4;
-  m.l3_off = static_cast<uint16_t>(l3_off);
-  m.l3_len = static_cast<uint16_t>(total);
-  m.ttl = ip[8];
-  m.l4_proto = proto;
-  m.l4_off = static_cast<uint16_t>(l3_off + 20);
-  m.l4_len = static_cast<uint16_t>(l4_len);
-  m.sport = rd16(l4);
-  m.dport = rd16(l4 + 2);
-  m.flags = meta_flags::kHasL4;
-  return true;
+  if (type == RTE_ETHER_TYPE_IPV6) {
+    if ((ip[0] >> 4) != 6) return false;
+    const uint32_t payload = rd16(ip + 4);
+    if (payload < 8 || l3_off + 40 + payload > pkt_len) return false;
+    // TCP or UDP right after the header: no extension headers.
+    if (!parser_detail::l4_fast_ok(ip + 40, ip[6], payload)) return false;
+    parser_detail::write_fast_meta(m, l2, RTE_ETHER_TYPE_IPV6, L3::kIpv6, l3_off, 40 + payload, 40,
+                                   ip[7], ip[6], ip + 40);
+    return true;
+  }
+  return false;
 }
 
 // The general parser: every case, every check.

@@ -285,8 +285,17 @@ TEST(Parser, FastPathAgreesWithTheGeneralParser) {
       cat({eth(kB, kA, {{0x8100, 7}}, 0x0800),
            ipv4(ip4("10.0.0.1"), ip4("10.0.0.2"), 6, tcp(1, 2, 0x02))}),
       cat({eth(kB, kA, {}, 0x0800), ipv4(ip4("1.1.1.1"), ip4("2.2.2.2"), 1, icmp_echo(1, 2))}),
+      // IPv6: UDP and TCP (the fast path's), an extension header, ICMPv6 (the general's).
+      cat({eth(kB, kA, {}, 0x86DD),
+           ipv6(ip6("2001:db8::1"), ip6("2001:db8::2"), 17, udp(7, 8, Bytes(10, 1)))}),
+      cat({eth(kB, kA, {{0x8100, 0x3005}}, 0x86DD),
+           ipv6(ip6("2001:db8::1"), ip6("2001:db8::2"), 6, tcp(1, 2, 0x10, 5, 6))}),
+      cat({eth(kB, kA, {}, 0x86DD), ipv6(ip6("2001:db8::1"), ip6("2001:db8::2"), 0,
+                                         cat({ipv6_ext(17, 0), udp(7, 8, Bytes(4, 2))}))}),
+      cat({eth(kB, kA, {}, 0x86DD),
+           ipv6(ip6("2001:db8::1"), ip6("2001:db8::2"), 58, icmp6_echo(1, 2))}),
   };
-  int fast_taken = 0;
+  int fast_taken = 0, fast6_taken = 0;
   for (const auto& base : bases) {
     for (int i = 0; i < 4000; ++i) {
       Bytes f = base;
@@ -303,12 +312,14 @@ TEST(Parser, FastPathAgreesWithTheGeneralParser) {
       const DropReason r = vnf::parse_general(f.data(), seg, n, general);
       if (took) {
         ++fast_taken;
+        if (fast.l3 == L3::kIpv6) ++fast6_taken;
         ASSERT_EQ(r, DropReason::kNone) << "fast path accepted a frame the parser rejects";
         ASSERT_TRUE(same(fast, general)) << "fast and general parsers disagree";
       }
     }
   }
   EXPECT_GT(fast_taken, 4000);  // the plain UDP and TCP frames do take it
+  EXPECT_GT(fast6_taken, 1000);  // IPv6's too
   PacketMeta m{};
   EXPECT_TRUE(vnf::parse_fast(udp4().data(), static_cast<uint32_t>(udp4().size()),
                               static_cast<uint32_t>(udp4().size()), m));
