@@ -114,6 +114,13 @@ TEST(VrouterForward, WhatIsNotForTheRouterIsDroppedWithAReason) {
        DropReason::kNotRouted},
       {"IPv6 loopback destination", udp6(kR1, kH1, "2001:db8:1::2", "::1"),
        DropReason::kMartianAddress},
+      {"IPv6 loopback source", udp6(kR1, kH1, "::1", "2001:db8:2::2"), DropReason::kMartianAddress},
+      {"IPv6 unspecified source", udp6(kR1, kH1, "::", "2001:db8:2::2"),
+       DropReason::kMartianAddress},
+      {"IPv6 unspecified destination", udp6(kR1, kH1, "2001:db8:1::2", "::"),
+       DropReason::kMartianAddress},
+      {"IPv6 multicast source", udp6(kR1, kH1, "ff02::1", "2001:db8:2::2"),
+       DropReason::kMartianAddress},
       {"not IP", cat({eth(kR1, kH1, {}, 0x88B5), Bytes(46, 0)}), DropReason::kNotRouted},
       {"bad IPv4 header checksum",
        [] {
@@ -381,7 +388,11 @@ routes:
       udp6(kR1, kH1, "2001:db8:1::2", "2001:db8:99::4", 64, 1400),  // 10: packet too big
       udp6(kR1, kH1, "2001:db8:1::2", "2001:db8:99::5", 7),         // 11: p2
   };
-  for (const Bytes& f : in) h.send("p1", f);
+  Bytes bad_sum = udp4(kR1, kH1, "10.1.0.2", "10.99.1.6", 64);  // 12: dropped, bad checksum
+  bad_sum[14 + 10] ^= 0x40;
+  std::vector<Bytes> burst = in;
+  burst.push_back(bad_sum);
+  for (const Bytes& f : burst) h.send("p1", f);
   h.poll();
   Out out = h.recv_all();
   std::vector<Bytes> want = {udp4(kH2, kR2, "10.1.0.2", "10.99.1.1", 63),
@@ -403,6 +414,12 @@ routes:
   EXPECT_EQ(h.drops(DropReason::kMtuExceeded), 1u);
   EXPECT_EQ(h.drops(DropReason::kMartianAddress), 1u);
   EXPECT_EQ(h.core().iface_totals(1)[2], 6u) << "routed out of lan2";
+  EXPECT_EQ(h.drops(DropReason::kIpv4BadChecksum), 1u);
+  // Every frame the router took in on lan1 is counted there once, whichever way it went.
+  uint64_t bytes = 0;
+  for (const Bytes& f : burst) bytes += f.size();
+  EXPECT_EQ(h.core().iface_totals(0)[0], burst.size()) << "received on lan1";
+  EXPECT_EQ(h.core().iface_totals(0)[1], bytes);
 
   // From one port, two interfaces (the trunk's VLANs), the second in a segment kept apart from
   // lan2's: its packets pass only along the cross_segment route, whatever the first interface's

@@ -48,14 +48,31 @@ inline bool device_checked_ipv4(const rte_mbuf* m) noexcept {
          !(m->packet_type & RTE_PTYPE_TUNNEL_MASK);
 }
 inline bool is_ll6(const uint8_t* a) noexcept { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
-inline bool is_unspec6(const uint8_t* a) noexcept {
-  uint64_t x, y;
-  std::memcpy(&x, a, 8);
-  std::memcpy(&y, a + 8, 8);
-  return (x | y) == 0;
+// :: (unspecified) or ::1 (loopback): both have 64 zero bits first, which no routable address
+// has, so one load and test decides for nearly every packet.
+inline bool unspec_or_loop6(const uint8_t* a) noexcept {
+  uint64_t hi, lo;
+  std::memcpy(&hi, a, 8);
+  if (hi != 0) [[likely]]
+    return false;
+  std::memcpy(&lo, a + 8, 8);
+  return lo == 0 || lo == rte_cpu_to_be_64(1);
 }
-constexpr uint8_t kLoopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-inline bool is_loop6(const uint8_t* a) noexcept { return std::memcmp(a, kLoopback6, 16) == 0; }
+
+// The IPv4 header before the FIB lookup: checksum (unless the device verified it), martian
+// source or destination, multicast or broadcast destination. kNone and the destination (host
+// order), or why the packet is dropped.
+[[gnu::always_inline]] inline DropReason check4(const rte_mbuf* pkt, const uint8_t* ip,
+                                                uint32_t& dst) noexcept {
+  const unsigned ihl = (ip[0] & 0x0F) * 4u;
+  if (!device_checked_ipv4(pkt) && !ops::ipv4_header_valid(ip, ihl))
+    return DropReason::kIpv4BadChecksum;
+  const uint32_t src = ops::rd32(ip + 12);
+  dst = ops::rd32(ip + 16);
+  if (martian4_src(src) || martian4_dst(dst)) return DropReason::kMartianAddress;
+  if (dst >> 28 == 0xE || dst == 0xFFFFFFFF) return DropReason::kNotRouted;
+  return DropReason::kNone;
+}
 
 // The bucket of a flow in a path list of several adjacencies (ECMP, weights).
 [[gnu::noinline]] unsigned flow_bucket(const uint8_t* ip, const PacketMeta& m, bool v6) noexcept {
@@ -407,19 +424,9 @@ template <bool Dry>
             &IfaceCounters::rx_bytes, x, pkt->pkt_len);
   const uint8_t* ip = d + m.l3_off;
   if (m.l3 == vnf::L3::kIpv4) {
-    const unsigned ihl = (ip[0] & 0x0F) * 4u;
-    if (!device_checked_ipv4(pkt) && !ops::ipv4_header_valid(ip, ihl)) {
-      drop(b, i, x, DropReason::kIpv4BadChecksum);
-      return;
-    }
-    const uint32_t src = ops::rd32(ip + 12);
-    const uint32_t dst = ops::rd32(ip + 16);
-    if (martian4_src(src) || martian4_dst(dst)) {
-      drop(b, i, x, DropReason::kMartianAddress);
-      return;
-    }
-    if (dst >> 28 == 0xE || dst == 0xFFFFFFFF) {
-      drop(b, i, x, DropReason::kNotRouted);
+    uint32_t dst;
+    if (const DropReason r = check4(pkt, ip, dst); r != DropReason::kNone) {
+      drop(b, i, x, r);
       return;
     }
     c.idx4[c.n4] = i;
@@ -430,7 +437,7 @@ template <bool Dry>
   if (m.l3 == vnf::L3::kIpv6) {
     const uint8_t* src = ip + 8;
     const uint8_t* dst = ip + 24;
-    if (src[0] == 0xff || is_unspec6(src) || is_loop6(src) || is_unspec6(dst) || is_loop6(dst)) {
+    if (src[0] == 0xff || unspec_or_loop6(src) || unspec_or_loop6(dst)) {
       drop(b, i, x, DropReason::kMartianAddress);
       return;
     }
@@ -746,11 +753,38 @@ template <bool Dry>
 void RoutingT<Dry>::process(vnf::Burst& b, const RouteSnapshot& s) noexcept {
   Ctx c;
   c.now_ms = static_cast<uint32_t>(w_.now_tsc / tsc_per_ms_);
+  // The appliance's common case, taken here without classify's generality: an untagged IPv4
+  // packet to the MAC of the port's untagged interface (x0, the same for the whole burst),
+  // passing check4. Everything else, and whatever fails a check here, goes to classify, which
+  // names the outcome.
+  const uint8_t x0 = Dry || s.host_mode ? kDpNoIface : s.iface_of[b.in_port][0];
+  uint32_t rx0_n = 0;
+  uint64_t rx0_b = 0;
   for (uint16_t i = 0; i < b.count; ++i) {
     const uint16_t n = b.next[i];
+    if (x0 != kDpNoIface && n == vnf::kNextStage) {
+      rte_mbuf* pkt = b.pkts[i];
+      PacketMeta& m = vnf::meta_of(pkt);
+      const uint8_t* d = rte_pktmbuf_mtod(pkt, const uint8_t*);
+      uint32_t dst;
+      if (m.l3 == vnf::L3::kIpv4 && m.tags == 0 && to_iface(d, s.iface[x0]) &&
+          check4(pkt, d + m.l3_off, dst) == DropReason::kNone) {
+        m.vlan = 0;
+        ++rx0_n;
+        rx0_b += pkt->pkt_len;
+        c.idx4[c.n4] = i;
+        c.if4[c.n4] = x0;
+        c.key4[c.n4++] = dst;
+        continue;
+      }
+    }
     const bool mine =
         s.host_mode ? (n < vnf::kMaxPorts || n == vnf::kNextFlood) : n == vnf::kNextStage;
     if (mine) classify(b, i, s, c);
+  }
+  if (rx0_n) {
+    st_.iface[x0].rx_packets.add(rx0_n);
+    st_.iface[x0].rx_bytes.add(rx0_b);
   }
   if (c.n4) rte_fib_lookup_bulk(s.fib4, c.key4, c.nh, static_cast<int>(c.n4));
   for (unsigned j = 0; j < c.n4; ++j) {
