@@ -69,8 +69,8 @@ class SwitchPipeline final {
   // (judges every frame with its ingress segment, egress segment and egress port known, floods
   // included), egress (limits toward the VM). Nothing leaves before the firewall decides.
   void process(vnf::Burst& b) noexcept {
-    ingress_.process(b, *snap_);
-    PortSecurityStage::process(b, *snap_);
+    const bool suspect = ingress_.process(b, *snap_);
+    PortSecurityStage::process(b, *snap_, suspect);
     limits_.rx(b, snap_->limits);
     lookup_.process(b, *snap_);
     if (rt_) rt_->process(b, *rsnap_);

@@ -175,3 +175,25 @@ TEST(VswitchSecurity, AReloadChangesTheRules) {
   run(h, {"security back: dropped again", "vm1", ip4_udp(X, "10.1.0.10", "10.1.0.20", 5000, 53),
           DropReason::kPsMacSpoof});
 }
+
+// On an untrusted port without lists, VLAN ingress tells port security whether a burst holds
+// anything it could refuse; a rogue server message anywhere in a burst of ordinary frames is
+// still found, and only it is dropped.
+TEST(VswitchSecurity, ARogueServerAmongOrdinaryFramesOfABurst) {
+  SwitchHarness h(kPorts + kVm1);
+  std::vector<Bytes> burst;
+  for (int k = 0; k < 12; ++k)
+    burst.push_back(ip4_udp(D, "10.1.0.30", "10.1.0.40", static_cast<uint16_t>(5000 + k), 53));
+  burst[5] = ip4_udp(D, "10.1.0.30", "255.255.255.255", 67, 68);  // a DHCP offer
+  burst[9] = ip6_frame(D, "fe80::2", "ff02::1", 58, ra());        // a router advertisement
+  for (const Bytes& f : burst) h.send("vm3", f);
+  h.poll();
+  const Out out = h.recv_all();
+  // Flooded (nothing learned yet) to the other ports of the segment: vm1, vm2 and the trunk.
+  for (const char* port : {"vm1", "vm2", "trunk"}) {
+    ASSERT_TRUE(out.count(port)) << port;
+    EXPECT_EQ(out.at(port).size(), 10u) << port;
+  }
+  EXPECT_EQ(h.drops(DropReason::kPsRogueDhcp), 1u);
+  EXPECT_EQ(h.drops(DropReason::kPsRogueRa), 1u);
+}

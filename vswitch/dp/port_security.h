@@ -142,10 +142,13 @@ inline bool server_or_icmp6(const vnf::PacketMeta& m) noexcept {
 class PortSecurityStage final {
  public:
   // Drops what the ingress port may not send. Needs VlanIngress first (live packets only).
-  static void process(vnf::Burst& b, const L2Snapshot& s) noexcept {
+  // `suspect`: whether some live packet is server_or_icmp6 (VlanIngress::process says); when
+  // none is, a port without lists has nothing to refuse and the burst is not looked at.
+  static void process(vnf::Burst& b, const L2Snapshot& s, bool suspect = true) noexcept {
     if (!s.port[b.in_port].secured) return;
     const PortSecurityDp& sec = s.sec[b.in_port];
     const bool lists = sec.n_mac || sec.n4 || sec.n6;
+    if (!lists && !suspect) return;
     for (uint16_t i = 0; i < b.count; ++i) {
       if (!b.live(i)) continue;
       rte_mbuf* pkt = b.pkts[i];
