@@ -645,6 +645,18 @@ template <bool Dry>
   c.nfwd[c.nk++] = static_cast<uint16_t>(c.nf++);
 }
 
+// A rewritten packet's verdict and its egress interface's counters (finish and the fast lane).
+template <bool Dry>
+[[gnu::always_inline]] inline void RoutingT<Dry>::routed(vnf::Burst& b, uint16_t i, PacketMeta& m,
+                                                         uint16_t out, uint8_t out_if,
+                                                         Ctx& c) noexcept {
+  m.flags |= mf::kRouted;
+  m.out_port = out;
+  b.next[i] = out;
+  count_run(st_.iface, c.out_if, c.out_n, c.out_b, &IfaceCounters::out_packets,
+            &IfaceCounters::out_bytes, out_if, b.pkts[i]->pkt_len);
+}
+
 template <bool Dry>
 [[gnu::always_inline]] inline void RoutingT<Dry>::finish(vnf::Burst& b, const Fwd& f,
                                                          const RouteSnapshot& s, Ctx& c) noexcept {
@@ -662,12 +674,7 @@ template <bool Dry>
   if (word & nw::kUsable) {
     rte_mbuf* pkt = b.pkts[i];
     PacketMeta& m = vnf::meta_of(pkt);
-    const uint16_t out = forward_rewrite(pkt, m, s.iface[f.out_if], word);
-    m.flags |= mf::kRouted;
-    count_run(st_.iface, c.out_if, c.out_n, c.out_b, &IfaceCounters::out_packets,
-              &IfaceCounters::out_bytes, f.out_if, pkt->pkt_len);
-    m.out_port = out;
-    b.next[i] = out;
+    routed(b, i, m, forward_rewrite(pkt, m, s.iface[f.out_if], word), f.out_if, c);
     if constexpr (Dry) {
       trace_->rt = vnf::why::Route::kForwarded;
       std::memcpy(trace_->rt_nh_mac, rte_pktmbuf_mtod(pkt, const uint8_t*), 6);
@@ -741,11 +748,7 @@ template <bool Dry>
   }
   --m.ttl;
   m.vlan = h.vlan;
-  m.flags |= mf::kRouted;
-  m.out_port = h.port;
-  b.next[i] = h.port;
-  count_run(st_.iface, c.out_if, c.out_n, c.out_b, &IfaceCounters::out_packets,
-            &IfaceCounters::out_bytes, h.out_if, pkt->pkt_len);
+  routed(b, i, m, h.port, h.out_if, c);
   return true;
 }
 

@@ -82,6 +82,8 @@ class RoutingT final {
   bool fast(vnf::Burst& b, uint16_t i, uint8_t in_if, uint32_t path, uint8_t family,
             const RouteSnapshot& s, Ctx& c) noexcept;
   void learn_hop(uint16_t adj, uint8_t in_if, const RouteSnapshot& s, Ctx& c) noexcept;
+  void routed(vnf::Burst& b, uint16_t i, vnf::PacketMeta& m, uint16_t out, uint8_t out_if,
+              Ctx& c) noexcept;
   // A routed packet's way to its next hop: finished now through a gateway (its neighbour's
   // place is in the adjacency), or queued for the burst's neighbour lookup when on-link.
   void to_next_hop(vnf::Burst& b, uint16_t i, uint8_t in_if, const AdjDp& a, uint8_t family,
