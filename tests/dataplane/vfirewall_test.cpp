@@ -455,6 +455,69 @@ TEST(Vfirewall, FtpDataConnectionsAreRelatedActiveAndPassive) {
   EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::related), 4u);
 }
 
+// The same for connections without TCP state (UDP, ICMP), which the stage updates in its
+// burst loop rather than in on_session: a reload that drops their rule closes them at their
+// next packet, in either direction; those whose rule stays are kept, counters and all.
+// One burst of established packets of three rules, the rules alternating and ICMP among the
+// UDP (the stage's short preparing loop stops at the first ICMP packet and the general one
+// takes the rest): every packet forwarded in order, and each rule's packet and byte counters
+// get exactly their own packets (the stage sums them per burst while the rule repeats).
+TEST(Vfirewall, OneBurstOfSeveralRulesEstablishedPacketsCountsEachRule) {
+  FwHarness h(kBase);
+  expect_pass(h, "pa", "pb", udp4(true, 33000, 53), "DNS");
+  expect_pass(h, "pa", "pb", icmp6_echo_frame(true, false), "ping");
+  handshake(h, 42000, 22);
+  const auto dns0 = h.fw().rule_stats("dns"), ping0 = h.fw().rule_stats("ping"),
+             ssh0 = h.fw().rule_stats("ssh");
+  const std::vector<Bytes> burst = {udp4(true, 33000, 53),
+                                    udp4(true, 33000, 53),
+                                    tcp4(true, 42000, 22, ACK, 1001, 5001),
+                                    udp4(true, 33000, 53),
+                                    icmp6_echo_frame(true, false),
+                                    udp4(true, 33000, 53),
+                                    tcp4(true, 42000, 22, ACK, 1001, 5001),
+                                    icmp6_echo_frame(true, false)};
+  uint64_t dns_bytes = 0, ping_bytes = 0, ssh_bytes = 0;
+  for (const Bytes& f : burst) {
+    h.send("pa", f);
+    (f[12] == 0x86 ? ping_bytes : f[23] == 17 ? dns_bytes : ssh_bytes) += f.size();
+  }
+  h.poll();
+  EXPECT_EQ(h.recv("pb"), burst) << "all forwarded, in order";
+  const auto dns = h.fw().rule_stats("dns"), ping = h.fw().rule_stats("ping"),
+             ssh = h.fw().rule_stats("ssh");
+  EXPECT_EQ(dns.packets - dns0.packets, 4u);
+  EXPECT_EQ(dns.bytes - dns0.bytes, dns_bytes);
+  EXPECT_EQ(ping.packets - ping0.packets, 2u);
+  EXPECT_EQ(ping.bytes - ping0.bytes, ping_bytes);
+  EXPECT_EQ(ssh.packets - ssh0.packets, 2u);
+  EXPECT_EQ(ssh.bytes - ssh0.bytes, ssh_bytes);
+  EXPECT_EQ(dns.hits, 1u);
+  EXPECT_EQ(ping.hits, 1u);
+}
+
+TEST(Vfirewall, ReloadRechecksUdpAndIcmpConnections) {
+  std::string next = kBase;
+  next.erase(next.find("  - {id: dns,"),
+             next.find("\n", next.find("  - {id: dns,")) - next.find("  - {id: dns,") + 1);
+  FwHarness h(kBase);
+  expect_pass(h, "pa", "pb", udp4(true, 33000, 53), "DNS");
+  expect_pass(h, "pb", "pa", udp4(false, 53, 33000), "its answer");
+  expect_pass(h, "pa", "pb", udp4(true, 33001, 53), "a second query");
+  expect_pass(h, "pa", "pb", icmp6_echo_frame(true, false), "ping");
+  expect_pass(h, "pb", "pa", icmp6_echo_frame(false, true), "its reply");
+  h.apply_yaml(next);
+  expect_drop(h, "pb", udp4(false, 53, 33000), DropReason::kFwRecheckClosed,
+              "the answer's direction, DNS no longer allowed");
+  expect_drop(h, "pa", udp4(true, 33001, 53), DropReason::kFwRecheckClosed,
+              "the second query's connection");
+  expect_pass(h, "pa", "pb", icmp6_echo_frame(true, false), "ping kept");
+  EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::recheck_closed), 2u);
+  const auto ping = h.fw().rule_stats("ping");
+  EXPECT_EQ(ping.hits, 1u) << "one connection";
+  EXPECT_EQ(ping.packets, 3u) << "its packets before and after the reload";
+}
+
 // The sweep walks a copy of a 64-slot word of the in-use bitmap. Rechecking an FTP data
 // connection closes its control connection too when the rules forbid it; when the control
 // connection sits higher in the same word, the sweep must not visit its freed slot again

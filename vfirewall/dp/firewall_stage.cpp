@@ -191,6 +191,75 @@ bool FirewallStageT<Dry>::prepare(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key)
   return fill(b, i, p, key, zs->id, zd->id, egress);
 }
 
+template <bool Dry>
+struct FirewallStageT<Dry>::Fast {
+  uint16_t in_port;  // the burst's
+  uint8_t ok4, ok6;  // the ingress port's zone is port-decided and no spoofing check is due
+  uint8_t zsrc;      // that zone
+  uint16_t egress;   // the last egress port learnt (0xFFFF: none yet)
+  bool egress_ok;    // its zone is port-decided
+  uint8_t zdst;      // that zone
+  void learn(const FwSnapshot& s, uint16_t port) noexcept {
+    in_port = port;
+    egress = 0xFFFF;
+    egress_ok = false;
+    ok4 = ok6 = 0;
+    zsrc = zdst = 0;
+    if (port >= kPortZoneSlots || s.port_zone[port] < 0) return;
+    const ZoneView& z = s.zones[s.port_zone[port]];
+    zsrc = z.id;
+    // A zone that claims its networks matched here, so its sources are its own; otherwise
+    // the source is spoofed if another zone claims it: prepare looks.
+    ok4 = z.claims || s.n_claimed4 == 0;
+    ok6 = z.claims || s.n_claimed6 == 0;
+  }
+  bool to(const FwSnapshot& s, uint16_t port) noexcept {
+    if (port != egress) {
+      egress = port;
+      egress_ok = port < kPortZoneSlots && s.port_zone[port] >= 0;
+      zdst = egress_ok ? s.zones[s.port_zone[port]].id : 0;
+    }
+    return egress_ok;
+  }
+};
+
+template <bool Dry>
+uint16_t FirewallStageT<Dry>::prepare_run(vnf::Burst& b, Pkt* pk, CtKey* keys,
+                                          uint16_t& n) noexcept {
+  const FwSnapshot& s = *snap_;
+  Fast f;
+  f.learn(s, b.in_port);
+  uint16_t k = 0;
+  uint16_t i = 0;
+  for (; i < b.count; ++i) {
+    const uint16_t egress = b.next[i];
+    if (egress >= vnf::kMaxPorts) {
+      if (egress == vnf::kNextFlood) break;
+      continue;  // decided already
+    }
+    rte_mbuf* m = b.pkts[i];
+    vnf::PacketMeta& meta = vnf::meta_of(m);
+    const uint8_t proto = meta.l4_proto;
+    const bool v4 = meta.l3 == vnf::L3::kIpv4;
+    if ((meta.flags & (vnf::meta_flags::kRouterLocal | vnf::meta_flags::kLaterFragment |
+                       vnf::meta_flags::kHasL4)) != vnf::meta_flags::kHasL4 ||
+        !has_ports(proto) || meta.in_port != f.in_port || !(v4 ? f.ok4 : f.ok6) ||
+        (!v4 && meta.l3 != vnf::L3::kIpv6) || !f.to(s, egress))
+      break;
+    meta.zone = f.zsrc;
+    Pkt& p = pk[k];
+    start(b, i, p, m, meta, egress);
+    p.acl_sport = meta.sport;
+    p.acl_dport = meta.dport;
+    const uint8_t* ip = p.l3;
+    p.sig = make_key(keys[k], p.family, v4 ? ip + 12 : ip + 8, v4 ? ip + 16 : ip + 24,
+                     key_tail(meta.sport, meta.dport, proto, p.family, f.zsrc, f.zdst));
+    ++k;
+  }
+  n = k;
+  return i;
+}
+
 // A flood (destination MAC not learned yet): each copy goes to a port of its own zone.
 // Usually they are all one zone's (or no port has one): that zone (or null), and the copies
 // narrowed to its ports. Ports in several zones: `split`, for judge_split.
@@ -228,6 +297,28 @@ uint32_t FirewallStageT<Dry>::flood_ports(const vnf::Burst& b, uint16_t i) const
 }
 
 template <bool Dry>
+void FirewallStageT<Dry>::start(vnf::Burst& b, uint16_t i, Pkt& p, rte_mbuf* m,
+                                vnf::PacketMeta& meta, uint16_t egress) noexcept {
+  const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
+  p.m = m;
+  p.meta = &meta;
+  p.l3 = d + meta.l3_off;
+  p.i = i;
+  p.egress = egress;
+  p.in_vlan = b.in_vlan[i];
+  p.family = meta.l3 == vnf::L3::kIpv4 ? 4 : 6;
+  p.proto = meta.l4_proto;
+  p.icmp_type = 0;
+  p.l4 = nullptr;
+  p.l4_avail = 0;
+  if (meta.flags & vnf::meta_flags::kHasL4) {
+    p.l4 = d + meta.l4_off;
+    const uint32_t in_seg = m->data_len > meta.l4_off ? m->data_len - meta.l4_off : 0;
+    p.l4_avail = meta.l4_len < in_seg ? meta.l4_len : in_seg;
+  }
+}
+
+template <bool Dry>
 bool FirewallStageT<Dry>::fill(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key, uint8_t zsrc,
                                uint8_t zdst, uint16_t egress) noexcept {
   const FwSnapshot& s = *snap_;
@@ -248,23 +339,10 @@ bool FirewallStageT<Dry>::fill(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key, ui
       vnf::why_copy_name(trace_->fw_zdst_name, s.zone_names[zdst].c_str());
   }
   meta.zone = zsrc;
-  p.m = m;
-  p.meta = &meta;
-  p.l3 = ip;
-  p.i = i;
-  p.egress = egress;
-  p.in_vlan = b.in_vlan[i];
-  p.family = family;
-  p.proto = meta.l4_proto;
-  p.icmp_type = 0;
-  p.l4 = nullptr;
-  p.l4_avail = 0;
+  start(b, i, p, m, meta, egress);
   p.acl_sport = p.acl_dport = 0;
   uint16_t sport = 0, dport = 0;
   if (meta.flags & vnf::meta_flags::kHasL4) {
-    p.l4 = d + meta.l4_off;
-    const uint32_t in_seg = m->data_len > meta.l4_off ? m->data_len - meta.l4_off : 0;
-    p.l4_avail = meta.l4_len < in_seg ? meta.l4_len : in_seg;
     if (p.proto == kProtoIcmp || p.proto == kProtoIcmp6) {
       p.icmp_type = p.l4[0];
       if (is_icmp_error(p.proto, p.icmp_type)) {
@@ -353,6 +431,19 @@ void FirewallStageT<Dry>::count_rule(uint32_t slot, uint32_t bytes, bool hit) no
   }
   c.packets.add();
   c.bytes.add(bytes);
+}
+
+template <bool Dry>
+void FirewallStageT<Dry>::flush_tally() noexcept {
+  if (tally_slot_ == 0) return;
+  if constexpr (!Dry) {
+    RuleCounters& c = st_.rules[tally_slot_];
+    c.packets.add(tally_packets_);
+    c.bytes.add(tally_bytes_);
+  }
+  tally_slot_ = 0;
+  tally_packets_ = 0;
+  tally_bytes_ = 0;
 }
 
 template <bool Dry>
@@ -539,6 +630,11 @@ void FirewallStageT<Dry>::on_session(vnf::Burst& b, Pkt& p, uint32_t idx, int di
     if (!Dry && (x.flags & session_flags::kFtpCtl) && doff < p.l4_avail)
       add_expectation(x, dir, p.l4 + doff, p.l4_avail - doff);
   }
+  account(x, p, dir);
+}
+
+template <bool Dry>
+void FirewallStageT<Dry>::account(Session& x, const Pkt& p, int dir) noexcept {
   if (dir == 1) {
     x.flags |= session_flags::kReplied;
     // Opened by a flood: the answer shows where the responder is.
@@ -547,9 +643,9 @@ void FirewallStageT<Dry>::on_session(vnf::Burst& b, Pkt& p, uint32_t idx, int di
   }
   ++x.packets[dir];
   x.bytes[dir] += p.m->pkt_len;
-  if (x.rule_slot) count_rule(x.rule_slot, p.m->pkt_len, false);
-  x.expires_s = now_s_ + timeout_for(s.zone[x.key.zsrc].timeouts, x.key.proto, TcpState(x.state),
-                                     x.flags & session_flags::kReplied);
+  if (x.rule_slot) tally_rule(x.rule_slot, p.m->pkt_len);
+  x.expires_s = now_s_ + timeout_for(snap_->zone[x.key.zsrc].timeouts, x.key.proto,
+                                     TcpState(x.state), x.flags & session_flags::kReplied);
 }
 
 template <bool Dry>
@@ -853,20 +949,25 @@ void FirewallStageT<Dry>::judge_split(vnf::Burst& b, uint16_t i, uint8_t zsrc) n
 
 template <bool Dry>
 void FirewallStageT<Dry>::process(vnf::Burst& b) noexcept {
+  judge(b);
+  flush_tally();
+}
+
+template <bool Dry>
+void FirewallStageT<Dry>::judge(vnf::Burst& b) noexcept {
   const FwSnapshot& s = *snap_;
   Pkt pk[vnf::kBurstMax];
   CtKey keys[vnf::kBurstMax];
   const void* kp[vnf::kBurstMax];
   uint16_t n = 0;
   n_split_ = 0;
-  for (uint16_t i = 0; i < b.count; ++i) {
+  uint16_t i = Dry ? 0 : prepare_run(b, pk, keys, n);
+  for (; i < b.count; ++i) {
     const uint16_t next = b.next[i];
     if (!(next < vnf::kMaxPorts || next == vnf::kNextFlood)) continue;
-    if (prepare(b, i, pk[n], keys[n])) {
-      kp[n] = &keys[n];
-      ++n;
-    }
+    if (prepare(b, i, pk[n], keys[n])) ++n;
   }
+  for (uint16_t j = 0; j < n; ++j) kp[j] = &keys[j];
   for (uint16_t x = 0; x < n_split_; ++x) [[unlikely]] judge_split(b, split_[x], split_zsrc_[x]);
   if (n == 0) return;
   // Established connections: the flow cache's hint for each key, its session's first line
@@ -936,6 +1037,11 @@ void FirewallStageT<Dry>::process(vnf::Burst& b) noexcept {
         st_.counters.expired.add();
       }
       miss[nm++] = j;
+      continue;
+    }
+    Session& x = st_.sessions[idx];
+    if (!Dry && x.key.proto != kProtoTcp && !(s.recheck && x.epoch != s.generation)) {
+      account(x, pk[j], static_cast<int>(v & 1));  // on_session, with no state to move
       continue;
     }
     on_session(b, pk[j], idx, static_cast<int>(v & 1));

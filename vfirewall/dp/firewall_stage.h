@@ -54,6 +54,17 @@ class FirewallStageT final {
   // whose copies reach several zones: split_ lists those).
   [[gnu::always_inline]] inline bool prepare(vnf::Burst& b, uint16_t i, Pkt& p,
                                              CtKey& key) noexcept;
+  // prepare's common case, in a short loop of its own: TCP or UDP packets, not fragments,
+  // each to one port, both of whose zones the ports decide, their sources not ones another
+  // zone claims. It prepares packets from the burst's start into pk / keys (n of them) and
+  // stops at the first packet that is not that case, whose index it returns (b.count: none);
+  // prepare takes the rest in order. The zones of the burst's ingress port and of the last
+  // egress port are learnt once (`Fast`).
+  struct Fast;
+  [[gnu::noinline]] uint16_t prepare_run(vnf::Burst& b, Pkt* pk, CtKey* keys, uint16_t& n) noexcept;
+  // What prepare_run and fill both write of `p` for packet i: where its headers are.
+  [[gnu::always_inline]] inline void start(vnf::Burst& b, uint16_t i, Pkt& p, rte_mbuf* m,
+                                           vnf::PacketMeta& meta, uint16_t egress) noexcept;
   // The rest of prepare for one (source zone, destination zone): `p` and the session key.
   [[gnu::always_inline]] inline bool fill(vnf::Burst& b, uint16_t i, Pkt& p, CtKey& key,
                                           uint8_t zsrc, uint8_t zdst, uint16_t egress) noexcept;
@@ -72,6 +83,10 @@ class FirewallStageT final {
   // that is no SYN, an FTP data connection, an unsolicited ICMP reply).
   bool before_rules(vnf::Burst& b, Pkt& p, const CtKey& k) noexcept;
   void on_session(vnf::Burst& b, Pkt& p, uint32_t idx, int dir) noexcept;
+  // The end of on_session for a packet the session lets through: the direction seen, the
+  // counters and the expiry. All of it for a session without state to move (not TCP) and
+  // nothing to recheck: the burst's loop calls it in line.
+  [[gnu::always_inline]] inline void account(Session& x, const Pkt& p, int dir) noexcept;
   void on_new(vnf::Burst& b, Pkt& p, const CtKey& key, uint32_t result) noexcept;
   enum class IcmpError : uint8_t { kRelated, kUnrelated, kMisdirected };
   IcmpError related_icmp_error(const Pkt& p, uint8_t zsrc, uint8_t zdst) noexcept;
@@ -84,6 +99,19 @@ class FirewallStageT final {
   void log_decision(const CtKey& k, Action a, uint32_t rule_plus1, uint32_t rate,
                     uint32_t limit) noexcept;
   void count_rule(uint32_t slot, uint32_t bytes, bool hit) noexcept;
+  // An established packet's rule counters, summed in the stage while consecutive packets
+  // share the rule (most of a burst, usually) and added to the rule's counters when it
+  // changes and at the end of the burst, instead of three counters updated per packet.
+  void tally_rule(uint32_t slot, uint32_t bytes) noexcept {
+    if (slot != tally_slot_) {
+      flush_tally();
+      tally_slot_ = slot;
+    }
+    ++tally_packets_;
+    tally_bytes_ += bytes;
+  }
+  void flush_tally() noexcept;
+  void judge(vnf::Burst& b) noexcept;                  // process() less flush_tally
   void note_rule(uint32_t result, Action a) noexcept;  // Dry: the decision, named
   void serve_request() noexcept;
   void sweep() noexcept;
@@ -98,6 +126,9 @@ class FirewallStageT final {
   uint16_t split_[vnf::kBurstMax];
   uint8_t split_zsrc_[vnf::kBurstMax];
   uint16_t n_split_ = 0;
+  uint32_t tally_slot_ = 0;  // 0: none
+  uint32_t tally_packets_ = 0;
+  uint64_t tally_bytes_ = 0;
   bool in_split_ = false;           // judging a split flood's copy: no reject is built
   vnf::WhyTrace* trace_ = nullptr;  // Dry only
 };
