@@ -254,6 +254,7 @@ uint16_t FirewallStageT<Dry>::prepare_run(vnf::Burst& b, Pkt* pk, CtKey* keys,
     const uint8_t* ip = p.l3;
     p.sig = make_key(keys[k], p.family, v4 ? ip + 12 : ip + 8, v4 ? ip + 16 : ip + 24,
                      key_tail(meta.sport, meta.dport, proto, p.family, f.zsrc, f.zdst));
+    rte_prefetch0(&st_.flow[p.sig & st_.flow_mask]);  // read by judge's hint loop
     ++k;
   }
   n = k;
@@ -970,8 +971,9 @@ void FirewallStageT<Dry>::judge(vnf::Burst& b) noexcept {
   for (uint16_t j = 0; j < n; ++j) kp[j] = &keys[j];
   for (uint16_t x = 0; x < n_split_; ++x) [[unlikely]] judge_split(b, split_[x], split_zsrc_[x]);
   if (n == 0) return;
-  // Established connections: the flow cache's hint for each key, its session's first line
-  // fetched for all of them before any is confirmed; the table for the rest, in bulk.
+  // Established connections: the flow cache's hint for each key (its entry fetched by
+  // prepare_run), its session's two lines fetched for all of them before any is confirmed;
+  // the table for the rest, in bulk.
   void* data[vnf::kBurstMax];
   uint64_t hits = 0;
   hash_sig_t sig[vnf::kBurstMax];
@@ -980,7 +982,11 @@ void FirewallStageT<Dry>::judge(vnf::Burst& b) noexcept {
   for (uint16_t j = 0; j < n; ++j) {
     sig[j] = pk[j].sig;
     hinted[j] = flow_hint(st_.flow[sig[j] & st_.flow_mask], sig[j], hint[j]);
-    if (hinted[j]) rte_prefetch0(&st_.sessions[hint[j] >> 1]);
+    if (hinted[j]) {  // both lines: the key is in the first, the counters in the second
+      const Session* x = &st_.sessions[hint[j] >> 1];
+      rte_prefetch0(x);
+      rte_prefetch0(reinterpret_cast<const uint8_t*>(x) + 64);
+    }
   }
   const void* mkey[vnf::kBurstMax];
   hash_sig_t msig[vnf::kBurstMax];
@@ -1014,13 +1020,13 @@ void FirewallStageT<Dry>::judge(vnf::Burst& b) noexcept {
         st_.flow[msig[q] & st_.flow_mask] =
             flow_entry(msig[q], static_cast<uint32_t>(reinterpret_cast<uintptr_t>(mdata[q])));
     }
+    for (uint16_t q = 0; q < nq; ++q)  // both lines of the sessions the table found
+      if ((mhits >> q) & 1) {
+        const Session* x = &st_.sessions[reinterpret_cast<uintptr_t>(mdata[q]) >> 1];
+        rte_prefetch0(x);
+        rte_prefetch0(reinterpret_cast<const uint8_t*>(x) + 64);
+      }
   }
-  for (uint16_t j = 0; j < n; ++j)  // both cache lines of every session hit, before use
-    if ((hits >> j) & 1) {
-      const Session* x = &st_.sessions[reinterpret_cast<uintptr_t>(data[j]) >> 1];
-      rte_prefetch0(x);
-      rte_prefetch0(reinterpret_cast<const uint8_t*>(x) + 64);
-    }
 
   uint16_t miss[vnf::kBurstMax];
   uint16_t nm = 0;
