@@ -247,13 +247,14 @@ uint16_t FirewallStageT<Dry>::prepare_run(vnf::Burst& b, Pkt* pk, CtKey* keys,
         (!v4 && meta.l3 != vnf::L3::kIpv6) || !f.to(s, egress))
       break;
     meta.zone = f.zsrc;
-    Pkt& p = pk[k];
-    start(b, i, p, m, meta, egress);
-    p.acl_sport = meta.sport;
-    p.acl_dport = meta.dport;
-    const uint8_t* ip = p.l3;
-    p.sig = make_key(keys[k], p.family, v4 ? ip + 12 : ip + 8, v4 ? ip + 16 : ip + 24,
-                     key_tail(meta.sport, meta.dport, proto, p.family, f.zsrc, f.zdst));
+    Pkt& p = pk[k];  // what an established UDP packet needs; complete() adds the rest
+    p.m = m;
+    p.meta = &meta;
+    p.i = i;
+    const uint8_t* ip = rte_pktmbuf_mtod(m, const uint8_t*) + meta.l3_off;
+    const uint8_t family = v4 ? 4 : 6;
+    p.sig = make_key(keys[k], family, v4 ? ip + 12 : ip + 8, v4 ? ip + 16 : ip + 24,
+                     key_tail(meta.sport, meta.dport, proto, family, f.zsrc, f.zdst));
     rte_prefetch0(&st_.flow[p.sig & st_.flow_mask]);  // read by judge's hint loop
     ++k;
   }
@@ -295,6 +296,13 @@ uint32_t FirewallStageT<Dry>::flood_ports(const vnf::Burst& b, uint16_t i) const
   if (vlan_ports_) ports &= vlan_ports_[meta.vlan & 0xFFF];
   if (meta.vlan == b.in_vlan[i] && b.in_port < 32) ports &= ~(1u << b.in_port);
   return ports;
+}
+
+template <bool Dry>
+void FirewallStageT<Dry>::complete(vnf::Burst& b, Pkt& p) noexcept {
+  start(b, p.i, p, p.m, *p.meta, b.next[p.i]);
+  p.acl_sport = p.meta->sport;
+  p.acl_dport = p.meta->dport;
 }
 
 template <bool Dry>
@@ -963,6 +971,7 @@ void FirewallStageT<Dry>::judge(vnf::Burst& b) noexcept {
   uint16_t n = 0;
   n_split_ = 0;
   uint16_t i = Dry ? 0 : prepare_run(b, pk, keys, n);
+  const uint16_t n_run = n;  // pk[0, n_run) wait for complete() before all but account()
   for (; i < b.count; ++i) {
     const uint16_t next = b.next[i];
     if (!(next < vnf::kMaxPorts || next == vnf::kNextFlood)) continue;
@@ -1050,6 +1059,7 @@ void FirewallStageT<Dry>::judge(vnf::Burst& b) noexcept {
       account(x, pk[j], static_cast<int>(v & 1));  // on_session, with no state to move
       continue;
     }
+    if (j < n_run) complete(b, pk[j]);
     on_session(b, pk[j], idx, static_cast<int>(v & 1));
   }
   if (nm == 0) return;
@@ -1064,6 +1074,7 @@ void FirewallStageT<Dry>::judge(vnf::Burst& b) noexcept {
   for (uint16_t m = 0; m < nm; ++m) {
     const uint16_t j = miss[m];
     Pkt& p = pk[j];
+    if (j < n_run) complete(b, p);
     const CtKey& k = keys[j];
     if (!before_rules(b, p, k)) continue;
     if (k.family == 4) {

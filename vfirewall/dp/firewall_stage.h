@@ -59,10 +59,15 @@ class FirewallStageT final {
   // zone claims. It prepares packets from the burst's start into pk / keys (n of them) and
   // stops at the first packet that is not that case, whose index it returns (b.count: none);
   // prepare takes the rest in order. The zones of the burst's ingress port and of the last
-  // egress port are learnt once (`Fast`).
+  // egress port are learnt once (`Fast`). Of pk it writes only what an established packet
+  // that account() finishes needs, the key and its hash: judge calls complete() for the
+  // others (TCP, rechecks, new connections).
   struct Fast;
   [[gnu::noinline]] uint16_t prepare_run(vnf::Burst& b, Pkt* pk, CtKey* keys, uint16_t& n) noexcept;
-  // What prepare_run and fill both write of `p` for packet i: where its headers are.
+  // The rest of a packet prepare_run prepared (it writes m, meta, i and sig): what fill
+  // writes, for all that looks further than account().
+  [[gnu::always_inline]] inline void complete(vnf::Burst& b, Pkt& p) noexcept;
+  // What complete and fill both write of `p` for packet i: where its headers are.
   [[gnu::always_inline]] inline void start(vnf::Burst& b, uint16_t i, Pkt& p, rte_mbuf* m,
                                            vnf::PacketMeta& meta, uint16_t egress) noexcept;
   // The rest of prepare for one (source zone, destination zone): `p` and the session key.
