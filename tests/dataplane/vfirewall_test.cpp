@@ -547,6 +547,26 @@ TEST(Vfirewall, TheSweepClosesEachConnectionOnce) {
   EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::recheck_closed), 2u);
 }
 
+// Under full load (full bursts every loop) the sweep takes a word of the table every
+// kBusySweepEvery loops instead of every loop; idle connections still expire, within that
+// many more loops.
+TEST(Vfirewall, TheSweepGoesOnUnderFullLoad) {
+  FwHarness h(kBase);
+  for (uint16_t i = 0; i < 10; ++i)
+    expect_pass(h, "pa", "pb", udp4(true, static_cast<uint16_t>(40000 + i), 53), "a query");
+  h.advance(31);  // udp_unreplied is 30 s: the ten are expired, not yet swept
+  expect_pass(h, "pa", "pb", udp4(true, 50000, 53), "the busy flow's first packet");
+  const uint32_t words = (h.fw().config().conntrack.size + 63) / 64;
+  unsigned loops = 0;
+  for (; loops < words * vfirewall::kBusySweepEvery + 2; ++loops) {
+    for (unsigned k = 0; k < vnf::kBurstMax; ++k) h.send("pa", udp4(true, 50000, 53));
+    h.poll();
+    ASSERT_EQ(h.recv("pb").size(), vnf::kBurstMax) << "loop " << loops;
+  }
+  EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::expired), 10u);
+  EXPECT_EQ(h.fw().sessions_in_use(), 1u);
+}
+
 TEST(Vfirewall, IdleConnectionsExpireByProtocolTimeouts) {
   FwHarness h(kBase);
   expect_pass(h, "pa", "pb", udp4(true, 34000, 53), "query");

@@ -128,7 +128,10 @@ void FirewallStageT<Dry>::begin() noexcept {
   now_s_ = static_cast<uint32_t>(w_.now_tsc / w_.tsc_hz) + static_cast<uint32_t>(st_.time_offset_s);
   ++st_.loops;
   serve_request();
-  sweep();
+  // Under full load (a full burst since the last loop) the sweep takes a word every
+  // kBusySweepEvery loops, otherwise every loop.
+  if (!full_bursts_ || st_.loops % kBusySweepEvery == 0) sweep();
+  full_bursts_ = 0;
 }
 
 template <bool Dry>
@@ -958,6 +961,7 @@ void FirewallStageT<Dry>::judge_split(vnf::Burst& b, uint16_t i, uint8_t zsrc) n
 
 template <bool Dry>
 void FirewallStageT<Dry>::process(vnf::Burst& b) noexcept {
+  full_bursts_ += b.count == vnf::kBurstMax;
   judge(b);
   flush_tally();
 }

@@ -26,6 +26,7 @@ namespace vfirewall {
 
 inline constexpr uint32_t kSweepPerLoop = 64;    // sessions visited by expiry per loop
 inline constexpr uint32_t kRequestSlice = 4096;  // sessions a dump/flush visits per loop
+inline constexpr uint32_t kBusySweepEvery = 8;   // loops per sweep step under full load
 
 // Dry: the variant vnfctl why runs (common/why.h). The same decisions on the same tables,
 // recorded, and nothing changed: no connection created, updated or removed (a session's
@@ -131,7 +132,8 @@ class FirewallStageT final {
   uint16_t split_[vnf::kBurstMax];
   uint8_t split_zsrc_[vnf::kBurstMax];
   uint16_t n_split_ = 0;
-  uint32_t tally_slot_ = 0;  // 0: none
+  uint32_t full_bursts_ = 0;  // bursts of kBurstMax packets since begin()
+  uint32_t tally_slot_ = 0;   // 0: none
   uint32_t tally_packets_ = 0;
   uint64_t tally_bytes_ = 0;
   bool in_split_ = false;           // judging a split flood's copy: no reject is built
