@@ -248,3 +248,21 @@ TEST(VfirewallConntrack, CtHashIsDpdksCrc) {
     ASSERT_EQ(ct_hash(&k, sizeof k, init), want) << "round " << round;
   }
 }
+
+// ct_key_cmp (the table's compare and the flow cache's confirmation) tells keys apart that
+// differ in any one byte, and finds equal keys equal.
+TEST(VfirewallConntrack, KeyCompareSeesEveryByte) {
+  std::mt19937 rng(14);
+  for (int round = 0; round < 200; ++round) {
+    CtKey a;
+    auto* p = reinterpret_cast<uint8_t*>(&a);
+    for (size_t i = 0; i < sizeof a; ++i) p[i] = static_cast<uint8_t>(rng());
+    CtKey b = a;
+    ASSERT_EQ(ct_key_cmp(&a, &b, sizeof a), 0);
+    for (size_t i = 0; i < sizeof a; ++i) {
+      b = a;
+      reinterpret_cast<uint8_t*>(&b)[i] ^= static_cast<uint8_t>(1u << (rng() % 8));
+      ASSERT_NE(ct_key_cmp(&a, &b, sizeof a), 0) << "byte " << i;
+    }
+  }
+}

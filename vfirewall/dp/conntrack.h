@@ -88,11 +88,19 @@ inline uint32_t ct_hash(const void* key, uint32_t len, uint32_t init) noexcept {
 
 // Its key compare (0: equal, as memcmp), five 8-byte words instead of a call to memcmp, which
 // rte_hash uses for a 40-byte key.
+// Each word loaded from the keys themselves: a copy of 40 bytes into local arrays became
+// 16-byte stores to the stack read back 8 bytes at a time, upper halves included, which
+// the store does not forward to.
 inline int ct_key_cmp(const void* a, const void* b, size_t) noexcept {
-  uint64_t x[5], y[5];
-  std::memcpy(x, a, 40);
-  std::memcpy(y, b, 40);
-  return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) != 0;
+  const auto* x = static_cast<const uint8_t*>(a);
+  const auto* y = static_cast<const uint8_t*>(b);
+  auto word = [](const uint8_t* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  };
+  return ((word(x) ^ word(y)) | (word(x + 8) ^ word(y + 8)) | (word(x + 16) ^ word(y + 16)) |
+          (word(x + 24) ^ word(y + 24)) | (word(x + 32) ^ word(y + 32))) != 0;
 }
 
 // ICMP messages that open a connection and the reply each expects, as the kernel's conntrack
