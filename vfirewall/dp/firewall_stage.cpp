@@ -446,16 +446,12 @@ void FirewallStageT<Dry>::count_rule(uint32_t slot, uint32_t bytes, bool hit) no
 }
 
 template <bool Dry>
-void FirewallStageT<Dry>::flush_tally() noexcept {
-  if (tally_slot_ == 0) return;
-  if constexpr (!Dry) {
-    RuleCounters& c = st_.rules[tally_slot_];
-    c.packets.add(tally_packets_);
-    c.bytes.add(tally_bytes_);
-  }
-  tally_slot_ = 0;
-  tally_packets_ = 0;
-  tally_bytes_ = 0;
+void FirewallStageT<Dry>::add_rule_counts(uint32_t slot, uint32_t packets,
+                                          uint64_t bytes) noexcept {
+  if (Dry || slot == 0) return;
+  RuleCounters& c = st_.rules[slot];
+  c.packets.add(packets);
+  c.bytes.add(bytes);
 }
 
 template <bool Dry>
@@ -642,11 +638,11 @@ void FirewallStageT<Dry>::on_session(vnf::Burst& b, Pkt& p, uint32_t idx, int di
     if (!Dry && (x.flags & session_flags::kFtpCtl) && doff < p.l4_avail)
       add_expectation(x, dir, p.l4 + doff, p.l4_avail - doff);
   }
-  account(x, p, dir);
+  account(x, p, dir, tally_);
 }
 
 template <bool Dry>
-void FirewallStageT<Dry>::account(Session& x, const Pkt& p, int dir) noexcept {
+void FirewallStageT<Dry>::account(Session& x, const Pkt& p, int dir, Tally& t) noexcept {
   if (dir == 1) {
     x.flags |= session_flags::kReplied;
     // Opened by a flood: the answer shows where the responder is.
@@ -655,7 +651,7 @@ void FirewallStageT<Dry>::account(Session& x, const Pkt& p, int dir) noexcept {
   }
   ++x.packets[dir];
   x.bytes[dir] += p.m->pkt_len;
-  if (x.rule_slot) tally_rule(x.rule_slot, p.m->pkt_len);
+  if (x.rule_slot) tally_rule(t, x.rule_slot, p.m->pkt_len);
   x.expires_s = now_s_ + timeout_for(snap_->zone[x.key.zsrc].timeouts, x.key.proto,
                                      TcpState(x.state), x.flags & session_flags::kReplied);
 }
@@ -963,7 +959,8 @@ template <bool Dry>
 void FirewallStageT<Dry>::process(vnf::Burst& b) noexcept {
   full_bursts_ += b.count == vnf::kBurstMax;
   judge(b);
-  flush_tally();
+  add_rule_counts(tally_.slot, tally_.packets, tally_.bytes);
+  tally_ = Tally{};
 }
 
 template <bool Dry>
@@ -1043,6 +1040,7 @@ void FirewallStageT<Dry>::judge(vnf::Burst& b) noexcept {
 
   uint16_t miss[vnf::kBurstMax];
   uint16_t nm = 0;
+  Tally t;
   for (uint16_t j = 0; j < n; ++j) {
     if (!((hits >> j) & 1)) {
       miss[nm++] = j;
@@ -1060,12 +1058,13 @@ void FirewallStageT<Dry>::judge(vnf::Burst& b) noexcept {
     }
     Session& x = st_.sessions[idx];
     if (!Dry && x.key.proto != kProtoTcp && !(s.recheck && x.epoch != s.generation)) {
-      account(x, pk[j], static_cast<int>(v & 1));  // on_session, with no state to move
+      account(x, pk[j], static_cast<int>(v & 1), t);  // on_session, with no state to move
       continue;
     }
     if (j < n_run) complete(b, pk[j]);
     on_session(b, pk[j], idx, static_cast<int>(v & 1));
   }
+  add_rule_counts(t.slot, t.packets, t.bytes);
   if (nm == 0) return;
 
   // New connections: what may open one, FTP data connections, then the rules.

@@ -51,6 +51,12 @@ class FirewallStageT final {
 
  private:
   struct Pkt;
+  // Rule counters of established packets being summed (tally_rule).
+  struct Tally {
+    uint32_t slot = 0;  // 0: none
+    uint32_t packets = 0;
+    uint64_t bytes = 0;
+  };
   // Zones of packet i; false when it is not for the batch (decided, skipped, or a flood
   // whose copies reach several zones: split_ lists those).
   [[gnu::always_inline]] inline bool prepare(vnf::Burst& b, uint16_t i, Pkt& p,
@@ -92,7 +98,7 @@ class FirewallStageT final {
   // The end of on_session for a packet the session lets through: the direction seen, the
   // counters and the expiry. All of it for a session without state to move (not TCP) and
   // nothing to recheck: the burst's loop calls it in line.
-  [[gnu::always_inline]] inline void account(Session& x, const Pkt& p, int dir) noexcept;
+  [[gnu::always_inline]] inline void account(Session& x, const Pkt& p, int dir, Tally& t) noexcept;
   void on_new(vnf::Burst& b, Pkt& p, const CtKey& key, uint32_t result) noexcept;
   enum class IcmpError : uint8_t { kRelated, kUnrelated, kMisdirected };
   IcmpError related_icmp_error(const Pkt& p, uint8_t zsrc, uint8_t zdst) noexcept;
@@ -105,19 +111,20 @@ class FirewallStageT final {
   void log_decision(const CtKey& k, Action a, uint32_t rule_plus1, uint32_t rate,
                     uint32_t limit) noexcept;
   void count_rule(uint32_t slot, uint32_t bytes, bool hit) noexcept;
-  // An established packet's rule counters, summed in the stage while consecutive packets
-  // share the rule (most of a burst, usually) and added to the rule's counters when it
-  // changes and at the end of the burst, instead of three counters updated per packet.
-  void tally_rule(uint32_t slot, uint32_t bytes) noexcept {
-    if (slot != tally_slot_) {
-      flush_tally();
-      tally_slot_ = slot;
+  // An established packet's rule counters, summed while consecutive packets share the rule
+  // (most of a burst, usually) and added to the rule's counters when it changes and at the
+  // end of the burst, instead of three counters updated per packet. judge's session loop
+  // keeps its own in registers; on_session's is tally_.
+  [[gnu::always_inline]] inline void tally_rule(Tally& t, uint32_t slot, uint32_t bytes) noexcept {
+    if (slot != t.slot) {
+      add_rule_counts(t.slot, t.packets, t.bytes);
+      t = Tally{slot, 0, 0};
     }
-    ++tally_packets_;
-    tally_bytes_ += bytes;
+    ++t.packets;
+    t.bytes += bytes;
   }
-  void flush_tally() noexcept;
-  void judge(vnf::Burst& b) noexcept;                  // process() less flush_tally
+  void add_rule_counts(uint32_t slot, uint32_t packets, uint64_t bytes) noexcept;
+  void judge(vnf::Burst& b) noexcept;                  // process() less adding tally_
   void note_rule(uint32_t result, Action a) noexcept;  // Dry: the decision, named
   void serve_request() noexcept;
   void sweep() noexcept;
@@ -133,9 +140,7 @@ class FirewallStageT final {
   uint8_t split_zsrc_[vnf::kBurstMax];
   uint16_t n_split_ = 0;
   uint32_t full_bursts_ = 0;  // bursts of kBurstMax packets since begin()
-  uint32_t tally_slot_ = 0;   // 0: none
-  uint32_t tally_packets_ = 0;
-  uint64_t tally_bytes_ = 0;
+  Tally tally_;
   bool in_split_ = false;           // judging a split flood's copy: no reject is built
   vnf::WhyTrace* trace_ = nullptr;  // Dry only
 };
