@@ -455,9 +455,6 @@ TEST(Vfirewall, FtpDataConnectionsAreRelatedActiveAndPassive) {
   EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::related), 4u);
 }
 
-// The same for connections without TCP state (UDP, ICMP), which the stage updates in its
-// burst loop rather than in on_session: a reload that drops their rule closes them at their
-// next packet, in either direction; those whose rule stays are kept, counters and all.
 // One burst of established packets of three rules, the rules alternating and ICMP among the
 // UDP (the stage's short preparing loop stops at the first ICMP packet and the general one
 // takes the rest): every packet forwarded in order, and each rule's packet and byte counters
@@ -496,6 +493,10 @@ TEST(Vfirewall, OneBurstOfSeveralRulesEstablishedPacketsCountsEachRule) {
   EXPECT_EQ(ping.hits, 1u);
 }
 
+// ReloadRechecksEstablishedConnections for connections without TCP state (UDP, ICMP), which
+// the stage updates in its burst loop rather than in on_session: a reload that drops their
+// rule closes them at their next packet, in either direction; those whose rule stays are
+// kept, counters and all.
 TEST(Vfirewall, ReloadRechecksUdpAndIcmpConnections) {
   std::string next = kBase;
   next.erase(next.find("  - {id: dns,"),
@@ -554,17 +555,54 @@ TEST(Vfirewall, TheSweepGoesOnUnderFullLoad) {
   FwHarness h(kBase);
   for (uint16_t i = 0; i < 10; ++i)
     expect_pass(h, "pa", "pb", udp4(true, static_cast<uint16_t>(40000 + i), 53), "a query");
-  h.advance(31);  // udp_unreplied is 30 s: the ten are expired, not yet swept
-  expect_pass(h, "pa", "pb", udp4(true, 50000, 53), "the busy flow's first packet");
-  const uint32_t words = (h.fw().config().conntrack.size + 63) / 64;
-  unsigned loops = 0;
-  for (; loops < words * vfirewall::kBusySweepEvery + 2; ++loops) {
+  expect_pass(h, "pa", "pb", udp4(true, 50000, 53), "the busy flow");
+  expect_pass(h, "pb", "pa", udp4(false, 53, 50000), "its answer: udp_replied, 120 s");
+  auto full_burst = [&](unsigned loop) {
     for (unsigned k = 0; k < vnf::kBurstMax; ++k) h.send("pa", udp4(true, 50000, 53));
     h.poll();
-    ASSERT_EQ(h.recv("pb").size(), vnf::kBurstMax) << "loop " << loops;
-  }
+    ASSERT_EQ(h.recv("pb").size(), vnf::kBurstMax) << "loop " << loop;
+  };
+  full_burst(0);  // every loop from here on follows a full one: the sweep's busy cadence
+  h.advance(31);  // udp_unreplied is 30 s: the ten are expired, not yet swept
+  const uint32_t words = (h.fw().config().conntrack.size + 63) / 64;
+  for (unsigned loop = 1; loop < words * vfirewall::kBusySweepEvery + 2; ++loop) full_burst(loop);
   EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::expired), 10u);
   EXPECT_EQ(h.fw().sessions_in_use(), 1u);
+}
+
+// The same for FTP expectations: under full load the sweep still visits every slot of the
+// expectation table (it has a cursor of its own; indexed by the loop count it would visit only
+// every kBusySweepEvery-th slot), so expectations no data connection used go.
+TEST(Vfirewall, ExpectationsExpireUnderFullLoad) {
+  std::string yaml = kBase;
+  yaml.replace(yaml.find("conntrack: {size: 256}"), std::string("conntrack: {size: 256}").size(),
+               "conntrack: {size: 256, expectations: 16}");
+  FwHarness h(yaml);
+  handshake(h, 45000, 21);
+  uint32_t c = 1001, sv = 5001;
+  for (int k = 0; k < 8; ++k) {  // eight PASV replies, eight data ports: eight slots
+    const std::string pasv = "PASV\r\n", reply = "227 Entering Passive Mode (10,2,0,15,195," +
+                                                 std::to_string(80 + k) + ").\r\n";
+    expect_pass(h, "pa", "pb",
+                tcp4(true, 45000, 21, ACK | PSH, c, sv, Bytes(pasv.begin(), pasv.end())), "PASV");
+    c += static_cast<uint32_t>(pasv.size());
+    expect_pass(h, "pb", "pa",
+                tcp4(false, 21, 45000, ACK | PSH, sv, c, Bytes(reply.begin(), reply.end())), "227");
+    sv += static_cast<uint32_t>(reply.size());
+  }
+  ASSERT_EQ(h.fw().worker_state(0).expect_live, 8u);
+  expect_pass(h, "pa", "pb", udp4(true, 50000, 53), "the busy flow");
+  expect_pass(h, "pb", "pa", udp4(false, 53, 50000), "its answer: udp_replied, 120 s");
+  auto full_burst = [&](unsigned loop) {
+    for (unsigned k = 0; k < vnf::kBurstMax; ++k) h.send("pa", udp4(true, 50000, 53));
+    h.poll();
+    ASSERT_EQ(h.recv("pb").size(), vnf::kBurstMax) << "loop " << loop;
+  };
+  full_burst(0);
+  h.advance(61);  // expect_timeout is 60 s
+  const uint32_t slots = h.fw().worker_state(0).expect_mask + 1;
+  for (unsigned loop = 1; loop < slots * vfirewall::kBusySweepEvery + 2; ++loop) full_burst(loop);
+  EXPECT_EQ(h.fw().worker_state(0).expect_live, 0u) << "every expired expectation swept";
 }
 
 TEST(Vfirewall, IdleConnectionsExpireByProtocolTimeouts) {

@@ -421,6 +421,7 @@ struct alignas(64) FwWorkerState {
   Expectation* expect = nullptr;
   uint32_t expect_mask = 0;  // slots - 1 (power of two)
   uint32_t expect_live = 0;
+  uint32_t expect_cursor = 0;  // the expectation slot the sweep visits next
   uint32_t zone_active[kMaxZoneIds] = {};
   rte_ring* log_ring = nullptr;  // LogRecord, SP/SC
   rte_ring* req_ring = nullptr;  // Request*, SP/SC

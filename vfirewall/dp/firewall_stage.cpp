@@ -129,9 +129,12 @@ void FirewallStageT<Dry>::begin() noexcept {
   ++st_.loops;
   serve_request();
   // Under full load (a full burst since the last loop) the sweep takes a word every
-  // kBusySweepEvery loops, otherwise every loop.
-  if (!full_bursts_ || st_.loops % kBusySweepEvery == 0) sweep();
+  // kBusySweepEvery loops, otherwise every loop; the word's sessions are fetched a loop
+  // before.
+  const bool busy = full_bursts_ != 0;
   full_bursts_ = 0;
+  if (!busy || st_.loops % kBusySweepEvery == 0) sweep();
+  if (!busy || (st_.loops + 1) % kBusySweepEvery == 0) prefetch_sweep();
 }
 
 template <bool Dry>
@@ -1157,6 +1160,16 @@ void FirewallStageT<Dry>::serve_request() noexcept {
   }
 }
 
+// The next sweep's sessions, fetched a loop ahead: in a table larger than the cache each was
+// a miss the sweep waited for. Their first line is all the sweep reads.
+template <bool Dry>
+void FirewallStageT<Dry>::prefetch_sweep() noexcept {
+  const uint32_t words = (st_.capacity + 63) / 64;
+  const uint32_t nx = st_.sweep_cursor < words ? st_.sweep_cursor : 0;
+  for (uint64_t bits = st_.in_use[nx]; bits; bits &= bits - 1)
+    rte_prefetch0(&st_.sessions[nx * 64 + static_cast<uint32_t>(__builtin_ctzll(bits))]);
+}
+
 template <bool Dry>
 void FirewallStageT<Dry>::sweep() noexcept {
   const FwSnapshot& s = *snap_;
@@ -1180,15 +1193,11 @@ void FirewallStageT<Dry>::sweep() noexcept {
       st_.counters.recheck_closed.add();
     }
   }
-  // The next loop's sessions, fetched now: in a table larger than the cache each was a miss
-  // the sweep waited for. Their first line is all the sweep reads.
-  const uint32_t nx = st_.sweep_cursor;
-  for (uint64_t bits = st_.in_use[nx]; bits; bits &= bits - 1)
-    rte_prefetch0(&st_.sessions[nx * 64 + static_cast<uint32_t>(__builtin_ctzll(bits))]);
-  // Expectations: one slot per loop, when there are any (each slot is a cache line of its
-  // own, a miss every loop on a host that has no FTP).
+  // Expectations: one slot per sweep, when there are any (each slot is a cache line of its
+  // own, a miss every loop on a host that has no FTP). A cursor of their own: the loop
+  // count would visit only every kBusySweepEvery-th slot under full load.
   if (st_.expect_live == 0) return;
-  Expectation& e = st_.expect[st_.loops & st_.expect_mask];
+  Expectation& e = st_.expect[st_.expect_cursor++ & st_.expect_mask];
   if (e.in_use && static_cast<int32_t>(e.expires_s - now_s_) < 0) {
     e.in_use = 0;
     --st_.expect_live;

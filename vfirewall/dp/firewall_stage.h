@@ -128,6 +128,7 @@ class FirewallStageT final {
   void note_rule(uint32_t result, Action a) noexcept;  // Dry: the decision, named
   void serve_request() noexcept;
   void sweep() noexcept;
+  void prefetch_sweep() noexcept;
 
   const vnf::Published<FwSnapshot>& pub_;
   const FwSnapshot* snap_ = nullptr;
