@@ -11,14 +11,12 @@
 #include <cstring>
 
 #include <emmintrin.h>  // SSE2: every x86-64
-#ifdef __SSE4_2__
-#include <nmmintrin.h>  // the CRC32 instruction
-#endif
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_ring.h>
 
 #include "common/counter.h"
+#include "common/crc.h"
 #include "vfirewall/dp/tcp_state.h"
 #include "vfirewall/snapshot.h"
 
@@ -39,30 +37,11 @@ struct CtKey {
 };
 static_assert(sizeof(CtKey) == 40);
 
-// CRC-32C steps: the instruction itself where the build targets SSE 4.2 (DPDK's x86
-// baseline, -march=corei7), rte_hash_crc's otherwise. rte_hash_crc_4byte / _8byte choose at run
-// time, a load and two branches per step, which also kept ct_hash4 out of line. Both give
-// the same CRC, so a table's hashes do not depend on which one computed them.
-[[gnu::always_inline]] inline uint32_t crc_step4(uint32_t data, uint32_t init) noexcept {
-#ifdef __SSE4_2__
-  return _mm_crc32_u32(init, data);
-#else
-  return rte_hash_crc_4byte(data, init);
-#endif
-}
-[[gnu::always_inline]] inline uint32_t crc_step8(uint64_t data, uint32_t init) noexcept {
-#ifdef __SSE4_2__
-  return static_cast<uint32_t>(_mm_crc32_u64(init, data));
-#else
-  return rte_hash_crc_8byte(data, init);
-#endif
-}
-
 // The hash of an IPv4 key from its addresses' 4 bytes and its last 8 (ct_hash), wherever
 // those come from: the key in memory, or the registers it is built from.
 [[gnu::always_inline]] inline uint32_t ct_hash4(uint32_t src, uint32_t dst, uint64_t tail,
                                                 uint32_t init) noexcept {
-  return crc_step8(tail, crc_step4(dst, crc_step4(src, init)));
+  return vnf::crc_step8(tail, vnf::crc_step4(dst, vnf::crc_step4(src, init)));
 }
 
 // The connection table's hash: CRC32-C as rte_hash_crc, but over what an IPv4 key holds
@@ -82,7 +61,7 @@ inline uint32_t ct_hash(const void* key, uint32_t len, uint32_t init) noexcept {
   uint64_t w[5];  // rte_hash_crc's result, in five steps of 8 bytes
   std::memcpy(w, key, sizeof w);
   uint32_t h = init;
-  for (uint64_t x : w) h = crc_step8(x, h);
+  for (uint64_t x : w) h = vnf::crc_step8(x, h);
   return h;
 }
 

@@ -14,11 +14,11 @@
 
 #include <cstdint>
 
-#include <rte_hash_crc.h>
 #include <rte_ring.h>
 
 #include "common/burst.h"
 #include "common/counter.h"
+#include "common/crc.h"
 #include "common/why.h"
 #include "common/worker.h"
 #include "vswitch/dp/limit.h"
@@ -71,7 +71,7 @@ struct alignas(64) L2WorkerState {
 // CRC32 mixes every key bit into the slot (the varying MAC bytes sit in the key's top byte,
 // which a multiplicative hash's low bits never see).
 inline unsigned cache_slot(uint64_t key, unsigned size) noexcept {
-  return rte_hash_crc_8byte(key, 0) & (size - 1);
+  return vnf::crc_step8(key, 0) & (size - 1);
 }
 
 class L2Lookup final {
