@@ -641,11 +641,12 @@ void FirewallStageT<Dry>::on_session(vnf::Burst& b, Pkt& p, uint32_t idx, int di
     if (!Dry && (x.flags & session_flags::kFtpCtl) && doff < p.l4_avail)
       add_expectation(x, dir, p.l4 + doff, p.l4_avail - doff);
   }
-  account(x, p, dir, tally_);
+  account(x, p, dir, tally_, now_s_, s.zone);
 }
 
 template <bool Dry>
-void FirewallStageT<Dry>::account(Session& x, const Pkt& p, int dir, Tally& t) noexcept {
+void FirewallStageT<Dry>::account(Session& x, const Pkt& p, int dir, Tally& t, uint32_t now,
+                                  const ZoneSettings* zones) noexcept {
   if (dir == 1) {
     x.flags |= session_flags::kReplied;
     // Opened by a flood: the answer shows where the responder is.
@@ -655,8 +656,8 @@ void FirewallStageT<Dry>::account(Session& x, const Pkt& p, int dir, Tally& t) n
   ++x.packets[dir];
   x.bytes[dir] += p.m->pkt_len;
   if (x.rule_slot) tally_rule(t, x.rule_slot, p.m->pkt_len);
-  x.expires_s = now_s_ + timeout_for(snap_->zone[x.key.zsrc].timeouts, x.key.proto,
-                                     TcpState(x.state), x.flags & session_flags::kReplied);
+  x.expires_s = now + timeout_for(zones[x.key.zsrc].timeouts, x.key.proto, TcpState(x.state),
+                                  x.flags & session_flags::kReplied);
 }
 
 template <bool Dry>
@@ -1044,6 +1045,11 @@ void FirewallStageT<Dry>::judge(vnf::Burst& b) noexcept {
   uint16_t miss[vnf::kBurstMax];
   uint16_t nm = 0;
   Tally t;
+  // Read once, not per packet: the session stores below could alias them for the compiler.
+  Session* const sessions = st_.sessions;
+  const uint32_t now = now_s_;
+  const bool recheck = s.recheck;
+  const uint64_t generation = s.generation;
   for (uint16_t j = 0; j < n; ++j) {
     if (!((hits >> j) & 1)) {
       miss[nm++] = j;
@@ -1051,7 +1057,7 @@ void FirewallStageT<Dry>::judge(vnf::Burst& b) noexcept {
     }
     const uintptr_t v = reinterpret_cast<uintptr_t>(data[j]);
     const uint32_t idx = static_cast<uint32_t>(v >> 1);
-    if (static_cast<int32_t>(st_.sessions[idx].expires_s - now_s_) < 0) {
+    if (static_cast<int32_t>(sessions[idx].expires_s - now) < 0) {
       if constexpr (!Dry) {
         ct::remove(st_, idx);  // expired but not swept yet: gone; the packet starts afresh
         st_.counters.expired.add();
@@ -1059,9 +1065,10 @@ void FirewallStageT<Dry>::judge(vnf::Burst& b) noexcept {
       miss[nm++] = j;
       continue;
     }
-    Session& x = st_.sessions[idx];
-    if (!Dry && x.key.proto != kProtoTcp && !(s.recheck && x.epoch != s.generation)) {
-      account(x, pk[j], static_cast<int>(v & 1), t);  // on_session, with no state to move
+    Session& x = sessions[idx];
+    if (!Dry && x.key.proto != kProtoTcp && !(recheck && x.epoch != generation)) {
+      // on_session, with no state to move
+      account(x, pk[j], static_cast<int>(v & 1), t, now, s.zone);
       continue;
     }
     if (j < n_run) complete(b, pk[j]);

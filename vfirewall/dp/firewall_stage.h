@@ -98,7 +98,8 @@ class FirewallStageT final {
   // The end of on_session for a packet the session lets through: the direction seen, the
   // counters and the expiry. All of it for a session without state to move (not TCP) and
   // nothing to recheck: the burst's loop calls it in line.
-  [[gnu::always_inline]] inline void account(Session& x, const Pkt& p, int dir, Tally& t) noexcept;
+  [[gnu::always_inline]] inline void account(Session& x, const Pkt& p, int dir, Tally& t,
+                                             uint32_t now, const ZoneSettings* zones) noexcept;
   void on_new(vnf::Burst& b, Pkt& p, const CtKey& key, uint32_t result) noexcept;
   enum class IcmpError : uint8_t { kRelated, kUnrelated, kMisdirected };
   IcmpError related_icmp_error(const Pkt& p, uint8_t zsrc, uint8_t zdst) noexcept;
