@@ -548,6 +548,25 @@ TEST(Vfirewall, TheSweepClosesEachConnectionOnce) {
   EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::recheck_closed), 2u);
 }
 
+// Full load for the sweep tests: a UDP flow with an answer (udp_replied, 120 s, so it outlives
+// the clock moves), then full bursts of it, one per worker loop. The first burst goes through
+// before the test moves the clock, so every sweep after it is on the busy cadence.
+struct BusyFlow {
+  explicit BusyFlow(FwHarness& harness) : h(harness) {
+    expect_pass(h, "pa", "pb", udp4(true, 50000, 53), "the busy flow");
+    expect_pass(h, "pb", "pa", udp4(false, 53, 50000), "its answer");
+    loops(1);
+  }
+  void loops(unsigned n) {
+    for (unsigned loop = 0; loop < n; ++loop) {
+      for (unsigned k = 0; k < vnf::kBurstMax; ++k) h.send("pa", udp4(true, 50000, 53));
+      h.poll();
+      ASSERT_EQ(h.recv("pb").size(), vnf::kBurstMax) << "loop " << loop;
+    }
+  }
+  FwHarness& h;
+};
+
 // Under full load (full bursts every loop) the sweep takes a word of the table every
 // kBusySweepEvery loops instead of every loop; idle connections still expire, within that
 // many more loops.
@@ -555,17 +574,9 @@ TEST(Vfirewall, TheSweepGoesOnUnderFullLoad) {
   FwHarness h(kBase);
   for (uint16_t i = 0; i < 10; ++i)
     expect_pass(h, "pa", "pb", udp4(true, static_cast<uint16_t>(40000 + i), 53), "a query");
-  expect_pass(h, "pa", "pb", udp4(true, 50000, 53), "the busy flow");
-  expect_pass(h, "pb", "pa", udp4(false, 53, 50000), "its answer: udp_replied, 120 s");
-  auto full_burst = [&](unsigned loop) {
-    for (unsigned k = 0; k < vnf::kBurstMax; ++k) h.send("pa", udp4(true, 50000, 53));
-    h.poll();
-    ASSERT_EQ(h.recv("pb").size(), vnf::kBurstMax) << "loop " << loop;
-  };
-  full_burst(0);  // every loop from here on follows a full one: the sweep's busy cadence
+  BusyFlow busy(h);
   h.advance(31);  // udp_unreplied is 30 s: the ten are expired, not yet swept
-  const uint32_t words = (h.fw().config().conntrack.size + 63) / 64;
-  for (unsigned loop = 1; loop < words * vfirewall::kBusySweepEvery + 2; ++loop) full_burst(loop);
+  busy.loops((h.fw().config().conntrack.size + 63) / 64 * vfirewall::kBusySweepEvery + 2);
   EXPECT_EQ(h.fw().counter(&vfirewall::FwCounters::expired), 10u);
   EXPECT_EQ(h.fw().sessions_in_use(), 1u);
 }
@@ -591,17 +602,9 @@ TEST(Vfirewall, ExpectationsExpireUnderFullLoad) {
     sv += static_cast<uint32_t>(reply.size());
   }
   ASSERT_EQ(h.fw().worker_state(0).expect_live, 8u);
-  expect_pass(h, "pa", "pb", udp4(true, 50000, 53), "the busy flow");
-  expect_pass(h, "pb", "pa", udp4(false, 53, 50000), "its answer: udp_replied, 120 s");
-  auto full_burst = [&](unsigned loop) {
-    for (unsigned k = 0; k < vnf::kBurstMax; ++k) h.send("pa", udp4(true, 50000, 53));
-    h.poll();
-    ASSERT_EQ(h.recv("pb").size(), vnf::kBurstMax) << "loop " << loop;
-  };
-  full_burst(0);
+  BusyFlow busy(h);
   h.advance(61);  // expect_timeout is 60 s
-  const uint32_t slots = h.fw().worker_state(0).expect_mask + 1;
-  for (unsigned loop = 1; loop < slots * vfirewall::kBusySweepEvery + 2; ++loop) full_burst(loop);
+  busy.loops((h.fw().worker_state(0).expect_mask + 1) * vfirewall::kBusySweepEvery + 2);
   EXPECT_EQ(h.fw().worker_state(0).expect_live, 0u) << "every expired expectation swept";
 }
 

@@ -437,15 +437,12 @@ auto FirewallStageT<Dry>::related_icmp_error(const Pkt& p, uint8_t zsrc, uint8_t
 }
 
 template <bool Dry>
-void FirewallStageT<Dry>::count_rule(uint32_t slot, uint32_t bytes, bool hit) noexcept {
+void FirewallStageT<Dry>::count_rule(uint32_t slot, uint32_t bytes) noexcept {
   if constexpr (Dry) return;
   RuleCounters& c = st_.rules[slot];
-  if (hit) {
-    c.hits.add();
-    c.last_hit_s.store(now_s_, std::memory_order_relaxed);
-  }
-  c.packets.add();
-  c.bytes.add(bytes);
+  c.hits.add();
+  c.last_hit_s.store(now_s_, std::memory_order_relaxed);
+  add_rule_counts(slot, 1, bytes);
 }
 
 template <bool Dry>
@@ -771,7 +768,7 @@ void FirewallStageT<Dry>::on_new(vnf::Burst& b, Pkt& p, const CtKey& key,
                    &v);
     }
   }
-  if (slot) count_rule(slot, p.m->pkt_len, true);
+  if (slot) count_rule(slot, p.m->pkt_len);
   if (a == Action::kAccept) {
     // ICMP that is neither a query nor an error (router advertisements, ICMPv6 link
     // messages under options.ndp: rules, ...) opens no connection, as in the kernel: each
@@ -972,7 +969,6 @@ void FirewallStageT<Dry>::judge(vnf::Burst& b) noexcept {
   const FwSnapshot& s = *snap_;
   Pkt pk[vnf::kBurstMax];
   CtKey keys[vnf::kBurstMax];
-  const void* kp[vnf::kBurstMax];
   uint16_t n = 0;
   n_split_ = 0;
   uint16_t i = Dry ? 0 : prepare_run(b, pk, keys, n);
@@ -982,7 +978,6 @@ void FirewallStageT<Dry>::judge(vnf::Burst& b) noexcept {
     if (!(next < vnf::kMaxPorts || next == vnf::kNextFlood)) continue;
     if (prepare(b, i, pk[n], keys[n])) ++n;
   }
-  for (uint16_t j = 0; j < n; ++j) kp[j] = &keys[j];
   for (uint16_t x = 0; x < n_split_; ++x) [[unlikely]] judge_split(b, split_[x], split_zsrc_[x]);
   if (n == 0) return;
   // Established connections: the flow cache's hint for each key (its entry fetched by
@@ -1013,7 +1008,7 @@ void FirewallStageT<Dry>::judge(vnf::Burst& b) noexcept {
       hits |= uint64_t(1) << j;
       continue;
     }
-    mkey[nq] = kp[j];
+    mkey[nq] = &keys[j];
     msig[nq] = sig[j];
     mj[nq++] = j;
   }

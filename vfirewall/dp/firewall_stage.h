@@ -111,7 +111,8 @@ class FirewallStageT final {
   // `rate` records this second.
   void log_decision(const CtKey& k, Action a, uint32_t rule_plus1, uint32_t rate,
                     uint32_t limit) noexcept;
-  void count_rule(uint32_t slot, uint32_t bytes, bool hit) noexcept;
+  // A decision by the rule in `slot`: its hit, and the packet (an established one: tally_rule).
+  void count_rule(uint32_t slot, uint32_t bytes) noexcept;
   // An established packet's rule counters, summed while consecutive packets share the rule
   // (most of a burst, usually) and added to the rule's counters when it changes and at the
   // end of the burst, instead of three counters updated per packet. judge's session loop
