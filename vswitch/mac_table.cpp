@@ -5,7 +5,6 @@
 #include <vector>
 
 #include <rte_cycles.h>
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 
 #include <fmt/format.h>
@@ -23,7 +22,7 @@ MacTable::MacTable(const std::string& name, uint32_t capacity, rte_rcu_qsbr* qsb
   p.name = name.c_str();
   p.entries = capacity;
   p.key_len = sizeof(MacKey);
-  p.hash_func = rte_hash_crc;
+  p.hash_func = mac_hash;
   p.hash_func_init_val = 0;
   p.socket_id = socket;
   p.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
@@ -31,6 +30,7 @@ MacTable::MacTable(const std::string& name, uint32_t capacity, rte_rcu_qsbr* qsb
   if (!h_)
     throw std::runtime_error(fmt::format("cannot create MAC table of {} entries: {}", capacity,
                                          rte_strerror(rte_errno)));
+  rte_hash_set_cmp_func(h_, mac_key_cmp);
   rte_hash_rcu_config rc{};
   rc.v = qsbr;
   rc.mode = RTE_HASH_QSBR_MODE_DQ;

@@ -1,0 +1,42 @@
+// The MAC table's hash and key compare (vswitch/mac_table.h), which rte_hash calls for every
+// key: the hash must be the CRC rte_hash_crc gives for the key, and the compare must see every
+// byte of it (VLAN and MAC).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+#include <rte_hash_crc.h>
+
+#include "vswitch/mac_table.h"
+
+using vswitch::mac_hash;
+using vswitch::mac_key_cmp;
+using vswitch::MacKey;
+
+TEST(VswitchMacHash, IsDpdksCrcOfTheKey) {
+  std::mt19937_64 rng(21);
+  for (int round = 0; round < 20000; ++round) {
+    MacKey k{};
+    k.vlan = static_cast<uint16_t>(rng() & 0xFFF);
+    for (auto& b : k.mac) b = static_cast<uint8_t>(rng());
+    const uint32_t init = round % 3 ? 0 : static_cast<uint32_t>(rng());
+    ASSERT_EQ(mac_hash(&k, sizeof k, init), rte_hash_crc(&k, sizeof k, init)) << round;
+  }
+}
+
+TEST(VswitchMacHash, KeyCompareSeesEveryByte) {
+  std::mt19937 rng(22);
+  for (int round = 0; round < 200; ++round) {
+    MacKey a;
+    auto* p = reinterpret_cast<uint8_t*>(&a);
+    for (size_t i = 0; i < sizeof a; ++i) p[i] = static_cast<uint8_t>(rng());
+    MacKey b = a;
+    ASSERT_EQ(mac_key_cmp(&a, &b, sizeof a), 0);
+    for (size_t i = 0; i < sizeof a; ++i) {
+      b = a;
+      reinterpret_cast<uint8_t*>(&b)[i] ^= static_cast<uint8_t>(1u << (rng() % 8));
+      ASSERT_NE(mac_key_cmp(&a, &b, sizeof a), 0) << "byte " << i;
+    }
+  }
+}
