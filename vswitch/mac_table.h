@@ -54,15 +54,10 @@ inline uint64_t key_bits(const MacKey& k) noexcept {
 // for 8-byte keys and calls memcmp). With 100 k MACs, where nearly every destination is looked
 // up in the table, the two were 6 % of the switch's samples (docs/performance.md).
 inline uint32_t mac_hash(const void* key, uint32_t /*len*/, uint32_t init) noexcept {
-  uint64_t v;
-  std::memcpy(&v, key, sizeof v);
-  return vnf::crc_step8(v, init);
+  return vnf::crc_step8(key_bits(*static_cast<const MacKey*>(key)), init);
 }
 inline int mac_key_cmp(const void* a, const void* b, size_t /*len*/) noexcept {
-  uint64_t x, y;
-  std::memcpy(&x, a, sizeof x);
-  std::memcpy(&y, b, sizeof y);
-  return x != y;
+  return key_bits(*static_cast<const MacKey*>(a)) != key_bits(*static_cast<const MacKey*>(b));
 }
 
 inline constexpr uint32_t kEntryValid = 1u << 31;

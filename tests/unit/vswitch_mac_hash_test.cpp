@@ -3,11 +3,11 @@
 // byte of it (VLAN and MAC).
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <random>
 
 #include <rte_hash_crc.h>
 
+#include "tests/unit/key_compare_expect.h"
 #include "vswitch/mac_table.h"
 
 using vswitch::mac_hash;
@@ -26,17 +26,5 @@ TEST(VswitchMacHash, IsDpdksCrcOfTheKey) {
 }
 
 TEST(VswitchMacHash, KeyCompareSeesEveryByte) {
-  std::mt19937 rng(22);
-  for (int round = 0; round < 200; ++round) {
-    MacKey a;
-    auto* p = reinterpret_cast<uint8_t*>(&a);
-    for (size_t i = 0; i < sizeof a; ++i) p[i] = static_cast<uint8_t>(rng());
-    MacKey b = a;
-    ASSERT_EQ(mac_key_cmp(&a, &b, sizeof a), 0);
-    for (size_t i = 0; i < sizeof a; ++i) {
-      b = a;
-      reinterpret_cast<uint8_t*>(&b)[i] ^= static_cast<uint8_t>(1u << (rng() % 8));
-      ASSERT_NE(mac_key_cmp(&a, &b, sizeof a), 0) << "byte " << i;
-    }
-  }
+  expect_compare_sees_every_byte<MacKey>(mac_key_cmp, 22);
 }
