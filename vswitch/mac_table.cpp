@@ -11,6 +11,14 @@
 
 namespace vswitch {
 
+namespace {
+struct Doomed {  // an entry to erase once the walk over the hash is done
+  MacKey k;
+  uint32_t state;
+  int32_t pos;
+};
+}  // namespace
+
 uint32_t coarse_seconds() noexcept {
   static const uint64_t hz = rte_get_tsc_hz();
   return static_cast<uint32_t>(rte_rdtsc() / hz);
@@ -81,23 +89,28 @@ void MacTable::count_dynamic(uint16_t port, uint16_t vlan, int delta) {
   update_vlan_flag(vlan & 0xFFF);
 }
 
+void MacTable::set_state(const MacKey& k, uint32_t state, int32_t pos) {
+  // The key is in the hash: this only replaces its data word.
+  rte_hash_add_key_data(h_, &k, pack_entry(state, pos));
+}
+
 MacTable::Learn MacTable::learn(const MacKey& k, uint16_t port, uint32_t now_s) {
-  const int32_t pos = rte_hash_lookup(h_, &k);
+  void* data = nullptr;
+  const int32_t pos = rte_hash_lookup_data(h_, &k, &data);
   if (pos >= 0) {
-    MacEntry& e = entries_[pos];
-    const uint32_t st = e.state.load(std::memory_order_relaxed);
+    const uint32_t st = entry_state(data);
     const uint16_t old = static_cast<uint16_t>(st & 0xFFFF);
     if (st & kEntryStatic) {
       if (old != port) stats_.static_conflicts.add();
       return Learn::kStatic;
     }
-    e.last_seen_s.store(now_s, std::memory_order_relaxed);
+    entries_[pos].last_seen_s.store(now_s, std::memory_order_relaxed);
     if (old == port) return Learn::kRefreshed;
     if (limit_[port] != 0 && count_[port] >= limit_[port]) {
       stats_.limit_refused.add();
       return Learn::kLimit;
     }
-    e.state.store(kEntryValid | port, std::memory_order_release);
+    set_state(k, kEntryValid | port, pos);
     bump_epoch();
     count_dynamic(old, k.vlan, -1);
     count_dynamic(port, k.vlan, +1);
@@ -115,14 +128,13 @@ MacTable::Learn MacTable::learn(const MacKey& k, uint16_t port, uint32_t now_s) 
     update_vlan_flag(vlan);
     return Learn::kSegmentLimit;
   }
-  const int32_t np = rte_hash_add_key(h_, &k);
+  const int32_t np = rte_hash_add_key(h_, &k);  // data word 0: invalid until set below
   if (np < 0) {
     stats_.table_full.add();
     return Learn::kTableFull;
   }
-  // The slot may be a reclaimed one: it is invalid until written in full.
   entries_[np].last_seen_s.store(now_s, std::memory_order_relaxed);
-  entries_[np].state.store(kEntryValid | port, std::memory_order_release);
+  set_state(k, kEntryValid | port, np);
   ++size_;
   count_dynamic(port, k.vlan, +1);
   stats_.learned.add();
@@ -130,9 +142,10 @@ MacTable::Learn MacTable::learn(const MacKey& k, uint16_t port, uint32_t now_s) 
 }
 
 bool MacTable::add_static(const MacKey& k, uint16_t port) {
-  int32_t pos = rte_hash_lookup(h_, &k);
+  void* data = nullptr;
+  int32_t pos = rte_hash_lookup_data(h_, &k, &data);
   if (pos >= 0) {
-    const uint32_t st = entries_[pos].state.load(std::memory_order_relaxed);
+    const uint32_t st = entry_state(data);
     if (!(st & kEntryStatic)) count_dynamic(static_cast<uint16_t>(st & 0xFFFF), k.vlan, -1);
   } else {
     pos = rte_hash_add_key(h_, &k);
@@ -143,31 +156,31 @@ bool MacTable::add_static(const MacKey& k, uint16_t port) {
     ++size_;
   }
   entries_[pos].last_seen_s.store(0, std::memory_order_relaxed);
-  entries_[pos].state.store(kEntryValid | kEntryStatic | port, std::memory_order_release);
+  set_state(k, kEntryValid | kEntryStatic | port, pos);
   bump_epoch();  // an existing mapping may have been re-pointed
   return true;
 }
 
-void MacTable::erase_at(const MacKey& k, int32_t pos) {
-  const uint32_t st = entries_[pos].state.load(std::memory_order_relaxed);
+void MacTable::erase_at(const MacKey& k, uint32_t state, int32_t pos) {
   // Invalid first: a worker that already found the key now treats it as a miss.
-  entries_[pos].state.store(0, std::memory_order_release);
+  set_state(k, 0, pos);
   bump_epoch();
   rte_hash_del_key(h_, &k);
   --size_;
-  if (!(st & kEntryStatic)) count_dynamic(static_cast<uint16_t>(st & 0xFFFF), k.vlan, -1);
+  if (!(state & kEntryStatic)) count_dynamic(static_cast<uint16_t>(state & 0xFFFF), k.vlan, -1);
 }
 
 bool MacTable::remove(const MacKey& k) {
-  const int32_t pos = rte_hash_lookup(h_, &k);
+  void* data = nullptr;
+  const int32_t pos = rte_hash_lookup_data(h_, &k, &data);
   if (pos < 0) return false;
-  erase_at(k, pos);
+  erase_at(k, entry_state(data), pos);
   return true;
 }
 
 unsigned MacTable::age(uint32_t now_s, uint32_t aging_s, unsigned budget) {
   if (aging_s == 0 || size_ == 0) return 0;
-  std::vector<std::pair<MacKey, int32_t>> expired;
+  std::vector<Doomed> expired;
   const void* key;
   void* data;
   uint32_t next = age_cursor_;
@@ -177,37 +190,36 @@ unsigned MacTable::age(uint32_t now_s, uint32_t aging_s, unsigned budget) {
       next = 0;
       break;
     }
-    const MacEntry& e = entries_[pos];
-    const uint32_t st = e.state.load(std::memory_order_relaxed);
+    const uint32_t st = entry_state(data);
     if ((st & kEntryValid) && !(st & kEntryStatic) &&
-        static_cast<int32_t>(now_s - e.last_seen_s.load(std::memory_order_relaxed)) >
+        static_cast<int32_t>(now_s - entries_[pos].last_seen_s.load(std::memory_order_relaxed)) >
             static_cast<int32_t>(aging_s)) {
-      MacKey k;
-      std::memcpy(&k, key, sizeof k);
-      expired.emplace_back(k, pos);
+      Doomed d{{}, st, pos};
+      std::memcpy(&d.k, key, sizeof d.k);
+      expired.push_back(d);
     }
   }
   age_cursor_ = next;
-  for (const auto& [k, pos] : expired) erase_at(k, pos);
+  for (const Doomed& d : expired) erase_at(d.k, d.state, d.pos);
   stats_.aged.add(expired.size());
   return static_cast<unsigned>(expired.size());
 }
 
 unsigned MacTable::remove_if(const std::function<bool(const MacKey&, uint16_t, bool)>& pred) {
-  std::vector<std::pair<MacKey, int32_t>> doomed;
+  std::vector<Doomed> doomed;
   const void* key;
   void* data;
   uint32_t next = 0;
   int32_t pos;
   while ((pos = rte_hash_iterate(h_, &key, &data, &next)) >= 0) {
-    const uint32_t st = entries_[pos].state.load(std::memory_order_relaxed);
+    const uint32_t st = entry_state(data);
     if (!(st & kEntryValid)) continue;
-    MacKey k;
-    std::memcpy(&k, key, sizeof k);
-    if (pred(k, static_cast<uint16_t>(st & 0xFFFF), (st & kEntryStatic) != 0))
-      doomed.emplace_back(k, pos);
+    Doomed d{{}, st, pos};
+    std::memcpy(&d.k, key, sizeof d.k);
+    if (pred(d.k, static_cast<uint16_t>(st & 0xFFFF), (st & kEntryStatic) != 0))
+      doomed.push_back(d);
   }
-  for (const auto& [k, p] : doomed) erase_at(k, p);
+  for (const Doomed& d : doomed) erase_at(d.k, d.state, d.pos);
   stats_.flushed.add(doomed.size());
   return static_cast<unsigned>(doomed.size());
 }
@@ -219,13 +231,12 @@ void MacTable::for_each(
   uint32_t next = 0;
   int32_t pos;
   while ((pos = rte_hash_iterate(h_, &key, &data, &next)) >= 0) {
-    const MacEntry& e = entries_[pos];
-    const uint32_t st = e.state.load(std::memory_order_acquire);
+    const uint32_t st = entry_state(data);
     if (!(st & kEntryValid)) continue;
     MacKey k;
     std::memcpy(&k, key, sizeof k);
     f(k, static_cast<uint16_t>(st & 0xFFFF), (st & kEntryStatic) != 0,
-      e.last_seen_s.load(std::memory_order_relaxed));
+      entries_[pos].last_seen_s.load(std::memory_order_relaxed));
   }
 }
 

@@ -9,8 +9,10 @@
 //   the hash and applies the events, plus aging and flushes.
 // - Deleted key slots are reused only after every worker passed a quiescent state
 //   (rte_hash_rcu_qsbr_add, defer-queue mode), so a worker never reads a slot that was
-//   re-used under it. An entry is marked invalid before its key is deleted; a re-used slot
-//   becomes valid only once fully written (release), so readers see a whole entry or a miss.
+//   re-used under it. An entry's state lives in the hash's data word for the key: marked
+//   invalid before the key is deleted; a new key is added invalid and made valid by storing
+//   its data word again (rte_hash stores an existing key's data atomically, with release), so
+//   readers see a whole entry or a miss.
 // - Telemetry reads under mutex(), which the control thread holds while writing.
 // - epoch() changes whenever an existing (VLAN, MAC) -> port mapping changes or disappears
 //   (move, delete, re-pointed static). Workers keep small exact-match caches in front of the
@@ -63,8 +65,22 @@ inline int mac_key_cmp(const void* a, const void* b, size_t /*len*/) noexcept {
 inline constexpr uint32_t kEntryValid = 1u << 31;
 inline constexpr uint32_t kEntryStatic = 1u << 30;
 
+// What the hash stores beside each key (its data word): the entry's state, kEntryValid |
+// kEntryStatic | port in the low 16 bits, and the key's position in the high 32 bits. A lookup
+// reads it from the key slot it has just compared, a line already in cache; the state in an
+// array of its own cost one more miss per packet once the table outgrows the caches.
+inline void* pack_entry(uint32_t state, int32_t pos) noexcept {
+  return reinterpret_cast<void*>(static_cast<uintptr_t>(static_cast<uint64_t>(pos) << 32 | state));
+}
+inline uint32_t entry_state(const void* data) noexcept {
+  return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data));
+}
+inline int32_t entry_pos(const void* data) noexcept {
+  return static_cast<int32_t>(reinterpret_cast<uintptr_t>(data) >> 32);
+}
+
+// Per position: what workers write (the age), apart from what they read (the data word).
 struct MacEntry {
-  std::atomic<uint32_t> state;        // kEntryValid | kEntryStatic | port (low 16 bits)
   std::atomic<uint32_t> last_seen_s;  // coarse seconds (vnf::coarse_seconds())
 };
 
@@ -134,7 +150,9 @@ class MacTable {
   void bump_epoch() {
     epoch_.store(epoch_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
-  void erase_at(const MacKey& k, int32_t pos);
+  void erase_at(const MacKey& k, uint32_t state, int32_t pos);
+  // Publishes the state of a key the hash holds at `pos` (release: one atomic store).
+  void set_state(const MacKey& k, uint32_t state, int32_t pos);
 
   rte_hash* h_ = nullptr;
   MacEntry* entries_ = nullptr;

@@ -154,7 +154,7 @@ void L2Lookup::run(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace* t) noexcep
   // the table itself: the answer names what the table holds.)
   MacKey keys[2 * vnf::kBurstMax];
   const void* kp[2 * vnf::kBurstMax];
-  int32_t pos[2 * vnf::kBurstMax];
+  void* data[2 * vnf::kBurstMax];  // the hash's data words (mac_table.h): state and position
   uint8_t src_q[vnf::kBurstMax];  // index into keys[] of a packet's pending source lookup
   uint8_t dst_q[vnf::kBurstMax];  // ... destination lookup
   constexpr uint8_t kNone = 0xFF;
@@ -191,7 +191,9 @@ void L2Lookup::run(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace* t) noexcep
       b.next[i] = kNextFlood;  // until the lookup says otherwise
     }
   }
-  if (nq) rte_hash_lookup_bulk(macs_.hash(), kp, nq, pos);
+  static_assert(2 * vnf::kBurstMax <= 64, "one bit of the hit mask per key");
+  uint64_t found = 0;
+  if (nq) rte_hash_lookup_bulk_data(macs_.hash(), kp, nq, &found, data);
   if constexpr (!Dry) {
     st_.cache_hits.add(hits);
     st_.cache_misses.add(nq);
@@ -205,8 +207,7 @@ void L2Lookup::run(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace* t) noexcep
 
     if (src_q[i] != kNone) {
       const unsigned q = src_q[i];
-      uint32_t st = 0;
-      if (pos[q] >= 0) st = macs_.entry(pos[q]).state.load(std::memory_order_acquire);
+      const uint32_t st = (found >> q) & 1 ? entry_state(data[q]) : 0;
       if (!(st & kEntryValid)) {
         if (limited) {
           b.drop(i, vnf::DropReason::kMacLimit);
@@ -240,17 +241,17 @@ void L2Lookup::run(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace* t) noexcep
       } else if constexpr (Dry) {
         t->l2_src = Src::kKnown;
       } else {
-        MacEntry& e = macs_.entry(pos[q]);
+        const int32_t pos = entry_pos(data[q]);
+        MacEntry& e = macs_.entry(pos);
         if (e.last_seen_s.load(std::memory_order_relaxed) != now_s)
           e.last_seen_s.store(now_s, std::memory_order_relaxed);
-        scache[sslot[i]] = SrcCacheEntry{sbits[i], epoch, in, 0, pos[q], now_s};
+        scache[sslot[i]] = SrcCacheEntry{sbits[i], epoch, in, 0, pos, now_s};
       }
     }
 
     if (dst_q[i] != kNone) {
       const unsigned q = dst_q[i];
-      uint32_t dst = 0;
-      if (pos[q] >= 0) dst = macs_.entry(pos[q]).state.load(std::memory_order_acquire);
+      const uint32_t dst = (found >> q) & 1 ? entry_state(data[q]) : 0;
       if (!(dst & kEntryValid)) {  // unknown unicast: flood
         if constexpr (Dry) t->l2_dst = Dst::kUnknown;
         continue;

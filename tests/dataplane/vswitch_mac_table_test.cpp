@@ -1,0 +1,143 @@
+// The MAC table's entries as the workers read them: state and position in the hash's data
+// word for the key (vswitch/mac_table.h), kept right through learning, moves, statics,
+// removal, aging and slot reuse.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include <rte_hash.h>
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
+
+#include "vswitch/mac_table.h"
+
+using vswitch::entry_pos;
+using vswitch::entry_state;
+using vswitch::kEntryStatic;
+using vswitch::kEntryValid;
+using vswitch::MacKey;
+using vswitch::MacTable;
+
+namespace {
+
+struct Fixture {
+  rte_rcu_qsbr* qsbr = nullptr;
+  std::unique_ptr<MacTable> t;
+
+  explicit Fixture(const char* name) {
+    const size_t sz = rte_rcu_qsbr_get_memsize(1);
+    qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc("mt_qsbr", sz, RTE_CACHE_LINE_SIZE));
+    rte_rcu_qsbr_init(qsbr, 1);
+    t = std::make_unique<MacTable>(name, 1024, qsbr, SOCKET_ID_ANY);
+  }
+  ~Fixture() {
+    t.reset();
+    rte_free(qsbr);
+  }
+  // What a worker's bulk lookup answers for k: found, and the data word's state.
+  bool read(const MacKey& k, uint32_t* state, int32_t* pos) const {
+    const void* kp[1] = {&k};
+    void* data[1] = {nullptr};
+    uint64_t hits = 0;
+    rte_hash_lookup_bulk_data(t->hash(), kp, 1, &hits, data);
+    if (!(hits & 1)) return false;
+    *state = entry_state(data[0]);
+    *pos = entry_pos(data[0]);
+    return true;
+  }
+};
+
+MacKey key(uint16_t vlan, uint8_t last) { return MacKey{vlan, {0x02, 0, 0, 0, 0, last}}; }
+
+}  // namespace
+
+TEST(VswitchMacTable, WorkersReadStateAndPositionFromTheDataWord) {
+  Fixture f("mt_data");
+  const MacKey a = key(100, 1), b = key(100, 2);
+  uint32_t st = 0;
+  int32_t pos = -1;
+  EXPECT_FALSE(f.read(a, &st, &pos));
+
+  ASSERT_EQ(f.t->learn(a, 3, 50), MacTable::Learn::kAdded);
+  ASSERT_EQ(f.t->learn(b, 4, 50), MacTable::Learn::kAdded);
+  ASSERT_TRUE(f.read(a, &st, &pos));
+  EXPECT_EQ(st, kEntryValid | 3);
+  EXPECT_EQ(pos, rte_hash_lookup(f.t->hash(), &a)) << "the position the hash gives the key";
+  EXPECT_EQ(f.t->entry(pos).last_seen_s.load(), 50u);
+  int32_t pos_b = -1;
+  ASSERT_TRUE(f.read(b, &st, &pos_b));
+  EXPECT_EQ(st, kEntryValid | 4);
+  EXPECT_NE(pos_b, pos);
+
+  // A move re-points the same position; the epoch tells the workers' caches.
+  const uint32_t e0 = f.t->epoch();
+  ASSERT_EQ(f.t->learn(a, 5, 60), MacTable::Learn::kMoved);
+  int32_t moved = -1;
+  ASSERT_TRUE(f.read(a, &st, &moved));
+  EXPECT_EQ(st, kEntryValid | 5);
+  EXPECT_EQ(moved, pos);
+  EXPECT_NE(f.t->epoch(), e0);
+  EXPECT_EQ(f.t->learned_on(3), 0u);
+  EXPECT_EQ(f.t->learned_on(5), 1u);
+
+  // A static entry over a learned one: flagged, and learning cannot move it.
+  ASSERT_TRUE(f.t->add_static(b, 7));
+  ASSERT_TRUE(f.read(b, &st, &pos_b));
+  EXPECT_EQ(st, kEntryValid | kEntryStatic | 7);
+  EXPECT_EQ(f.t->learn(b, 4, 70), MacTable::Learn::kStatic);
+  ASSERT_TRUE(f.read(b, &st, &pos_b));
+  EXPECT_EQ(st & 0xFFFF, 7u);
+  EXPECT_EQ(f.t->learned_on(4), 0u);
+
+  // Removed: a miss; added again: valid with its own position's data.
+  ASSERT_TRUE(f.t->remove(a));
+  EXPECT_FALSE(f.read(a, &st, &pos));
+  EXPECT_EQ(f.t->learned_on(5), 0u);
+  ASSERT_EQ(f.t->learn(a, 6, 80), MacTable::Learn::kAdded);
+  ASSERT_TRUE(f.read(a, &st, &pos));
+  EXPECT_EQ(st, kEntryValid | 6);
+  EXPECT_EQ(pos, rte_hash_lookup(f.t->hash(), &a));
+
+  // for_each sees what the workers see.
+  unsigned n = 0;
+  f.t->for_each([&](const MacKey& k, uint16_t port, bool is_static, uint32_t seen) {
+    ++n;
+    if (vswitch::key_bits(k) == vswitch::key_bits(a)) {
+      EXPECT_EQ(port, 6);
+      EXPECT_FALSE(is_static);
+      EXPECT_EQ(seen, 80u);
+    } else {
+      EXPECT_EQ(port, 7);
+      EXPECT_TRUE(is_static);
+    }
+  });
+  EXPECT_EQ(n, 2u);
+}
+
+TEST(VswitchMacTable, AgingAndFlushesRemoveWhatTheDataWordSays) {
+  Fixture f("mt_age");
+  for (uint8_t i = 0; i < 10; ++i)
+    ASSERT_EQ(f.t->learn(key(200, i), 1 + i % 2, 100), MacTable::Learn::kAdded);
+  ASSERT_TRUE(f.t->add_static(key(200, 50), 1));
+  // Entries 0..4 refreshed at 200, the rest idle since 100; aging at 300 after 150 s.
+  for (uint8_t i = 0; i < 5; ++i)
+    ASSERT_EQ(f.t->learn(key(200, i), 1 + i % 2, 200), MacTable::Learn::kRefreshed);
+  EXPECT_EQ(f.t->age(300, 150, 1 << 20), 5u);
+  uint32_t st = 0;
+  int32_t pos = -1;
+  for (uint8_t i = 0; i < 10; ++i) EXPECT_EQ(f.read(key(200, i), &st, &pos), i < 5) << int(i);
+  ASSERT_TRUE(f.read(key(200, 50), &st, &pos)) << "static entries never age";
+  EXPECT_EQ(f.t->size(), 6u);
+  EXPECT_EQ(f.t->learned_on(1) + f.t->learned_on(2), 5u);
+
+  // A flush by port, by the port each entry's data word names.
+  EXPECT_EQ(f.t->remove_if([](const MacKey&, uint16_t port, bool is_static) {
+    return port == 2 && !is_static;
+  }),
+            2u);  // keys 1 and 3
+  EXPECT_FALSE(f.read(key(200, 1), &st, &pos));
+  EXPECT_TRUE(f.read(key(200, 0), &st, &pos));
+  EXPECT_EQ(st, kEntryValid | 1);
+  EXPECT_EQ(f.t->learned_on(2), 0u);
+  EXPECT_EQ(f.t->size(), 4u);
+}
