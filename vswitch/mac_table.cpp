@@ -31,7 +31,7 @@ MacTable::MacTable(const std::string& name, uint32_t capacity, rte_rcu_qsbr* qsb
   p.entries = capacity;
   p.key_len = sizeof(MacKey);
   p.hash_func = mac_hash;
-  p.hash_func_init_val = 0;
+  p.hash_func_init_val = 0;  // mac_sig() relies on it
   p.socket_id = socket;
   p.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
   h_ = rte_hash_create(&p);

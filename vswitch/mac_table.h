@@ -58,6 +58,9 @@ inline uint64_t key_bits(const MacKey& k) noexcept {
 inline uint32_t mac_hash(const void* key, uint32_t /*len*/, uint32_t init) noexcept {
   return vnf::crc_step8(key_bits(*static_cast<const MacKey*>(key)), init);
 }
+// The hash the table gives a key (its init value is 0): workers compute it once per key, for
+// their caches' slots and for the table's lookup (rte_hash_lookup_with_hash_bulk_data).
+inline uint32_t mac_sig(uint64_t bits) noexcept { return vnf::crc_step8(bits, 0); }
 inline int mac_key_cmp(const void* a, const void* b, size_t /*len*/) noexcept {
   return key_bits(*static_cast<const MacKey*>(a)) != key_bits(*static_cast<const MacKey*>(b));
 }

@@ -68,11 +68,10 @@ struct alignas(64) L2WorkerState {
   LimitWorkerState* lim = nullptr;  // meters and shaper queues (vswitch/dp/limit.h)
 };
 
-// CRC32 mixes every key bit into the slot (the varying MAC bytes sit in the key's top byte,
-// which a multiplicative hash's low bits never see).
-inline unsigned cache_slot(uint64_t key, unsigned size) noexcept {
-  return vnf::crc_step8(key, 0) & (size - 1);
-}
+// A cache's slot for a key: the low bits of the key's hash in the MAC table (mac_sig: CRC32
+// mixes every key bit into them; the varying MAC bytes sit in the key's top byte, which a
+// multiplicative hash's low bits never see).
+inline unsigned cache_slot(uint32_t sig, unsigned size) noexcept { return sig & (size - 1); }
 
 class L2Lookup final {
  public:
