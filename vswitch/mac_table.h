@@ -72,6 +72,7 @@ inline constexpr uint32_t kEntryStatic = 1u << 30;
 // kEntryStatic | port in the low 16 bits, and the key's position in the high 32 bits. A lookup
 // reads it from the key slot it has just compared, a line already in cache; the state in an
 // array of its own cost one more miss per packet once the table outgrows the caches.
+static_assert(sizeof(void*) == 8, "the data word holds a state and a position");
 inline void* pack_entry(uint32_t state, int32_t pos) noexcept {
   return reinterpret_cast<void*>(static_cast<uintptr_t>(static_cast<uint64_t>(pos) << 32 | state));
 }
@@ -107,6 +108,22 @@ class MacTable {
 
   // ---- workers
   const rte_hash* hash() const noexcept { return h_; }
+  // Looks up n <= 64 keys with their hashes (mac_sig). Returns the hit mask: bit i set when
+  // keys[i] was found, and data[i] is then its data word (pack_entry). DPDK 22.11 takes fewer
+  // than RTE_HASH_LOOKUP_BULK_MAX keys a call (rte_hash.h): with 64, its lock-free lookup's
+  // "all found" test shifts by 64 and, when no key is in its main buckets, returns before the
+  // extendable buckets are searched. A full batch therefore goes as two halves.
+  uint64_t lookup_bulk(const void** keys, hash_sig_t* sig, unsigned n, void** data) const noexcept {
+    uint64_t lo = 0, hi = 0;
+    if (n < RTE_HASH_LOOKUP_BULK_MAX) {
+      if (n) rte_hash_lookup_with_hash_bulk_data(h_, keys, sig, n, &lo, data);
+      return lo;
+    }
+    const unsigned half = n / 2;
+    rte_hash_lookup_with_hash_bulk_data(h_, keys, sig, half, &lo, data);
+    rte_hash_lookup_with_hash_bulk_data(h_, keys + half, sig + half, n - half, &hi, data + half);
+    return lo | hi << half;
+  }
   MacEntry& entry(int32_t pos) const noexcept { return entries_[pos]; }
   bool at_limit(uint16_t port) const noexcept {
     return at_limit_[port].load(std::memory_order_relaxed) != 0;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <vector>
 
 #include <rte_hash.h>
 #include <rte_malloc.h>
@@ -24,30 +25,32 @@ struct Fixture {
   rte_rcu_qsbr* qsbr = nullptr;
   std::unique_ptr<MacTable> t;
 
-  explicit Fixture(const char* name) {
+  explicit Fixture(const char* name, uint32_t capacity = 1024) {
     const size_t sz = rte_rcu_qsbr_get_memsize(1);
     qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc("mt_qsbr", sz, RTE_CACHE_LINE_SIZE));
-    rte_rcu_qsbr_init(qsbr, 1);
-    t = std::make_unique<MacTable>(name, 1024, qsbr, SOCKET_ID_ANY);
+    rte_rcu_qsbr_init(qsbr, 1);  // no reader registered: a deleted slot is reusable at once
+    t = std::make_unique<MacTable>(name, capacity, qsbr, SOCKET_ID_ANY);
   }
   ~Fixture() {
     t.reset();
     rte_free(qsbr);
   }
-  // What a worker's bulk lookup answers for k: found, and the data word's state.
+  // What a worker's bulk lookup answers for k: found, and the data word's state and position.
   bool read(const MacKey& k, uint32_t* state, int32_t* pos) const {
+    hash_sig_t sig[1] = {vswitch::mac_sig(vswitch::key_bits(k))};
+    EXPECT_EQ(sig[0], rte_hash_hash(t->hash(), &k)) << "workers hash as the table does";
     const void* kp[1] = {&k};
     void* data[1] = {nullptr};
-    uint64_t hits = 0;
-    rte_hash_lookup_bulk_data(t->hash(), kp, 1, &hits, data);
-    if (!(hits & 1)) return false;
+    if (!(t->lookup_bulk(kp, sig, 1, data) & 1)) return false;
     *state = entry_state(data[0]);
     *pos = entry_pos(data[0]);
     return true;
   }
 };
 
-MacKey key(uint16_t vlan, uint8_t last) { return MacKey{vlan, {0x02, 0, 0, 0, 0, last}}; }
+MacKey key(uint16_t vlan, uint8_t last, uint8_t mid = 0) {
+  return MacKey{vlan, {0x02, 0, 0, 0, mid, last}};
+}
 
 }  // namespace
 
@@ -140,4 +143,80 @@ TEST(VswitchMacTable, AgingAndFlushesRemoveWhatTheDataWordSays) {
   EXPECT_EQ(st, kEntryValid | 1);
   EXPECT_EQ(f.t->learned_on(2), 0u);
   EXPECT_EQ(f.t->size(), 4u);
+}
+
+TEST(VswitchMacTable, AReusedSlotIsReadWithItsNewKeysWord) {
+  Fixture f("mt_reuse", 16);
+  std::vector<MacKey> in;
+  for (uint8_t i = 0; i < 200; ++i) {
+    const MacTable::Learn r = f.t->learn(key(300, i), 1, 10);
+    if (r == MacTable::Learn::kTableFull) break;
+    ASSERT_EQ(r, MacTable::Learn::kAdded);
+    in.push_back(key(300, i));
+  }
+  ASSERT_GE(in.size(), 16u);
+  ASSERT_LT(in.size(), 200u) << "the table never filled";
+  uint32_t st = 0;
+  int32_t old_pos = -1, pos = -1;
+  ASSERT_TRUE(f.read(in[3], &st, &old_pos));
+  ASSERT_TRUE(f.t->remove(in[3]));
+  const MacKey fresh = key(301, 1);
+  ASSERT_EQ(f.t->learn(fresh, 9, 20), MacTable::Learn::kAdded) << "the freed slot is reused";
+  ASSERT_TRUE(f.read(fresh, &st, &pos));
+  EXPECT_EQ(pos, old_pos) << "the only free slot";
+  EXPECT_EQ(st, kEntryValid | 9);
+  EXPECT_EQ(f.t->entry(pos).last_seen_s.load(), 20u);
+  EXPECT_FALSE(f.read(in[3], &st, &pos));
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (i == 3) continue;
+    ASSERT_TRUE(f.read(in[i], &st, &pos)) << i;
+    EXPECT_EQ(st, kEntryValid | 1) << i;
+  }
+}
+
+// A full batch of 64 keys finds every key the table holds, also those in its extendable buckets.
+// The held keys are chosen so that rte_hash has one bucket for each (a 16-key table has two
+// buckets; a key's primary is its hash's low bit, its alternative that bit XOR bit 16, the low
+// bit of its short signature): twelve keys for one bucket of 8 put four in the extension.
+TEST(VswitchMacTable, AFullBatchOf64FindsEveryKeyTheTableHolds) {
+  Fixture f("mt_batch", 16);
+  std::vector<MacKey> in;
+  for (unsigned i = 0; i < 4096 && in.size() < 12; ++i) {
+    const MacKey k = key(400, static_cast<uint8_t>(i), static_cast<uint8_t>(i >> 8));
+    const uint32_t sig = vswitch::mac_sig(vswitch::key_bits(k));
+    if ((sig & 1) || ((sig >> 16) & 1)) continue;  // bucket 0, and only bucket 0
+    ASSERT_EQ(f.t->learn(k, static_cast<uint16_t>(1 + in.size() % 5), 10), MacTable::Learn::kAdded)
+        << in.size();
+    in.push_back(k);
+  }
+  ASSERT_EQ(in.size(), 12u);
+  std::vector<MacKey> absent;
+  for (unsigned i = 0; i < 64; ++i) absent.push_back(key(401, static_cast<uint8_t>(i), 9));
+  auto batch = [&](const std::vector<MacKey>& keys) {
+    const void* kp[64];
+    hash_sig_t sig[64];
+    void* data[64] = {};
+    for (unsigned i = 0; i < 64; ++i) {
+      kp[i] = &keys[i];
+      sig[i] = vswitch::mac_sig(vswitch::key_bits(keys[i]));
+    }
+    const uint64_t found = f.t->lookup_bulk(kp, sig, 64, data);
+    for (unsigned i = 0; i < 64; ++i) {
+      if ((found >> i) & 1) {
+        EXPECT_EQ(entry_state(data[i]) & kEntryValid, kEntryValid) << i;
+      }
+    }
+    return found;
+  };
+  // Each held key alone among 63 absent ones, then all of them together.
+  for (size_t h = 0; h < in.size(); ++h) {
+    for (unsigned slot : {0u, 40u, 63u}) {
+      std::vector<MacKey> keys(absent);
+      keys[slot] = in[h];
+      EXPECT_EQ(batch(keys), 1ULL << slot) << "held key " << h << " at " << slot;
+    }
+  }
+  std::vector<MacKey> keys(absent);
+  for (size_t h = 0; h < in.size(); ++h) keys[50 + h] = in[h];
+  EXPECT_EQ(batch(keys), ((1ULL << in.size()) - 1) << 50);
 }

@@ -195,8 +195,7 @@ void L2Lookup::run(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace* t) noexcep
     }
   }
   static_assert(2 * vnf::kBurstMax <= 64, "one bit of the hit mask per key");
-  uint64_t found = 0;
-  if (nq) rte_hash_lookup_with_hash_bulk_data(macs_.hash(), kp, sig, nq, &found, data);
+  const uint64_t found = macs_.lookup_bulk(kp, sig, nq, data);
   if constexpr (!Dry) {
     st_.cache_hits.add(hits);
     st_.cache_misses.add(nq);

@@ -6,8 +6,9 @@
 // L2Lookup: source learning (as requests to the control thread), MAC limit and static-entry
 //   enforcement, destination lookup. Verdict per packet: the egress port (known unicast),
 //   kNextFlood (broadcast, multicast, unknown unicast: to the other ports of meta.vlan's
-//   segment), or a drop. One rte_hash_lookup_bulk for all source and destination keys of the
-//   burst (2 x 32 = RTE_HASH_LOOKUP_BULK_MAX), then a scalar pass.
+//   segment), or a drop. The keys the worker's caches do not answer (up to 2 x 32) go to the
+//   table in one bulk lookup (MacTable::lookup_bulk, with the hashes computed here), then a
+//   scalar pass.
 // L2Egress: puts unicast frames in their egress port's wire format (tag push / pop / rewrite)
 //   and performs floods (a copy per port, each in its port's format).
 #pragma once
