@@ -1,9 +1,12 @@
 // The MAC table's entries as the workers read them: state and position in the hash's data
 // word for the key (vswitch/mac_table.h), kept right through learning, moves, statics,
-// removal, aging and slot reuse.
+// removal, aging, slot reuse, full batches and a reader racing the writer.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
+#include <random>
+#include <thread>
 #include <vector>
 
 #include <rte_hash.h>
@@ -219,4 +222,73 @@ TEST(VswitchMacTable, AFullBatchOf64FindsEveryKeyTheTableHolds) {
   std::vector<MacKey> keys(absent);
   for (size_t h = 0; h < in.size(); ++h) keys[50 + h] = in[h];
   EXPECT_EQ(batch(keys), ((1ULL << in.size()) - 1) << 50);
+}
+
+// A worker reading while the control thread adds, moves and erases: every hit is a whole entry,
+// valid with one of the ports its key is ever given and a position inside the table, or the
+// invalid word of a key being added or erased.
+TEST(VswitchMacTable, AReaderRacingTheWriterSeesWholeEntries) {
+  Fixture f("mt_race", 64);
+  const uint32_t slots = static_cast<uint32_t>(rte_hash_max_key_id(f.t->hash())) + 1;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> seen{0}, valid{0}, bad{0};
+  std::thread reader([&] {
+    rte_rcu_qsbr_thread_register(f.qsbr, 0);
+    rte_rcu_qsbr_thread_online(f.qsbr, 0);
+    MacKey keys[64];
+    const void* kp[64];
+    hash_sig_t sig[64];
+    void* data[64];
+    for (unsigned i = 0; i < 64; ++i) {
+      keys[i] = key(500, static_cast<uint8_t>(i));
+      kp[i] = &keys[i];
+      sig[i] = vswitch::mac_sig(vswitch::key_bits(keys[i]));
+    }
+    uint64_t n_seen = 0, n_valid = 0, n_bad = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      const uint64_t found = f.t->lookup_bulk(kp, sig, 64, data);
+      for (unsigned i = 0; i < 64; ++i) {
+        if (!((found >> i) & 1)) continue;
+        ++n_seen;
+        const uint32_t st = entry_state(data[i]);
+        const int32_t pos = entry_pos(data[i]);
+        if (st == 0) continue;
+        const bool whole = (st == (kEntryValid | 1) || st == (kEntryValid | 2)) && pos >= 0 &&
+                           static_cast<uint32_t>(pos) < slots;
+        ++(whole ? n_valid : n_bad);
+      }
+      rte_rcu_qsbr_quiescent(f.qsbr, 0);
+    }
+    seen = n_seen;
+    valid = n_valid;
+    bad = n_bad;
+    rte_rcu_qsbr_thread_offline(f.qsbr, 0);
+    rte_rcu_qsbr_thread_unregister(f.qsbr, 0);
+  });
+  std::mt19937 rng(31);
+  unsigned removed = 0, moved = 0;
+  for (uint32_t op = 0; op < 300000; ++op) {
+    const MacKey k = key(500, static_cast<uint8_t>(rng() % 48));
+    if (rng() % 3 == 0) {
+      removed += f.t->remove(k);
+    } else {
+      moved += f.t->learn(k, static_cast<uint16_t>(1 + rng() % 2), op) == MacTable::Learn::kMoved;
+    }
+  }
+  stop = true;
+  reader.join();
+  EXPECT_GT(removed, 1000u);
+  EXPECT_GT(moved, 1000u);
+  EXPECT_GT(valid.load(), 0u) << seen.load() << " hits";
+  EXPECT_EQ(bad.load(), 0u);
+  // And the table agrees with itself afterwards: what for_each lists is what the reader finds.
+  unsigned listed = 0;
+  f.t->for_each([&](const MacKey& k, uint16_t port, bool, uint32_t) {
+    ++listed;
+    uint32_t st = 0;
+    int32_t pos = -1;
+    ASSERT_TRUE(f.read(k, &st, &pos));
+    EXPECT_EQ(st, kEntryValid | port);
+  });
+  EXPECT_EQ(listed, f.t->size());
 }
