@@ -126,7 +126,7 @@ void L2Lookup::run(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace* t) noexcep
   DstCacheEntry* const dcache = st_.dst_cache;
   SrcCacheEntry* const scache = st_.src_cache;
   uint64_t sbits[vnf::kBurstMax], dbits[vnf::kBurstMax];
-  uint32_t ssig[vnf::kBurstMax], dsig[vnf::kBurstMax];  // the keys' hashes (mac_sig)
+  uint16_t sslot[vnf::kBurstMax], dslot[vnf::kBurstMax];
   bool mine[vnf::kBurstMax];  // live when this stage began
   bool bcast[vnf::kBurstMax];
   for (uint16_t i = 0; i < b.count; ++i) {
@@ -144,10 +144,10 @@ void L2Lookup::run(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace* t) noexcep
     std::memcpy(&w_s, d + 6, 8);
     sbits[i] = vlan | (w_s << 16);  // the shift drops bytes 12-13 (the ethertype)
     dbits[i] = vlan | (w_d << 16);  // ... and bytes 6-7
-    ssig[i] = mac_sig(sbits[i]);
-    dsig[i] = mac_sig(dbits[i]);
+    sslot[i] = static_cast<uint16_t>(cache_slot(mac_sig(sbits[i]), L2WorkerState::kSrcCache));
+    dslot[i] = static_cast<uint16_t>(cache_slot(mac_sig(dbits[i]), L2WorkerState::kDstCache));
     bcast[i] = d[0] & 1;
-    rte_prefetch0(&dcache[cache_slot(dsig[i], L2WorkerState::kDstCache)]);
+    rte_prefetch0(&dcache[dslot[i]]);
   }
 
   // Pass 2: what the caches answer; the rest is collected for one bulk lookup. (A probe asks
@@ -164,7 +164,7 @@ void L2Lookup::run(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace* t) noexcep
   for (uint16_t i = 0; i < b.count; ++i) {
     if (!mine[i]) continue;
     src_q[i] = dst_q[i] = kNone;
-    SrcCacheEntry& se = scache[cache_slot(ssig[i], L2WorkerState::kSrcCache)];
+    SrcCacheEntry& se = scache[sslot[i]];
     if (!Dry && se.key == sbits[i] && se.epoch == epoch && se.port == in) {
       ++hits;
       if (se.seen_s != now_s) {  // refresh the entry's age at most once a second
@@ -174,7 +174,7 @@ void L2Lookup::run(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace* t) noexcep
     } else {
       std::memcpy(&keys[nq], &sbits[i], sizeof(MacKey));
       kp[nq] = &keys[nq];
-      sig[nq] = ssig[i];
+      sig[nq] = mac_sig(sbits[i]);  // again: kept only for misses, cheaper than stored for all
       src_q[i] = static_cast<uint8_t>(nq++);
     }
     if (bcast[i]) {  // broadcast, multicast
@@ -182,14 +182,14 @@ void L2Lookup::run(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace* t) noexcep
       if constexpr (Dry) t->l2_dst = Dst::kGroup;
       continue;
     }
-    const DstCacheEntry& de = dcache[cache_slot(dsig[i], L2WorkerState::kDstCache)];
+    const DstCacheEntry& de = dcache[dslot[i]];
     if (!Dry && de.key == dbits[i] && de.epoch == epoch) {
       ++hits;
       b.next[i] = de.port;  // checked against the snapshot in pass 3
     } else {
       std::memcpy(&keys[nq], &dbits[i], sizeof(MacKey));
       kp[nq] = &keys[nq];
-      sig[nq] = dsig[i];
+      sig[nq] = mac_sig(dbits[i]);
       dst_q[i] = static_cast<uint8_t>(nq++);
       b.next[i] = kNextFlood;  // until the lookup says otherwise
     }
@@ -247,8 +247,7 @@ void L2Lookup::run(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace* t) noexcep
         MacEntry& e = macs_.entry(pos);
         if (e.last_seen_s.load(std::memory_order_relaxed) != now_s)
           e.last_seen_s.store(now_s, std::memory_order_relaxed);
-        scache[cache_slot(ssig[i], L2WorkerState::kSrcCache)] =
-            SrcCacheEntry{sbits[i], epoch, in, 0, pos, now_s};
+        scache[sslot[i]] = SrcCacheEntry{sbits[i], epoch, in, 0, pos, now_s};
       }
     }
 
@@ -260,9 +259,7 @@ void L2Lookup::run(vnf::Burst& b, const L2Snapshot& s, vnf::WhyTrace* t) noexcep
         continue;
       }
       const uint16_t port = static_cast<uint16_t>(dst & 0xFFFF);
-      if constexpr (!Dry)
-        dcache[cache_slot(dsig[i], L2WorkerState::kDstCache)] =
-            DstCacheEntry{dbits[i], epoch, port, 0};
+      if constexpr (!Dry) dcache[dslot[i]] = DstCacheEntry{dbits[i], epoch, port, 0};
       b.next[i] = port;
     }
 
