@@ -14,8 +14,7 @@ namespace vswitch {
 namespace {
 struct Doomed {  // an entry to erase once the walk over the hash is done
   MacKey k;
-  uint32_t state;
-  int32_t pos;
+  void* data;  // its data word
 };
 }  // namespace
 
@@ -31,7 +30,7 @@ MacTable::MacTable(const std::string& name, uint32_t capacity, rte_rcu_qsbr* qsb
   p.entries = capacity;
   p.key_len = sizeof(MacKey);
   p.hash_func = mac_hash;
-  p.hash_func_init_val = 0;  // mac_sig() relies on it
+  p.hash_func_init_val = kMacHashInit;  // what mac_sig() hashes with
   p.socket_id = socket;
   p.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
   h_ = rte_hash_create(&p);
@@ -161,9 +160,10 @@ bool MacTable::add_static(const MacKey& k, uint16_t port) {
   return true;
 }
 
-void MacTable::erase_at(const MacKey& k, uint32_t state, int32_t pos) {
+void MacTable::erase_at(const MacKey& k, const void* data) {
+  const uint32_t state = entry_state(data);
   // Invalid first: a worker that already found the key now treats it as a miss.
-  set_state(k, 0, pos);
+  set_state(k, 0, entry_pos(data));
   bump_epoch();
   rte_hash_del_key(h_, &k);
   --size_;
@@ -174,7 +174,7 @@ bool MacTable::remove(const MacKey& k) {
   void* data = nullptr;
   const int32_t pos = rte_hash_lookup_data(h_, &k, &data);
   if (pos < 0) return false;
-  erase_at(k, entry_state(data), pos);
+  erase_at(k, data);
   return true;
 }
 
@@ -194,13 +194,13 @@ unsigned MacTable::age(uint32_t now_s, uint32_t aging_s, unsigned budget) {
     if ((st & kEntryValid) && !(st & kEntryStatic) &&
         static_cast<int32_t>(now_s - entries_[pos].last_seen_s.load(std::memory_order_relaxed)) >
             static_cast<int32_t>(aging_s)) {
-      Doomed d{{}, st, pos};
+      Doomed d{{}, data};
       std::memcpy(&d.k, key, sizeof d.k);
       expired.push_back(d);
     }
   }
   age_cursor_ = next;
-  for (const Doomed& d : expired) erase_at(d.k, d.state, d.pos);
+  for (const Doomed& d : expired) erase_at(d.k, d.data);
   stats_.aged.add(expired.size());
   return static_cast<unsigned>(expired.size());
 }
@@ -214,12 +214,12 @@ unsigned MacTable::remove_if(const std::function<bool(const MacKey&, uint16_t, b
   while ((pos = rte_hash_iterate(h_, &key, &data, &next)) >= 0) {
     const uint32_t st = entry_state(data);
     if (!(st & kEntryValid)) continue;
-    Doomed d{{}, st, pos};
+    Doomed d{{}, data};
     std::memcpy(&d.k, key, sizeof d.k);
     if (pred(d.k, static_cast<uint16_t>(st & 0xFFFF), (st & kEntryStatic) != 0))
       doomed.push_back(d);
   }
-  for (const Doomed& d : doomed) erase_at(d.k, d.state, d.pos);
+  for (const Doomed& d : doomed) erase_at(d.k, d.data);
   stats_.flushed.add(doomed.size());
   return static_cast<unsigned>(doomed.size());
 }

@@ -58,9 +58,10 @@ inline uint64_t key_bits(const MacKey& k) noexcept {
 inline uint32_t mac_hash(const void* key, uint32_t /*len*/, uint32_t init) noexcept {
   return vnf::crc_step8(key_bits(*static_cast<const MacKey*>(key)), init);
 }
-// The hash the table gives a key (its init value is 0): workers compute it once per key, for
-// their caches' slots and for the table's lookup (rte_hash_lookup_with_hash_bulk_data).
-inline uint32_t mac_sig(uint64_t bits) noexcept { return vnf::crc_step8(bits, 0); }
+inline constexpr uint32_t kMacHashInit = 0;  // the table's hash_func_init_val
+// The hash the table gives a key: workers compute it for their caches' slots and for the
+// table's lookup (rte_hash_lookup_with_hash_bulk_data).
+inline uint32_t mac_sig(uint64_t bits) noexcept { return vnf::crc_step8(bits, kMacHashInit); }
 inline int mac_key_cmp(const void* a, const void* b, size_t /*len*/) noexcept {
   return key_bits(*static_cast<const MacKey*>(a)) != key_bits(*static_cast<const MacKey*>(b));
 }
@@ -170,7 +171,7 @@ class MacTable {
   void bump_epoch() {
     epoch_.store(epoch_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
-  void erase_at(const MacKey& k, uint32_t state, int32_t pos);
+  void erase_at(const MacKey& k, const void* data);  // data: the key's data word
   // Publishes the state of a key the hash holds at `pos` (release: one atomic store).
   void set_state(const MacKey& k, uint32_t state, int32_t pos);
 
