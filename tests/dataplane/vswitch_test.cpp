@@ -398,8 +398,25 @@ TEST(Vswitch, ReloadMovesAPortBetweenSegmentsWhileTrafficFlows) {
   h.apply_yaml(moved);
   const uint32_t reload_end = sent;
   while (!done) drain();
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  drain();
+  // Let the worker empty its rx rings: drain until nothing new has come for 200 ms (at most
+  // 10 s), rather than one guessed pause.
+  auto frames_seen = [&] {
+    size_t n = 0;
+    for (const auto& [port, v] : seen) n += v.size();
+    return n;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  size_t last = frames_seen();
+  auto quiet_since = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - quiet_since < std::chrono::milliseconds(200) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    drain();
+    if (frames_seen() != last) {
+      last = frames_seen();
+      quiet_since = std::chrono::steady_clock::now();
+    }
+  }
   gen.join();
   h.stop_worker();
   drain();

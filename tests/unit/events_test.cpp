@@ -222,8 +222,12 @@ TEST(Shipper, ShipsSpoolsReplaysInOrderAndAnnouncesTheLoss) {
   }  // the collector goes away
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   for (int i = 3; i < 20; ++i) emit(i);  // seq 4..20: a few spool, the rest are lost
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const std::string st = shipper->status_json();
+  // The shipper thread notices the closed connection when it next sends: poll, do not guess.
+  std::string st = shipper->status_json();
+  for (int i = 0; i < 250 && st.find("\"connected\": false") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    st = shipper->status_json();
+  }
   EXPECT_NE(st.find("\"connected\": false"), std::string::npos) << st;
   Listener back(port);
   auto f = back.frames(100, 3000);  // the spool, in order
@@ -402,10 +406,20 @@ TEST(Shipper, AFailingReservationIsCountedAndThrottled) {
     ev::Log log("t1", "vtest", shipper.first_seq(),
                 [&](ev::Record&& r) { shipper.push(std::move(r)); });
     ev::install(&log);
+    const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < 2000; ++i) ev::emit(ev::Event("link", ev::Severity::kInfo).num("i", i));
+    const auto secs =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     ev::install(nullptr);
-    EXPECT_NE(shipper.status_json().find("\"seq_errors\": 1,"), std::string::npos)
-        << shipper.status_json();
+    // One failure, retried at most once a second: 1 on any machine that emits the 2000 records
+    // within a second, one more for each further second a slow machine takes.
+    const std::string st = shipper.status_json();
+    const auto at = st.find("\"seq_errors\": ");
+    ASSERT_NE(at, std::string::npos) << st;
+    const long errors = std::stol(st.substr(at + 14));
+    EXPECT_GE(errors, 1) << st;
+    EXPECT_LE(errors, 1 + secs) << st;
   }
   std::ifstream in(dir + "/events.jsonl");
   size_t lines = 0;
