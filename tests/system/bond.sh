@@ -85,7 +85,7 @@ uplink_ns bd-up bdA:ua bdB:ub bdC:uc
 ip netns exec bd-up sh -c 'ip link add br0 address 02:bd:00:00:00:01 type bridge; ip link set ua master br0
   ip link set ub master br0; ip link set br0 up; ip addr add 10.9.9.1/24 dev br0
   ethtool -K br0 tx off' >/dev/null 2>&1
-write_cfg bdab "mode: active-backup, primary: upa, revert: always, up_delay_ms: 300"
+write_cfg bdab "mode: active-backup, primary: upa, revert: always, up_delay_ms: 1000"
 start_appliance ab vswitch "$WORK/bdab.yaml" || exit 1
 P=vnf-bdab
 check "active-backup: vm1 reaches the upstream host through the bond" ns_ping bd-vm1 10.9.9.1
@@ -137,17 +137,17 @@ check "vnfctl show bonds NAME: an unknown bond says so" expect 0 "no bond 'nosuc
 check "active-backup: the bridge learned vm1's MAC on ub during the flow" is "$(bridge_port_of "$VM1_MAC")" ub
 cable ua up
 sleep 0.1
-check "active-backup: 100 ms after upa's link came back, upb is still active (up_delay_ms 300)" \
+check "active-backup: 100 ms after upa's link came back, upb is still active (up_delay_ms 1000)" \
   is "$(bond_field uplink "b['active']")" upb
 check "active-backup: revert always: upa active again after its up delay" \
-  wait_for 3 active_is upa
+  wait_for 5 active_is upa
 check "active-backup: the RARP out of upa moved vm1's MAC to ua in the bridge at once" \
   wait_for 1 fdb_is "$VM1_MAC" ua
 check "active-backup: announcements counted" test "$(bond_field uplink "b['announced']")" -ge 1
 check "active-backup: vm1 reaches upstream through upa again" ns_ping bd-vm1 10.9.9.1
 check "active-backup: the revert is a second failover, reason the up delay" \
   is "$(bond_field uplink "(b['failovers'], b['last_to'], b['last_reason'])")" \
-  "(2, 'upa', 'upa link up for 300 ms')"
+  "(2, 'upa', 'upa link up for 1000 ms')"
 cable ua down
 cable ub down
 check "active-backup: with both members down the bond's link is down" \
@@ -166,7 +166,7 @@ ip netns exec bd-up ip link set uc master br0
 A="{name: upa, type: af_packet, iface: bdA}"
 B="{name: upb, type: af_packet, iface: bdB}"
 C="{name: upc, type: af_packet, iface: bdC}"
-AB_SET="mode: active-backup, primary: upa, revert: always, up_delay_ms: 300"
+AB_SET="mode: active-backup, primary: upa, revert: always, up_delay_ms: 1000"
 f0=$(bond_field uplink "b['failovers']")
 ip netns exec bd-vm1 ping -n -q -i 0.01 -c 300 -W 1 10.9.9.1 >"$WORK/ping.out" 2>&1 &
 ppid=$!
@@ -221,7 +221,7 @@ tx_of() { member_field uplink "$1" "m['tx_packets']"; }
 ovs_vsctl "$O" add-bond br0 bond0 ua ub bond_mode=balance-slb lacp=off
 in_bond_is() { [[ "$(member_field uplink "$1" "m['in_bond']")" == "$2" ]]; }
 for hash in l34 l2; do
-  write_cfg "bdx$hash" "mode: balance-xor, hash: $hash, down_delay_ms: 300"
+  write_cfg "bdx$hash" "mode: balance-xor, hash: $hash, down_delay_ms: 1000"
   [[ $hash == l34 ]] && cable ub down  # down before the appliance starts
   start_appliance "x$hash" vswitch "$WORK/bdx$hash.yaml" || exit 1
   P=vnf-bdx$hash
@@ -232,8 +232,8 @@ for hash in l34 l2; do
     check "balance-xor: upb joins once its link is up" wait_for 3 in_bond_is upb 1
     cable ub down
     sleep 0.1
-    check "balance-xor: 100 ms into a link loss upb is still in (down_delay_ms 300)" in_bond_is upb 1
-    check "balance-xor: ... and out after its down delay" wait_for 2 in_bond_is upb 0
+    check "balance-xor: 100 ms into a link loss upb is still in (down_delay_ms 1000)" in_bond_is upb 1
+    check "balance-xor: ... and out after its down delay" wait_for 4 in_bond_is upb 0
     cable ub up
     check "balance-xor: upb back in" wait_for 3 in_bond_is upb 1
   fi

@@ -523,7 +523,12 @@ check "the firewall appliance stops cleanly" test $? -eq 0
 start_appliance fw vswitch "$WORK/fw.yaml" --state-dir "$WORK/state2" --control-socket none ||
   exit 1
 sleep 0.5
+applied() { grep -c '"kind": "config_applied"' "$WORK/fw-events.jsonl"; }
+applied0=$(applied)
 kill -HUP "$(cat "$WORK/fw.pid.launch")"
+# The reload's record is written by the control thread: wait for it, or it may land after
+# `before` is read and look like a number the crash lost.
+wait_for 10 eval '(($(applied) > applied0))'
 sleep 0.5
 before=$(seqs "$WORK/fw-events.jsonl" | tail -1)
 reserved=$(awk '{print $2}' "$WORK/state2/events/events.seq")

@@ -109,10 +109,16 @@ check "--count 4: the trace ended by itself after 4 packets" \
   json "r['state'] == 'stopped' and r['end_reason'] == 'packet count reached' and r['written'] == 4"
 check "... and tshark reads exactly 4" [ "$(frames "$TR/counted.pcapng")" = 4 ]
 
-(sleep 1; ip netns exec tr-vm1 ping -c 4 -i 0.2 -W 1 10.9.5.12 >/dev/null) &
+# Pings go on until the pipeline ends, however long vnfctl takes to start the trace.
+(sleep 1; for _ in $(seq 1 50); do
+  [ -e "$WORK/live.done" ] && break
+  ip netns exec tr-vm1 ping -c 1 -W 1 10.9.5.12 >/dev/null
+  sleep 0.2
+done) &
 pinger=$!
 BUILD_DIR=$BUILD timeout 20 "$PY" "$VNFCTL" -i tr1 trace start --live --count 6 --name live icmp \
   | timeout 20 tshark -r - -T fields -e frame.interface_name -e icmp.type >"$WORK/live.txt" 2>"$WORK/live.err"
+touch "$WORK/live.done"
 wait $pinger
 check "--live | tshark -r -: 6 ICMP frames arrive" [ "$(wc -l <"$WORK/live.txt")" = 6 ]
 vc -i tr1 trace status --json
@@ -209,12 +215,16 @@ umount "$TR"
 trap finish EXIT
 
 # ---- 8. dpdk-dumpcap attaches to the appliance (DPDK's pdump framework)
-(sleep 2; ip netns exec tr-vm1 ping -c 5 -i 0.2 -W 1 10.9.5.12 >/dev/null) &
-pinger=$!
-timeout 30 dpdk-dumpcap --file-prefix=$P -i net_af_packet_vm1 -f icmp -c 4 \
-  -w "$WORK/dumpcap.pcapng" >"$WORK/dumpcap.log" 2>&1
+# The pings start once dumpcap says it captures (a secondary process takes a while to attach;
+# its output unbuffered so the line shows as it is printed), not after a guessed delay.
+timeout 30 stdbuf -oL dpdk-dumpcap --file-prefix=$P -i net_af_packet_vm1 -f icmp -c 4 \
+  -w "$WORK/dumpcap.pcapng" >"$WORK/dumpcap.log" 2>&1 &
+dumpcap=$!
+wait_for 20 grep -q "Capturing on" "$WORK/dumpcap.log"
+sleep 0.3
+ip netns exec tr-vm1 ping -c 5 -i 0.2 -W 1 10.9.5.12 >/dev/null
+wait $dumpcap
 rc=$?
-wait $pinger
 n_dump=$(frames "$WORK/dumpcap.pcapng" icmp)
 check "dpdk-dumpcap -i net_af_packet_vm1 -f icmp -c 4 captures from the running vswitch (status $rc)" \
   [ "$n_dump" = 4 ]

@@ -89,7 +89,7 @@ conns=$(tel_get $P /vnf/fw/conns,proto=tcp,dport=5001 'r["count"]')
 check "telemetry: the open connection is listed ($conns)" test "${conns:-0}" -ge 1
 sed -i '/a-to-b-tcp/d' "$WORK/fw.yaml"
 kill -HUP "$(cat "$WORK/fw.pid")"
-sleep 1
+wait_for 10 generation_is $P 2
 gen=$(tel_get $P /vnf/config 'r["generation"]')
 check "reload applied (generation $gen)" test "$gen" = 2
 echo "after reload" >&7

@@ -132,7 +132,7 @@ check "why untagged on p3 (only VLAN 300 there): no_interface" json \
 cp "$WORK/router.yaml" "$WORK/router.good"
 printf '  - {prefix: 10.99.0.0/16, via: 10.77.0.1}\n' >>"$WORK/router.yaml"
 kill -HUP "$(cat "$WORK/rt.pid")"
-sleep 0.5
+wait_for 10 grep -q "reload rejected" "$WORK/rt.log"
 check "bad reload: rejected with file:line:column (next hop on no interface)" \
   grep -qE "reload rejected, running config unchanged: .*router.yaml:17:33: routes\[1\].via: next hop 10.77.0.1 is on no interface" "$WORK/rt.log"
 gen=$(tel_get $P /vnf/config 'r["generation"]')
@@ -141,7 +141,7 @@ cp "$WORK/router.good" "$WORK/router.yaml"
 printf '  - {prefix: 10.99.0.0/16, via: 10.61.2.2}\n' >>"$WORK/router.yaml"
 ip netns exec rtb-h2 ip addr add 10.99.0.9/32 dev lo
 kill -HUP "$(cat "$WORK/rt.pid")"
-sleep 0.5
+wait_for 10 generation_is $P 2
 gen=$(tel_get $P /vnf/config 'r["generation"]')
 check "good reload: config generation 2 ($gen)" test "$gen" = 2
 nb=$(tel $P /vnf/neighbors)

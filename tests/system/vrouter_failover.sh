@@ -155,6 +155,9 @@ g1_delta=$(( $(rx_on rtf-g1) - g1_before ))
 g2_delta=$(( $(rx_on rtf-g2) - g2_before ))
 check "traffic goes via gateway 1 again ($g1_delta packets; gateway 2: $g2_delta, probes only)" \
   test "$g1_delta" -ge 20 -a "$g2_delta" -lt 20
+# Only the IPv4 route's state was awaited: give the IPv6 default route's fallback its time.
+both_back() { [[ "$(tel_get $P /vnf/router '(r["failovers"], r["fallbacks"])')" == "(2, 2)" ]]; }
+wait_for 10 both_back
 fo=$(tel_get $P /vnf/router 'r["failovers"]')
 fb=$(tel_get $P /vnf/router 'r["fallbacks"]')
 check "telemetry: failovers counted ($fo: IPv4 and IPv6 default routes)" test "$fo" -eq 2

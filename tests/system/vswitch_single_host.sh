@@ -52,7 +52,8 @@ check "TCP (nc, 64 kB) within core arrives intact" cmp -s "$WORK/blob" "$WORK/bl
 # The trunk side, with tshark recording what the upstream host receives.
 ip netns exec s1-up tshark -q -i eth0 -w "$WORK/trunk.pcapng" >/dev/null 2>"$WORK/tshark.log" &
 tspid=$!
-sleep 1.5
+wait_for 15 grep -q "Capturing on" "$WORK/tshark.log"  # tshark loads its dissectors first
+sleep 0.3
 if kernel_has_vlan; then
   netns_vlan s1-up 100 10.9.0.100/24
   netns_vlan s1-up 200 10.9.0.200/24
@@ -99,7 +100,7 @@ check "telemetry: no core VM's MAC learned in info ($crossed)" test "$crossed" -
 cp "$WORK/host.yaml" "$WORK/host.good"
 printf '  - {name: vm5, type: af_packet, iface: s1vm5, mode: access, segment: nowhere}\n' >>"$WORK/host.yaml"
 kill -HUP "$(cat "$WORK/sw.pid")"
-sleep 0.5
+wait_for 10 grep -q "reload rejected" "$WORK/sw.log"
 check "bad reload: rejected with file:line:column" \
   grep -qE "reload rejected, running config unchanged: .*host.yaml:12:71: ports\[5\].segment: unknown segment .nowhere." "$WORK/sw.log"
 check "bad reload: audit record says rejected" grep -q "audit: config rejected" "$WORK/sw.log"
@@ -112,7 +113,7 @@ check_not "bad reload: segments still apart (vm1 -> vm3)" ns_ping s1-vm1 10.9.0.
 sed 's/iface: s1vm2, mode: access, segment: core/iface: s1vm2, mode: access, segment: info/' \
   "$WORK/host.good" >"$WORK/host.yaml"
 kill -HUP "$(cat "$WORK/sw.pid")"
-sleep 0.5
+wait_for 10 generation_is $P 2
 gen=$(tel_get $P /vnf/config 'r["generation"]')
 check "good reload: config generation 2 ($gen)" test "$gen" = 2
 check "good reload: audit names the change" grep -q "port vm2: access core -> access info" "$WORK/sw.log"
