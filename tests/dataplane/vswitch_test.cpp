@@ -381,14 +381,17 @@ TEST(Vswitch, ReloadMovesAPortBetweenSegmentsWhileTrafficFlows) {
   });
 
   std::map<std::string, std::vector<std::pair<Mac, uint32_t>>> seen;
-  auto drain = [&] {
+  auto drain = [&] {  // returns how many frames it took
+    size_t n = 0;
     for (auto& [port, frames] : h.recv_all())
       for (const auto& f : frames) {
         Mac src;
         std::copy(f.begin() + 6, f.begin() + 12, src.begin());
         seen[port].emplace_back(src, seq_of(f));
         if (port == "trunk" && src == A) ++delivered;
+        ++n;
       }
+    return n;
   };
   while (sent < kFrames / 3) drain();
   const uint32_t reload_start = sent;
@@ -400,22 +403,12 @@ TEST(Vswitch, ReloadMovesAPortBetweenSegmentsWhileTrafficFlows) {
   while (!done) drain();
   // Let the worker empty its rx rings: drain until nothing new has come for 200 ms (at most
   // 10 s), rather than one guessed pause.
-  auto frames_seen = [&] {
-    size_t n = 0;
-    for (const auto& [port, v] : seen) n += v.size();
-    return n;
-  };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  size_t last = frames_seen();
   auto quiet_since = std::chrono::steady_clock::now();
   while (std::chrono::steady_clock::now() - quiet_since < std::chrono::milliseconds(200) &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    drain();
-    if (frames_seen() != last) {
-      last = frames_seen();
-      quiet_since = std::chrono::steady_clock::now();
-    }
+    if (drain()) quiet_since = std::chrono::steady_clock::now();
   }
   gen.join();
   h.stop_worker();

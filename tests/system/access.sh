@@ -66,7 +66,7 @@ as() {
   printf '### (%s) vnfctl %s (status %d)\n%s\n' "$user" "$*" "$RC" "$OUT" >>"$WORK/vnfctl.log"
 }
 
-gen() { tel_get vnf-acfw /vnf/config 'r["generation"]'; }
+gen() { generation vnf-acfw; }
 
 fw_yaml() {  # fw_yaml EXTRA_RULE_LINE
   cat <<YAML

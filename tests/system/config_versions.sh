@@ -13,7 +13,7 @@ OUT=""
 RC=0
 
 # gen NAME: the running config generation.
-gen() { tel_get "vnf-$1" /vnf/config 'r["generation"]'; }
+gen() { generation "vnf-$1"; }
 
 # workflow NAME CFG V1 V2 V3 BAD BAD_LINE DIFF_REGEX: the whole workflow against the running
 # appliance NAME whose config file is CFG and holds V1; V2 and V3 are valid edits (V2 adds

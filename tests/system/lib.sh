@@ -72,9 +72,11 @@ tel_get() {
   tel "$1" "$2" | "$PY" -c "import json,sys; d=json.load(sys.stdin); r=list(d.values())[0]; print($3)"
 }
 
+# generation PREFIX: the appliance's running config generation.
+generation() { tel_get "$1" /vnf/config 'r["generation"]'; }
 # generation_is PREFIX N: the appliance runs config generation N. A SIGHUP is applied by the
 # control thread a little later: wait for it (wait_for 10 generation_is ...), never sleep.
-generation_is() { [[ "$(tel_get "$1" /vnf/config 'r["generation"]' 2>/dev/null)" == "$2" ]]; }
+generation_is() { [[ "$(generation "$1" 2>/dev/null)" == "$2" ]]; }
 
 # show_drops PREFIX: the appliance's non-zero drop counters, by reason (for the log).
 show_drops() {

@@ -82,7 +82,7 @@ done
 ms=$((($(date +%s%N) - start) / 1000000))
 echo "100 reloads in $ms ms (paced 100 ms apart)"
 check "100 reloads applied, one after the other ($applied)" test "$applied" -eq 100
-gen=$(tel_get $P /vnf/config 'r["generation"]')
+gen=$(generation $P)
 check "generation 101 ($gen)" test "$gen" = 101
 rejected=$(grep -c "reload rejected" "$WORK/sw.log")
 check "none rejected ($rejected)" test "$rejected" -eq 0

@@ -95,7 +95,7 @@ check_not "no rule opens the passive port range by itself" ip netns exec fwfc ti
 sed -i 's/  ports: \[21\]/  ports: []/' "$WORK/fw.yaml"
 kill -HUP "$(cat "$WORK/fw.pid")"
 wait_for 10 generation_is $P 2
-gen=$(tel_get $P /vnf/config 'r["generation"]')
+gen=$(generation $P)
 check "reload with the FTP helper off (generation $gen)" test "$gen" = 2
 check_not "helper off: passive IPv4 transfer fails" fetch off4 ftp://10.78.0.2/data.bin --max-time 6
 

@@ -90,7 +90,7 @@ check "telemetry: the open connection is listed ($conns)" test "${conns:-0}" -ge
 sed -i '/a-to-b-tcp/d' "$WORK/fw.yaml"
 kill -HUP "$(cat "$WORK/fw.pid")"
 wait_for 10 generation_is $P 2
-gen=$(tel_get $P /vnf/config 'r["generation"]')
+gen=$(generation $P)
 check "reload applied (generation $gen)" test "$gen" = 2
 echo "after reload" >&7
 sleep 1

@@ -135,14 +135,14 @@ kill -HUP "$(cat "$WORK/rt.pid")"
 wait_for 10 grep -q "reload rejected" "$WORK/rt.log"
 check "bad reload: rejected with file:line:column (next hop on no interface)" \
   grep -qE "reload rejected, running config unchanged: .*router.yaml:17:33: routes\[1\].via: next hop 10.77.0.1 is on no interface" "$WORK/rt.log"
-gen=$(tel_get $P /vnf/config 'r["generation"]')
+gen=$(generation $P)
 check "bad reload: still config generation 1 ($gen)" test "$gen" = 1
 cp "$WORK/router.good" "$WORK/router.yaml"
 printf '  - {prefix: 10.99.0.0/16, via: 10.61.2.2}\n' >>"$WORK/router.yaml"
 ip netns exec rtb-h2 ip addr add 10.99.0.9/32 dev lo
 kill -HUP "$(cat "$WORK/rt.pid")"
 wait_for 10 generation_is $P 2
-gen=$(tel_get $P /vnf/config 'r["generation"]')
+gen=$(generation $P)
 check "good reload: config generation 2 ($gen)" test "$gen" = 2
 nb=$(tel $P /vnf/neighbors)
 check "good reload: the on-link neighbour outside lan4's subnet is kept (192.0.2.10)" \

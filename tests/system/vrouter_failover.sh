@@ -156,10 +156,9 @@ g2_delta=$(( $(rx_on rtf-g2) - g2_before ))
 check "traffic goes via gateway 1 again ($g1_delta packets; gateway 2: $g2_delta, probes only)" \
   test "$g1_delta" -ge 20 -a "$g2_delta" -lt 20
 # Only the IPv4 route's state was awaited: give the IPv6 default route's fallback its time.
-both_back() { [[ "$(tel_get $P /vnf/router '(r["failovers"], r["fallbacks"])')" == "(2, 2)" ]]; }
-wait_for 10 both_back
-fo=$(tel_get $P /vnf/router 'r["failovers"]')
-fb=$(tel_get $P /vnf/router 'r["fallbacks"]')
+counts() { tel_get $P /vnf/router '"%d %d" % (r["failovers"], r["fallbacks"])'; }
+wait_for 10 eval '[[ "$(counts)" == "2 2" ]]'
+read -r fo fb < <(counts)
 check "telemetry: failovers counted ($fo: IPv4 and IPv6 default routes)" test "$fo" -eq 2
 check "telemetry: fallbacks counted ($fb)" test "$fb" -eq 2
 show_drops $P

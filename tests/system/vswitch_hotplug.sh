@@ -106,7 +106,7 @@ check "failed reload: rejected, naming the port" expect 1 "rejected.*vm5"
 echo "      $OUT"
 check "failed reload: no port vm3 (added first, removed again)" test "$(port_field vm3 type)" = none
 check_not "failed reload: no interface hpvm3 left behind" bash -c "ip link show hpvm3 >/dev/null 2>&1"
-gen=$(tel_get $P /vnf/config 'r["generation"]')
+gen=$(generation $P)
 check "failed reload: still generation 6 ($gen)" test "$gen" = 6
 ip link del hpx0
 

@@ -104,7 +104,7 @@ wait_for 10 grep -q "reload rejected" "$WORK/sw.log"
 check "bad reload: rejected with file:line:column" \
   grep -qE "reload rejected, running config unchanged: .*host.yaml:12:71: ports\[5\].segment: unknown segment .nowhere." "$WORK/sw.log"
 check "bad reload: audit record says rejected" grep -q "audit: config rejected" "$WORK/sw.log"
-gen=$(tel_get $P /vnf/config 'r["generation"]')
+gen=$(generation $P)
 check "bad reload: still config generation 1 ($gen)" test "$gen" = 1
 check "bad reload: traffic continues (vm1 -> vm2)" ns_ping s1-vm1 10.9.0.12
 check_not "bad reload: segments still apart (vm1 -> vm3)" ns_ping s1-vm1 10.9.0.21
@@ -114,7 +114,7 @@ sed 's/iface: s1vm2, mode: access, segment: core/iface: s1vm2, mode: access, seg
   "$WORK/host.good" >"$WORK/host.yaml"
 kill -HUP "$(cat "$WORK/sw.pid")"
 wait_for 10 generation_is $P 2
-gen=$(tel_get $P /vnf/config 'r["generation"]')
+gen=$(generation $P)
 check "good reload: config generation 2 ($gen)" test "$gen" = 2
 check "good reload: audit names the change" grep -q "port vm2: access core -> access info" "$WORK/sw.log"
 check_not "good reload: vm2 left core (vm1 -> vm2 fails)" ns_ping s1-vm1 10.9.0.12

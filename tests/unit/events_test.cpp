@@ -184,10 +184,12 @@ class Listener {
   std::vector<std::string> out_;
 };
 
-uint64_t seq_of(const std::string& frame) {
-  const size_t at = frame.find("{\"seq\": ");
-  return at == std::string::npos ? 0 : std::stoull(frame.substr(at + 8));
+// The number right after `pattern` in s (a JSON text), 0 when the pattern is absent.
+uint64_t num_after(const std::string& s, const std::string& pattern) {
+  const size_t at = s.find(pattern);
+  return at == std::string::npos ? 0 : std::stoull(s.substr(at + pattern.size()));
 }
+uint64_t seq_of(const std::string& frame) { return num_after(frame, "{\"seq\": "); }
 
 }  // namespace
 
@@ -415,11 +417,9 @@ TEST(Shipper, AFailingReservationIsCountedAndThrottled) {
     // One failure, retried at most once a second: 1 on any machine that emits the 2000 records
     // within a second, one more for each further second a slow machine takes.
     const std::string st = shipper.status_json();
-    const auto at = st.find("\"seq_errors\": ");
-    ASSERT_NE(at, std::string::npos) << st;
-    const long errors = std::stol(st.substr(at + 14));
-    EXPECT_GE(errors, 1) << st;
-    EXPECT_LE(errors, 1 + secs) << st;
+    const uint64_t errors = num_after(st, "\"seq_errors\": ");
+    EXPECT_GE(errors, 1u) << st;
+    EXPECT_LE(errors, 1u + static_cast<uint64_t>(secs)) << st;
   }
   std::ifstream in(dir + "/events.jsonl");
   size_t lines = 0;
